@@ -1,0 +1,328 @@
+"""Checks on person-level evaluation data, each reported as a clear error or an explicit warning."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sop_eval.data.schema import ColumnRoles
+from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
+
+_MAX_SHOWN = 5
+
+
+def _rows(mask: pd.Series | np.ndarray, index: pd.Index) -> str:
+    """Row labels where ``mask`` holds, for messages (row labels only, never identifiers)."""
+    labels = index[np.asarray(mask, dtype=bool)]
+    return examples(labels.tolist(), _MAX_SHOWN)
+
+
+@dataclass(frozen=True)
+class EvaluationData:
+    """Validated evaluation data: a checked copy of the frame with its column roles.
+
+    ``frame`` is a copy of the input with the treatment as 0/1 integers and the index date parsed;
+    the caller's DataFrame is never touched. ``warnings`` lists every non-fatal finding.
+    """
+
+    frame: pd.DataFrame
+    roles: ColumnRoles
+    warnings: tuple[str, ...] = ()
+    extract_date: pd.Timestamp | None = None
+    follow_up_months: int = 12
+    court_lag_months: int = 0
+    source: str | None = field(default=None)
+
+    @property
+    def treated(self) -> pd.DataFrame:
+        """Rows of people served."""
+        return self.frame[self.frame[self.roles.treatment] == 1]
+
+    @property
+    def pool(self) -> pd.DataFrame:
+        """Rows of the comparison pool."""
+        return self.frame[self.frame[self.roles.treatment] == 0]
+
+    def outcome_windows(self) -> pd.DataFrame:
+        """Per cohort of treated people: last index date, when the outcome window closes, and whether it has.
+
+        The window closes ``follow_up_months + court_lag_months`` after the cohort's last index date.
+        """
+        return outcome_windows(
+            self.frame, self.roles, self.extract_date, self.follow_up_months, self.court_lag_months
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """People and outcome means per cohort and group (aggregates only, no person-level rows)."""
+        r = self.roles
+        keys = [r.cohort] if r.cohort else []
+        frame = self.frame.assign(_group=np.where(self.frame[r.treatment] == 1, "treated", "comparison pool"))
+        numeric = [o for o in r.outcomes if pd.api.types.is_numeric_dtype(frame[o])]
+        grouped = frame.groupby(keys + ["_group"], observed=True, sort=True)
+        out = grouped.size().rename("people").to_frame()
+        for outcome in numeric:
+            out[f"mean_{outcome}"] = grouped[outcome].mean()
+        return out.reset_index().rename(columns={"_group": "group"})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe description (roles, sizes, warnings), without any person-level values."""
+        return {
+            "roles": self.roles.to_dict(),
+            "n_rows": int(len(self.frame)),
+            "n_treated": int((self.frame[self.roles.treatment] == 1).sum()),
+            "n_pool": int((self.frame[self.roles.treatment] == 0).sum()),
+            "extract_date": None if self.extract_date is None else self.extract_date.date().isoformat(),
+            "follow_up_months": self.follow_up_months,
+            "court_lag_months": self.court_lag_months,
+            "warnings": list(self.warnings),
+            "source": self.source,
+        }
+
+
+def outcome_windows(
+    frame: pd.DataFrame,
+    roles: ColumnRoles,
+    extract_date: pd.Timestamp | None,
+    follow_up_months: int,
+    court_lag_months: int,
+) -> pd.DataFrame:
+    """When each treated cohort's outcome window closes: last index date + follow-up + court lag."""
+    if roles.index_date is None:
+        raise SopEvalError("outcome windows need an index date column; declare it with ColumnRoles(index_date=...).")
+    treated = frame[frame[roles.treatment] == 1]
+    key = treated[roles.cohort] if roles.cohort else pd.Series("all", index=treated.index)
+    last = treated.groupby(key, observed=True)[roles.index_date].max()
+    closes = last + pd.DateOffset(months=int(follow_up_months) + int(court_lag_months))
+    out = pd.DataFrame({"last_index_date": last, "window_closes": closes})
+    out["closed"] = True if extract_date is None else out["window_closes"] <= extract_date
+    out.index.name = roles.cohort or "cohort"
+    return out.reset_index()
+
+
+def _check_treatment(col: pd.Series, name: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype(np.int64)
+    if not pd.api.types.is_numeric_dtype(col):
+        values = pd.unique(col.dropna())
+        raise SopEvalError(
+            f"treatment column '{name}' holds text or other non-numeric values ({examples(values)}); it must "
+            f"be 0/1 or True/False. Convert it, e.g. df['{name}'] = (df['{name}'] == 'yes').astype(int)."
+        )
+    bad = ~col.isin([0, 1])
+    if bad.any():
+        raise SopEvalError(
+            f"treatment column '{name}' must hold only 0 (comparison) and 1 (treated); found "
+            f"{examples(pd.unique(col[bad]))} in {int(bad.sum())} row(s) (rows {_rows(bad, col.index)}). "
+            "Recode the column to 0/1."
+        )
+    return col.astype(np.int64)
+
+
+def _parse_dates(col: pd.Series, name: str) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col
+    parsed = pd.to_datetime(col, errors="coerce", format="mixed") if col.dtype == object else pd.to_datetime(
+        col, errors="coerce"
+    )
+    bad = parsed.isna() & col.notna()
+    if bad.any():
+        raise SopEvalError(
+            f"date column '{name}' has {int(bad.sum())} value(s) that do not parse as dates "
+            f"({examples(pd.unique(col[bad]))}; rows {_rows(bad, col.index)}). Use ISO dates such as 2011-03-31."
+        )
+    return parsed
+
+
+def validate(
+    data: pd.DataFrame,
+    roles: ColumnRoles,
+    *,
+    extract_date: str | pd.Timestamp | None = None,
+    follow_up_months: int = 12,
+    court_lag_months: int = 0,
+    today: str | pd.Timestamp | None = None,
+    source: str | None = None,
+) -> EvaluationData:
+    """Check person-level evaluation data and return a validated copy.
+
+    Errors (:class:`SopEvalError`): missing columns; missing values in the id, treatment, cohort (of
+    treated rows), index date or covariates; infinite values anywhere; duplicate ids within a group;
+    treatment not 0/1 (bool and 0/1 numbers accepted, text rejected); no treated or no comparison rows;
+    ids both treated and in the comparison pool (contamination); dates that do not parse or lie after
+    the extract date (or ``today``); negative values in count columns; a cohort whose outcome window
+    (last index date + ``follow_up_months`` + ``court_lag_months``) has not closed by ``extract_date``
+    is a warning. Missing outcomes are a warning unless the column is in ``roles.allow_missing``;
+    constant covariates are a warning. Messages show row labels, never identifiers.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise SopEvalError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    if not isinstance(roles, ColumnRoles):
+        raise SopEvalError("roles must be a sop_eval.data.ColumnRoles naming the id, treatment, covariates, ….")
+    if len(data) == 0:
+        raise SopEvalError("the data has no rows; load a non-empty file.")
+    if data.index.has_duplicates:
+        dup = data.index.duplicated(keep=False)
+        raise SopEvalError(
+            f"the data's row index has duplicate labels (rows {_rows(dup, data.index)}); "
+            "call data.reset_index(drop=True) first."
+        )
+    require_columns(roles.columns(), data.columns)
+    if follow_up_months < 0 or court_lag_months < 0:
+        raise SopEvalError(
+            f"follow_up_months ({follow_up_months}) and court_lag_months ({court_lag_months}) must be >= 0."
+        )
+    found: list[str] = []
+
+    def warn(message: str) -> None:
+        found.append(message)
+        warnings.warn(message, SopEvalWarning, stacklevel=3)
+
+    frame = data.copy()
+    r = roles
+    frame[r.treatment] = _check_treatment_missing(frame[r.treatment], r.treatment)
+
+    required = [c for c in (r.id, r.index_date, *r.covariates) if c is not None]
+    for name in required:
+        missing = frame[name].isna()
+        if missing.any():
+            raise SopEvalError(
+                f"column '{name}' has {int(missing.sum())} missing value(s) (rows {_rows(missing, frame.index)}); "
+                f"fill them or drop those rows, e.g. df.dropna(subset=['{name}'])."
+            )
+    for name in r.columns():
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            infinite = np.isinf(col.to_numpy(dtype=float, na_value=np.nan))
+            if infinite.any():
+                raise SopEvalError(
+                    f"column '{name}' has {int(infinite.sum())} infinite value(s) (rows {_rows(infinite, frame.index)}); "
+                    "replace them with a finite value or drop those rows."
+                )
+    for name in r.outcomes:
+        missing = frame[name].isna()
+        if missing.any() and name not in r.allow_missing:
+            warn(
+                f"outcome '{name}' has {int(missing.sum())} missing value(s) (rows {_rows(missing, frame.index)}); "
+                "they will be left out of estimates for that outcome. Declare it in allow_missing if expected."
+            )
+
+    treated = frame[r.treatment] == 1
+    if not treated.any():
+        raise SopEvalError(f"no treated rows: column '{r.treatment}' has no 1s. An evaluation needs people served.")
+    if treated.all():
+        raise SopEvalError(
+            f"no comparison rows: column '{r.treatment}' has no 0s. Add the comparison pool to the data."
+        )
+    if r.cohort is not None:
+        missing = frame[r.cohort].isna() & treated
+        if missing.any():
+            raise SopEvalError(
+                f"cohort column '{r.cohort}' is missing for {int(missing.sum())} treated row(s) "
+                f"(rows {_rows(missing, frame.index)}); every treated person must belong to a cohort."
+            )
+
+    if r.id is not None:
+        ids = frame[r.id]
+        both = ids[treated].isin(set(ids[~treated]))
+        if both.any():
+            pool_rows = ids.isin(set(ids[treated][both])) & ~treated
+            raise SopEvalError(
+                f"{int(both.sum())} id(s) in column '{r.id}' appear both among the treated and in the comparison "
+                f"pool (treated rows {_rows(both.reindex(frame.index, fill_value=False), frame.index)}; pool rows "
+                f"{_rows(pool_rows, frame.index)}). People served cannot be their own comparison: drop those rows "
+                "from the pool."
+            )
+        dup = ids.duplicated(keep=False)
+        if dup.any():
+            raise SopEvalError(
+                f"column '{r.id}' has {int(ids[dup].nunique())} duplicated id(s) over {int(dup.sum())} rows "
+                f"(rows {_rows(dup, frame.index)}); keep one row per person, e.g. df.drop_duplicates('{r.id}')."
+            )
+
+    for name in r.counts:
+        col = frame[name]
+        if not pd.api.types.is_numeric_dtype(col):
+            raise SopEvalError(
+                f"count column '{name}' is not numeric (values such as {examples(pd.unique(col.dropna()))}); "
+                "convert it to numbers."
+            )
+        negative = col < 0
+        if negative.any():
+            raise SopEvalError(
+                f"count column '{name}' has {int(negative.sum())} negative value(s) ({examples(pd.unique(col[negative]))}; "
+                f"rows {_rows(negative, frame.index)}); counts cannot be negative. Correct or drop those rows."
+            )
+
+    for name in r.covariates:
+        if frame[name].nunique(dropna=True) <= 1:
+            warn(
+                f"covariate '{name}' is constant (every row is {examples(pd.unique(frame[name]), 1)}); it cannot "
+                "help matching. Remove it from the covariates."
+            )
+
+    extract = None if extract_date is None else _timestamp(extract_date, "extract_date")
+    if r.index_date is not None:
+        frame[r.index_date] = _parse_dates(frame[r.index_date], r.index_date)
+        limit = extract if extract is not None else _timestamp(today or pd.Timestamp.now().normalize(), "today")
+        future = frame[r.index_date] > limit
+        if future.any():
+            what = "the data extract date" if extract is not None else "today"
+            raise SopEvalError(
+                f"date column '{r.index_date}' has {int(future.sum())} date(s) after {what} ({limit.date()}): "
+                f"{examples(sorted({d.date().isoformat() for d in frame.loc[future, r.index_date]}))} "
+                f"(rows {_rows(future, frame.index)}). Check the date format (day/month order) or the extract date."
+            )
+        if extract is not None:
+            windows = outcome_windows(frame, r, extract, follow_up_months, court_lag_months)
+            for _, row in windows[~windows["closed"]].iterrows():
+                warn(
+                    f"the outcome window of cohort {row.iloc[0]} has not closed by the extract date "
+                    f"{extract.date()}: {follow_up_months} months of follow-up and {court_lag_months} months of "
+                    f"court lag after the last index date ({row['last_index_date'].date()}) end on "
+                    f"{row['window_closes'].date()}. Its outcomes are incomplete and cannot trigger a payment."
+                )
+
+    return EvaluationData(
+        frame=frame,
+        roles=r,
+        warnings=tuple(found),
+        extract_date=extract,
+        follow_up_months=int(follow_up_months),
+        court_lag_months=int(court_lag_months),
+        source=source,
+    )
+
+
+def _check_treatment_missing(col: pd.Series, name: str) -> pd.Series:
+    missing = col.isna()
+    if missing.any():
+        raise SopEvalError(
+            f"treatment column '{name}' has {int(missing.sum())} missing value(s) (rows {_rows(missing, col.index)}); "
+            "every row must be 0 (comparison) or 1 (treated)."
+        )
+    return _check_treatment(col, name)
+
+
+def _timestamp(value: Any, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise SopEvalError(f"{name}={value!r} is not a date; give it as 'YYYY-MM-DD'.") from None
+    if pd.isna(ts):
+        raise SopEvalError(f"{name} is missing; give it as 'YYYY-MM-DD'.")
+    return ts
+
+
+def load(
+    path: str,
+    roles: ColumnRoles,
+    **checks: Any,
+) -> EvaluationData:
+    """Read a CSV or Parquet file and validate it (keyword arguments go to :func:`validate`)."""
+    from sop_eval.data.readers import read_table
+
+    return validate(read_table(path), roles, source=str(path), **checks)

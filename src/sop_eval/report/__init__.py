@@ -1,0 +1,1 @@
+"""Reporting: tables, plots (each takes ``ax=``), the HTML report and disclosure control."""
