@@ -1,0 +1,223 @@
+"""The effect estimate every design produces and every gate and payment consumes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sop_eval.errors import SopEvalError
+
+KINDS = ("binary", "count", "continuous", "time_to_event")
+DESIGNS = ("psm", "did", "historical_baseline", "assumed_rate", "rct", "weighting")
+WEAKER_DESIGNS = ("historical_baseline", "assumed_rate")
+
+
+@dataclass(frozen=True)
+class EffectEstimate:
+    """An attributable effect: treated mean minus comparison mean (the ATT), with its inference.
+
+    Conventions: ``estimate`` is in outcome units per person (events per person, a proportion, days);
+    ``relative = estimate / comparison_mean`` (Peterborough's "% reduction" is ``-relative``). Confidence
+    intervals are two-sided at ``level``, normal-based unless ``df`` is given (then Student t). The
+    relative interval is the delta-method interval for ``estimate / comparison_mean``; it accounts for
+    the uncertainty of the comparison mean through ``comparison_mean_se`` and ``cov_estimate_comparison``
+    when they are known, and treats the comparison mean as fixed otherwise. A result is "significant at
+    alpha" when ``p_value < alpha`` (strict inequality).
+    """
+
+    estimate: float
+    se: float
+    treated_mean: float
+    comparison_mean: float
+    n_treated: int
+    n_comparison: int
+    outcome: str = ""
+    kind: str = "continuous"
+    design: str = "psm"
+    method: str = ""
+    label: str = ""
+    level: float = 0.95
+    df: float | None = None
+    comparison_mean_se: float | None = None
+    cov_estimate_comparison: float = 0.0
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise SopEvalError(f"EffectEstimate kind={self.kind!r} is not one of {', '.join(KINDS)}.")
+        if self.design not in DESIGNS:
+            raise SopEvalError(f"EffectEstimate design={self.design!r} is not one of {', '.join(DESIGNS)}.")
+        if not 0.0 < self.level < 1.0:
+            raise SopEvalError(f"level={self.level} must lie strictly between 0 and 1, e.g. 0.95.")
+        if not (math.isfinite(self.se) and self.se >= 0):
+            raise SopEvalError(f"EffectEstimate se={self.se} must be a finite number >= 0.")
+
+    # -- inference ---------------------------------------------------------------------------------
+    def _critical(self, level: float) -> float:
+        q = 0.5 + level / 2
+        return float(stats.t.ppf(q, self.df)) if self.df else float(stats.norm.ppf(q))
+
+    @property
+    def statistic(self) -> float:
+        """Estimate divided by its standard error (z, or t when ``df`` is set)."""
+        return self.estimate / self.se if self.se > 0 else math.copysign(math.inf, self.estimate or 1.0)
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided p-value of the null of no effect."""
+        if self.se == 0:
+            return 0.0 if self.estimate != 0 else 1.0
+        z = abs(self.statistic)
+        return float(2 * (stats.t.sf(z, self.df) if self.df else stats.norm.sf(z)))
+
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Two-sided confidence interval of ``estimate`` at ``level`` (default: the estimate's level)."""
+        c = self._critical(self.level if level is None else level)
+        return (self.estimate - c * self.se, self.estimate + c * self.se)
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        """Whether ``p_value < alpha``."""
+        return self.p_value < alpha
+
+    # -- relative change -----------------------------------------------------------------------------
+    @property
+    def relative(self) -> float:
+        """Relative change versus the comparison mean: ``estimate / comparison_mean``."""
+        if self.comparison_mean == 0:
+            return math.nan
+        return self.estimate / self.comparison_mean
+
+    @property
+    def relative_se(self) -> float:
+        """Delta-method standard error of :attr:`relative`."""
+        c = self.comparison_mean
+        if c == 0:
+            return math.nan
+        var_c = (self.comparison_mean_se or 0.0) ** 2
+        var = (
+            self.se**2 / c**2
+            + self.estimate**2 * var_c / c**4
+            - 2 * self.estimate * self.cov_estimate_comparison / c**3
+        )
+        return math.sqrt(max(var, 0.0))
+
+    def relative_conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Delta-method confidence interval of :attr:`relative`."""
+        c = self._critical(self.level if level is None else level)
+        r, s = self.relative, self.relative_se
+        return (r - c * s, r + c * s)
+
+    def per_100(self) -> pd.Series:
+        """Treated and comparison means, difference and its interval per 100 people (JDL style)."""
+        lo, hi = self.conf_int()
+        return pd.Series(
+            {
+                "treated_per_100": 100 * self.treated_mean,
+                "comparison_per_100": 100 * self.comparison_mean,
+                "difference_per_100": 100 * self.estimate,
+                "ci_low_per_100": 100 * lo,
+                "ci_high_per_100": 100 * hi,
+            }
+        )
+
+    @property
+    def weaker_evidence(self) -> bool:
+        """True when the counterfactual is a historical baseline or an assumed rate."""
+        return self.design in WEAKER_DESIGNS
+
+    # -- presentation --------------------------------------------------------------------------------
+    def summary(self) -> pd.DataFrame:
+        """One tidy row in the Justice Data Lab layout, plus the relative change and the design."""
+        lo, hi = self.conf_int()
+        rlo, rhi = self.relative_conf_int()
+        row = {
+            "label": self.label,
+            "outcome": self.outcome,
+            "kind": self.kind,
+            "n_treated": self.n_treated,
+            "n_comparison": self.n_comparison,
+            "treated_mean": self.treated_mean,
+            "comparison_mean": self.comparison_mean,
+            "difference": self.estimate,
+            "se": self.se,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_value": self.p_value,
+            "relative": self.relative,
+            "relative_ci_low": rlo,
+            "relative_ci_high": rhi,
+            "design": self.design,
+            "se_method": self.method,
+            "evidence": "weaker: no concurrent comparison group" if self.weaker_evidence else "concurrent comparison",
+        }
+        return pd.DataFrame([row])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of every field and derived figure."""
+        out = asdict(self)
+        out["details"] = _json_safe(dict(self.details))
+        lo, hi = self.conf_int()
+        rlo, rhi = self.relative_conf_int()
+        out.update(
+            p_value=self.p_value,
+            ci_low=lo,
+            ci_high=hi,
+            relative=self.relative,
+            relative_se=self.relative_se,
+            relative_ci_low=rlo,
+            relative_ci_high=rhi,
+            weaker_evidence=self.weaker_evidence,
+        )
+        return _json_safe(out)
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> "EffectEstimate":
+        """Rebuild an estimate from :meth:`to_dict` output (derived figures are recomputed, not trusted)."""
+        names = set(cls.__dataclass_fields__)
+        missing = {"estimate", "se", "treated_mean", "comparison_mean", "n_treated", "n_comparison"} - set(record)
+        if missing:
+            raise SopEvalError(f"effect estimate record lacks field(s) {sorted(missing)}; got {sorted(record)}.")
+        kwargs = {k: v for k, v in record.items() if k in names}
+        return cls(**kwargs)
+
+    def describe(self) -> str:
+        """A plain-language sentence on the effect per 100 people (Justice Data Lab wording)."""
+        lo, hi = (100 * v for v in self.conf_int())
+        what = f"{self.outcome or 'the outcome'} per 100 people"
+        pct = round(100 * self.level)
+        if lo > 0 or hi < 0:
+            direction = "lower" if hi < 0 else "higher"
+            a, b = sorted((abs(lo), abs(hi)))
+            text = (
+                f"{self.label + ': ' if self.label else ''}{what} was {direction} by between {a:.1f} and {b:.1f} "
+                f"({pct}% confidence interval) — a statistically significant result."
+            )
+        else:
+            text = (
+                f"{self.label + ': ' if self.label else ''}{what} could be lower by as many as {abs(lo):.1f} or "
+                f"higher by as many as {abs(hi):.1f} ({pct}% confidence interval); more people would be needed "
+                "to determine the direction."
+            )
+        if self.weaker_evidence:
+            text += " The counterfactual is a historical baseline or an assumed rate: weaker evidence than a concurrent comparison group."
+        return text
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    return value
