@@ -125,16 +125,19 @@ def _check_treatment(col: pd.Series, name: str) -> pd.Series:
 def _parse_dates(col: pd.Series, name: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(col):
         return col
-    parsed = pd.to_datetime(col, errors="coerce", format="mixed") if col.dtype == object else pd.to_datetime(
-        col, errors="coerce"
-    )
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise SopEvalError(
+            f"date column '{name}' holds numbers ({examples(pd.unique(col.dropna()))}), not dates. "
+            "Give dates as text such as 2011-03-31 or convert them with pd.to_datetime first."
+        )
+    parsed = pd.to_datetime(col.astype("string"), errors="coerce", format="mixed")
     bad = parsed.isna() & col.notna()
     if bad.any():
         raise SopEvalError(
             f"date column '{name}' has {int(bad.sum())} value(s) that do not parse as dates "
             f"({examples(pd.unique(col[bad]))}; rows {_rows(bad, col.index)}). Use ISO dates such as 2011-03-31."
         )
-    return parsed
+    return parsed.astype("datetime64[ns]")
 
 
 def validate(

@@ -1,0 +1,59 @@
+"""The sop-eval command: version, help, demo, and one-line errors with exit status 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+from sop_eval import __version__
+from sop_eval.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sop_eval.cli", *args], capture_output=True, text=True)
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_help_lists_demo(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "demo" in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "usage: sop-eval" in capsys.readouterr().out
+
+
+def test_demo_runs_in_a_subprocess():
+    done = run("demo")
+    assert done.returncode == 0, done.stderr
+    assert "cohort" in done.stdout and "treated" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_user_error_is_one_line_and_exit_2(monkeypatch, capsys):
+    from sop_eval import SopEvalError
+    import sop_eval.cli as cli
+
+    def broken(args):
+        raise SopEvalError("column 'x' is missing; add it")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["demo"].set_defaults(handler=broken)
+    assert cli.main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "sop-eval: error: column 'x' is missing; add it"
+
+
+def test_unknown_command_exits_2():
+    done = run("frobnicate")
+    assert done.returncode == 2
+    assert "invalid choice" in done.stderr
