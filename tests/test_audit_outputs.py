@@ -1,0 +1,70 @@
+"""Atomic output writing and the figure-by-figure comparison behind `sop-eval verify`."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sop_eval.audit import compare_results, environment, flatten, sha256_bytes, sha256_file
+from sop_eval.outputs import atomic_directory, dumps, write_json_atomic
+
+
+def test_dumps_is_canonical_and_json_safe():
+    a = dumps({"b": np.float64(1.5), "a": [np.int64(2), float("nan")], "c": (1, 2)})
+    b = dumps({"c": [1, 2], "a": [2, None], "b": 1.5})
+    assert a == b
+    assert json.loads(a) == {"a": [2, None], "b": 1.5, "c": [1, 2]}
+
+
+def test_write_json_atomic_leaves_no_temporary(tmp_path):
+    path = write_json_atomic(tmp_path / "sub" / "r.json", {"x": 1})
+    assert json.loads(path.read_text()) == {"x": 1}
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["r.json"]
+
+
+def test_atomic_directory_moves_only_on_success(tmp_path):
+    target = tmp_path / "out"
+    with atomic_directory(target) as staging:
+        (staging / "a.txt").write_text("one")
+        (staging / "figures").mkdir()
+        (staging / "figures" / "f.png").write_bytes(b"png")
+    assert (target / "a.txt").read_text() == "one" and (target / "figures" / "f.png").exists()
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as staging:
+            (staging / "a.txt").write_text("two")
+            raise RuntimeError("halfway")
+    assert (target / "a.txt").read_text() == "one"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_hashes(tmp_path):
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"abc")
+    assert sha256_file(f) == sha256_bytes(b"abc") == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
+
+
+def test_environment_names_versions():
+    env = environment()
+    assert env["dependencies"]["numpy"] == np.__version__
+    assert env["python"].startswith("3.")
+
+
+def test_flatten_paths():
+    assert dict(flatten({"a": {"b": [1, {"c": 2}]}})) == {"a.b[0]": 1, "a.b[1].c": 2}
+
+
+def test_compare_exact_for_money_tolerance_for_floats():
+    stored = {"total_payment": 500000.0, "effect": {"se": 0.1234567890123, "n_treated": 1000}, "label": "c1"}
+    same = {"total_payment": 500000.0, "effect": {"se": 0.1234567890124, "n_treated": 1000}, "label": "c1"}
+    assert compare_results(stored, same) == []
+    changed = {"total_payment": 500000.01, "effect": {"se": 0.124, "n_treated": 999}, "label": "c2", "extra": 1}
+    diffs = {d.path: d.rule for d in compare_results(stored, changed)}
+    assert diffs == {
+        "total_payment": "exact",
+        "effect.se": "float, rtol 1e-09",
+        "effect.n_treated": "exact",
+        "label": "exact",
+        "extra": "present in only one",
+    }
