@@ -1,0 +1,430 @@
+"""Comparison cohorts by propensity score matching (or odds weighting): ``match`` and ``MatchedCohort``."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sop_eval.cohorts import design, dropped, nearest
+from sop_eval.cohorts.balance import BalanceTable, compute_balance, weighted_ecdf
+from sop_eval.cohorts.propensity import fit_propensity
+from sop_eval.cohorts.weights import matching_weights, odds_weights
+from sop_eval.errors import SopEvalError, SopEvalWarning, examples
+
+_ORDERS = ("largest", "smallest", "random", "data")
+_DISCARDS = ("none", "treated", "control", "both")
+_METHODS = ("nearest", "weighting")
+NO_EXACT = "no exact match"
+DISCARD = "discard"
+
+CONVENTIONS = (
+    "greedy nearest neighbour on the distance (MatchIt 4.5 'nearest'); treated units pick in "
+    "'order'; ratio k runs in k rounds; ties between controls at the same distance go to the one "
+    "first in the data; caliper in SDs of the distance over non-discarded units when std_caliper; "
+    "ATT weights: matched treated 1, controls sum of 1/(set size) rescaled to the number of matched "
+    "controls; SMD denominator: treated SD in the full sample"
+)
+
+
+@dataclass(frozen=True)
+class MatchedCohort:
+    """A matched comparison cohort (or an odds-weighted one for ``method="weighting"``).
+
+    ``pairs``: one row per treated-control pair (``treated``, ``control`` are row labels of ``data``;
+    ``subclass`` numbers the matched set). ``weights``: MatchIt's weights on ``data.index`` (matched
+    treated 1; controls sum of 1/set size, rescaled to the number of matched controls; 0 unmatched).
+    ``propensity``: P(treated | covariates). ``distance``: what was matched on. ``subclass``: matched
+    set of each unit (NaN when unmatched; with replacement a control may be in several sets, and
+    ``pairs`` is the authority). ``unmatched``: treated units left out, with ``reason`` (caliper,
+    discard, no exact match, no controls left). ``discarded``: units outside common support.
+    ``caliper``: the caliper in distance units (None when there is none).
+    """
+
+    data: pd.DataFrame
+    treatment: str
+    covariates: tuple[str, ...]
+    method: str
+    estimand: str
+    ratio: int
+    replace: bool
+    pairs: pd.DataFrame
+    weights: pd.Series
+    propensity: pd.Series
+    distance: pd.Series
+    subclass: pd.Series
+    unmatched: pd.DataFrame
+    discarded: pd.Series
+    caliper: float | None
+    settings: dict[str, Any] = field(default_factory=dict)
+    coefficients: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+
+    @property
+    def treated(self) -> pd.Series:
+        """Boolean treatment indicator on ``data.index``."""
+        return self.data[self.treatment].astype(bool)
+
+    @property
+    def n_matched_treated(self) -> int:
+        """Number of treated units with a positive weight."""
+        return int(np.count_nonzero(self.weights[self.treated]))
+
+    @property
+    def n_matched_controls(self) -> int:
+        """Number of distinct controls with a positive weight."""
+        return int(np.count_nonzero(self.weights[~self.treated]))
+
+    def design_matrix(self) -> pd.DataFrame:
+        """The covariates as numeric terms, one column per level of each categorical."""
+        return design.covariate_matrix(self.data, self.covariates, all_levels=True)
+
+    def balance(self, threshold: float = 0.1) -> BalanceTable:
+        """Balance of every term before and after matching (MatchIt's ``summary()`` conventions)."""
+        X = self.design_matrix()
+        sources = design.term_sources(self.data, self.covariates, list(X.columns))
+        return compute_balance(
+            X,
+            self.treated.to_numpy(),
+            self.weights.to_numpy(dtype=float),
+            distance=self.distance.to_numpy(dtype=float),
+            sources=sources,
+            estimand=self.estimand,
+            threshold=threshold,
+        )
+
+    def ecdf(self, covariate: str) -> pd.DataFrame:
+        """Empirical CDFs of one covariate term by group, before (unweighted) and after matching.
+
+        Tidy frame with columns ``value``, ``group`` (treated/control), ``sample`` (before/after), ``cdf``.
+        """
+        X = self.design_matrix()
+        if covariate == "distance":
+            x = self.distance.to_numpy(dtype=float)
+        elif covariate in X.columns:
+            x = X[covariate].to_numpy(dtype=float)
+        else:
+            raise SopEvalError(f"no covariate term {covariate!r}; terms: {examples(list(X.columns), 12)}.")
+        t = self.treated.to_numpy()
+        frames = []
+        for sample, w in (("before", np.ones(len(x))), ("after", self.weights.to_numpy(dtype=float))):
+            cdf = weighted_ecdf(x, t, w).melt(id_vars="value", var_name="group", value_name="cdf")
+            cdf["sample"] = sample
+            frames.append(cdf)
+        return pd.concat(frames, ignore_index=True)[["value", "group", "sample", "cdf"]]
+
+    def dropped_profile(self, risk: str | pd.Series | None = None) -> pd.DataFrame:
+        """Unmatched treated units against matched ones: counts and means of each term and of ``risk``.
+
+        See :func:`sop_eval.cohorts.dropped.dropped_profile`.
+        """
+        return dropped.dropped_profile(self, risk)
+
+    def compare_risk(self, risk: str | pd.Series | None = None) -> pd.DataFrame:
+        """Baseline risk of treated and comparison groups, before and after matching.
+
+        See :func:`sop_eval.cohorts.dropped.compare_risk`.
+        """
+        return dropped.compare_risk(self, risk)
+
+    def effect(self, outcome: str, **kwargs: Any) -> Any:
+        """Estimate the effect on ``outcome`` in this cohort (``sop_eval.effects.estimate_effect``)."""
+        from sop_eval.effects import estimate_effect
+
+        return estimate_effect(self, outcome, **kwargs)
+
+    def summary(self) -> pd.DataFrame:
+        """Sample sizes by group: all, matched, unmatched, discarded and effective sample size (ESS)."""
+        t = self.treated.to_numpy()
+        w = self.weights.to_numpy(dtype=float)
+        disc = self.discarded.to_numpy()
+        rows = []
+        for group, g in (("control", ~t), ("treated", t)):
+            wg = w[g]
+            pos = wg[wg > 0]
+            rows.append(
+                {
+                    "group": group,
+                    "all": int(g.sum()),
+                    "matched": int(len(pos)),
+                    "unmatched": int(g.sum() - len(pos)),
+                    "discarded": int(disc[g].sum()),
+                    "ess": float(pos.sum() ** 2 / np.sum(pos**2)) if len(pos) else 0.0,
+                }
+            )
+        out = pd.DataFrame(rows)
+        out.attrs["conventions"] = CONVENTIONS
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of the settings, sample sizes, drop reasons and balance (no row labels)."""
+        reasons = self.unmatched["reason"].value_counts().sort_index()
+        return {
+            "method": self.method,
+            "estimand": self.estimand,
+            "treatment": self.treatment,
+            "covariates": list(self.covariates),
+            "ratio": int(self.ratio),
+            "replace": bool(self.replace),
+            "caliper": None if self.caliper is None else float(self.caliper),
+            "settings": {k: (v if isinstance(v, (str, int, float, bool, type(None), list)) else str(v))
+                         for k, v in self.settings.items()},
+            "conventions": CONVENTIONS,
+            "n_pairs": int(len(self.pairs)),
+            "sample_sizes": self.summary().to_dict(orient="records"),
+            "unmatched_reasons": {str(k): int(v) for k, v in reasons.items()},
+            "coefficients": {str(k): float(v) for k, v in self.coefficients.items()},
+            "balance": self.balance().to_dict(),
+        }
+
+
+def _check_options(method, ratio, caliper, order, discard, estimand, replace, ties) -> int:
+    if method not in _METHODS:
+        raise SopEvalError(f"method={method!r} is not one of {examples(_METHODS)}.")
+    if order not in _ORDERS:
+        raise SopEvalError(f"order={order!r} is not one of {examples(_ORDERS)}.")
+    if discard not in _DISCARDS:
+        raise SopEvalError(f"discard={discard!r} is not one of {examples(_DISCARDS)}.")
+    allowed = ("ATT",) if method == "nearest" else ("ATT", "ATE")
+    if estimand not in allowed:
+        raise SopEvalError(f"estimand={estimand!r} is not supported with method={method!r}; use {examples(allowed)}.")
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, np.integer)) or ratio < 1:
+        raise SopEvalError(f"ratio={ratio!r} must be a whole number of controls per treated unit, at least 1.")
+    if caliper is not None:
+        if isinstance(caliper, bool) or not isinstance(caliper, (int, float, np.number)) or not np.isfinite(caliper):
+            raise SopEvalError(f"caliper={caliper!r} must be a finite number (or None for no caliper).")
+        if caliper < 0:
+            raise SopEvalError(f"caliper={caliper!r} is negative; a caliper is a maximum distance (>= 0).")
+    if ties and not replace:
+        raise SopEvalError("ties=True needs replace=True (tied controls are shared, as in R's Matching).")
+    return int(ratio)
+
+
+def _discarded(distance: np.ndarray, treat: np.ndarray, discard: str) -> np.ndarray:
+    """Common-support trimming on the distance (MatchIt's rule)."""
+    if discard == "none":
+        return np.zeros(len(treat), dtype=bool)
+    t, c = distance[treat], distance[~treat]
+    if discard == "both":
+        lo, hi = max(t.min(), c.min()), min(t.max(), c.max())
+    elif discard == "control":
+        lo, hi = t.min(), t.max()
+    else:
+        lo, hi = c.min(), c.max()
+    return (distance < lo) | (distance > hi)
+
+
+def _treated_sequence(dist_t: np.ndarray, order: str, seed: int | None) -> np.ndarray:
+    if order == "largest":
+        return np.argsort(-dist_t, kind="stable")
+    if order == "smallest":
+        return np.argsort(dist_t, kind="stable")
+    if order == "random":
+        return np.random.default_rng(seed).permutation(len(dist_t))
+    return np.arange(len(dist_t))
+
+
+def nearest_pairs(
+    dist: np.ndarray,
+    treat: np.ndarray,
+    discarded: np.ndarray,
+    strata: np.ndarray | None,
+    sequence: np.ndarray,
+    ratio: int,
+    replace: bool,
+    caliper: float,
+    ties: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
+    """Run nearest-neighbour matching over all strata.
+
+    ``sequence`` orders the treated units (positions among the treated). Returns pair positions
+    (treated, control, slot) into the full data and the reason each treated unit has no match.
+    """
+    t_pos = np.flatnonzero(treat)
+    c_pos = np.flatnonzero(~treat)
+    reasons: list[str | None] = [None] * len(t_pos)
+    rank_in_seq = np.empty(len(t_pos), dtype=np.int64)
+    rank_in_seq[sequence] = np.arange(len(t_pos))
+    if strata is None:
+        groups = [(np.arange(len(t_pos)), np.arange(len(c_pos)))]
+    else:
+        st, sc = strata[t_pos], strata[c_pos]
+        ot, oc = np.argsort(st, kind="stable"), np.argsort(sc, kind="stable")
+        keys_t, start_t = np.unique(st[ot], return_index=True)
+        keys_c, start_c = np.unique(sc[oc], return_index=True)
+        split_t = dict(zip(keys_t.tolist(), np.split(ot, start_t[1:])))
+        split_c = dict(zip(keys_c.tolist(), np.split(oc, start_c[1:])))
+        groups = []
+        for key, members in split_t.items():
+            if key not in split_c:
+                for i in members.tolist():
+                    reasons[i] = NO_EXACT
+                continue
+            groups.append((members, split_c[key]))
+    out_t, out_c, out_s = [], [], []
+    for t_idx, c_idx in groups:
+        keep_t = t_idx[~discarded[t_pos[t_idx]]]
+        for i in t_idx[discarded[t_pos[t_idx]]].tolist():
+            reasons[i] = DISCARD
+        keep_c = c_idx[~discarded[c_pos[c_idx]]]
+        if len(keep_t) == 0:
+            continue
+        local_seq = np.argsort(rank_in_seq[keep_t], kind="stable")
+        chosen, why = nearest.match_stratum(
+            dist[t_pos[keep_t]], dist[c_pos[keep_c]], c_pos[keep_c], local_seq, ratio, replace, caliper, ties
+        )
+        for local, (picks, reason) in enumerate(zip(chosen, why)):
+            ti = int(keep_t[local])
+            if reason is not None:
+                reasons[ti] = reason
+            for slot, p in enumerate(picks, start=1):
+                out_t.append(t_pos[ti])
+                out_c.append(c_pos[keep_c[p]])
+                out_s.append(slot)
+    return (np.asarray(out_t, dtype=np.int64), np.asarray(out_c, dtype=np.int64),
+            np.asarray(out_s, dtype=np.int64), reasons)
+
+
+def match(
+    data: pd.DataFrame,
+    treatment: str,
+    covariates: Sequence[str],
+    *,
+    method: str = "nearest",
+    distance: Any = "logit",
+    ratio: int = 1,
+    replace: bool = False,
+    caliper: float | None = None,
+    std_caliper: bool = True,
+    exact: Sequence[str] | str | None = None,
+    order: str = "largest",
+    discard: str = "none",
+    ties: bool = False,
+    estimand: str = "ATT",
+    seed: int | None = None,
+    warn_dropped: float = 0.05,
+) -> MatchedCohort:
+    """Build a comparison cohort by greedy nearest-neighbour propensity score matching (MatchIt 4.5 rules).
+
+    Parameters follow R's ``MatchIt::matchit(method = "nearest")``:
+
+    - ``distance``: ``"logit"`` (logistic regression of ``treatment`` on the covariates with an
+      intercept; categorical, string and boolean covariates become indicators, first level dropped),
+      ``"linear_logit"`` (match on the linear predictor), a scikit-learn classifier with
+      ``predict_proba`` (used as is when fitted, else a clone is fitted), or the name of a column of
+      precomputed scores.
+    - ``ratio``: k controls per treated unit, in k rounds (every treated unit gets a first control
+      before any gets a second; a unit without a first match gets no later ones).
+    - ``replace``: controls may serve several treated units (then ``order`` does not matter).
+    - ``caliper``: the largest allowed distance between a treated unit and its control, in standard
+      deviations of the distance (sample SD over all non-discarded units) when ``std_caliper``,
+      otherwise in distance units. A treated unit whose nearest available control is farther is left
+      unmatched.
+    - ``exact``: columns that must be equal within every matched set.
+    - ``order``: the order in which treated units pick: ``"largest"`` distance first (ties in data
+      order), ``"smallest"``, ``"random"`` (numpy generator seeded by ``seed``) or ``"data"``.
+    - ``discard``: drop units outside the other group's range of the distance before matching
+      (``"treated"``, ``"control"``, ``"both"``) or keep all (``"none"``).
+    - ``ties``: with replacement, keep every control at exactly the k-th nearest distance too; their
+      weights split the set equally, as in R's Matching.
+    - ``method="weighting"``: no matching; odds weights for the ATT (controls e/(1-e)) or inverse
+      probability weights for the ATE.
+    - ``warn_dropped``: warn (``SopEvalWarning``) when more than this share of treated units is unmatched.
+
+    Ties between controls at the same distance go to the control first in the data. The caller's
+    DataFrame is never modified; ``MatchedCohort.data`` is a copy.
+    """
+    ratio = _check_options(method, ratio, caliper, order, discard, estimand, replace, ties)
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
+    score_col = [distance] if isinstance(distance, str) and distance not in ("logit", "linear_logit") else []
+    design.check_frame(data, treatment, [*covariates, *exact_cols, *score_col])
+    frame = data.copy()
+    treat = design.treatment_indicator(frame, treatment)
+    X = design.covariate_matrix(frame, covariates, all_levels=False)
+    fit = fit_propensity(frame, X, treat, distance)
+    dist = fit.distance
+    discarded = _discarded(dist, treat, discard)
+    if discarded[~treat].all() or discarded[treat].all():
+        raise SopEvalError(f"discard={discard!r} leaves no treated or no control units inside common support.")
+    strata = design.exact_codes(frame, exact_cols)
+    index = frame.index
+    n = len(frame)
+    cal_units = None
+    if method == "weighting":
+        w = np.where(discarded, 0.0, odds_weights(fit.score, treat, estimand))
+        t_pos, c_pos, slots = (np.empty(0, dtype=np.int64),) * 3
+        reasons = [DISCARD if d else None for d in discarded[treat]]
+    else:
+        cal_units = None if caliper is None else float(caliper) * (
+            float(np.std(dist[~discarded], ddof=1)) if std_caliper else 1.0
+        )
+        sequence = _treated_sequence(dist[treat], "data" if replace else order, seed)
+        t_pos, c_pos, slots, reasons = nearest_pairs(
+            dist, treat, discarded, strata, sequence, ratio, replace,
+            np.inf if cal_units is None else cal_units, ties,
+        )
+        if len(t_pos) == 0:
+            culprit = (f"caliper={caliper}" if caliper is not None else
+                       f"exact={exact_cols}" if exact_cols else f"discard={discard!r}")
+            raise SopEvalError(
+                f"no treated unit found a match; {culprit} is too strict (reasons: "
+                f"{examples(sorted({r for r in reasons if r}))}). Widen the caliper or relax exact matching."
+            )
+        w = matching_weights(n, t_pos, c_pos)
+    t_labels = index[np.flatnonzero(treat)]
+    reason_series = pd.Series(reasons, index=t_labels, dtype=object)
+    left_out = reason_series.notna().to_numpy()
+    unmatched = pd.DataFrame(
+        {"reason": reason_series[left_out].astype(str), "propensity": fit.score[treat][left_out]},
+        index=t_labels[left_out],
+    )
+    subclass_of_t = {p: k for k, p in enumerate(dict.fromkeys(np.sort(t_pos).tolist()), start=1)}
+    sets = np.array([subclass_of_t[p] for p in t_pos.tolist()], dtype=np.int64)
+    pairs = pd.DataFrame({"treated": index[t_pos], "control": index[c_pos], "subclass": sets})
+    pairs = pairs.assign(_slot=slots).sort_values(["subclass", "_slot"], kind="stable").drop(columns="_slot")
+    pairs = pairs.reset_index(drop=True)
+    sub = np.full(n, np.nan)
+    sub[t_pos] = sets
+    sub[c_pos] = sets
+    share = len(unmatched) / max(int(treat.sum()), 1)
+    if share > warn_dropped:
+        counts = unmatched["reason"].value_counts()
+        warnings.warn(
+            f"{len(unmatched)} of {int(treat.sum())} treated units ({share:.1%}) were left unmatched "
+            f"({', '.join(f'{k}: {v}' for k, v in counts.items())}); they may differ from those kept — "
+            "see MatchedCohort.dropped_profile() and compare_risk().",
+            SopEvalWarning,
+            stacklevel=2,
+        )
+    settings = {
+        "distance": distance if isinstance(distance, str) else type(distance).__name__,
+        "caliper_sd": caliper if std_caliper else None,
+        "std_caliper": bool(std_caliper),
+        "exact": exact_cols,
+        "order": "data" if replace else order,
+        "discard": discard,
+        "ties": bool(ties),
+        "seed": seed,
+    }
+    return MatchedCohort(
+        data=frame,
+        treatment=treatment,
+        covariates=tuple(covariates),
+        method=method,
+        estimand=estimand,
+        ratio=ratio,
+        replace=bool(replace),
+        pairs=pairs,
+        weights=pd.Series(w, index=index, name="weights"),
+        propensity=pd.Series(fit.score, index=index, name="propensity"),
+        distance=pd.Series(dist, index=index, name="distance"),
+        subclass=pd.Series(sub, index=index, name="subclass"),
+        unmatched=unmatched,
+        discarded=pd.Series(discarded, index=index, name="discarded"),
+        caliper=cal_units,
+        settings=settings,
+        coefficients=fit.coefficients,
+    )

@@ -1,0 +1,158 @@
+"""Propensity scores: logistic regression, scikit-learn classifiers or a precomputed column."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sop_eval.errors import SopEvalError, examples
+
+_BUILTIN = ("logit", "linear_logit")
+
+
+@dataclass(frozen=True)
+class PropensityFit:
+    """A fitted propensity model.
+
+    ``score`` is P(treated | covariates); ``distance`` is what matching uses (the score, or the
+    linear predictor for ``"linear_logit"``). ``coefficients`` holds the logit coefficients
+    (intercept first) when the model is a logistic regression, otherwise it is empty.
+    """
+
+    score: np.ndarray
+    distance: np.ndarray
+    kind: str
+    coefficients: pd.Series
+
+
+def _separating_terms(X: pd.DataFrame, treat: np.ndarray) -> list[str]:
+    """Terms that alone separate the groups completely (ranges that do not overlap)."""
+    t, c = X.to_numpy()[treat], X.to_numpy()[~treat]
+    sep = (t.min(axis=0) > c.max(axis=0)) | (t.max(axis=0) < c.min(axis=0))
+    return [str(name) for name, s in zip(X.columns, sep) if s]
+
+
+def _separation_error(terms: list[str]) -> SopEvalError:
+    return SopEvalError(
+        f"perfect separation: covariate term(s) {examples(terms, 8)} predict treatment exactly, so treated "
+        "and comparison people do not overlap and no propensity model can be fitted. Remedies: drop or "
+        "coarsen these covariates, match exactly on them instead (exact=...), or restrict the data to "
+        "the range where both groups occur."
+    )
+
+
+def _collinear_terms(X: np.ndarray, names: list[str]) -> list[str]:
+    kept: list[int] = []
+    dropped: list[str] = []
+    for j in range(X.shape[1]):
+        cols = np.column_stack([np.ones(len(X)), X[:, kept + [j]]])
+        if np.linalg.matrix_rank(cols) < cols.shape[1]:
+            dropped.append(names[j])
+        else:
+            kept.append(j)
+    return dropped
+
+
+def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """Maximum-likelihood logistic regression of ``treat`` on ``X`` plus an intercept (statsmodels).
+
+    Returns the fitted probabilities, the linear predictor and the coefficients. Complete separation
+    and collinear terms raise :class:`SopEvalError` naming the terms.
+    """
+    import statsmodels.api as sm
+
+    separating = _separating_terms(X, treat)
+    if separating:
+        raise _separation_error(separating)
+    design = np.empty((len(X), X.shape[1] + 1))
+    design[:, 0] = 1.0
+    design[:, 1:] = X.to_numpy(dtype=float)
+    # scale columns so Newton steps are well conditioned; coefficients are unscaled afterwards
+    scale = np.abs(design).max(axis=0)
+    scale[scale == 0] = 1.0
+    design /= scale
+    y = treat.astype(float)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = sm.Logit(y, design).fit(disp=0, method="newton", maxiter=100)
+        except np.linalg.LinAlgError:
+            names = list(map(str, X.columns))
+            bad = _collinear_terms(X.to_numpy(dtype=float), names)
+            raise SopEvalError(
+                f"the propensity model cannot be fitted: covariate term(s) {examples(bad or names, 8)} are "
+                "collinear with the others (or constant); remove them from covariates."
+            ) from None
+        except Exception as exc:  # statsmodels' PerfectSeparationError in older releases
+            if "separation" in type(exc).__name__.lower() or "separation" in str(exc).lower():
+                raise _separation_error(list(map(str, X.columns))) from None
+            raise
+    params = np.asarray(result.params) / scale
+    lp = design @ np.asarray(result.params)
+    score = 1.0 / (1.0 + np.exp(-lp))
+    if any("separation" in str(w.message).lower() for w in caught) or not np.all(np.isfinite(params)):
+        std_coef = np.abs(params[1:]) * X.std(ddof=0).to_numpy()
+        worst = [str(X.columns[j]) for j in np.argsort(-std_coef)[:3]]
+        raise _separation_error(worst)
+    coefficients = pd.Series(params, index=["(intercept)", *map(str, X.columns)], name="coefficient")
+    return score, lp, coefficients
+
+
+def _classifier_scores(model: Any, X: pd.DataFrame, treat: np.ndarray) -> np.ndarray:
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+        fitted = model
+    except NotFittedError:
+        fitted = clone(model).fit(X.to_numpy(dtype=float), treat.astype(int))
+    except TypeError as exc:
+        raise SopEvalError(f"distance={model!r} is not a scikit-learn estimator ({exc}).") from None
+    classes = list(getattr(fitted, "classes_", [0, 1]))
+    if 1 not in classes and True not in classes:
+        raise SopEvalError(f"distance classifier {type(model).__name__} was fitted without class 1 (treated).")
+    proba = fitted.predict_proba(X.to_numpy(dtype=float))
+    return np.asarray(proba[:, classes.index(1)], dtype=float)
+
+
+def fit_propensity(data: pd.DataFrame, X: pd.DataFrame, treat: np.ndarray, distance: Any) -> PropensityFit:
+    """Propensity scores by ``distance``: ``"logit"``, ``"linear_logit"``, a classifier, or a column name.
+
+    A scikit-learn classifier is used as given when already fitted, otherwise a clone is fitted on the
+    covariate design matrix. A column name takes the scores from ``data`` (values in [0, 1] are read
+    as probabilities, others are matched on as given).
+    """
+    empty = pd.Series(dtype=float, name="coefficient")
+    if isinstance(distance, str) and distance in _BUILTIN:
+        score, lp, coef = fit_logit(X, treat)
+        return PropensityFit(score, lp if distance == "linear_logit" else score, distance, coef)
+    if isinstance(distance, str):
+        if distance not in data.columns:
+            raise SopEvalError(
+                f"distance={distance!r} is neither 'logit', 'linear_logit', a scikit-learn classifier nor a "
+                f"column of data; available columns: {examples(list(data.columns), 12)}."
+            )
+        col = data[distance]
+        if not pd.api.types.is_numeric_dtype(col):
+            raise SopEvalError(f"distance column {distance!r} must be numeric; it has dtype {col.dtype}.")
+        x = col.to_numpy(dtype=float)
+        bad = ~np.isfinite(x)
+        if bad.any():
+            raise SopEvalError(
+                f"distance column {distance!r} has {int(bad.sum())} missing or infinite value(s) (rows "
+                f"{examples(data.index[bad])}); every row needs a score."
+            )
+        return PropensityFit(x, x, "column", empty)
+    if hasattr(distance, "predict_proba"):
+        score = _classifier_scores(distance, X, treat)
+        return PropensityFit(score, score, type(distance).__name__, empty)
+    raise SopEvalError(
+        f"distance={distance!r} is not understood; use 'logit', 'linear_logit', a scikit-learn classifier "
+        "with predict_proba, or the name of a column holding precomputed scores."
+    )
