@@ -1,0 +1,238 @@
+"""Group-time average treatment effects ATT(g,t) under staggered adoption (Callaway & Sant'Anna 2021).
+
+The estimator reproduces R ``did::att_gt`` for balanced panels: each ATT(g,t) is a two-period DiD of cohort
+``g`` (units first treated in period ``g``) between a base period and period ``t`` against a comparison group
+(never-treated units, or units not yet treated by ``max(t, base) + anticipation``), estimated with outcome
+regression, normalised IPW or the doubly robust estimator on the outcome change. The base period is the last
+period before ``g - anticipation`` for post-treatment cells; for pre-treatment cells it is the previous period
+(``base_period="varying"``) or that same last pre-treatment period (``"universal"``, the reference cell being 0).
+Standard errors come from the influence functions (``se="analytic"``) or the multiplier bootstrap
+(``se="bootstrap"``); the per-unit influence functions are kept so aggregations and tests are exact.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
+from sop_eval.did.estimators import ESTIMATORS, CellNotEstimable
+from sop_eval.did.panel import StaggeredPanel, _gl, prepare_panel
+from sop_eval.effects.estimate import _json_safe
+from sop_eval.errors import SopEvalError, SopEvalWarning
+
+if TYPE_CHECKING:
+    from sop_eval.did.aggregate import AggregateResult
+    from sop_eval.did.diagnostics import WaldTest
+
+_SE_TINY = math.sqrt(np.finfo(float).eps) * 10
+SE_METHODS = ("analytic", "bootstrap")
+CONTROLS = ("never", "not_yet")
+BASE_PERIODS = ("varying", "universal")
+
+
+def _choice(value: Any, name: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise SopEvalError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}.")
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class AttGtResult:
+    """ATT(g,t) estimates with per-unit influence functions (``influence[i, k]`` for unit ``i``, cell ``k``).
+
+    ``se`` is analytic or bootstrap (``se_method``); ``crit_val`` is the uniform (sup-t) critical value over all
+    cells when ``se_method == "bootstrap"`` and the pointwise normal value otherwise. ``unit_group`` and
+    ``unit_weights`` (mean 1) describe the units the estimates use, for aggregation.
+    """
+
+    outcome: str
+    group: np.ndarray
+    time: np.ndarray
+    att: np.ndarray
+    se: np.ndarray
+    influence: np.ndarray
+    unit_group: np.ndarray
+    unit_weights: np.ndarray
+    times: np.ndarray
+    control: str
+    method: str
+    base_period: str
+    anticipation: int
+    se_method: str
+    n_boot: int
+    seed: int | None
+    alpha: float
+    crit_val: float
+    covariates: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n_units(self) -> int:
+        return int(self.influence.shape[0])
+
+    @property
+    def event_time(self) -> np.ndarray:
+        return self.time - self.group
+
+    @property
+    def post(self) -> np.ndarray:
+        return self.time >= self.group
+
+    def conf_int(self, uniform: bool = False) -> pd.DataFrame:
+        """Pointwise normal intervals at ``1 - alpha``; ``uniform=True`` gives the simultaneous band."""
+        c = self.crit_val if uniform else stats.norm.ppf(1 - self.alpha / 2)
+        return pd.DataFrame({"ci_low": self.att - c * self.se, "ci_high": self.att + c * self.se})
+
+    def summary(self) -> pd.DataFrame:
+        """One row per cell: group, time, event_time, att, se, ci_low, ci_high (pointwise), band_low/high."""
+        ci, band = self.conf_int(), self.conf_int(uniform=True)
+        return pd.DataFrame({
+            "group": [_gl(v) for v in self.group], "time": [_gl(v) for v in self.time],
+            "event_time": [_gl(v) for v in self.event_time], "post": self.post,
+            "att": self.att, "se": self.se, "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
+            "band_low": band["ci_low"], "band_high": band["ci_high"],
+        })
+
+    def aggregate(self, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
+                  max_e: float = math.inf) -> "AggregateResult":
+        """Aggregate ATT(g,t): ``"simple"``, ``"group"``, ``"dynamic"`` (event time) or ``"calendar"``.
+
+        See :func:`sop_eval.did.aggregate.aggregate` for the weights and the inference.
+        """
+        from sop_eval.did.aggregate import aggregate
+
+        return aggregate(self, kind, balance_e=balance_e, min_e=min_e, max_e=max_e)
+
+    def pretrend_test(self) -> "WaldTest":
+        """Wald test that every pre-treatment ATT(g,t) is zero (see :func:`sop_eval.did.diagnostics.pretrend_test`)."""
+        from sop_eval.did.diagnostics import pretrend_test
+
+        return pretrend_test(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: settings, notes and the cell table (influence functions are not included)."""
+        return _json_safe({
+            "estimator": "att_gt", "outcome": self.outcome, "control": self.control, "method": self.method,
+            "base_period": self.base_period, "anticipation": self.anticipation, "se_method": self.se_method,
+            "n_boot": self.n_boot, "seed": self.seed, "alpha": self.alpha, "crit_val": self.crit_val,
+            "n_units": self.n_units, "covariates": list(self.covariates), "notes": list(self.notes),
+            "cells": self.summary().to_dict(orient="records"),
+        })
+
+
+def _plan(panel: StaggeredPanel, base_period: str, anticipation: int) -> list[tuple[float, int, int]]:
+    """The (group, period index, base index) of every cell, in R ``did``'s order."""
+    times = panel.times
+    cells = []
+    for g in panel.groups:
+        last_pre = int(np.nonzero(times + anticipation < g)[0][-1])
+        start = 1 if base_period == "varying" else 0
+        for j in range(start, len(times)):
+            if base_period == "universal" or g - anticipation <= times[j]:
+                base = last_pre
+            else:
+                base = j - 1
+            cells.append((float(g), j, base))
+    return cells
+
+
+def att_gt(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    group: str,
+    *,
+    control: str = "never",
+    covariates: Sequence[str] | None = None,
+    method: str = "dr",
+    anticipation: int = 0,
+    base_period: str = "varying",
+    se: str = "analytic",
+    n_boot: int = 999,
+    seed: int | None = None,
+    weights: str | None = None,
+    alpha: float = 0.05,
+) -> AttGtResult:
+    """Estimate every ATT(g,t) of a staggered-adoption panel (Callaway & Sant'Anna 2021, as R ``did``).
+
+    ``group`` holds each unit's first treated period (0 or missing = never treated), on the scale of ``time``.
+    ``control``: ``"never"`` (never-treated units) or ``"not_yet"`` (never treated plus not yet treated).
+    ``method``: ``"dr"`` (doubly robust, R's default), ``"ipw"`` or ``"reg"``; ``covariates`` enter the
+    propensity and outcome models with the values of the earlier of the two periods. ``weights`` names a
+    column of unit weights (e.g. matching weights). ``se``: ``"analytic"`` (influence function) or
+    ``"bootstrap"`` (``n_boot`` Rademacher multiplier draws, ``seed``); the uniform band over all cells needs
+    the bootstrap. Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
+    """
+    _choice(control, "control", CONTROLS)
+    _choice(method, "method", tuple(ESTIMATORS))
+    _choice(base_period, "base_period", BASE_PERIODS)
+    _choice(se, "se", SE_METHODS)
+    if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 2):
+        raise SopEvalError(f"n_boot={n_boot!r} must be a whole number of bootstrap draws >= 2, e.g. 999.")
+    if not 0 < alpha < 1:
+        raise SopEvalError(f"alpha={alpha!r} must lie strictly between 0 and 1.")
+    panel = prepare_panel(data, outcome, unit, time, group, covariates=covariates, weights=weights,
+                          control=control, anticipation=anticipation)
+    cells = _plan(panel, base_period, anticipation)
+    n, times, g_unit, w = panel.n, panel.times, panel.group, panel.weights
+    ones = np.ones((n, 1))
+    kernel = ESTIMATORS[method]
+    att = np.full(len(cells), np.nan)
+    psi = np.zeros((n, len(cells)))
+    notes = list(panel.notes)
+    for k, (g, j, base) in enumerate(cells):
+        if j == base:  # universal base period: the reference cell
+            att[k] = 0.0
+            continue
+        cohort = g_unit == g
+        if control == "never":
+            comparison = g_unit == 0
+        else:
+            comparison = (g_unit == 0) | ((g_unit > times[max(j, base)] + anticipation) & ~cohort)
+        sel = cohort | comparison
+        if not comparison.any():
+            msg = (f"ATT(g={_gl(g)}, t={_gl(times[j])}) is not estimable: no comparison units are left in period "
+                   f"{_gl(times[j])}; the cell is left out of aggregations.")
+            notes.append(msg)
+            warnings.warn(msg, SopEvalWarning, stacklevel=2)
+            psi[:, k] = np.nan
+            continue
+        dy = panel.y[sel, j] - panel.y[sel, base]
+        X = np.hstack([ones[sel], panel.x[sel, min(j, base), :]]) if panel.x.shape[2] else ones[sel]
+        try:
+            with np.errstate(all="ignore"):
+                est, inf = kernel(dy, cohort[sel].astype(float), X, w[sel])
+            if not (np.isfinite(est) and np.all(np.isfinite(inf))):
+                raise CellNotEstimable("the estimate is not finite")
+        except (CellNotEstimable, np.linalg.LinAlgError) as err:
+            msg = (f"ATT(g={_gl(g)}, t={_gl(times[j])}) is not estimable: {err}; the cell is left out of "
+                   "aggregations. Drop or combine collinear covariates, or use method='reg'.")
+            notes.append(msg)
+            warnings.warn(msg, SopEvalWarning, stacklevel=2)
+            psi[:, k] = np.nan
+            continue
+        att[k] = est
+        psi[sel, k] = inf * (n / sel.sum())
+    se_vals = analytic_se(psi)
+    crit = float(stats.norm.ppf(1 - alpha / 2))
+    if se == "bootstrap":
+        draws = multiplier_bootstrap(psi, n_boot, seed)
+        se_vals = draws.se()
+        band = draws.uniform_critical(alpha)
+        crit = band if np.isfinite(band) and band >= crit else crit
+    se_vals = np.where(se_vals <= _SE_TINY, np.nan, se_vals)
+    return AttGtResult(
+        outcome=outcome, group=np.array([c[0] for c in cells]), time=times[[c[1] for c in cells]], att=att,
+        se=se_vals, influence=psi, unit_group=g_unit, unit_weights=w, times=times, control=control,
+        method=method, base_period=base_period, anticipation=int(anticipation), se_method=se, n_boot=int(n_boot),
+        seed=seed, alpha=alpha, crit_val=crit, covariates=tuple(covariates or ()), notes=tuple(notes),
+    )
+

@@ -1,0 +1,119 @@
+"""Reference ATT(g,t), aggregations and pre-trend tests from csdid (a Python port of R `did`).
+
+Run from the repository root with csdid installed (it is not a test dependency):
+
+    .venv/bin/pip install csdid==0.4.3
+    .venv/bin/python tests/results/did/make_reference.py
+
+Writes panel_{a,b,c}.csv (the simulated panels, so the tests do not depend on the simulator staying the same)
+and reference.json (csdid's numbers). The R `did` package's `mpdta` data set is not shipped with csdid, so the
+standard staggered panels are simulated with sop_eval.datasets.make_staggered_panel; `z` is a noisy,
+time-invariant proxy of `x` so that propensity scores overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import csdid
+from csdid.att_gt import ATTgt
+
+from sop_eval.datasets import make_staggered_panel
+
+HERE = Path(__file__).parent
+warnings.simplefilter("ignore")
+
+
+def _panels() -> dict[str, pd.DataFrame]:
+    specs = {
+        "a": dict(n_units=300, n_periods=8, waves=(3, 5, 7), covariate_trend=1.0, seed=1),
+        "b": dict(n_units=240, n_periods=6, waves=(2, 4, 5), never_share=0.25, effect=1.0, dynamic=1.0,
+                  covariate_trend=0.5, seed=7),
+        "c": dict(n_units=150, n_periods=6, waves=(3, 4, 6), never_share=0.0, seed=3),
+    }
+    out = {}
+    for name, spec in specs.items():
+        df = make_staggered_panel(**spec)
+        rng = np.random.default_rng(spec["seed"] + 10)
+        per_unit = 0.5 * df.groupby("unit")["x"].first() + rng.normal(size=df["unit"].nunique())
+        df["z"] = df["unit"].map(per_unit)
+        out[name] = df[["unit", "period", "group", "treated", "x", "z", "y"]]
+    return out
+
+
+def _num(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _run(df, control, method, cov, *, bstrap=False, base_period="varying", anticipation=0, seed=0):
+    np.random.seed(seed)
+    o = ATTgt(yname="y", tname="period", idname="unit", gname="group", data=df, xformla=f"y ~ {cov or 1}",
+              control_group={"never": "nevertreated", "not_yet": "notyettreated"}[control],
+              anticipation=anticipation, biters=999)
+    o.fit(est_method=method, base_period=base_period, bstrap=bstrap)
+    res = o.results
+    rec = {
+        "cells": [{"group": _num(g), "time": _num(t), "att": _num(a), "se": _num(s)}
+                  for g, t, a, s in zip(res["group"], res["year"], res["att"], res["se"])],
+        "W": _num(o.MP.get("W")), "Wpval": _num(o.MP.get("Wpval")), "aggregates": {},
+    }
+    for kind in ("simple", "group", "dynamic", "calendar"):
+        np.random.seed(seed + 1)
+        o.aggte(kind, na_rm=True, bstrap=bstrap, cband=bstrap)
+        a = o.atte
+        agg = {"overall_att": _num(a["overall_att"]), "overall_se": _num(np.ravel(a["overall_se"])[0])}
+        if a.get("egt") is not None:
+            agg.update(labels=[_num(v) for v in np.ravel(a["egt"])], att=[_num(v) for v in np.ravel(a["att_egt"])],
+                       se=[_num(v) for v in np.ravel(a["se_egt"])], crit_val=_num(a.get("crit_val_egt")))
+        rec["aggregates"][kind] = agg
+    return rec
+
+
+def main() -> None:
+    panels = _panels()
+    for name, df in panels.items():
+        tmp = HERE / f"panel_{name}.csv.tmp"
+        df.to_csv(tmp, index=False, float_format="%.17g")
+        tmp.replace(HERE / f"panel_{name}.csv")
+    configs = {}
+    for name in ("a", "b"):
+        for control in ("never", "not_yet"):
+            for method in ("reg", "ipw", "dr"):
+                for cov in (None, "z"):
+                    key = f"{name}/{control}/{method}/{cov or 'none'}"
+                    configs[key] = dict(panel=name, control=control, method=method, covariates=cov)
+    configs["a/never/dr/x"] = dict(panel="a", control="never", method="dr", covariates="x")
+    configs["c/not_yet/dr/none"] = dict(panel="c", control="not_yet", method="dr", covariates=None)
+    configs["c/not_yet/reg/z"] = dict(panel="c", control="not_yet", method="reg", covariates="z")
+    configs["a/never/dr/z/universal"] = dict(panel="a", control="never", method="dr", covariates="z",
+                                             base_period="universal")
+    configs["a/not_yet/reg/none/anticipation1"] = dict(panel="a", control="not_yet", method="reg", covariates=None,
+                                                       anticipation=1)
+    for name, control in (("a", "never"), ("a", "not_yet"), ("b", "not_yet")):
+        configs[f"{name}/{control}/dr/z/bootstrap"] = dict(panel=name, control=control, method="dr", covariates="z",
+                                                          bstrap=True)
+    out = {"source": f"csdid {csdid.__version__ if hasattr(csdid, '__version__') else '0.4.3'} "
+                     "(Python port of R did 2.x; DRDID panel estimators), run by make_reference.py",
+           "configs": {}}
+    for i, (key, cfg) in enumerate(configs.items()):
+        df = panels[cfg["panel"]]
+        rec = _run(df, cfg["control"], cfg["method"], cfg["covariates"], bstrap=cfg.get("bstrap", False),
+                   base_period=cfg.get("base_period", "varying"), anticipation=cfg.get("anticipation", 0),
+                   seed=1000 + i)
+        out["configs"][key] = {"settings": cfg, **rec}
+        print(key, "done")
+    tmp = HERE / "reference.json.tmp"
+    tmp.write_text(json.dumps(out, indent=1))
+    tmp.replace(HERE / "reference.json")
+
+
+if __name__ == "__main__":
+    main()
