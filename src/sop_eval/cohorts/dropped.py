@@ -55,7 +55,7 @@ def dropped_profile(cohort: MatchedCohort, risk: str | pd.Series | None = None) 
         r = _risk(cohort, risk)
         terms[f"risk: {r.name}"] = r.to_numpy()[t]
     rows = {"n": {"matched": float(kept.sum()), "unmatched": float((~kept).sum()),
-                  "difference": float((~kept).sum() - kept.sum()), "smd": np.nan}}
+                  "difference": np.nan, "smd": np.nan}}
     for name, x in terms.items():
         m_in = float(x[kept].mean()) if kept.any() else np.nan
         m_out = float(x[~kept].mean()) if (~kept).any() else np.nan

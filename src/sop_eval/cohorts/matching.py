@@ -339,8 +339,7 @@ def match(
     ratio = _check_options(method, ratio, caliper, order, discard, estimand, replace, ties)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
-    score_col = [distance] if isinstance(distance, str) and distance not in ("logit", "linear_logit") else []
-    design.check_frame(data, treatment, [*covariates, *exact_cols, *score_col])
+    design.check_frame(data, treatment, [*covariates, *exact_cols])
     frame = data.copy()
     treat = design.treatment_indicator(frame, treatment)
     X = design.covariate_matrix(frame, covariates, all_levels=False)

@@ -1,0 +1,128 @@
+"""Each bad input raises SopEvalError naming the culprit; the caller's data is never modified."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sop_eval
+from sop_eval import SopEvalError, SopEvalWarning
+
+COVS = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
+
+
+@pytest.fixture()
+def df() -> pd.DataFrame:
+    return sop_eval.datasets.load_lalonde()
+
+
+def _raises(match_text, frame, *args, **kwargs):
+    with pytest.raises(SopEvalError, match=match_text):
+        sop_eval.match(frame, *args, **kwargs)
+
+
+def test_missing_covariate_values_named(df):
+    df.loc[["NSW3", "PSID7"], "educ"] = np.nan
+    _raises(r"'educ' has 2 missing.*NSW3", df, "treat", COVS)
+
+
+def test_infinite_covariate_named(df):
+    df.loc["PSID9", "re74"] = np.inf
+    _raises(r"'re74' has 1 infinite.*PSID9", df, "treat", COVS)
+
+
+def test_non_binary_treatment(df):
+    df.loc["PSID1", "treat"] = 2
+    _raises(r"'treat' must be binary.*PSID1", df, "treat", COVS)
+
+
+def test_string_treatment(df):
+    df["arm"] = np.where(df["treat"] == 1, "yes", "no")
+    _raises(r"'arm' has dtype", df, "arm", COVS)
+
+
+def test_missing_column(df):
+    _raises(r"no column\(s\) 'income'", df, "treat", ["age", "income"])
+
+
+def test_missing_exact_column(df):
+    _raises(r"'region'", df, "treat", COVS, exact=["region"])
+
+
+def test_no_controls(df):
+    _raises(r"no controls", df[df["treat"] == 1], "treat", COVS)
+
+
+def test_constant_covariate(df):
+    df["sex"] = 1
+    _raises(r"'sex' is constant", df, "treat", [*COVS, "sex"])
+
+
+def test_perfect_separation_names_covariate(df):
+    df["site_code"] = np.where(df["treat"] == 1, 5.0, 1.0) + np.arange(len(df)) % 3 / 10
+    with pytest.raises(SopEvalError, match=r"perfect separation.*site_code") as info:
+        sop_eval.match(df, "treat", [*COVS, "site_code"])
+    assert "exact=" in str(info.value) and "age" not in str(info.value)
+
+
+def test_duplicate_index(df):
+    frame = pd.concat([df, df.iloc[[0]]])
+    _raises(r"duplicate index label.*NSW1", frame, "treat", COVS)
+
+
+@pytest.mark.parametrize("ratio", [0, -1, 1.5, True])
+def test_bad_ratio(df, ratio):
+    _raises(r"ratio=", df, "treat", COVS, ratio=ratio)
+
+
+def test_negative_caliper(df):
+    _raises(r"caliper=-0.1 is negative", df, "treat", COVS, caliper=-0.1)
+
+
+def test_caliper_matching_nobody():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"t": np.r_[np.ones(20), np.zeros(200)], "x": rng.normal(size=220)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SopEvalWarning)
+        _raises(r"no treated unit found a match; caliper=1e-12", frame, "t", ["x"], caliper=1e-12)
+
+
+def test_empty_data(df):
+    _raises(r"empty", df.iloc[:0], "treat", COVS)
+
+
+@pytest.mark.parametrize(
+    "option", [{"order": "biggest"}, {"discard": "all"}, {"method": "optimal"}, {"estimand": "ATC"},
+               {"distance": "probit"}, {"ties": True}]
+)
+def test_unknown_options_named(df, option):
+    (key, value), = option.items()
+    _raises(key, df, "treat", COVS, **option)
+
+
+def test_no_exact_match_reason(df):
+    df["site"] = np.where(df["treat"] == 1, np.where(df.index.str.endswith("1"), "north", "south"), "south")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SopEvalWarning)
+        m = sop_eval.match(df, "treat", COVS, exact="site")
+    north = df.index[(df["site"] == "north")]
+    assert set(m.unmatched.index) == set(north)
+    assert (m.unmatched["reason"] == "no exact match").all()
+
+
+def test_input_not_modified(df):
+    before = df.copy()
+    sop_eval.match(df, "treat", COVS, caliper=0.2, exact="married", discard="both")
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_dropped_share_warns_and_reasons_are_given(df):
+    with pytest.warns(SopEvalWarning, match=r"74 of 185 treated units .*\(caliper: 74\)"):
+        m = sop_eval.match(df, "treat", COVS, caliper=0.1)
+    assert (m.unmatched["reason"] == "caliper").all()
+    with pytest.warns(SopEvalWarning, match=r"discard"):
+        m = sop_eval.match(df, "treat", COVS, discard="both", warn_dropped=0.0)
+    assert set(m.unmatched["reason"]) == {"discard"}

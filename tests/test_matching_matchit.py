@@ -1,0 +1,125 @@
+"""Agreement with R MatchIt 4.5.1 on Lalonde (references: tests/results/matchit/make_reference.R)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sop_eval
+from sop_eval.cohorts.matching import nearest_pairs
+
+REF = Path(__file__).parent / "results" / "matchit"
+COVARIATES = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
+CONFIGS = json.loads((REF / "configs.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def lalonde() -> pd.DataFrame:
+    return sop_eval.datasets.load_lalonde()
+
+
+@pytest.fixture(scope="module")
+def ref_ps() -> pd.Series:
+    return pd.read_csv(REF / "ps.csv", index_col="id")["ps"]
+
+
+@pytest.fixture(scope="module")
+def ref_pairs() -> pd.DataFrame:
+    return pd.read_csv(REF / "pairs.csv")
+
+
+def _kwargs(cfg: dict) -> dict:
+    kw = {"ratio": cfg["ratio"], "replace": cfg["replace"], "order": cfg.get("m.order", "largest")}
+    if "caliper" in cfg:
+        kw["caliper"] = cfg["caliper"]
+    if "std.caliper" in cfg:
+        kw["std_caliper"] = cfg["std.caliper"]
+    if cfg.get("exact"):
+        kw["exact"] = cfg["exact"]
+    if "discard" in cfg:
+        kw["discard"] = cfg["discard"]
+    return kw
+
+
+def _matched_scores(pairs: pd.DataFrame, ps: pd.Series) -> dict[str, list[float]]:
+    """Each treated unit's control scores: equal sets up to controls with identical scores."""
+    scores = pairs.assign(s=ps.reindex(pairs["control"]).round(8).to_numpy())
+    return {t: sorted(g["s"]) for t, g in scores.groupby("treated")}
+
+
+def _run(lalonde: pd.DataFrame, name: str) -> sop_eval.MatchedCohort:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sop_eval.SopEvalWarning)
+        return sop_eval.match(lalonde, "treat", COVARIATES, **_kwargs(CONFIGS[name]))
+
+
+def test_logit_propensity_equals_glm(lalonde, ref_ps):
+    m = sop_eval.match(lalonde, "treat", COVARIATES)
+    assert np.allclose(m.propensity.to_numpy(), ref_ps.reindex(lalonde.index).to_numpy(), atol=1e-7)
+
+
+def test_linear_logit_equals_glm_link(lalonde):
+    lp = pd.read_csv(REF / "ps.csv", index_col="id")["lp"].reindex(lalonde.index)
+    m = sop_eval.match(lalonde, "treat", COVARIATES, distance="linear_logit")
+    assert np.allclose(m.distance.to_numpy(), lp.to_numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [n for n in CONFIGS if n != "random"])
+def test_same_matched_sets_as_matchit(lalonde, ref_ps, ref_pairs, name):
+    m = _run(lalonde, name)
+    ref = ref_pairs[ref_pairs["config"] == name]
+    assert _matched_scores(m.pairs, ref_ps) == _matched_scores(ref, ref_ps)
+    exact_same = set(zip(m.pairs["treated"], m.pairs["control"])) == set(zip(ref["treated"], ref["control"]))
+    if not CONFIGS[name]["replace"]:
+        assert exact_same
+    assert m.n_matched_treated == CONFIGS[name]["matched_treated"]
+    assert m.n_matched_controls == CONFIGS[name]["matched_control"]
+    assert int(m.discarded.sum()) == CONFIGS[name]["n_discarded"]
+
+
+@pytest.mark.parametrize("name", [n for n in CONFIGS if n != "random" and not CONFIGS[n]["replace"]])
+def test_weights_equal_matchit(lalonde, name):
+    w = pd.read_csv(REF / "weights.csv")
+    ref = w[w["config"] == name].set_index("id")["weight"].reindex(lalonde.index)
+    assert np.allclose(_run(lalonde, name).weights.to_numpy(), ref.to_numpy(), atol=1e-12)
+
+
+def test_random_order_with_r_permutation(lalonde, ref_ps, ref_pairs):
+    """R's random order is replayed (its permutation is stored) through the same matching engine."""
+    order = pd.read_csv(REF / "random_order.csv")
+    treat = lalonde["treat"].to_numpy().astype(bool)
+    ps = ref_ps.reindex(lalonde.index).to_numpy()
+    sequence = order.sort_values("position")["treated_index"].to_numpy() - 1
+    t_pos, c_pos, _, _ = nearest_pairs(ps, treat, np.zeros(len(ps), bool), None, sequence, 1, False, np.inf, False)
+    mine = set(zip(lalonde.index[t_pos], lalonde.index[c_pos]))
+    ref = ref_pairs[ref_pairs["config"] == "random"]
+    assert mine == set(zip(ref["treated"], ref["control"]))
+
+
+@pytest.mark.parametrize("name", ["nn1", "nn3", "rep1", "rep3", "cal01", "exact_race_r2", "discard_both"])
+def test_balance_equals_matchit_summary(lalonde, name):
+    bal = pd.read_csv(REF / "balance.csv")
+    bal = bal[bal["config"] == name]
+    table = _run(lalonde, name).balance().table.rename(index=lambda t: t.replace("race_", "race"))
+    for sample in ("before", "after"):
+        # MatchIt also lists 'ps', the score named in mahvars: it is the distance row again
+        ref = bal[bal["sample"] == sample].set_index("term").drop(index="ps")
+        assert list(ref.index) == list(table.index)
+        for stat in ("mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max"):
+            mine = table[f"{stat}_{sample}"].to_numpy(dtype=float)
+            theirs = ref[stat].to_numpy(dtype=float)
+            assert np.array_equal(np.isnan(mine), np.isnan(theirs)), (stat, sample)
+            ok = ~np.isnan(theirs)
+            assert np.allclose(np.round(mine[ok], 4), np.round(theirs[ok], 4), atol=1.5e-4), (stat, sample)
+
+
+@pytest.mark.parametrize("name", ["nn3", "rep1", "rep3", "cal02_r2", "exact_race_r2"])
+def test_effective_sample_size_equals_matchit(lalonde, name):
+    sizes = _run(lalonde, name).summary().set_index("group")
+    assert sizes.loc["control", "ess"] == pytest.approx(CONFIGS[name]["ess_control_after"], abs=1e-6)
+    assert sizes.loc["treated", "ess"] == pytest.approx(CONFIGS[name]["ess_treated_after"], abs=1e-6)
