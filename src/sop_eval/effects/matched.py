@@ -1,0 +1,341 @@
+"""Effects in a matched cohort: the ATT on binary, count, continuous and time-to-event outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Hashable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.effects.inference import Inference, get_se_method
+from sop_eval.errors import SopEvalError, examples, require_columns
+
+JDL_MIN_TREATED = 60
+
+
+@dataclass(frozen=True)
+class MatchedSample:
+    """The analysis rows of a matched cohort: one row per (matched set, member).
+
+    Without replacement these are the rows with a positive MatchIt weight, clustered on ``subclass``
+    (rows without a subclass, as after weighting, are their own cluster). With replacement a control
+    appears once per set it serves, weighted ``1 / (controls in the set)``, and treated rows weigh 1 —
+    the ATT of nearest-neighbour matching with replacement, clustered on set.
+    """
+
+    frame: pd.DataFrame
+    treat: np.ndarray
+    weights: np.ndarray
+    cluster: np.ndarray
+
+    @property
+    def n_treated(self) -> int:
+        return int(self.frame.index[self.treat].nunique())
+
+    @property
+    def n_comparison(self) -> int:
+        return int(self.frame.index[~self.treat].nunique())
+
+    def take(self, rows: np.ndarray) -> "MatchedSample":
+        return MatchedSample(self.frame.iloc[rows], self.treat[rows], self.weights[rows], self.cluster[rows])
+
+
+def matched_sample(cohort: Any) -> MatchedSample:
+    """Turn a ``MatchedCohort`` (or any object with its attributes) into analysis rows."""
+    data: pd.DataFrame = cohort.data
+    treat_all = data[cohort.treatment].astype(bool).to_numpy()
+    if len(data) == 0 or not treat_all.any():
+        raise SopEvalError(
+            f"the cohort is empty: {len(data)} rows, {int(treat_all.sum())} treated (column "
+            f"{cohort.treatment!r}). Check the cohort filter before estimating an effect."
+        )
+    weights = cohort.weights.reindex(data.index).fillna(0.0).to_numpy(dtype=float)
+    if not (weights[treat_all] > 0).any() or not (weights[~treat_all] > 0).any():
+        raise SopEvalError(
+            f"the match kept nobody: {int((weights[treat_all] > 0).sum())} treated and "
+            f"{int((weights[~treat_all] > 0).sum())} comparison rows have a positive weight. "
+            "Relax the caliper or exact matching, or check the comparison pool."
+        )
+    pairs = getattr(cohort, "pairs", None)
+    if getattr(cohort, "replace", False) and pairs is not None and len(pairs):
+        return _with_replacement(data, pairs, treat_all)
+    keep = np.flatnonzero(weights > 0)
+    sub = cohort.subclass.reindex(data.index).to_numpy(dtype=float)[keep]
+    own = np.isnan(sub)
+    codes = np.unique(np.where(own, 0, sub), return_inverse=True)[1]
+    cluster = np.where(own, codes.max() + 1 + np.arange(len(keep)), codes)
+    return MatchedSample(data.iloc[keep], treat_all[keep], weights[keep], cluster)
+
+
+def _with_replacement(data: pd.DataFrame, pairs: pd.DataFrame, treat_all: np.ndarray) -> MatchedSample:
+    sets = pairs["subclass"].to_numpy()
+    set_codes, inverse = np.unique(sets, return_inverse=True)
+    controls_per_set = np.bincount(inverse)
+    first = pd.Series(pairs["treated"].to_numpy()).duplicated(keep="first").to_numpy()
+    t_pos = data.index.get_indexer(pairs["treated"].to_numpy()[~first])
+    c_pos = data.index.get_indexer(pairs["control"].to_numpy())
+    rows = np.r_[t_pos, c_pos]
+    return MatchedSample(
+        frame=data.iloc[rows],
+        treat=np.r_[np.ones(len(t_pos), bool), np.zeros(len(c_pos), bool)],
+        weights=np.r_[np.ones(len(t_pos)), 1.0 / controls_per_set[inverse]],
+        cluster=np.r_[inverse[~first], inverse],
+    )
+
+
+def infer_kind(values: pd.Series) -> str:
+    """``"binary"`` for 0/1 or boolean, ``"count"`` for non-negative whole numbers, else ``"continuous"``."""
+    if pd.api.types.is_bool_dtype(values):
+        return "binary"
+    v = values.dropna().to_numpy(dtype=float)
+    if len(v) and np.isin(v, (0.0, 1.0)).all():
+        return "binary"
+    if len(v) and (v >= 0).all() and (v == np.round(v)).all():
+        return "count"
+    return "continuous"
+
+
+def _numeric_outcome(frame: pd.DataFrame, column: str, role: str = "outcome") -> np.ndarray:
+    require_columns([column], frame.columns, "the matched cohort's data")
+    values = frame[column]
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        raise SopEvalError(
+            f"{role} column {column!r} is not numeric (dtype {values.dtype}; values such as "
+            f"{examples(values.dropna().unique()[:5])}). Convert it to numbers (0/1 for a rate)."
+        )
+    return values.to_numpy(dtype=float)
+
+
+def _covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
+    require_columns(list(covariates), frame.columns, "the matched cohort's data (covariates=)")
+    X = pd.get_dummies(frame[list(covariates)], drop_first=True, dtype=float)
+    bad = X.columns[X.isna().any()].tolist()
+    if bad:
+        raise SopEvalError(
+            f"covariates= column(s) {examples(bad)} have missing values among the matched rows; "
+            "impute them or leave them out of the regression adjustment."
+        )
+    return X.to_numpy(dtype=float)
+
+
+def estimate_effect(
+    cohort: Any,
+    outcome: str,
+    *,
+    kind: str | None = None,
+    se: str = "cluster",
+    covariates: Sequence[str] | bool | None = None,
+    level: float = 0.95,
+    seed: int | None = None,
+    event: str | None = None,
+    min_treated: int = JDL_MIN_TREATED,
+    allow_small: bool = False,
+    horizon: float | None = None,
+    n_boot: int = 1000,
+    progress: bool | None = None,
+    label: str = "",
+) -> EffectEstimate:
+    """The effect on ``outcome`` of being treated, in a matched cohort (ATT: treated minus comparison).
+
+    ``kind`` is inferred from the column (0/1 → ``"binary"``, non-negative whole numbers → ``"count"``,
+    otherwise ``"continuous"``) or given. For ``"time_to_event"``, ``outcome`` is the time to the event
+    and ``event`` the 0/1 event column; without ``event``, a missing time means no event by ``horizon``.
+    The time-to-event effect is the difference in restricted mean time to event up to ``horizon``
+    (default: the largest observed time), with Kaplan–Meier curves, medians and a weighted Cox hazard
+    ratio in ``details`` (see :mod:`sop_eval.effects.survival`).
+
+    ``se`` names the standard error (:data:`sop_eval.effects.inference.SE_METHODS`): ``"cluster"``
+    (matched set), ``"robust"``/``"HC0"``–``"HC3"``, ``"abadie-imbens"`` (nearest-neighbour matching
+    with replacement only; re-matches on the cohort's propensity score with ties as R ``Matching``) or
+    ``"bootstrap"`` (``n_boot`` replicates of matched sets, ``seed``). ``covariates`` (column names, or
+    True for the matching covariates) adds regression adjustment in the matched sample (doubly robust).
+
+    Refuses to run with fewer than ``min_treated`` (60, the Justice Data Lab minimum) treated people
+    unless ``allow_small=True``. Counts use the same sandwich variance, which does not assume a
+    Poisson variance and so respects over-dispersion.
+    """
+    return _estimate(
+        cohort, matched_sample(cohort), outcome, kind=kind, se=se, covariates=covariates, level=level,
+        seed=seed, event=event, min_treated=min_treated, allow_small=allow_small, horizon=horizon,
+        n_boot=n_boot, progress=progress, label=label, within=None,
+    )
+
+
+def _estimate(
+    cohort: Any,
+    sample: MatchedSample,
+    outcome: str,
+    *,
+    kind: str | None,
+    se: str,
+    covariates: Sequence[str] | bool | None,
+    level: float,
+    seed: int | None,
+    event: str | None,
+    min_treated: int,
+    allow_small: bool,
+    horizon: float | None,
+    n_boot: int,
+    progress: bool | None,
+    label: str,
+    within: np.ndarray | None,
+) -> EffectEstimate:
+    frame = sample.frame
+    y = _numeric_outcome(frame, outcome)
+    kind = kind or ("time_to_event" if event is not None else infer_kind(frame[outcome]))
+    if kind not in ("binary", "count", "continuous", "time_to_event"):
+        raise SopEvalError(f"kind={kind!r} is not one of binary, count, continuous, time_to_event.")
+    if sample.n_treated < int(min_treated) and not allow_small:
+        raise SopEvalError(
+            f"only {sample.n_treated} treated people were matched; at least {min_treated} are needed before "
+            "an effect is estimated (the Justice Data Lab rule). Pass allow_small=True to override."
+        )
+    if kind == "time_to_event":
+        from sop_eval.effects.survival import time_to_event_effect
+
+        if covariates:
+            raise SopEvalError("covariates= adjustment is not available for time_to_event outcomes; leave it out.")
+        ev = None if event is None else _numeric_outcome(frame, event, "event")
+        return time_to_event_effect(
+            sample, y, ev, outcome=outcome, se=se, horizon=horizon, level=level, label=label
+        )
+    missing = np.isnan(y)
+    if missing.any():
+        raise SopEvalError(
+            f"outcome column {outcome!r} has {int(missing.sum())} missing value(s) among the {len(y)} matched "
+            "rows; an outcome must be observed for everyone matched (for a time to event pass kind="
+            "'time_to_event' and event=)."
+        )
+    cov_names = list(cohort.covariates) if covariates is True else list(covariates or [])
+    X = _covariate_matrix(frame, cov_names) if cov_names else None
+    if se == "abadie-imbens":
+        if X is not None:
+            raise SopEvalError("se='abadie-imbens' has no regression adjustment here; drop covariates= or use se='cluster'.")
+        inf = _abadie_imbens_for(cohort, outcome, within)
+    else:
+        inf = get_se_method(se)(
+            y, sample.treat, sample.weights, cluster=sample.cluster, covariates=X,
+            n_boot=n_boot, seed=seed, progress=progress,
+        )
+    return _to_estimate(inf, sample, outcome, kind, cohort, level, label, cov_names, se)
+
+
+def _abadie_imbens_for(cohort: Any, outcome: str, within: np.ndarray | None = None) -> Inference:
+    """Abadie–Imbens on the cohort's score, within exact-matching strata, combined by treated counts."""
+    from sop_eval.effects.inference import abadie_imbens
+
+    if not getattr(cohort, "replace", False):
+        raise SopEvalError(
+            "se='abadie-imbens' applies to nearest-neighbour matching with replacement; this cohort was "
+            "matched without replacement. Use se='cluster' (or match with replace=True)."
+        )
+    data = cohort.data
+    treat = data[cohort.treatment].astype(bool).to_numpy()
+    keep = ~treat | (cohort.weights.reindex(data.index).fillna(0).to_numpy() > 0)
+    if within is not None:
+        keep &= within
+    score = cohort.propensity.reindex(data.index).to_numpy(dtype=float)
+    y = data[outcome].to_numpy(dtype=float)
+    exact = list((getattr(cohort, "settings", None) or {}).get("exact") or [])
+    strata = data[exact].astype(str).agg("|".join, axis=1).to_numpy() if exact else np.zeros(len(data))
+    parts, n1 = [], []
+    for s in np.unique(strata[keep & treat]):
+        rows = np.flatnonzero(keep & (strata == s))
+        if treat[rows].all():
+            continue
+        parts.append(abadie_imbens(y[rows], treat[rows], score[rows], m=int(cohort.ratio)))
+        n1.append(float(treat[rows].sum()))
+    if len(parts) == 1:
+        return parts[0]
+    share = np.array(n1) / sum(n1)
+    est = float(share @ [p.estimate for p in parts])
+    return Inference(
+        estimate=est,
+        se=float(np.sqrt(share**2 @ [p.se**2 for p in parts])),
+        treated_mean=float(share @ [p.treated_mean for p in parts]),
+        comparison_mean=float(share @ [p.comparison_mean for p in parts]),
+        comparison_mean_se=float(np.sqrt(share**2 @ [(p.comparison_mean_se or 0.0) ** 2 for p in parts])),
+        cov_estimate_comparison=float(share**2 @ [p.cov_estimate_comparison for p in parts]),
+        method=parts[0].method + ", within exact strata",
+        details={"n_strata": len(parts)},
+    )
+
+
+def _to_estimate(
+    inf: Inference,
+    sample: MatchedSample,
+    outcome: str,
+    kind: str,
+    cohort: Any,
+    level: float,
+    label: str,
+    covariates: list[str],
+    se: str,
+) -> EffectEstimate:
+    w_c = sample.weights[~sample.treat]
+    details = {
+        **inf.details,
+        "se_name": se,
+        "estimand": getattr(cohort, "estimand", "ATT"),
+        "matching": getattr(cohort, "method", ""),
+        "n_matched_sets": int(len(np.unique(sample.cluster))),
+        "comparison_ess": float(w_c.sum() ** 2 / (w_c**2).sum()) if len(w_c) else 0.0,
+        "regression_adjustment": covariates,
+    }
+    if kind == "binary":
+        y = sample.frame[outcome].to_numpy(dtype=float)
+        details["n_events_treated"] = int(y[sample.treat].sum())
+    return EffectEstimate(
+        estimate=inf.estimate,
+        se=inf.se,
+        treated_mean=inf.treated_mean,
+        comparison_mean=inf.comparison_mean,
+        n_treated=sample.n_treated,
+        n_comparison=sample.n_comparison,
+        outcome=outcome,
+        kind=kind,
+        design="weighting" if getattr(cohort, "method", "") == "weighting" else "psm",
+        method=inf.method + (" + regression adjustment" if covariates else ""),
+        label=label,
+        level=level,
+        comparison_mean_se=inf.comparison_mean_se,
+        cov_estimate_comparison=inf.cov_estimate_comparison,
+        details=details,
+    )
+
+
+def estimate_by(cohort: Any, outcome: str, by: str = "cohort", **kwargs: Any) -> dict[Hashable, EffectEstimate]:
+    """Effects per value of ``by`` (e.g. the contract cohort), one :class:`EffectEstimate` each.
+
+    A matched set belongs to the group of its treated member, so match with ``exact=[by]`` for sets that
+    never straddle groups. Keyword arguments go to :func:`estimate_effect`; the label is the group value.
+    """
+    require_columns([by], cohort.data.columns, "the matched cohort's data (by=)")
+    sample = matched_sample(cohort)
+    group = sample.frame[by].to_numpy()
+    set_group = pd.Series(group[sample.treat], index=sample.cluster[sample.treat]).groupby(level=0).first()
+    row_group = set_group.reindex(sample.cluster).to_numpy()
+    out: dict[Hashable, EffectEstimate] = {}
+    options = {
+        "kind": None, "se": "cluster", "covariates": None, "level": 0.95, "seed": None, "event": None,
+        "min_treated": JDL_MIN_TREATED, "allow_small": False, "horizon": None, "n_boot": 1000,
+        "progress": None, **kwargs,
+    }
+    unknown = set(options) - set(_OPTION_NAMES)
+    if unknown:
+        raise SopEvalError(f"estimate_by got unknown option(s) {sorted(unknown)}; allowed: {', '.join(_OPTION_NAMES)}.")
+    by_values = cohort.data[by].to_numpy()
+    for value in pd.unique(set_group.to_numpy()):
+        rows = np.flatnonzero(row_group == value)
+        out[value] = _estimate(
+            cohort, sample.take(rows), outcome, label=f"{by} {value}", within=by_values == value, **options
+        )
+    return out
+
+
+_OPTION_NAMES = (
+    "kind", "se", "covariates", "level", "seed", "event", "min_treated", "allow_small", "horizon", "n_boot",
+    "progress",
+)
