@@ -27,7 +27,9 @@ class EffectEstimate:
     relative interval is the delta-method interval for ``estimate / comparison_mean``; it accounts for
     the uncertainty of the comparison mean through ``comparison_mean_se`` and ``cov_estimate_comparison``
     when they are known, and treats the comparison mean as fixed otherwise. A result is "significant at
-    alpha" when ``p_value < alpha`` (strict inequality).
+    alpha" when ``p_value < alpha`` (strict inequality); ``describe()`` and ``summary()`` state it.
+    ``details`` holds method-specific extras (cluster counts, bootstrap settings, survival curves,
+    ``n_events_treated``).
     """
 
     estimate: float
@@ -154,6 +156,8 @@ class EffectEstimate:
             "design": self.design,
             "se_method": self.method,
             "evidence": "weaker: no concurrent comparison group" if self.weaker_evidence else "concurrent comparison",
+            "significance_rule": self.significance_rule,
+            "relative_ci_method": "delta method",
         }
         return pd.DataFrame([row])
 
@@ -185,23 +189,77 @@ class EffectEstimate:
         kwargs = {k: v for k, v in record.items() if k in names}
         return cls(**kwargs)
 
+    def n_needed(self, power: float = 0.8) -> float:
+        """Treated people needed to detect an effect of this estimate's size with ``power`` at ``level``.
+
+        Assumes the standard error shrinks as ``1/sqrt(n_treated)`` at the same matching ratio:
+        ``n_treated * ((z_{1-alpha/2} + z_power) * se / |estimate|)^2``, rounded up; infinite for a zero
+        estimate.
+        """
+        if self.estimate == 0 or self.se == 0:
+            return math.inf if self.estimate == 0 else float(self.n_treated)
+        z = stats.norm.ppf(0.5 + self.level / 2) + stats.norm.ppf(power)
+        return float(math.ceil(self.n_treated * (z * self.se / abs(self.estimate)) ** 2))
+
+    @property
+    def significance_rule(self) -> str:
+        """The stated p-value boundary."""
+        return f"significant when p < {1 - self.level:g} (strict inequality)"
+
+    def headline_refused(self) -> str | None:
+        """Why no headline may be given (Justice Data Lab rules), or None when one may."""
+        if self.kind == "time_to_event":
+            events = self.details.get("n_events_treated")
+            if events is None or events < 30:
+                return (
+                    f"only {events if events is not None else 'an unknown number of'} treated people had the event; "
+                    "a time-to-event headline needs at least 30 (the Justice Data Lab rule)"
+                )
+        return None
+
+    def _units(self) -> tuple[float, str, str]:
+        """Scale, what is measured and its unit in the plain sentence."""
+        what = self.outcome or "the outcome"
+        if self.kind in ("binary", "count"):
+            unit = "people" if self.kind == "binary" else "events"
+            return 100.0, f"{what} per 100 people", unit
+        if self.kind == "time_to_event":
+            horizon = self.details.get("horizon")
+            span = f" within {horizon:g}" if isinstance(horizon, (int, float)) else ""
+            return 1.0, f"the restricted mean of {what}{span.replace('within', 'up to')}", "time units"
+        return 1.0, f"the average {what} per person", "units"
+
     def describe(self) -> str:
-        """A plain-language sentence on the effect per 100 people (Justice Data Lab wording)."""
-        lo, hi = (100 * v for v in self.conf_int())
-        what = f"{self.outcome or 'the outcome'} per 100 people"
-        pct = round(100 * self.level)
+        """A plain-language sentence on the effect (Justice Data Lab wording), with its evidence strength.
+
+        Binary and count outcomes are stated per 100 people; time to event as restricted mean time;
+        continuous outcomes per person. When the interval straddles zero the sentence says how many
+        treated people would be needed to tell the direction (:meth:`n_needed`, 80% power).
+        """
+        prefix = f"{self.label}: " if self.label else ""
+        refused = self.headline_refused()
+        if refused:
+            return f"{prefix}no headline for {self.outcome or 'this outcome'}: {refused}."
+        scale, what, _ = self._units()
+        lo, hi = (scale * v for v in self.conf_int())
+        pct = f"{100 * self.level:g}% confidence interval"
         if lo > 0 or hi < 0:
             direction = "lower" if hi < 0 else "higher"
             a, b = sorted((abs(lo), abs(hi)))
             text = (
-                f"{self.label + ': ' if self.label else ''}{what} was {direction} by between {a:.1f} and {b:.1f} "
-                f"({pct}% confidence interval) — a statistically significant result."
+                f"{prefix}{what} was {direction} by between {a:.1f} and {b:.1f} ({pct}) — a statistically "
+                f"significant result (p = {self.p_value:.3g}; {self.significance_rule})."
             )
         else:
+            needed = self.n_needed()
+            tell = (
+                f"about {needed:,.0f} treated people would be needed to tell"
+                if math.isfinite(needed)
+                else "no number of people would tell (the estimate is zero)"
+            )
             text = (
-                f"{self.label + ': ' if self.label else ''}{what} could be lower by as many as {abs(lo):.1f} or "
-                f"higher by as many as {abs(hi):.1f} ({pct}% confidence interval); more people would be needed "
-                "to determine the direction."
+                f"{prefix}{what} could be lower by as many as {abs(lo):.1f} or higher by as many as {abs(hi):.1f} "
+                f"({pct}; p = {self.p_value:.3g}, not significant); {tell} (80% power)."
             )
         if self.weaker_evidence:
             text += " The counterfactual is a historical baseline or an assumed rate: weaker evidence than a concurrent comparison group."

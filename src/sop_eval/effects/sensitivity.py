@@ -1,0 +1,178 @@
+"""Sensitivity to hidden bias: Rosenbaum bounds for matched pairs and the E-value.
+
+Rosenbaum bounds (Rosenbaum 2002, ch. 4): for matched pair differences ``d`` (treated minus control),
+Wilcoxon's signed-rank statistic ``T`` (sum of the ranks of ``|d|`` over pairs whose difference has
+the sign of the alternative; zero differences dropped, tied ``|d|`` get average ranks). If hidden bias
+multiplies the odds of treatment within a pair by at most ``gamma``, the one-sided p-value lies
+between the bounds from the normal approximation with ``p = gamma / (1 + gamma)`` (upper) or
+``1 / (1 + gamma)`` (lower): ``E = p * sum(r)``, ``Var = p (1 - p) * sum(r^2)``. At ``gamma = 1`` this
+is the usual normal-approximation signed-rank test with the tie correction (as ``scipy.stats.wilcoxon``
+with ``method="approx", correction=False``). The critical gamma is the smallest gamma at which the
+upper bound exceeds ``alpha``. For 1:k matched sets the pair difference is the treated outcome minus
+the weighted mean of its controls (an approximation that treats each set as one pair).
+
+E-value (VanderWeele and Ding 2017): the minimum strength of association, on the risk-ratio scale,
+that an unmeasured confounder would need with both treatment and outcome to explain away the effect:
+``RR + sqrt(RR (RR - 1))`` for ``RR >= 1`` (use ``1/RR`` below 1); for the confidence limit nearer 1,
+and 1 when the interval includes 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.errors import SopEvalError
+
+
+@dataclass(frozen=True)
+class RosenbaumBounds:
+    """Bounds on the one-sided signed-rank p-value over a grid of ``gamma`` and the critical gamma."""
+
+    table: pd.DataFrame
+    critical_gamma: float
+    alpha: float
+    alternative: str
+    n_pairs: int
+    n_nonzero: int
+
+    def summary(self) -> pd.DataFrame:
+        """The bounds table (gamma, p_lower, p_upper, significant_at_upper)."""
+        return self.table.assign(significant_at_upper=self.table["p_upper"] < self.alpha)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record."""
+        return {
+            "critical_gamma": self.critical_gamma,
+            "alpha": self.alpha,
+            "alternative": self.alternative,
+            "n_pairs": self.n_pairs,
+            "n_nonzero": self.n_nonzero,
+            "table": self.table.to_dict(orient="list"),
+        }
+
+
+def _signed_rank_bound(d: np.ndarray, gamma: float, upper: bool) -> float:
+    ranks = stats.rankdata(np.abs(d))
+    t_stat = ranks[d > 0].sum()
+    p = gamma / (1 + gamma) if upper else 1 / (1 + gamma)
+    mean, var = p * ranks.sum(), p * (1 - p) * (ranks**2).sum()
+    return float(stats.norm.sf((t_stat - mean) / np.sqrt(var)))
+
+
+def rosenbaum_bounds(
+    differences: Any,
+    gammas: Sequence[float] | None = None,
+    alpha: float = 0.05,
+    alternative: str = "auto",
+) -> RosenbaumBounds:
+    """Rosenbaum bounds for matched-pair ``differences`` (treated minus control).
+
+    ``alternative``: ``"greater"`` (treated higher), ``"less"`` (treated lower, e.g. fewer
+    reconvictions) or ``"auto"`` (the direction of the median difference).
+    """
+    d = np.asarray(differences, dtype=float)
+    if d.ndim != 1 or np.isnan(d).any():
+        raise SopEvalError("differences must be a 1-d array of pair differences without missing values.")
+    if alternative == "auto":
+        alternative = "less" if np.median(d[d != 0]) < 0 else "greater" if (d != 0).any() else "greater"
+    if alternative not in ("greater", "less"):
+        raise SopEvalError(f"alternative={alternative!r} must be 'greater', 'less' or 'auto'.")
+    signed = -d if alternative == "less" else d
+    signed = signed[signed != 0]
+    if len(signed) < 2:
+        raise SopEvalError(f"only {len(signed)} pair(s) differ; Rosenbaum bounds need at least 2 non-zero differences.")
+    grid = np.asarray(gammas if gammas is not None else [1, 1.1, 1.2, 1.3, 1.5, 1.75, 2, 2.5, 3], dtype=float)
+    if (grid < 1).any():
+        raise SopEvalError(f"gammas must all be >= 1; got {grid.min()}.")
+    table = pd.DataFrame(
+        {
+            "gamma": grid,
+            "p_lower": [_signed_rank_bound(signed, g, upper=False) for g in grid],
+            "p_upper": [_signed_rank_bound(signed, g, upper=True) for g in grid],
+        }
+    )
+    excess = lambda g: _signed_rank_bound(signed, g, upper=True) - alpha  # noqa: E731
+    if excess(1.0) >= 0:
+        critical = 1.0
+    elif excess(1e6) < 0:
+        critical = float("inf")
+    else:
+        critical = float(optimize.brentq(excess, 1.0, 1e6, xtol=1e-8))
+    return RosenbaumBounds(table, critical, float(alpha), alternative, len(d), len(signed))
+
+
+def pair_differences(cohort: Any, outcome: str) -> np.ndarray:
+    """Per matched set: the treated outcome minus the weighted mean outcome of its controls."""
+    from sop_eval.effects.matched import matched_sample
+
+    sample = matched_sample(cohort)
+    y = sample.frame[outcome].to_numpy(dtype=float)
+    g, w, t = sample.cluster, sample.weights, sample.treat
+    n = int(g.max()) + 1
+    sums = [np.bincount(g[m], weights=(w * y)[m], minlength=n) / np.bincount(g[m], weights=w[m], minlength=n) for m in (t, ~t)]
+    with_both = (np.bincount(g[t], minlength=n) > 0) & (np.bincount(g[~t], minlength=n) > 0)
+    return (sums[0] - sums[1])[with_both]
+
+
+@dataclass(frozen=True)
+class EValue:
+    """E-values for a risk (or rate) ratio and its confidence interval."""
+
+    risk_ratio: float
+    ci_low: float
+    ci_high: float
+    e_value: float
+    e_value_ci: float
+    scale: str
+
+    def summary(self) -> pd.DataFrame:
+        """One row: the ratio, its interval and both E-values."""
+        return pd.DataFrame([self.to_dict()])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record."""
+        return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in self.__dict__.items()}
+
+
+def _e(rr: float) -> float:
+    rr = 1 / rr if rr < 1 else rr
+    return float(rr + np.sqrt(rr * (rr - 1)))
+
+
+def e_value_ratio(rr: float, ci_low: float, ci_high: float, scale: str = "risk ratio") -> EValue:
+    """E-value of a risk ratio ``rr`` and of the confidence limit nearer 1 (1 if the interval covers 1)."""
+    if not (rr > 0 and ci_low > 0 and ci_high > 0):
+        raise SopEvalError(f"E-values need positive ratios; got {rr} ({ci_low}, {ci_high}).")
+    near = 1.0 if ci_low <= 1 <= ci_high else (ci_low if rr > 1 else ci_high)
+    return EValue(float(rr), float(ci_low), float(ci_high), _e(rr), _e(near), scale)
+
+
+def e_value(estimate: EffectEstimate, *, sd: float | None = None) -> EValue:
+    """E-value of an effect estimate.
+
+    Binary and count outcomes: the ratio ``1 + relative`` with the delta-method interval of the
+    relative change. Time to event: the hazard ratio in ``details``, converted for a common outcome
+    with ``(1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``. Continuous outcomes need the outcome's ``sd``:
+    ``RR = exp(0.91 * estimate / sd)``.
+    """
+    if estimate.kind in ("binary", "count"):
+        lo, hi = estimate.relative_conf_int()
+        return e_value_ratio(1 + estimate.relative, max(1 + lo, 1e-12), 1 + hi, "risk ratio" if estimate.kind == "binary" else "rate ratio")
+    if estimate.kind == "time_to_event":
+        hr = estimate.details.get("hazard_ratio")
+        if hr is None:
+            raise SopEvalError("this time-to-event estimate has no hazard ratio in details; E-value unavailable.")
+        conv = lambda h: (1 - 0.5 ** np.sqrt(h)) / (1 - 0.5 ** np.sqrt(1 / h))  # noqa: E731
+        lo, hi = estimate.details["hazard_ratio_ci"]
+        return e_value_ratio(conv(hr), conv(lo), conv(hi), "hazard ratio (common outcome)")
+    if sd is None or not sd > 0:
+        raise SopEvalError("a continuous outcome needs sd= (the outcome's standard deviation) for an E-value.")
+    lo, hi = estimate.conf_int()
+    f = lambda v: float(np.exp(0.91 * v / sd))  # noqa: E731
+    return e_value_ratio(f(estimate.estimate), f(lo), f(hi), "approximate risk ratio from standardised difference")
