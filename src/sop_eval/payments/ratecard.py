@@ -1,0 +1,65 @@
+"""Rate-card claims to payment lines: validation, once-only per person (or tiers), versioned prices.
+
+Claims are taken in date order (then file order). A claim pays only when ``validated``; the k-th
+eligible claim of an outcome for one person pays the k-th tier price (``tier_prices``) or the price in
+force on the claim date, up to ``max_per_person`` times; later ones are reported as duplicates and pay
+nothing. Claims dated after ``as_of`` are left out (the schedule says how many). Volume, per-person and
+other caps are applied afterwards by :func:`sop_eval.payments.caps.apply_caps`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+
+from sop_eval.errors import SopEvalError, examples
+from sop_eval.payments.caps import Entry
+from sop_eval.payments.contract import Contract
+
+
+def claim_entries(contract: Contract, claims: pd.DataFrame, as_of: dt.date | None) -> tuple[list[Entry], list[str]]:
+    """One :class:`Entry` per claim (see the module docstring) and notes for the schedule."""
+    cards = {o.name: o for o in contract.outcomes if o.mechanism == "rate_card"}
+    unknown = sorted(set(claims["outcome"]) - set(cards))
+    if unknown:
+        rows = claims.loc[claims["outcome"].isin(unknown), "row"].tolist()
+        raise SopEvalError(
+            f"claims name outcome(s) {examples(unknown)} (rows {examples(rows)}) that are not rate-card outcomes "
+            f"of contract {contract.name!r}; its rate-card outcomes are {examples(sorted(cards), 10) or 'none'}."
+        )
+    notes: list[str] = []
+    ordered = claims.sort_values(["date", "row"], kind="stable")
+    if as_of is not None:
+        later = ordered["date"] > as_of
+        if later.any():
+            notes.append(f"{int(later.sum())} claim(s) dated after {as_of} are not included.")
+        ordered = ordered.loc[~later]
+    seen: dict[tuple[str, str], int] = {}
+    entries = []
+    for claim in ordered.itertuples(index=False):
+        outcome = cards[claim.outcome]
+        price, version = contract.price(outcome, claim.date)
+        entry = Entry(
+            outcome=outcome, kind="rate card", person=str(claim.person), claim_row=int(claim.row),
+            version=version, units=None, gross=price * 0, measurable_from=claim.date,
+            due=claim.date + dt.timedelta(days=contract.payment_terms_days),
+        )
+        if not claim.validated:
+            entry.status, entry.note = "not validated", "claim not validated: pays nothing until validated"
+        else:
+            key = (str(claim.person), claim.outcome)
+            k = seen.get(key, 0) + 1
+            seen[key] = k
+            if k > outcome.max_per_person:
+                entry.status = "duplicate"
+                entry.note = f"already paid {outcome.max_per_person} time(s) for this person: pays nothing"
+            else:
+                entry.units = Decimal(1)
+                entry.price = outcome.tier_prices[k - 1] if outcome.tier_prices else price
+                entry.gross = entry.price
+                if outcome.tier_prices:
+                    entry.note = f"tier {k} price"
+        entries.append(entry)
+    return entries, notes
