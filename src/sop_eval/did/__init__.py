@@ -2,6 +2,15 @@
 
 from sop_eval.did.aggregate import AggregateResult
 from sop_eval.did.att_gt import AttGtResult, att_gt
-from sop_eval.did.diagnostics import WaldTest, pretrend_test
+from sop_eval.did.bacon import BaconResult, bacon_decomposition
+from sop_eval.did.basic import DidResult, did2x2, twfe
+from sop_eval.did.diagnostics import WaldTest, pretrend_test, raw_means
+from sop_eval.did.effect import to_effect_estimate
+from sop_eval.did.event_study import EventStudyResult, event_study
+from sop_eval.did.matched import matched_did
 
-__all__ = ["att_gt", "AttGtResult", "AggregateResult", "WaldTest", "pretrend_test"]
+__all__ = [
+    "did2x2", "twfe", "event_study", "att_gt", "matched_did", "bacon_decomposition", "pretrend_test", "raw_means",
+    "to_effect_estimate", "DidResult", "EventStudyResult", "AttGtResult", "AggregateResult", "BaconResult",
+    "WaldTest",
+]

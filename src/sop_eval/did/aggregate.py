@@ -22,7 +22,7 @@ from scipy import stats
 
 from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
 from sop_eval.did.panel import _gl
-from sop_eval.effects.estimate import _json_safe
+from sop_eval.did._record import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ class AggregateResult:
     event time, cohort or period (``labels``) with pointwise and uniform intervals at ``1 - alpha``.
 
     ``overall_influence`` is the per-unit influence function of ``overall_att`` (SE = sqrt(mean(psi²)/n)).
+    ``treated_mean`` averages the treated cohorts' outcomes over the same cells with the same weights as
+    ``overall_att``, so ``treated_mean - overall_att`` is the counterfactual mean.
     """
 
     kind: str
@@ -56,6 +58,7 @@ class AggregateResult:
     n_treated: int
     n_comparison: int
     overall_influence: np.ndarray
+    treated_mean: float
     balance_e: int | None = None
 
     def conf_int(self) -> tuple[float, float]:
@@ -128,18 +131,22 @@ def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None
     labels = np.array([])
     rows_if: list[np.ndarray] = []
     rows_att: list[float] = []
+    cell_w = np.zeros(len(g))
     if kind == "simple":
         keep = np.flatnonzero(window)
         wk = pg[keep] / pg[keep].sum()
         overall = float(att[keep] @ wk)
+        cell_w[keep] = wk
         overall_if = _combine(psi, att, keep, wk, _weight_if(keep, pg, w, G, g))
     elif kind == "group":
         labels = np.array([gl for gl in glist if (window & (g == gl)).any()])
         for gl in labels:
             keep = np.flatnonzero(window & (g == gl))
             rows_att.append(float(att[keep].mean()))
+            cell_w[keep] += pg_group[glist == gl][0] / len(keep)
             rows_if.append(_combine(psi, att, keep, np.full(len(keep), 1 / len(keep)), None))
         pgl = pg_group[np.searchsorted(glist, labels)]
+        cell_w /= pgl.sum()
         all_rows = np.arange(len(labels))
         ra = np.array(rows_att)
         overall = float(ra @ (pgl / pgl.sum()))
@@ -156,9 +163,12 @@ def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None
         labels = eseq[(eseq >= min_e) & (eseq <= max_e)]
         if labels.size == 0:
             raise SopEvalError(f"no event time lies in the window [{min_e}, {max_e}] (balance_e={balance_e}).")
+        n_pos = int((labels >= 0).sum())
         for ev in labels:
             keep = np.flatnonzero((e == ev) & include)
             wk = pg[keep] / pg[keep].sum()
+            if ev >= 0:
+                cell_w[keep] += wk / n_pos
             rows_att.append(float(att[keep] @ wk))
             rows_if.append(_combine(psi, att, keep, wk, _weight_if(keep, pg, w, G, g)))
         epos = labels >= 0
@@ -171,6 +181,7 @@ def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None
         for tt in labels:
             keep = np.flatnonzero((t == tt) & (g <= t))
             wk = pg[keep] / pg[keep].sum()
+            cell_w[keep] += wk / len(labels)
             rows_att.append(float(att[keep] @ wk))
             rows_if.append(_combine(psi, att, keep, wk, _weight_if(keep, pg, w, G, g)))
         overall = float(np.mean(rows_att))
@@ -193,5 +204,5 @@ def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None
         att=np.array(rows_att), se=ses[:-1], crit_val=float(crit), alpha=res.alpha, se_method=res.se_method,
         n_boot=res.n_boot, control=res.control, method=res.method, n_treated=int(treated.sum()),
         n_comparison=int((G == 0).sum()) if res.control == "never" else int((~treated).sum()),
-        overall_influence=overall_if, balance_e=balance_e,
+        overall_influence=overall_if, treated_mean=float(cell_w @ res.treated_mean[ok]), balance_e=balance_e,
     )

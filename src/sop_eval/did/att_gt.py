@@ -24,7 +24,7 @@ from scipy import stats
 from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
 from sop_eval.did.estimators import ESTIMATORS, CellNotEstimable
 from sop_eval.did.panel import StaggeredPanel, _gl, prepare_panel
-from sop_eval.effects.estimate import _json_safe
+from sop_eval.did._record import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class AttGtResult:
     seed: int | None
     alpha: float
     crit_val: float
+    treated_mean: np.ndarray
     covariates: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -187,6 +188,7 @@ def att_gt(
     kernel = ESTIMATORS[method]
     att = np.full(len(cells), np.nan)
     psi = np.zeros((n, len(cells)))
+    tmean = np.array([np.average(panel.y[g_unit == g, j], weights=w[g_unit == g]) for g, j, _ in cells])
     notes = list(panel.notes)
     for k, (g, j, base) in enumerate(cells):
         if j == base:  # universal base period: the reference cell
@@ -233,6 +235,6 @@ def att_gt(
         outcome=outcome, group=np.array([c[0] for c in cells]), time=times[[c[1] for c in cells]], att=att,
         se=se_vals, influence=psi, unit_group=g_unit, unit_weights=w, times=times, control=control,
         method=method, base_period=base_period, anticipation=int(anticipation), se_method=se, n_boot=int(n_boot),
-        seed=seed, alpha=alpha, crit_val=crit, covariates=tuple(covariates or ()), notes=tuple(notes),
+        seed=seed, alpha=alpha, crit_val=crit, treated_mean=tmean, covariates=tuple(covariates or ()), notes=tuple(notes),
     )
 

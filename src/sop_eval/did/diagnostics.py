@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sop_eval.effects.estimate import _json_safe
-from sop_eval.errors import SopEvalError
+from sop_eval.did._record import json_safe as _json_safe
+from sop_eval.did.panel import check_numeric
+from sop_eval.errors import SopEvalError, require_columns
 
 if TYPE_CHECKING:
     from sop_eval.did.att_gt import AttGtResult
@@ -59,3 +60,13 @@ def pretrend_test(res: "AttGtResult") -> WaldTest:
     W = float(n * a @ np.linalg.solve(V, a))
     return WaldTest(statistic=W, df=int(idx.size), p_value=float(stats.chi2.sf(W, idx.size)),
                     hypothesis="all pre-treatment ATT(g,t) are zero (parallel pre-trends)")
+
+
+def raw_means(data: pd.DataFrame, outcome: str, time: str, group: str) -> pd.DataFrame:
+    """Mean outcome by group (cohort or treated/comparison indicator; missing counts as 0) and period, with the
+    number of observations — the input of the raw-means parallel-trends plot."""
+    require_columns([outcome, time, group], data.columns, "data")
+    check_numeric(data, outcome, "outcome")
+    df = data[[outcome, time, group]].assign(**{group: data[group].fillna(0)})
+    out = df.groupby([group, time], sort=True)[outcome].agg(["mean", "count"]).reset_index()
+    return out.rename(columns={group: "group", time: "time", "count": "n"})
