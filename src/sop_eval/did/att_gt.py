@@ -216,7 +216,8 @@ def att_gt(
                 raise CellNotEstimable("the estimate is not finite")
         except (CellNotEstimable, np.linalg.LinAlgError) as err:
             msg = (f"ATT(g={_gl(g)}, t={_gl(times[j])}) is not estimable: {err}; the cell is left out of "
-                   "aggregations. Drop or combine collinear covariates, or use method='reg'.")
+                   "aggregations. Check the covariates in this cell (collinear, constant or separating the cohort from its "
+                   "comparison units)" + (", or use method='reg'." if method != "reg" else "."))
             notes.append(msg)
             warnings.warn(msg, SopEvalWarning, stacklevel=2)
             psi[:, k] = np.nan

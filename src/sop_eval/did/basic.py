@@ -161,7 +161,10 @@ def twfe(data: pd.DataFrame, outcome: str, unit: str, time: str, treated: str, *
     ever = pd.Series(d).groupby(uc).max().to_numpy()
     caveats: list[str] = []
     bacon = None
-    _, first, _, _ = adoption_times(data, unit, time, treated)
+    try:
+        first = adoption_times(data, unit, time, treated)[1]
+    except SopEvalError:  # treatment switches off: not a staggered adoption design
+        first = np.array([-1])
     if len(np.unique(first[first >= 0])) > 1:
         msg = ("staggered adoption: the TWFE estimate is a weighted average of 2×2 comparisons, some using "
                "already-treated units as controls, and can be biased (even of the wrong sign) when effects differ "
