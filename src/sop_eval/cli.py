@@ -40,6 +40,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pay(args: argparse.Namespace) -> int:
+    from sop_eval.payments.cli import run_pay
+
+    return run_pay(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -51,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the evaluation on bundled Peterborough-like data")
     demo.add_argument("--seed", type=int, default=0, help="seed of the simulated data (default 0)")
     demo.set_defaults(handler=_demo)
+    pay = sub.add_parser("pay", help="the payments a contract makes for effect estimates or rate-card claims")
+    pay.add_argument("contract", help="contract terms (TOML)")
+    given = pay.add_mutually_exclusive_group(required=True)
+    given.add_argument("--estimates", metavar="FILE", help="effect estimates per cohort (JSON)")
+    given.add_argument("--claims", metavar="FILE", help="rate-card claims (CSV)")
+    pay.add_argument("--as-of", metavar="DATE", help="pay only what is measurable by this date (YYYY-MM-DD)")
+    pay.add_argument("--json", metavar="OUT", help="also write the schedule as JSON (atomically)")
+    pay.set_defaults(handler=_pay)
     return parser
 
 

@@ -1,0 +1,192 @@
+"""Monte Carlo payment risk: effects drawn from their sampling distributions → distribution of payments.
+
+Each cohort estimate is drawn as ``estimate + se * Z`` (normal, or Student t with the estimate's ``df``);
+when ``comparison_mean_se`` is known the comparison mean is drawn jointly (bivariate normal with
+``cov_estimate_comparison``), otherwise it is held fixed. Cohorts are independent. Every draw goes
+through the same gates, pooled catch-up, ladders, scales and caps as the calculator
+(:func:`sop_eval.payments.caps.apply_caps` on float arrays, without penny rounding), all draws at once.
+A drawn result is "significant" for a gate with ``alpha`` when ``|draw / se| > z(1 - alpha/2)`` in the
+favourable direction. Rate-card claims have no sampling distribution and are left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sop_eval.errors import SopEvalError
+from sop_eval.payments.calculator import (
+    EstimatesInput,
+    attributable_gross,
+    estimate_entries,
+    graded_gross,
+    match_estimates,
+    order_entries,
+)
+from sop_eval.payments.caps import ARRAY, CatchUp, apply_caps
+from sop_eval.payments.contract import Contract, load_contract
+from sop_eval.payments.io import read_estimates
+from sop_eval.thresholds import se_known
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass(frozen=True)
+class PaymentRisk:
+    """The distribution of total payments over ``n_draws`` simulated results (seeded).
+
+    ``expected_total`` is the mean payment; ``prob_gate_met`` the share of draws in which each gate is
+    met; ``expected_by_payer`` and ``expected_by_line`` the mean amounts; ``totals`` every draw's total.
+    """
+
+    n_draws: int
+    seed: int | None
+    currency: str
+    expected_total: float
+    sd_total: float
+    quantiles: dict[float, float]
+    prob_any_payment: float
+    prob_gate_met: dict[str, float]
+    expected_by_payer: dict[str, float]
+    expected_by_line: dict[str, float]
+    totals: np.ndarray = field(repr=False, compare=False)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per figure: expected total, sd, quantiles, P(any payment), P(gate met), payers."""
+        rows = [("expected total", self.expected_total), ("sd of total", self.sd_total)]
+        rows += [(f"total, {int(100 * q)}th percentile", v) for q, v in self.quantiles.items()]
+        rows += [("P(any payment)", self.prob_any_payment)]
+        rows += [(f"P(gate met): {k}", v) for k, v in self.prob_gate_met.items()]
+        rows += [(f"expected, {k}", v) for k, v in self.expected_by_payer.items()]
+        return pd.DataFrame(rows, columns=["figure", "value"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record (without the draws)."""
+        return {
+            "n_draws": self.n_draws, "seed": self.seed, "currency": self.currency,
+            "expected_total": self.expected_total, "sd_total": self.sd_total,
+            "quantiles": {str(k): v for k, v in self.quantiles.items()},
+            "prob_any_payment": self.prob_any_payment, "prob_gate_met": self.prob_gate_met,
+            "expected_by_payer": self.expected_by_payer, "expected_by_line": self.expected_by_line,
+        }
+
+
+def _measure(draw: np.ndarray, comparison: np.ndarray | float, measure: str) -> np.ndarray:
+    if measure == "reduction":
+        return -draw
+    if measure == "increase":
+        return draw
+    ratio = draw / comparison
+    return -ratio if measure == "relative_reduction" else ratio
+
+
+def _z(value: np.ndarray, se: float) -> np.ndarray:
+    if se > 0:
+        return value / se
+    return np.where(value != 0, np.inf, 0.0)
+
+
+def _significant(stat: np.ndarray, alpha: float | None, value: np.ndarray, df: float | None = None) -> Any:
+    if alpha is None:
+        return True
+    crit = float(stats.t.isf(alpha / 2, df) if df else stats.norm.isf(alpha / 2))
+    return (np.abs(stat) > crit) & (value > 0)
+
+
+def payment_risk(
+    contract: Contract | str | Path,
+    estimates: EstimatesInput,
+    *,
+    n_draws: int = 100_000,
+    seed: int | None = 0,
+) -> PaymentRisk:
+    """Distribution of payments when each cohort effect is drawn from its estimate's sampling distribution."""
+    if not isinstance(contract, Contract):
+        contract = load_contract(contract)
+    if not isinstance(n_draws, int) or n_draws < 1:
+        raise SopEvalError(f"n_draws={n_draws!r} must be a whole number >= 1.")
+    ests = read_estimates(estimates)
+    no_se = [e.label for e in ests if not se_known(e)]
+    if no_se:
+        raise SopEvalError(f"estimate(s) for {no_se} carry no standard error; payment risk needs 'se' for each.")
+    found = match_estimates(contract, ests)
+    entries = order_entries(estimate_entries(contract, ests, None)[0])
+    rng = np.random.default_rng(seed)
+    draws: dict[str, tuple[np.ndarray, Any]] = {}
+    for e in {id(x): x for x in found.values()}.values():
+        z = rng.standard_t(e.df, n_draws) if e.df else rng.standard_normal(n_draws)
+        effect = e.estimate + e.se * z
+        comparison: Any = e.comparison_mean
+        if e.comparison_mean_se:
+            beta = e.cov_estimate_comparison / e.se**2 if e.se > 0 else 0.0
+            resid = max(e.comparison_mean_se**2 - beta * e.cov_estimate_comparison, 0.0)
+            comparison = e.comparison_mean + beta * e.se * z + np.sqrt(resid) * rng.standard_normal(n_draws)
+        draws[e.label + "\x00" + e.outcome] = (effect, comparison)
+
+    def drawn(o_name: str, cohort: str) -> tuple[Any, np.ndarray, Any]:
+        est = found[(o_name, cohort)]
+        effect, comparison = draws[est.label + "\x00" + est.outcome]
+        return est, effect, comparison
+
+    gate_hits: dict[str, np.ndarray] = {}
+    sim = []
+    for entry in entries:
+        o = entry.outcome
+        new = dataclasses.replace(entry, gross=np.zeros(n_draws))
+        if entry.status == "no estimate":
+            sim.append(new)
+            continue
+        if entry.kind == "pooled catch-up":
+            pooled = o.pooled
+            assert pooled is not None and entry.decision is not None
+            parts = [drawn(o.name, c) for c in pooled.cohorts]
+            weights = np.array([p[0].n_treated for p in parts], dtype=float)
+            weights /= weights.sum()
+            value = sum(w * _measure(eff, comp, pooled.measure) for w, (_, eff, comp) in zip(weights, parts))
+            se = entry.decision.se or 0.0
+            met = (value >= float(pooled.threshold)) & _significant(_z(value, se), pooled.alpha, value)
+            sign = -1.0 if o.direction == "reduction" else 1.0
+            prices = [float(entries[m].price) for m in entry.catch_up.members] if entry.catch_up else []
+            due_all = sum(sign * eff * est.n_treated * p for (est, eff, _), p in zip(parts, prices))
+            if entry.catch_up is not None:
+                new.catch_up = CatchUp(entry.catch_up.members, due_all, met)
+            gate_hits[f"{o.name} / pooled"] = np.broadcast_to(met, (n_draws,))
+        else:
+            est, eff, comp = drawn(o.name, entry.cohort or "")
+            met: Any = True
+            if o.gate is not None:
+                value = _measure(eff, comp, o.gate.measure)
+                met = (value >= float(o.gate.threshold)) & _significant(_z(eff, est.se), o.gate.alpha, value, est.df)
+                gate_hits[f"{o.name} / {entry.cohort}"] = np.broadcast_to(met, (n_draws,))
+            if o.mechanism == "attributable":
+                units = (-eff if o.direction == "reduction" else eff) * est.n_treated
+                new.gross = attributable_gross(units, entry.price, met, ARRAY)
+            else:
+                new.gross = graded_gross(o, _measure(eff, comp, o.measure), est.n_treated, met, ARRAY)
+        sim.append(new)
+    capped = apply_caps(sim, contract, ARRAY)
+    totals = np.zeros(n_draws)
+    by_payer = {p.name: np.zeros(n_draws) for p in contract.payers}
+    by_line = {}
+    for e, c in zip(sim, capped):
+        amount = np.broadcast_to(c.amount, (n_draws,))
+        totals = totals + amount
+        by_line[f"{e.outcome.name} / {e.cohort}"] = float(np.mean(amount))
+        for name, part in c.payers:
+            by_payer[name] = by_payer[name] + part
+    return PaymentRisk(
+        n_draws=n_draws, seed=seed, currency=contract.currency, expected_total=float(totals.mean()),
+        sd_total=float(totals.std(ddof=1)) if n_draws > 1 else 0.0,
+        quantiles={q: float(v) for q, v in zip(QUANTILES, np.quantile(totals, QUANTILES))},
+        prob_any_payment=float(np.mean(totals > 0)),
+        prob_gate_met={k: float(np.mean(v)) for k, v in gate_hits.items()},
+        expected_by_payer={k: float(np.mean(v)) for k, v in by_payer.items()},
+        expected_by_line=by_line, totals=totals,
+    )
+
