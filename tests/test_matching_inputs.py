@@ -126,3 +126,8 @@ def test_dropped_share_warns_and_reasons_are_given(df):
     with pytest.warns(SopEvalWarning, match=r"discard"):
         m = sop_eval.match(df, "treat", COVS, discard="both", warn_dropped=0.0)
     assert set(m.unmatched["reason"]) == {"discard"}
+
+
+def test_collinear_covariate_named(df):
+    df["re74_thousands"] = df["re74"] / 1000
+    _raises(r"'re74_thousands' are linear combinations", df, "treat", [*COVS, "re74_thousands"])

@@ -340,10 +340,11 @@ def match(
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
     design.check_frame(data, treatment, [*covariates, *exact_cols])
-    frame = data.copy()
+    frame = data.copy(deep=False)  # copy-on-write: neither frame can change the other
     treat = design.treatment_indicator(frame, treatment)
     X = design.covariate_matrix(frame, covariates, all_levels=False)
     fit = fit_propensity(frame, X, treat, distance)
+    del X
     dist = fit.distance
     discarded = _discarded(dist, treat, discard)
     if discarded[~treat].all() or discarded[treat].all():

@@ -9,7 +9,6 @@ beyond the sort is O(n_treated * ratio).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from typing import Iterator
 
 import numpy as np
@@ -82,20 +81,16 @@ def match_stratum(
     order, cs, cr = _sorted_controls(c_score, c_rank)
     n = len(cs)
     starts = np.searchsorted(cs, t_score, side="left").tolist()
-    csl = cs.tolist()
-    crl = cr.tolist()
-    orderl = order.tolist()
     tsl = t_score.tolist()
+    # the per-control arrays stay numpy (no Python lists): memory stays O(n) bytes at 10^7 controls
     if replace:
         for i in t_sequence.tolist():
-            picks, why = _k_nearest(csl, crl, tsl[i], starts[i], ratio, caliper, ties, n)
-            chosen[i] = [orderl[p] for p in picks]
+            picks, why = _k_nearest(cs, cr, tsl[i], starts[i], ratio, caliper, ties, n)
+            chosen[i] = [int(order[p]) for p in picks]
             reason[i] = why
         return chosen, reason
     free = _FreeSlots(n)
-    # the first (lowest-rank) position of each run of equal scores, to honour the tie rule
     has_runs = bool(np.any(cs[1:] == cs[:-1]))
-    run_start = np.searchsorted(cs, cs, side="left").tolist() if has_runs else None
     active = t_sequence.tolist()
     for rnd in range(ratio):
         still = []
@@ -103,42 +98,41 @@ def match_stratum(
             s, p = tsl[i], starts[i]
             r = free.next_right(p)
             left = free.next_left(p - 1)
-            if left >= 0 and run_start is not None and run_start[left] != left:
-                candidate = free.next_right(run_start[left])
+            if has_runs and left > 0 and cs[left - 1] == cs[left]:
+                # among free controls with the same score, the lowest rank (first in the data) wins
+                candidate = free.next_right(int(np.searchsorted(cs, cs[left], side="left")))
                 if candidate <= left:
                     left = candidate
-            best = -1
-            if r < n:
-                best = r
+            best = r if r < n else -1
             if left >= 0:
-                dl, dr = s - csl[left], (csl[r] - s) if r < n else np.inf
-                if dl < dr or (dl == dr and crl[left] < crl[r]):
+                dl, dr = s - cs[left], (cs[r] - s) if r < n else np.inf
+                if dl < dr or (dl == dr and cr[left] < cr[r]):
                     best = left
             if best < 0:
                 if rnd == 0:
                     reason[i] = NO_CONTROLS
                 continue
-            if abs(csl[best] - s) > caliper:
+            if abs(cs[best] - s) > caliper:
                 if rnd == 0:
                     reason[i] = CALIPER
                 continue
             free.take(best)
-            chosen[i].append(orderl[best])
+            chosen[i].append(int(order[best]))
             still.append(i)
         active = still
     return chosen, reason
 
 
-def _leftwards(cs: list[float], lo: int) -> Iterator[int]:
+def _leftwards(cs: np.ndarray, lo: int) -> Iterator[int]:
     """Sorted positions from ``lo`` down to 0, each run of equal scores in ascending rank order."""
     while lo >= 0:
-        first = bisect_left(cs, cs[lo], 0, lo)
+        first = int(np.searchsorted(cs, cs[lo], side="left"))
         yield from range(first, lo + 1)
         lo = first - 1
 
 
 def _k_nearest(
-    cs: list[float], cr: list[int], s: float, p: int, k: int, caliper: float, ties: bool, n: int
+    cs: np.ndarray, cr: np.ndarray, s: float, p: int, k: int, caliper: float, ties: bool, n: int
 ) -> tuple[list[int], str | None]:
     """The k nearest sorted positions to score ``s`` (inserted at ``p``), two pointers outwards."""
     left = _leftwards(cs, p - 1)

@@ -31,9 +31,13 @@ class PropensityFit:
 
 def _separating_terms(X: pd.DataFrame, treat: np.ndarray) -> list[str]:
     """Terms that alone separate the groups completely (ranges that do not overlap)."""
-    t, c = X.to_numpy()[treat], X.to_numpy()[~treat]
-    sep = (t.min(axis=0) > c.max(axis=0)) | (t.max(axis=0) < c.min(axis=0))
-    return [str(name) for name, s in zip(X.columns, sep) if s]
+    out = []
+    for name in X.columns:
+        x = X[name].to_numpy()
+        t, c = x[treat], x[~treat]
+        if t.min() > c.max() or t.max() < c.min():
+            out.append(str(name))
+    return out
 
 
 def _separation_error(terms: list[str]) -> SopEvalError:
@@ -45,13 +49,15 @@ def _separation_error(terms: list[str]) -> SopEvalError:
     )
 
 
-def _collinear_terms(X: np.ndarray, names: list[str]) -> list[str]:
-    kept: list[int] = []
+def _collinear_terms(gram: np.ndarray, names: list[str], tol: float = 1e-9) -> list[str]:
+    """Terms that are linear combinations of the intercept and earlier terms (from the scaled X'X)."""
+    kept = [0]
     dropped: list[str] = []
-    for j in range(X.shape[1]):
-        cols = np.column_stack([np.ones(len(X)), X[:, kept + [j]]])
-        if np.linalg.matrix_rank(cols) < cols.shape[1]:
-            dropped.append(names[j])
+    for j in range(1, gram.shape[0]):
+        sub = gram[np.ix_(kept + [j], kept + [j])]
+        eig = np.linalg.eigvalsh(sub)
+        if eig[0] <= tol * max(eig[-1], 1.0):
+            dropped.append(names[j - 1])
         else:
             kept.append(j)
     return dropped
@@ -76,17 +82,20 @@ def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     scale[scale == 0] = 1.0
     design /= scale
     y = treat.astype(float)
+    gram = design.T @ design / len(design)
+    collinear = _collinear_terms(gram, list(map(str, X.columns)))
+    if collinear:
+        raise SopEvalError(
+            f"the propensity model cannot be fitted: covariate term(s) {examples(collinear, 8)} are "
+            "linear combinations of the other covariates; remove them from covariates."
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = sm.Logit(y, design).fit(disp=0, method="newton", maxiter=100)
+            # rank already checked on X'X; statsmodels' own check would copy the n x p matrix
+            result = sm.Logit(y, design, check_rank=False).fit(disp=0, method="newton", maxiter=100)
         except np.linalg.LinAlgError:
-            names = list(map(str, X.columns))
-            bad = _collinear_terms(X.to_numpy(dtype=float), names)
-            raise SopEvalError(
-                f"the propensity model cannot be fitted: covariate term(s) {examples(bad or names, 8)} are "
-                "collinear with the others (or constant); remove them from covariates."
-            ) from None
+            raise _separation_error(list(map(str, X.columns))) from None
         except Exception as exc:  # statsmodels' PerfectSeparationError in older releases
             if "separation" in type(exc).__name__.lower() or "separation" in str(exc).lower():
                 raise _separation_error(list(map(str, X.columns))) from None
