@@ -1,0 +1,64 @@
+"""Plots of effect estimates: Kaplan–Meier curves and a forest plot of relative changes.
+
+Each function takes finished results and an optional ``ax=``, draws, and returns matplotlib objects;
+nothing here computes a statistic.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.errors import SopEvalError
+
+
+def _axes(ax: Any) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6, 4))[1]
+
+
+def plot_km(estimate: EffectEstimate, ax: Any = None, labels: tuple[str, str] = ("treated", "matched comparison")) -> tuple[Any, list[Any]]:
+    """Step plot of the treated and weighted comparison Kaplan–Meier curves of a time-to-event estimate.
+
+    Returns ``(ax, [treated_line, comparison_line])``.
+    """
+    curves = [estimate.details.get("km_treated"), estimate.details.get("km_comparison")]
+    if estimate.kind != "time_to_event" or any(c is None for c in curves):
+        raise SopEvalError("plot_km needs a time_to_event EffectEstimate (with Kaplan–Meier curves in details).")
+    ax = _axes(ax)
+    lines = []
+    for curve, label in zip(curves, labels):
+        times, surv = [0.0, *curve["time"]], [1.0, *curve["survival"]]
+        lines.append(ax.step(times, surv, where="post", label=label)[0])
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(f"time to {estimate.outcome}" if estimate.outcome else "time")
+    ax.set_ylabel("proportion without the event")
+    ax.legend()
+    return ax, lines
+
+
+def plot_effects(estimates: Sequence[EffectEstimate], ax: Any = None, gate: float | None = None) -> tuple[Any, Any]:
+    """Forest plot of relative changes (percent) with their confidence intervals, one row per estimate.
+
+    ``gate`` (a relative reduction such as 0.10) draws the contractual threshold as a dashed line.
+    Returns ``(ax, errorbar container)``.
+    """
+    items = list(estimates)
+    if not items:
+        raise SopEvalError("plot_effects needs at least one EffectEstimate.")
+    ax = _axes(ax)
+    ys = list(range(len(items)))[::-1]
+    rel = [100 * e.relative for e in items]
+    cis = [e.relative_conf_int() for e in items]
+    err = [[r - 100 * lo for r, (lo, _) in zip(rel, cis)], [100 * hi - r for r, (_, hi) in zip(rel, cis)]]
+    bars = ax.errorbar(rel, ys, xerr=err, fmt="o", capsize=3)
+    ax.axvline(0, color="grey", lw=0.8)
+    if gate is not None:
+        ax.axvline(-100 * gate, color="tab:red", ls="--", lw=1, label=f"gate: {100 * gate:g}% reduction")
+        ax.legend()
+    ax.set_yticks(ys, [e.label or e.outcome or f"estimate {i + 1}" for i, e in enumerate(items)])
+    ax.set_xlabel("relative change versus comparison (%)")
+    return ax, bars
