@@ -80,7 +80,8 @@ def rosenbaum_bounds(
     if d.ndim != 1 or np.isnan(d).any():
         raise SopEvalError("differences must be a 1-d array of pair differences without missing values.")
     if alternative == "auto":
-        alternative = "less" if np.median(d[d != 0]) < 0 else "greater" if (d != 0).any() else "greater"
+        nonzero = d[d != 0]
+        alternative = "less" if len(nonzero) and np.median(nonzero) < 0 else "greater"
     if alternative not in ("greater", "less"):
         raise SopEvalError(f"alternative={alternative!r} must be 'greater', 'less' or 'auto'.")
     signed = -d if alternative == "less" else d
