@@ -25,7 +25,8 @@ class Table:
     def fail(self, key: str, value: Any, expected: str) -> SopEvalError:
         """An error naming ``path.key``, the offending value and what was expected."""
         where = f"{self.path}.{key}" if self.path else key
-        return SopEvalError(f"{self.source}: {where} = {value!r}: {expected}")
+        shown = str(value) if isinstance(value, (Decimal, dt.date)) else repr(value)
+        return SopEvalError(f"{self.source}: {where} = {shown}: {expected}")
 
     def _take(self, key: str, default: Any) -> Any:
         self.allowed.append(key)

@@ -177,9 +177,9 @@ def estimate_entries(
                 e.status, e.note = "no estimate", f"no estimate given for {o.name!r}, {name!r}"
                 continue
             _check_design(o, est)
-            gate = o.gate.gate(f"{o.name} / {name}") if o.gate else None
-            e.decision = gate.evaluate(est) if gate else None
-            met = e.decision.met if e.decision else True
+            trigger = o.trigger()
+            e.decision = trigger.gate(f"{o.name} / {name}").evaluate(est) if trigger else None
+            met = e.decision.met if e.decision and o.gate else True
             if o.mechanism == "attributable":
                 e.units = units_of(est, o)
                 e.gross = attributable_gross(e.units, price, met, DECIMAL)
@@ -190,7 +190,7 @@ def estimate_entries(
                 e.units = None
                 e.gross = graded_gross(o, value, est.n_treated, met, DECIMAL)
                 e.note = f"{o.measure.replace('_', ' ')} {value:.6g}"
-            if not met:
+            if not met or (e.decision and not e.decision.met):
                 e.status = "gate not met"
         if o.pooled is not None:
             entries.append(_pooled_entry(contract, o, members, found, as_of, terms))

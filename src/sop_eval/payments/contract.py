@@ -140,6 +140,18 @@ class Outcome:
     amount_at_floor: Decimal = Decimal(0)
     per_person: bool = False
 
+    def trigger(self) -> GateTerms | None:
+        """The gate that triggers payment: the explicit ``gate``, else a ladder's first rung or a scale's floor.
+
+        Only an explicit gate withholds payment; the implied trigger of a ladder or scale is reported.
+        """
+        if self.gate is not None or self.mechanism not in ("ladder", "sliding_scale"):
+            return self.gate
+        start = self.steps[0].at_least if self.mechanism == "ladder" else self.floor
+        if start is None or (self.measure.startswith("relative") and not 0 <= start <= 1):
+            return None
+        return GateTerms(threshold=start, measure=self.measure)
+
     @property
     def assumed_rate(self) -> bool:
         """True when the counterfactual is an assumed rate (no comparison group at all)."""

@@ -160,10 +160,12 @@ def payment_risk(
         else:
             est, eff, comp = drawn(o.name, entry.cohort or "")
             met: Any = True
-            if o.gate is not None:
-                value = _measure(eff, comp, o.gate.measure)
-                met = (value >= float(o.gate.threshold)) & _significant(_z(eff, est.se), o.gate.alpha, value, est.df)
-                gate_hits[f"{o.name} / {entry.cohort}"] = np.broadcast_to(met, (n_draws,))
+            trigger = o.trigger()
+            if trigger is not None:
+                value = _measure(eff, comp, trigger.measure)
+                hit = (value >= float(trigger.threshold)) & _significant(_z(eff, est.se), trigger.alpha, value, est.df)
+                gate_hits[f"{o.name} / {entry.cohort}"] = np.broadcast_to(hit, (n_draws,))
+                met = hit if o.gate is not None else True
             if o.mechanism == "attributable":
                 units = (-eff if o.direction == "reduction" else eff) * est.n_treated
                 new.gross = attributable_gross(units, entry.price, met, ARRAY)
