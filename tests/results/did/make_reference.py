@@ -42,7 +42,8 @@ def _panels() -> dict[str, pd.DataFrame]:
         rng = np.random.default_rng(spec["seed"] + 10)
         per_unit = 0.5 * df.groupby("unit")["x"].first() + rng.normal(size=df["unit"].nunique())
         df["z"] = df["unit"].map(per_unit)
-        out[name] = df[["unit", "period", "group", "treated", "x", "z", "y"]]
+        df["w"] = 1.0 + (df["unit"] % 4)  # unit weights, e.g. matching or sampling weights
+        out[name] = df[["unit", "period", "group", "treated", "x", "z", "w", "y"]]
     return out
 
 
@@ -53,11 +54,11 @@ def _num(v):
     return v if math.isfinite(v) else None
 
 
-def _run(df, control, method, cov, *, bstrap=False, base_period="varying", anticipation=0, seed=0):
+def _run(df, control, method, cov, *, bstrap=False, base_period="varying", anticipation=0, weights=None, seed=0):
     np.random.seed(seed)
     o = ATTgt(yname="y", tname="period", idname="unit", gname="group", data=df, xformla=f"y ~ {cov or 1}",
               control_group={"never": "nevertreated", "not_yet": "notyettreated"}[control],
-              anticipation=anticipation, biters=999)
+              anticipation=anticipation, weights_name=weights, biters=999)
     o.fit(est_method=method, base_period=base_period, bstrap=bstrap)
     res = o.results
     rec = {
@@ -97,6 +98,8 @@ def main() -> None:
                                              base_period="universal")
     configs["a/not_yet/reg/none/anticipation1"] = dict(panel="a", control="not_yet", method="reg", covariates=None,
                                                        anticipation=1)
+    configs["a/not_yet/dr/z/weighted"] = dict(panel="a", control="not_yet", method="dr", covariates="z", weights="w")
+    configs["b/never/ipw/none/weighted"] = dict(panel="b", control="never", method="ipw", covariates=None, weights="w")
     for name, control in (("a", "never"), ("a", "not_yet"), ("b", "not_yet")):
         configs[f"{name}/{control}/dr/z/bootstrap"] = dict(panel=name, control=control, method="dr", covariates="z",
                                                           bstrap=True)
@@ -107,7 +110,7 @@ def main() -> None:
         df = panels[cfg["panel"]]
         rec = _run(df, cfg["control"], cfg["method"], cfg["covariates"], bstrap=cfg.get("bstrap", False),
                    base_period=cfg.get("base_period", "varying"), anticipation=cfg.get("anticipation", 0),
-                   seed=1000 + i)
+                   weights=cfg.get("weights"), seed=1000 + i)
         out["configs"][key] = {"settings": cfg, **rec}
         print(key, "done")
     tmp = HERE / "reference.json.tmp"
