@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -115,3 +116,142 @@ def compare_results(stored: Any, recomputed: Any) -> list[Difference]:
         elif x != y:
             out.append(Difference(path, x, y, "exact"))
     return out
+
+
+AUDIT_FORMAT = "sop_eval audit 1"
+
+
+def write_audit(
+    path: Path, contract_path: Path, evaluation: Any, results_text: str, protected: Any, policy: Any, out_dir: Path
+) -> dict[str, Any]:
+    """Write ``audit.json``: hashes of the contract and inputs, versions, parameters, time and results digest."""
+    from sop_eval.outputs import write_json_atomic
+
+    out_dir = Path(out_dir).resolve()
+    record = {
+        "format": AUDIT_FORMAT,
+        "created_utc": utc_now(),
+        "contract": _file_record(contract_path, out_dir) | {
+            "name": evaluation.contract.name,
+            "version": evaluation.contract.version,
+        },
+        "inputs": [_file_record(p, out_dir) for p in evaluation.inputs],
+        "parameters": evaluation.parameters,
+        "environment": environment(),
+        "results_sha256": sha256_bytes(results_text.encode("utf-8")),
+        "disclosure": {"policy": policy.to_dict(), "tables": [t.to_dict() for t in protected]},
+    }
+    write_json_atomic(path, record)
+    return record
+
+
+def _file_record(path: Path, out_dir: Path) -> dict[str, Any]:
+    path = Path(path).resolve()
+    try:
+        relative = str(Path(os.path.relpath(path, out_dir)))
+    except ValueError:  # another drive on Windows
+        relative = None
+    return {"path": str(path), "relative_to_output": relative, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of re-running an evaluation from its audit record and comparing every figure."""
+
+    directory: str
+    checks: tuple[dict[str, Any], ...]
+    differences: tuple[Difference, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every file is unchanged and every figure agrees."""
+        return all(c["ok"] for c in self.checks) and not self.differences
+
+    def summary(self) -> "Any":
+        """One row per check (files, then figures)."""
+        import pandas as pd
+
+        rows = [dict(c) for c in self.checks]
+        rows.append({"check": "figures in results.json", "ok": not self.differences,
+                     "detail": "all agree" if not self.differences else f"{len(self.differences)} differ"})
+        return pd.DataFrame(rows)[["check", "ok", "detail"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {"directory": self.directory, "ok": self.ok, "checks": list(self.checks),
+                "differences": [d.to_dict() for d in self.differences]}
+
+
+def _locate(entry: Mapping[str, Any], out_dir: Path) -> Path:
+    relative = entry.get("relative_to_output")
+    if relative:
+        candidate = (out_dir / relative).resolve()
+        if candidate.exists():
+            return candidate
+    return Path(entry["path"])
+
+
+def read_audit(out_dir: str | Path) -> dict[str, Any]:
+    """Read and check ``audit.json`` in a results directory (clear errors for a missing or corrupt file)."""
+    import json
+
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise SopEvalError(f"'{out_dir}' is not a results directory; give the directory `sop-eval run --out` wrote.")
+    path = out_dir / "audit.json"
+    if not path.is_file():
+        raise SopEvalError(f"'{out_dir}' has no audit.json, so it is not a results directory written by `sop-eval run`.")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SopEvalError(f"'{path}' is corrupt ({exc}); re-run `sop-eval run` to write a new audit record.") from None
+    needed = ("format", "contract", "inputs", "parameters", "results_sha256")
+    if not isinstance(record, dict) or record.get("format") != AUDIT_FORMAT or any(k not in record for k in needed):
+        raise SopEvalError(
+            f"'{path}' is not a sop_eval audit record (expected format '{AUDIT_FORMAT}' with keys {', '.join(needed)})."
+        )
+    return record
+
+
+def verify(out_dir: str | Path) -> Verification:
+    """Re-run the evaluation recorded in ``out_dir/audit.json`` and compare every figure with ``results.json``.
+
+    Checks that ``results.json`` is the file the run wrote, that the contract and every input file are
+    unchanged (SHA-256), then re-runs the evaluation from the recorded contract, parameters and seed and
+    compares figure by figure (:func:`compare_results`).
+    """
+    import json
+
+    from sop_eval.pipeline import evaluate
+    from sop_eval.outputs import dumps
+
+    out_dir = Path(out_dir)
+    record = read_audit(out_dir)
+    checks: list[dict[str, Any]] = []
+    results_path = out_dir / "results.json"
+    if not results_path.is_file():
+        raise SopEvalError(f"'{out_dir}' has no results.json to verify; re-run `sop-eval run`.")
+    stored_bytes = results_path.read_bytes()
+    same = sha256_bytes(stored_bytes) == record["results_sha256"]
+    checks.append({"check": "results.json", "ok": same, "detail": "unchanged since the run" if same else
+                   "changed since the run (its SHA-256 differs from audit.json)"})
+    files = [("contract", record["contract"])] + [("input", e) for e in record["inputs"]]
+    for role, entry in files:
+        path = _locate(entry, out_dir)
+        if not path.is_file():
+            checks.append({"check": f"{role} {path}", "ok": False, "detail": "missing"})
+            continue
+        ok = sha256_file(path) == entry["sha256"]
+        checks.append({"check": f"{role} {path}", "ok": ok, "detail": "unchanged" if ok else "changed (SHA-256 differs)"})
+    contract_path = _locate(record["contract"], out_dir)
+    if not contract_path.is_file():
+        return Verification(str(out_dir), tuple(checks), ())
+    try:
+        stored = json.loads(stored_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SopEvalError(f"'{results_path}' is corrupt ({exc}); it cannot be compared.") from None
+    p = record["parameters"]
+    again = evaluate(contract_path, seed=p["seed"], as_of=p.get("as_of"), risk_draws=p.get("risk_draws", 100_000),
+                     progress=False)
+    recomputed = json.loads(dumps(again.to_dict()))
+    return Verification(str(out_dir), tuple(checks), tuple(compare_results(stored, recomputed)))

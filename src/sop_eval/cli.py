@@ -14,30 +14,75 @@ from sop_eval._version import __version__
 from sop_eval.errors import SopEvalError, SopEvalWarning
 
 Handler = Callable[[argparse.Namespace], int]
+DEFAULT_SEED = 20100909  # the same default as sop_eval.pipeline.DEFAULT_SEED
+
+
+def _print_headline(evaluation, out) -> None:  # noqa: ANN001
+    from sop_eval.report.tables import format_table
+
+    head = evaluation.headline()
+    table = head[["cohort"]].copy()
+    table["status"] = head["status"].str.replace("not yet measurable — ", "", regex=False)
+    if "treated_per_100" in head:
+        table["treated /100"] = head["treated_per_100"].map(lambda v: f"{v:.1f}")
+        table["comparison /100"] = head["comparison_per_100"].map(lambda v: f"{v:.1f}")
+        table["reduction (95% CI)"] = [
+            f"{100 * r:.1f}% ({100 * lo:.1f}% to {100 * hi:.1f}%)" if r == r else "—"
+            for r, lo, hi in zip(head["reduction"], head["reduction_ci_low"], head["reduction_ci_high"])
+        ]
+    if "gate" in head:
+        table["gate"] = [f"{100 * g:.1f}% {'met' if m else 'not met'}" if g == g else "—"
+                         for g, m in zip(head["gate"], head["gate_met"])]
+    if "payment" in head:
+        table["payment"] = head["payment"].map(lambda v: f"{v:,.2f}" if v == v else "—")
+    c = evaluation.contract
+    print(f"{c.name} (version {c.version}), outcome {evaluation.outcome}")
+    print(format_table(table))
+    print(f"\ntotal due: {c.currency} {float(evaluation.schedule.total):,.2f}  (" + ", ".join(
+        f"{name} {float(v):,.2f}" for name, v in evaluation.schedule.by_payer.items()) + ")")
+    print(f"report: {out / 'report.html'}  ·  verify with: sop-eval verify {out}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sop_eval.pipeline import run
+
+    out = Path(args.out)
+    evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of)
+    _print_headline(evaluation, out)
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from sop_eval.data import validate
-    from sop_eval.datasets import REOFFENDING_ROLES, make_reoffending
+    from importlib import resources
+    from pathlib import Path
+
+    from sop_eval.pipeline import run
+
+    out = Path(args.out)
+    with resources.as_file(resources.files("sop_eval").joinpath("fixtures/contracts/demo.toml")) as contract:
+        print("sop-eval demo: a Peterborough-style bond on simulated releases (true effect: -10% in expected events)\n")
+        evaluation = run(contract, out, seed=args.seed)
+    _print_headline(evaluation, out)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from sop_eval.audit import verify
     from sop_eval.report.tables import format_table
 
-    df = make_reoffending(seed=args.seed)
-    data = validate(
-        df,
-        REOFFENDING_ROLES,
-        extract_date=df.attrs["extract_date"],
-        follow_up_months=df.attrs["follow_up_months"],
-        court_lag_months=df.attrs["court_lag_months"],
-    )
-    summary = data.summary()
-    summary["events_per_100"] = 100 * summary.pop("mean_reconviction_events")
-    summary["reconvicted_pct"] = 100 * summary.pop("mean_reconvicted")
-    summary = summary.drop(columns=[c for c in summary if c.startswith("mean_")])
-    print("sop-eval demo: simulated Peterborough-like releases (seed %d)" % args.seed)
-    print(f"true effect: {df.attrs['true_effect']:+.0%} in expected reconviction events for the treated")
-    print(f"extract date: {data.extract_date.date()}; every cohort's outcome window has closed\n")
-    print(format_table(summary, floatfmt=".1f"))
-    return 0
+    result = verify(args.directory)
+    print(format_table(result.summary().assign(ok=lambda d: d["ok"].map({True: "yes", False: "NO"}))))
+    if result.ok:
+        print("\nverified: every input is unchanged and every figure agrees")
+        return 0
+    for d in result.differences[:50]:
+        print(f"differs: {d.path}: stored {d.stored!r}, re-computed {d.recomputed!r} ({d.rule})")
+    if len(result.differences) > 50:
+        print(f"… and {len(result.differences) - 50} more")
+    print("\nNOT verified")
+    return 1
 
 
 def _pay(args: argparse.Namespace) -> int:
@@ -54,9 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sop-eval {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run the evaluation on bundled Peterborough-like data")
-    demo.add_argument("--seed", type=int, default=0, help="seed of the simulated data (default 0)")
+    demo = sub.add_parser("demo", help="run the whole evaluation on bundled Peterborough-like data")
+    demo.add_argument("--out", default="sop-eval-demo", help="output directory (default ./sop-eval-demo)")
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of every random step (default {DEFAULT_SEED})")
     demo.set_defaults(handler=_demo)
+    run = sub.add_parser("run", help="evaluate a contract: results.json, report.html, figures/, audit.json")
+    run.add_argument("contract", help="contract terms (TOML) with [data] and [evaluation] sections")
+    run.add_argument("--out", required=True, help="output directory")
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of every random step (default {DEFAULT_SEED})")
+    run.add_argument("--as-of", metavar="DATE", help="compute payments as of this date (YYYY-MM-DD)")
+    run.set_defaults(handler=_run)
+    verify = sub.add_parser("verify", help="re-run an evaluation from its audit record and compare every figure")
+    verify.add_argument("directory", help="a directory written by `sop-eval run` or `sop-eval demo`")
+    verify.set_defaults(handler=_verify)
     pay = sub.add_parser("pay", help="the payments a contract makes for effect estimates or rate-card claims")
     pay.add_argument("contract", help="contract terms (TOML)")
     given = pay.add_mutually_exclusive_group(required=True)

@@ -1,0 +1,248 @@
+"""Assemble the evaluation report: sections, tables under disclosure control, and figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sop_eval.report.balance_plots import love_plot, propensity_overlap  # noqa: E402
+from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect  # noqa: E402
+from sop_eval.report.evaluation_plots import payment_risk_plot, reduction_plot  # noqa: E402
+from sop_eval.report.html import Figure, Section, figure_png, render_report  # noqa: E402
+
+METHODS = (
+    "Comparison cohorts: for each contract cohort, the people served are matched to people in the comparison "
+    "pool who entered in the same cohort window, on pre-treatment characteristics only; the matching never "
+    "sees the outcome.",
+    "Propensity score: logistic regression of being served on the covariates (categorical covariates as "
+    "indicators, first level dropped). Matching: {matching}.",
+    "Balance: standardised mean differences use the treated group's standard deviation in the full sample "
+    "as denominator (the ATT convention of MatchIt and cobalt); binary terms use the same denominator; "
+    "terms with |SMD| above 0.1 after matching are flagged.",
+    "Effects: the average effect on the treated (treated mean minus matched comparison mean), from a "
+    "weighted regression of the outcome on treatment in the matched sample; standard error: {se}. The "
+    "relative change is the difference over the comparison mean, its interval by the delta method. "
+    "{significance}.",
+    "Pooling: the pooled effect is the cohort-size-weighted mean of cohort effects with the variance of a "
+    "weighted sum of independent estimates. The pooled gate compares the cohort-size-weighted mean of the "
+    "cohort reductions with its threshold, as the contract states.",
+    "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it and "
+    "decides nothing unless the contract requires significance. Per-100 figures are rounded for display only.",
+    "Timing: a cohort's outcome window closes {follow_up} months of follow-up plus {lag} months of court lag "
+    "after its last entry date; a cohort whose window has not closed by the data extract date is not "
+    "measurable and triggers no payment.",
+    "Baseline risk: a prognostic score (expected outcome without the service given the covariates) is fitted "
+    "on the comparison pool only and compared between the people served, the matched comparison group and "
+    "the people dropped from the match.",
+    "Sensitivity: Rosenbaum bounds on the signed-rank test of matched-set differences give the hidden-bias "
+    "factor Γ at which the conclusion would change; the E-value is the minimum strength of association an "
+    "unmeasured confounder would need with both service and outcome to explain the effect away.",
+    "Payment risk: effects are drawn from each estimate's normal sampling distribution and passed through the "
+    "contract's gates, caps and payer shares.",
+    "Disclosure control: {policy}. No identifiers or person-level rows appear in this report.",
+)
+
+
+def _fig(name: str, caption: str, draw: Any, size: tuple[float, float] = (6.4, 3.4)) -> Figure:
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        draw(ax)
+        return Figure(name=name, png=figure_png(fig), caption=caption)
+    finally:
+        plt.close(fig)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")
+
+
+def _pct(x: Any) -> str:
+    return "—" if x is None or pd.isna(x) else f"{100 * x:.1f}%"
+
+
+def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> tuple[str, list[Figure], list[ProtectedTable]]:
+    """Render the HTML report of ``evaluation``; returns the HTML, the figures and the disclosure log."""
+    ev = evaluation
+    c = ev.contract
+    protected: list[ProtectedTable] = []
+    figures: list[Figure] = []
+    sections: list[Section] = []
+
+    # contract
+    cohorts = pd.DataFrame(
+        [{"cohort": k.name, "entry from": k.entry_start, "entry to": k.entry_end,
+          "follow-up (months)": k.follow_up_months, "court lag (months)": k.court_lag_months,
+          "measurable from": k.measurable_from} for k in c.cohorts]
+    )
+    outcomes = pd.DataFrame(
+        [{"outcome": o.name, "mechanism": o.mechanism, "design": o.design, "unit": o.unit,
+          "price": None if o.price is None else float(o.price),
+          "cohort gate": None if o.gate is None else float(o.gate.threshold),
+          "pooled gate": None if o.pooled is None else float(o.pooled.threshold),
+          "catch-up": None if o.pooled is None else o.pooled.catch_up} for o in c.outcomes]
+    )
+    payers = pd.DataFrame([{"payer": p.name, "share": float(p.share), "cap": None if p.cap is None else float(p.cap)}
+                           for p in c.payers])
+    sections.append(Section(
+        "Contract",
+        paragraphs=(f"{c.name} — version {c.version}, effective {c.effective}, currency {c.currency}.",
+                    c.description, f"Contract file SHA-256: {c.sha256}."),
+        tables=(("Cohorts", cohorts), ("Outcomes and gates", outcomes), ("Payers", payers)),
+    ))
+
+    # headline
+    head = ev.headline()
+    shown = pd.DataFrame({
+        "cohort": head["cohort"],
+        "status": head["status"],
+        "treated per 100": head.get("treated_per_100", pd.Series(dtype=float)).round(1),
+        "comparison per 100": head.get("comparison_per_100", pd.Series(dtype=float)).round(1),
+        "reduction": head.get("reduction", pd.Series(dtype=float)).map(_pct),
+        "95% CI": [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "—"
+                   for lo, hi in zip(head.get("reduction_ci_low", [None] * len(head)),
+                                     head.get("reduction_ci_high", [None] * len(head)))],
+        "gate": head.get("gate", pd.Series(dtype=float)).map(_pct),
+        "gate met": head.get("gate_met", pd.Series(dtype=object)),
+        "payment": head.get("payment", pd.Series(dtype=float)),
+    })
+    sections.append(Section(
+        "Headline",
+        paragraphs=(f"Total due: {c.currency} {float(ev.schedule.total):,.2f}.",),
+        tables=(("Per cohort and pooled", shown),),
+    ))
+
+    # flow
+    flows = pd.DataFrame([{"cohort": k.name, "status": k.status_text, **k.flow()} for k in ev.cohorts]).set_index("cohort")
+    flow = protect(flows, ["matched", "dropped", "eligible"], name="cohort flow", policy=policy, row_total="eligible")
+    pool_t = protect(flows, ["pool", "controls_used"], name="comparison pool", policy=policy)
+    protected += [flow, pool_t]
+    flow_table = flow.table[["status", "eligible", "matched", "dropped"]].join(pool_t.table[["pool", "controls_used"]])
+    tables: list[tuple[str, pd.DataFrame]] = [("Eligible → matched → dropped (people served) and comparison pool", flow_table.reset_index())]
+    notes = list(ev.data.warnings)
+    for k in ev.cohorts:
+        if k.dropped is None:
+            continue
+        n_dropped = k.flow()["dropped"]
+        if 1 <= n_dropped <= policy.threshold:
+            notes.append(f"{k.name}: the profile of the people dropped is not shown: fewer than {policy.threshold + 1} people.")
+            continue
+        if n_dropped:
+            tables.append((f"{k.name}: people dropped from the match against those matched (means)",
+                           k.dropped.drop(index="n", errors="ignore").reset_index().round(3)))
+        share = k.dropped.attrs.get("share_dropped")
+        if share:
+            notes.append(f"{k.name}: {share:.1%} of the people served were left out of the match.")
+    sections.append(Section("Data and cohort flow", paragraphs=(
+        f"{ev.data.to_dict()['n_treated']:,} people served and {ev.data.to_dict()['n_pool']:,} in the comparison pool "
+        f"(before disclosure rounding); extract date {ev.parameters.get('extract_date')}.",), tables=tables, notes=notes))
+
+    # balance and risk
+    bal_tables, bal_figs, bal_notes = [], [], []
+    for k in ev.cohorts:
+        if k.matched is None:
+            continue
+        balance = k.matched.balance()
+        summary = balance.summary()
+        cols = ["term", "smd_before", "smd_after", "var_ratio_before", "var_ratio_after", "ecdf_mean_after", "ecdf_max_after", "flag"]
+        bal_tables.append((f"{k.name}: balance before and after matching", summary[[x for x in cols if x in summary]].round(3)))
+        if k.risk is not None:
+            bal_tables.append((f"{k.name}: baseline risk (expected {ev.outcome} without the service)", k.risk.reset_index().round(3)))
+        if balance.imbalanced:
+            bal_notes.append(f"{k.name}: terms still imbalanced after matching (|SMD| > {balance.threshold}): {', '.join(balance.imbalanced)}.")
+        slug = _slug(k.name)
+        bal_figs.append(_fig(f"love_{slug}.png", f"{k.name}: standardised mean differences before and after matching (Love plot)",
+                             lambda ax, b=balance: love_plot(b, ax=ax), size=(6.4, 4.2)))
+        bal_figs.append(_fig(f"overlap_{slug}.png", f"{k.name}: propensity score overlap before and after matching",
+                             lambda ax, m=k.matched: propensity_overlap(m, ax=ax)))
+    figures += bal_figs
+    sections.append(Section("Balance and baseline risk", tables=bal_tables, figures=bal_figs, notes=bal_notes))
+
+    # effects
+    ests = [k.effect for k in ev.cohorts if k.effect is not None] + ([ev.pooled] if ev.pooled is not None else [])
+    gates = [float(o.gate.threshold) if o.gate else None for o in c.outcomes if o.name == ev.outcome][:1]
+    gate_list = [gates[0] if gates else None for k in ev.cohorts if k.effect is not None]
+    pooled_terms = next((o.pooled for o in c.outcomes if o.name == ev.outcome and o.pooled is not None), None)
+    if ev.pooled is not None:
+        gate_list.append(float(pooled_terms.threshold) if pooled_terms else None)
+    effect_figs = []
+    if ests:
+        effect_figs.append(_fig("reductions.png", "Reduction in the outcome versus the matched comparison, with 95% intervals and gates",
+                                lambda ax: reduction_plot(ests, gate_list, ax=ax)))
+    figures += effect_figs
+    sections.append(Section(
+        "Effects",
+        paragraphs=tuple(e.describe() for e in ests),
+        tables=(("Effect estimates (Justice Data Lab layout)", ev.summary().round(4)),) if ests else (),
+        figures=effect_figs,
+    ))
+
+    # gates
+    rows = []
+    for line in ev.schedule.lines:
+        d = line.decision
+        if d is None:
+            continue
+        rows.append({"gate": d.gate, "measure": d.measure, "value": d.value, "threshold": d.threshold,
+                     "margin": d.margin, "gate met": d.met, "ci_low": d.ci_low, "ci_high": d.ci_high,
+                     "p_value": d.p_value, "significant": d.significant,
+                     "significance required": d.requires_significance})
+    sections.append(Section(
+        "Gates and statistical tests",
+        paragraphs=("The contractual gate and the statistical test are kept apart: the gate is decided on the "
+                    "unrounded point estimate; the interval and p-value show how certain that estimate is.",),
+        tables=(("Gate decisions", pd.DataFrame(rows).round(4)),) if rows else (),
+    ))
+
+    # payments
+    lines = ev.schedule.summary()
+    by_payer = pd.DataFrame([{"payer": k, "amount": float(v)} for k, v in ev.schedule.by_payer.items()])
+    capped = [f"line {ln.number} ({ln.reference}): cut from {float(ln.gross):,.2f} to {float(ln.amount):,.2f} by {ln.capped_by}"
+              for ln in ev.schedule.lines if ln.capped_by]
+    sections.append(Section("Payments", tables=(("Payment lines", lines), ("By payer", by_payer)),
+                            notes=tuple(capped) + tuple(ev.schedule.notes)))
+
+    # sensitivity and risk
+    sens_rows = []
+    for k in ev.cohorts:
+        if not k.sensitivity:
+            continue
+        ros, ev_ = k.sensitivity.get("rosenbaum", {}), k.sensitivity.get("e_value", {})
+        sens_rows.append({"cohort": k.name, "critical Γ (Rosenbaum)": ros.get("critical_gamma"),
+                          "E-value": ev_.get("e_value"), "E-value (CI limit)": ev_.get("e_value_ci"),
+                          "minimum detectable reduction": k.mde})
+    risk_figs, risk_tables, risk_par = [], [], []
+    if ev.payment_risk is not None:
+        r = ev.payment_risk
+        risk_figs.append(_fig("payment_risk.png", "Distribution of the total payment over the sampling uncertainty of the effects",
+                              lambda ax: payment_risk_plot(r.totals, float(ev.schedule.total), c.currency, ax=ax)))
+        risk_tables.append(("Payment risk", r.summary()))
+        risk_par.append(f"Expected payment {c.currency} {r.expected_total:,.0f} over {r.n_draws:,} draws; "
+                        + "; ".join(f"P({g} met) = {p:.2f}" for g, p in r.prob_gate_met.items()) + ".")
+    figures += risk_figs
+    sections.append(Section("Sensitivity and payment risk", paragraphs=tuple(risk_par),
+                            tables=(("Sensitivity to hidden bias and power", pd.DataFrame(sens_rows).round(3)),) + tuple(risk_tables),
+                            figures=risk_figs))
+
+    # methods
+    params = ev.parameters
+    m = params.get("matching", {})
+    matching = (f"nearest neighbour, up to {m.get('ratio')} control(s) each, "
+                f"{'with' if m.get('replace') else 'without'} replacement, caliper {m.get('caliper')} SD of the "
+                f"{'logit of the ' if m.get('caliper_scale') == 'logit' else ''}propensity score, exact on "
+                f"{', '.join(m.get('exact', []))}, treated units in order of {m.get('order')} score first")
+    significance = ests[0].significance_rule if ests and hasattr(ests[0], "significance_rule") else "significant when p < 0.05"
+    fmt = dict(
+        matching=matching, se=params.get("se"), significance=significance[:1].upper() + significance[1:],
+        follow_up=params.get("follow_up_months"), lag=params.get("court_lag_months"),
+        policy=f"policy '{policy.name}': counts of 1 to {policy.threshold} suppressed, others rounded to the nearest "
+               f"{policy.rounding}{', with secondary suppression' if policy.secondary else ''}",
+    )
+    sections.append(Section("Methods and conventions", paragraphs=tuple(p.format(**fmt) for p in METHODS)))
+
+    html = render_report(f"Evaluation report — {c.name}", f"Contract version {c.version} · outcome {ev.outcome} · seed {params.get('seed')}", sections)
+    return html, figures, protected
