@@ -96,17 +96,19 @@ def test_no_never_treated_units(df):
         (lambda d: d.assign(group=np.where(d["period"] > 3, d["group"] + 1, d["group"])), "changes over time"),
         (lambda d: pd.concat([d, d.head(1)]), "repeat a"),
         (lambda d: d.assign(y=d["y"].astype(str)), "outcome column 'y' must be numeric"),
+        (lambda d: d.assign(area=d["period"] % 2), "cluster column 'area' must be constant within each unit"),
+        (lambda d: d.assign(area=1), "single cluster"),
     ],
 )
 def test_bad_input_raises_naming_the_culprit(df, change, message):
     with pytest.raises(SopEvalError, match=message):
-        _quiet(change(df), *ARGS)
+        _quiet(change(df.assign(area=df["unit"] % 9)), *ARGS, cluster="area")
 
 
 @pytest.mark.parametrize(
     "kwargs",
     [dict(control="everyone"), dict(method="ols"), dict(base_period="fixed"), dict(se="jackknife"),
-     dict(n_boot=0), dict(anticipation=-1), dict(covariates=["nope"])],
+     dict(n_boot=0), dict(anticipation=-1), dict(covariates=["nope"]), dict(cluster="nope"), dict(weights="x")],
 )
 def test_bad_options_raise(df, kwargs):
     with pytest.raises(SopEvalError):

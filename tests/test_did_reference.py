@@ -26,7 +26,7 @@ def _fit(key: str, se: str = "analytic"):
         return att_gt(PANELS[s["panel"]], "y", "unit", "period", "group", control=s["control"], method=s["method"],
                       covariates=[s["covariates"]] if s["covariates"] else None,
                       base_period=s.get("base_period", "varying"), anticipation=s.get("anticipation", 0),
-                      weights=s.get("weights"), se=se, seed=20260101)
+                      weights=s.get("weights"), cluster=s.get("cluster"), se=se, seed=20260101)
 
 
 def _arr(values) -> np.ndarray:

@@ -5,7 +5,7 @@ renormalised over the cells aggregated. ``"simple"``: all post-treatment cells; 
 post-treatment cells, and overall the cohort-size weighted mean of those; ``"dynamic"``: by event time
 ``e = t - g``, and overall the mean over ``e >= 0``; ``"calendar"``: by period, and overall the mean over periods.
 Influence functions include the estimation of the weights (R's ``wif``). Standard errors are analytic or
-multiplier-bootstrap as in the ATT(g,t) result; the uniform band (``band_low``, ``band_high``) always uses the
+multiplier-bootstrap as in the ATT(g,t) result (clustered when it is); the uniform band (``band_low``, ``band_high``) always uses the
 bootstrap's sup-t critical value over the rows of the aggregate.
 """
 
@@ -189,8 +189,8 @@ def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None
 
     row_if = np.column_stack(rows_if) if rows_if else np.empty((res.n_units, 0))
     full = np.column_stack([row_if, overall_if])
-    draws = multiplier_bootstrap(full, res.n_boot, res.seed)
-    ses = draws.se() if res.se_method == "bootstrap" else analytic_se(full)
+    draws = multiplier_bootstrap(full, res.n_boot, res.seed, res.unit_cluster)
+    ses = draws.se() if res.se_method == "bootstrap" else analytic_se(full, res.unit_cluster)
     ses = np.where(ses <= _SE_TINY, np.nan, ses)
     z = float(stats.norm.ppf(1 - res.alpha / 2))
     crit = z

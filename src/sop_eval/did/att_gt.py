@@ -71,6 +71,7 @@ class AttGtResult:
     alpha: float
     crit_val: float
     treated_mean: np.ndarray
+    unit_cluster: np.ndarray | None = None
     covariates: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -123,7 +124,8 @@ class AttGtResult:
             "estimator": "att_gt", "outcome": self.outcome, "control": self.control, "method": self.method,
             "base_period": self.base_period, "anticipation": self.anticipation, "se_method": self.se_method,
             "n_boot": self.n_boot, "seed": self.seed, "alpha": self.alpha, "crit_val": self.crit_val,
-            "n_units": self.n_units, "covariates": list(self.covariates), "notes": list(self.notes),
+            "n_units": self.n_units,
+            "n_clusters": None if self.unit_cluster is None else int(self.unit_cluster.max()) + 1, "covariates": list(self.covariates), "notes": list(self.notes),
             "cells": self.summary().to_dict(orient="records"),
         })
 
@@ -160,6 +162,7 @@ def att_gt(
     n_boot: int = 999,
     seed: int | None = None,
     weights: str | None = None,
+    cluster: str | None = None,
     alpha: float = 0.05,
 ) -> AttGtResult:
     """Estimate every ATT(g,t) of a staggered-adoption panel (Callaway & Sant'Anna 2021, as R ``did``).
@@ -170,7 +173,8 @@ def att_gt(
     propensity and outcome models with the values of the earlier of the two periods. ``weights`` names a
     column of unit weights (e.g. matching weights). ``se``: ``"analytic"`` (influence function) or
     ``"bootstrap"`` (``n_boot`` Rademacher multiplier draws, ``seed``); the uniform band over all cells needs
-    the bootstrap. Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
+    the bootstrap. ``cluster`` names a column constant within units (e.g. the local authority of a person) by which
+    the analytic and bootstrap standard errors are clustered, as R ``did``'s ``clustervars``. Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
     """
     _choice(control, "control", CONTROLS)
     _choice(method, "method", tuple(ESTIMATORS))
@@ -181,7 +185,7 @@ def att_gt(
     if not 0 < alpha < 1:
         raise SopEvalError(f"alpha={alpha!r} must lie strictly between 0 and 1.")
     panel = prepare_panel(data, outcome, unit, time, group, covariates=covariates, weights=weights,
-                          control=control, anticipation=anticipation)
+                          control=control, anticipation=anticipation, cluster=cluster)
     cells = _plan(panel, base_period, anticipation)
     n, times, g_unit, w = panel.n, panel.times, panel.group, panel.weights
     ones = np.ones((n, 1))
@@ -224,10 +228,10 @@ def att_gt(
             continue
         att[k] = est
         psi[sel, k] = inf * (n / sel.sum())
-    se_vals = analytic_se(psi)
+    se_vals = analytic_se(psi, panel.cluster)
     crit = float(stats.norm.ppf(1 - alpha / 2))
     if se == "bootstrap":
-        draws = multiplier_bootstrap(psi, n_boot, seed)
+        draws = multiplier_bootstrap(psi, n_boot, seed, panel.cluster)
         se_vals = draws.se()
         band = draws.uniform_critical(alpha)
         crit = band if np.isfinite(band) and band >= crit else crit
@@ -236,6 +240,6 @@ def att_gt(
         outcome=outcome, group=np.array([c[0] for c in cells]), time=times[[c[1] for c in cells]], att=att,
         se=se_vals, influence=psi, unit_group=g_unit, unit_weights=w, times=times, control=control,
         method=method, base_period=base_period, anticipation=int(anticipation), se_method=se, n_boot=int(n_boot),
-        seed=seed, alpha=alpha, crit_val=crit, treated_mean=tmean, covariates=tuple(covariates or ()), notes=tuple(notes),
+        seed=seed, alpha=alpha, crit_val=crit, treated_mean=tmean, unit_cluster=panel.cluster, covariates=tuple(covariates or ()), notes=tuple(notes),
     )
 

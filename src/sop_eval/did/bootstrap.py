@@ -3,7 +3,9 @@
 Convention (Callaway & Sant'Anna 2021, as R ``did::mboot``): each draw multiplies every unit's influence
 function by an independent Rademacher variable (±1 with probability 1/2) and averages; the bootstrap standard
 error is the interquartile range of the ``sqrt(n)``-scaled draws divided by the normal IQR (2 × 0.6745) and by
-``sqrt(n)``; the uniform critical value is the ``1 - alpha`` quantile (type 1, the inverse empirical CDF) of the
+``sqrt(n)``. With clusters, one multiplier is drawn per cluster and applied to the cluster sums of the influence
+functions, and the standard error is ``IQR-sigma · sqrt(G) / n`` (``G`` clusters, ``n`` units). The uniform
+critical value is the ``1 - alpha`` quantile (type 1, the inverse empirical CDF) of the
 largest absolute t-statistic across the columns.
 """
 
@@ -19,36 +21,53 @@ _CHUNK = 256
 
 @dataclass(frozen=True, eq=False)
 class BootstrapDraws:
-    """``draws[b, k]``: draw ``b`` of ``sqrt(n) * mean(v * psi_k)`` for column ``k``."""
+    """``draws[b, k]``: draw ``b`` of ``sqrt(G) * mean(v * psi_k)`` over the ``G`` clusters (units by default)."""
 
     draws: np.ndarray
     n: int
+    n_clusters: int
 
     def se(self) -> np.ndarray:
         """IQR-based bootstrap standard error of each column (NaN where degenerate)."""
         q75, q25 = np.quantile(self.draws, [0.75, 0.25], axis=0, method="inverted_cdf")
         sigma = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
         sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, np.nan)
-        return sigma / np.sqrt(self.n)
+        return sigma * np.sqrt(self.n_clusters) / self.n
 
     def uniform_critical(self, alpha: float = 0.05, columns: np.ndarray | None = None) -> float:
         """Sup-t critical value over ``columns`` (all columns by default) for a 1 - alpha uniform band."""
         draws = self.draws if columns is None else self.draws[:, columns]
-        sigma = self.se()[columns] * np.sqrt(self.n) if columns is not None else self.se() * np.sqrt(self.n)
+        sigma = self.se() if columns is None else self.se()[columns]
         ok = np.isfinite(sigma)
         if not ok.any():
             return float("nan")
-        t_max = np.max(np.abs(draws[:, ok] / sigma[ok]), axis=1)
+        scale = self.n / np.sqrt(self.n_clusters)  # back to the scale of the draws
+        t_max = np.max(np.abs(draws[:, ok] / (sigma[ok] * scale)), axis=1)
         return float(np.quantile(t_max, 1 - alpha, method="inverted_cdf"))
 
 
-def multiplier_bootstrap(psi: np.ndarray, n_boot: int, seed: int | np.random.Generator | None) -> BootstrapDraws:
-    """Draw ``n_boot`` Rademacher multiplier replicates of the influence functions ``psi`` (n × k)."""
+def cluster_sums(psi: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """Sum the rows of ``psi`` (n × k) within each cluster code 0..G-1 (G × k)."""
+    out = np.zeros((int(clusters.max()) + 1, psi.shape[1]))
+    np.add.at(out, clusters, psi)
+    return out
+
+
+def _columns(psi: np.ndarray) -> np.ndarray:
     psi = np.asarray(psi, dtype=float)
-    if psi.ndim == 1:
-        psi = psi[:, None]
-    n, k = psi.shape
+    return psi[:, None] if psi.ndim == 1 else psi
+
+
+def multiplier_bootstrap(psi: np.ndarray, n_boot: int, seed: int | np.random.Generator | None,
+                         clusters: np.ndarray | None = None) -> BootstrapDraws:
+    """Draw ``n_boot`` Rademacher multiplier replicates of the influence functions ``psi`` (n × k), one multiplier
+    per unit, or per cluster when ``clusters`` (codes 0..G-1 per unit) is given."""
+    psi = _columns(psi)
+    n_units, k = psi.shape
     clean = np.where(np.isfinite(psi), psi, 0.0)
+    if clusters is not None:
+        clean = cluster_sums(clean, clusters)
+    n = clean.shape[0]
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     out = np.empty((n_boot, k))
     for start in range(0, n_boot, _CHUNK):
@@ -59,13 +78,21 @@ def multiplier_bootstrap(psi: np.ndarray, n_boot: int, seed: int | np.random.Gen
         out[start:start + b] = v @ clean
     out /= np.sqrt(n)
     out[:, ~np.isfinite(psi).all(axis=0)] = np.nan
-    return BootstrapDraws(draws=out, n=n)
+    return BootstrapDraws(draws=out, n=n_units, n_clusters=n)
 
 
-def analytic_se(psi: np.ndarray) -> np.ndarray:
-    """Influence-function standard error ``sqrt(mean(psi**2) / n)`` of each column."""
-    psi = np.asarray(psi, dtype=float)
-    if psi.ndim == 1:
-        psi = psi[:, None]
+def analytic_se(psi: np.ndarray, clusters: np.ndarray | None = None) -> np.ndarray:
+    """Influence-function standard error ``sqrt(mean(psi**2) / n)`` of each column; with ``clusters``,
+    ``sqrt(sum over clusters of (cluster sum of psi)**2) / n``."""
+    psi = _columns(psi)
     n = psi.shape[0]
+    if clusters is not None:
+        return np.sqrt(np.sum(cluster_sums(psi, clusters) ** 2, axis=0)) / n
     return np.sqrt(np.mean(psi**2, axis=0) / n)
+
+
+def influence_covariance(psi: np.ndarray, clusters: np.ndarray | None = None) -> np.ndarray:
+    """``V`` with ``Var(estimates) = V / n``: ``psi'psi / n``, or from the cluster sums with ``clusters``."""
+    psi = _columns(psi)
+    s = cluster_sums(psi, clusters) if clusters is not None else psi
+    return s.T @ s / psi.shape[0]

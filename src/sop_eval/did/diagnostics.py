@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from sop_eval.did._record import json_safe as _json_safe
+from sop_eval.did.bootstrap import influence_covariance
 from sop_eval.did.panel import check_numeric
 from sop_eval.errors import SopEvalError, require_columns
 
@@ -41,7 +42,8 @@ def pretrend_test(res: "AttGtResult") -> WaldTest:
 
     As R ``did``: ``W = n · att_pre' V_pre⁻¹ att_pre`` with ``V = psi'psi / n`` from the analytic influence
     functions (also when the SEs are bootstrapped), over pre-treatment cells with a non-zero variance;
-    ``W ~ chi²(number of cells)`` under parallel pre-trends.
+    ``W ~ chi²(number of cells)`` under parallel pre-trends. With clusters, ``V`` sums the influence functions
+    within clusters first.
     """
     psi = res.influence
     n = psi.shape[0]
@@ -52,7 +54,7 @@ def pretrend_test(res: "AttGtResult") -> WaldTest:
     if idx.size == 0:
         raise SopEvalError("no pre-treatment ATT(g,t) is available for the pre-trend test; the panel needs periods "
                            "before each cohort's base period.")
-    V = psi[:, idx].T @ psi[:, idx] / n
+    V = influence_covariance(psi[:, idx], res.unit_cluster)
     if 1.0 / np.linalg.cond(V, 1) <= np.finfo(float).eps:
         raise SopEvalError("the covariance of the pre-treatment ATT(g,t) is singular; the pre-trend test cannot be "
                            "computed (too few units per cohort).")

@@ -67,6 +67,7 @@ class StaggeredPanel:
     covariate_names: list[str]
     n_units_input: int
     notes: list[str] = field(default_factory=list)
+    cluster: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -94,6 +95,7 @@ def prepare_panel(
     weights: str | None = None,
     control: str = "never",
     anticipation: int = 0,
+    cluster: str | None = None,
 ) -> StaggeredPanel:
     """Validate a long panel and return it balanced and in wide form (the caller's frame is not modified).
 
@@ -106,7 +108,7 @@ def prepare_panel(
     if not isinstance(data, pd.DataFrame):
         raise SopEvalError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
     covariates = list(covariates or [])
-    cols = [outcome, unit, time, group, *covariates] + ([weights] if weights else [])
+    cols = [outcome, unit, time, group, *covariates] + [c for c in (weights, cluster) if c]
     require_columns(cols, data.columns, "panel data")
     for c, what in ((time, "time"), (outcome, "outcome"), (group, "group")):
         check_numeric(data, c, what)
@@ -139,6 +141,13 @@ def prepare_panel(
         if (df.groupby(unit, sort=False)[weights].nunique() > 1).any():
             raise SopEvalError(f"weights column {weights!r} must be constant within each unit.")
 
+    if cluster:
+        if df[cluster].isna().any():
+            raise SopEvalError(f"cluster column {cluster!r} has missing values in rows "
+                               f"{_rows(df[cluster].isna(), df.index)}.")
+        if (df.groupby(unit, sort=False)[cluster].nunique() > 1).any():
+            raise SopEvalError(f"cluster column {cluster!r} must be constant within each unit (units nest in clusters).")
+
     notes: list[str] = []
     times = np.sort(df[time].unique()).astype(float)
     missing_y = df[outcome].isna()
@@ -156,6 +165,9 @@ def prepare_panel(
     w = np.ones(n_u)
     if weights:
         w[unit_codes] = df[weights].to_numpy(dtype=float)
+    cl = np.zeros(n_u, dtype=np.int64)
+    if cluster:
+        cl[unit_codes] = pd.factorize(df[cluster])[0]
     xcols, xnames = covariate_matrix(df, covariates) if covariates else (np.empty((len(df), 0)), [])
     x = np.zeros((n_u, n_t, xcols.shape[1]))
     x[unit_codes, time_codes] = xcols
@@ -181,7 +193,7 @@ def prepare_panel(
         _warn(notes, f"group(s) {examples([_gl(v) for v in np.unique(g[late])])} start after the last period "
                      f"{_gl(times[-1])}; their {int(late.sum())} units count as never treated.")
         g = np.where(late, 0.0, g)
-    y, g, w, x = y[keep], g[keep], w[keep], x[keep]
+    y, g, w, x, cl = y[keep], g[keep], w[keep], x[keep], cl[keep]
     if control == "never" and not (g == 0).any():
         raise SopEvalError(
             f"control='never' needs never-treated units (group 0 or missing in {group!r}), but every unit is "
@@ -203,8 +215,11 @@ def prepare_panel(
         if size < len(xnames) + 5:
             _warn(notes, f"group {_gl(gv)} has only {size} unit(s) (fewer than covariates + 5); its ATT(g,t) "
                          "are imprecise and may not be estimable.")
+    clusters = pd.factorize(cl)[0] if cluster else None
+    if clusters is not None and clusters.max() < 1:
+        raise SopEvalError(f"cluster column {cluster!r} has a single cluster; clustered standard errors need several.")
     return StaggeredPanel(y=y, group=g, times=times, weights=w / w.mean(), x=x, covariate_names=xnames,
-                          n_units_input=n_u, notes=notes)
+                          n_units_input=n_u, notes=notes, cluster=clusters)
 
 
 def _gl(v: float) -> int | float:

@@ -43,7 +43,8 @@ def _panels() -> dict[str, pd.DataFrame]:
         per_unit = 0.5 * df.groupby("unit")["x"].first() + rng.normal(size=df["unit"].nunique())
         df["z"] = df["unit"].map(per_unit)
         df["w"] = 1.0 + (df["unit"] % 4)  # unit weights, e.g. matching or sampling weights
-        out[name] = df[["unit", "period", "group", "treated", "x", "z", "w", "y"]]
+        df["area"] = df["unit"] % 25  # clusters that units nest in
+        out[name] = df[["unit", "period", "group", "treated", "x", "z", "w", "area", "y"]]
     return out
 
 
@@ -54,11 +55,12 @@ def _num(v):
     return v if math.isfinite(v) else None
 
 
-def _run(df, control, method, cov, *, bstrap=False, base_period="varying", anticipation=0, weights=None, seed=0):
+def _run(df, control, method, cov, *, bstrap=False, base_period="varying", anticipation=0, weights=None, cluster=None,
+         seed=0):
     np.random.seed(seed)
     o = ATTgt(yname="y", tname="period", idname="unit", gname="group", data=df, xformla=f"y ~ {cov or 1}",
               control_group={"never": "nevertreated", "not_yet": "notyettreated"}[control],
-              anticipation=anticipation, weights_name=weights, biters=999)
+              anticipation=anticipation, weights_name=weights, clustervar=cluster, biters=999)
     o.fit(est_method=method, base_period=base_period, bstrap=bstrap)
     res = o.results
     rec = {
@@ -100,6 +102,12 @@ def main() -> None:
                                                        anticipation=1)
     configs["a/not_yet/dr/z/weighted"] = dict(panel="a", control="not_yet", method="dr", covariates="z", weights="w")
     configs["b/never/ipw/none/weighted"] = dict(panel="b", control="never", method="ipw", covariates=None, weights="w")
+    configs["a/never/dr/none/cluster"] = dict(panel="a", control="never", method="dr", covariates=None,
+                                              cluster="area")
+    configs["b/not_yet/reg/z/cluster"] = dict(panel="b", control="not_yet", method="reg", covariates="z",
+                                              cluster="area")
+    configs["a/not_yet/reg/z/cluster/bootstrap"] = dict(panel="a", control="not_yet", method="reg", covariates="z",
+                                                        cluster="area", bstrap=True)
     for name, control in (("a", "never"), ("a", "not_yet"), ("b", "not_yet")):
         configs[f"{name}/{control}/dr/z/bootstrap"] = dict(panel=name, control=control, method="dr", covariates="z",
                                                           bstrap=True)
@@ -110,7 +118,7 @@ def main() -> None:
         df = panels[cfg["panel"]]
         rec = _run(df, cfg["control"], cfg["method"], cfg["covariates"], bstrap=cfg.get("bstrap", False),
                    base_period=cfg.get("base_period", "varying"), anticipation=cfg.get("anticipation", 0),
-                   weights=cfg.get("weights"), seed=1000 + i)
+                   weights=cfg.get("weights"), cluster=cfg.get("cluster"), seed=1000 + i)
         out["configs"][key] = {"settings": cfg, **rec}
         print(key, "done")
     tmp = HERE / "reference.json.tmp"
