@@ -163,7 +163,8 @@ def cluster_bootstrap(
     """Weighted-regression estimate with a bootstrap SE from resampling whole matched sets.
 
     Each replicate draws as many matched sets as there are, with replacement (multinomial counts), and
-    re-solves the weighted normal equations from per-set cross-products. ``progress=None`` shows a bar
+    re-solves the weighted normal equations from per-set cross-products (how often each set was drawn,
+    times its cross-products). ``progress=None`` shows a bar
     when there are more than 2,000 replicates.
     """
     if int(n_boot) < 2:
@@ -178,12 +179,12 @@ def cluster_bootstrap(
     rng = np.random.default_rng(seed)
     draws = np.empty((int(n_boot), 2))
     show = progress if progress is not None else n_boot > 2000
-    uniform = np.full(n_clusters, 1.0 / n_clusters)
     done = 0
     with tqdm(total=int(n_boot), disable=not show, desc="bootstrap", unit="rep") as bar:
         while done < n_boot:
             b = min(chunk, int(n_boot) - done)
-            counts = rng.multinomial(n_clusters, uniform, size=b).astype(float)
+            draws_idx = rng.integers(0, n_clusters, (b, n_clusters)) + (np.arange(b) * n_clusters)[:, None]
+            counts = np.bincount(draws_idx.ravel(), minlength=b * n_clusters).reshape(b, n_clusters).astype(float)
             sums = counts @ per_set
             xtwx = sums[:, : k * k].reshape(b, k, k)
             xtwy = sums[:, k * k :]
