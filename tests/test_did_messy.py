@@ -148,3 +148,23 @@ def test_summaries_and_records_are_tidy_and_json_safe(df):
     json.dumps(res.pretrend_test().to_dict())
     again = _quiet(df, *ARGS, se="bootstrap", n_boot=199, seed=1)
     np.testing.assert_array_equal(res.se, again.se)
+
+
+def test_calendar_years_and_json_records(df):
+    import json
+
+    years = df.assign(period=df["period"] + 2014, group=np.where(df["group"] > 0, df["group"] + 2014, 0))
+    res = _quiet(years, *ARGS)
+    base = _quiet(df, *ARGS)
+    np.testing.assert_allclose(res.att, base.att)
+    s = res.summary()
+    assert s["group"].tolist()[0] == 2017 and isinstance(s["time"].tolist()[0], int)
+    np.testing.assert_allclose(res.aggregate("dynamic").att, base.aggregate("dynamic").att)
+    d = years.assign(post=(years["period"] >= 2017).astype(int), tr=(years["group"] > 0).astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for r in (did2x2(d, "y", "tr", "post", unit="unit"), twfe(d, "y", "unit", "period", "treated"),
+                  event_study(d, "y", "unit", "period", "group", window=(-2, 2))):
+            rec = json.dumps(r.to_dict())
+            assert len(rec) < 20_000  # summaries and counts only, never unit-level rows
+            assert r.summary().shape[0] >= 1

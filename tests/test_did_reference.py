@@ -47,13 +47,19 @@ def test_cells_match_point_estimates_and_analytic_se(analytic):
     np.testing.assert_allclose(res.se, _arr(cells["se"]), rtol=1e-7, atol=1e-9, equal_nan=True)
 
 
-@pytest.mark.parametrize("kind", ["simple", "group", "dynamic", "calendar"])
-def test_aggregations_match(analytic, kind):
+VARIANTS = {"simple": ("simple", {}), "group": ("group", {}), "dynamic": ("dynamic", {}),
+            "calendar": ("calendar", {}), "dynamic_balance2": ("dynamic", {"balance_e": 2}),
+            "dynamic_window": ("dynamic", {"min_e": -2, "max_e": 3}), "group_max_e1": ("group", {"max_e": 1})}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_aggregations_match(analytic, variant):
     key, res = analytic
-    ref = REF[key]["aggregates"][kind]
+    ref = REF[key]["aggregates"][variant]
+    kind, options = VARIANTS[variant]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        agg = res.aggregate(kind)
+        agg = res.aggregate(kind, **options)
     assert agg.overall_att == pytest.approx(ref["overall_att"], abs=1e-8)
     assert agg.overall_se == pytest.approx(ref["overall_se"], rel=1e-7)
     if kind != "simple":

@@ -68,15 +68,18 @@ def _run(df, control, method, cov, *, bstrap=False, base_period="varying", antic
                   for g, t, a, s in zip(res["group"], res["year"], res["att"], res["se"])],
         "W": _num(o.MP.get("W")), "Wpval": _num(o.MP.get("Wpval")), "aggregates": {},
     }
-    for kind in ("simple", "group", "dynamic", "calendar"):
+    variants = {"simple": ("simple", {}), "group": ("group", {}), "dynamic": ("dynamic", {}),
+                "calendar": ("calendar", {}), "dynamic_balance2": ("dynamic", {"balance_e": 2}),
+                "dynamic_window": ("dynamic", {"min_e": -2, "max_e": 3}), "group_max_e1": ("group", {"max_e": 1})}
+    for name, (kind, options) in variants.items():
         np.random.seed(seed + 1)
-        o.aggte(kind, na_rm=True, bstrap=bstrap, cband=bstrap)
+        o.aggte(kind, na_rm=True, bstrap=bstrap, cband=bstrap, **options)
         a = o.atte
         agg = {"overall_att": _num(a["overall_att"]), "overall_se": _num(np.ravel(a["overall_se"])[0])}
         if a.get("egt") is not None:
             agg.update(labels=[_num(v) for v in np.ravel(a["egt"])], att=[_num(v) for v in np.ravel(a["att_egt"])],
                        se=[_num(v) for v in np.ravel(a["se_egt"])], crit_val=_num(a.get("crit_val_egt")))
-        rec["aggregates"][kind] = agg
+        rec["aggregates"][name] = agg
     return rec
 
 
