@@ -21,6 +21,7 @@ _LAZY = {
     "effects": "sop_eval.effects:",
     "did": "sop_eval.did:",
     "thresholds": "sop_eval.thresholds:",
+    "power": "sop_eval.power:",
     "payments": "sop_eval.payments:",
     "finance": "sop_eval.finance:",
     "report": "sop_eval.report:",

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import optimize, stats
 from tqdm.auto import tqdm
 
+from sop_eval.effects.estimate import _json_safe
 from sop_eval.errors import SopEvalError
 
 KINDS = ("count", "binary", "continuous")
@@ -210,7 +211,7 @@ class SimulatedPower:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record."""
-        return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in asdict(self).items()}
+        return _json_safe(asdict(self))
 
 
 def simulate_power(

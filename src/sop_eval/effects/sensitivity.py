@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.effects.estimate import EffectEstimate, _json_safe
 from sop_eval.errors import SopEvalError
 
 
@@ -47,14 +47,14 @@ class RosenbaumBounds:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record."""
-        return {
+        return _json_safe({
             "critical_gamma": self.critical_gamma,
             "alpha": self.alpha,
             "alternative": self.alternative,
             "n_pairs": self.n_pairs,
             "n_nonzero": self.n_nonzero,
             "table": self.table.to_dict(orient="list"),
-        }
+        })
 
 
 def _signed_rank_bound(d: np.ndarray, gamma: float, upper: bool) -> float:
@@ -138,7 +138,7 @@ class EValue:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record."""
-        return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in self.__dict__.items()}
+        return _json_safe(dict(self.__dict__))
 
 
 def _e(rr: float) -> float:
