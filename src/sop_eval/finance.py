@@ -24,6 +24,8 @@ from sop_eval.payments.risk import PaymentRisk, payment_risk
 from sop_eval.payments.schedule import PaymentSchedule
 
 DAYS_PER_YEAR = 365.25
+# rates scanned for sign changes of the NPV: near -100%, 0-100% finely, then up to 1,000,000%
+_GRID = np.concatenate([-1 + np.logspace(-6, 0, 60)[:-1], np.linspace(0, 1, 101)[1:], np.logspace(0.05, 4, 80)])
 
 
 def _flows(amounts: Sequence[Any], times: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -66,8 +68,8 @@ def irr(amounts: Sequence[Any], times: Sequence[float] | None = None) -> float:
     def f(r: float) -> float:
         return float(np.sum(a * np.exp(-t * np.log1p(r))))
 
-    grid = np.concatenate([-1 + np.logspace(-6, 0, 60)[:-1], np.linspace(0, 1, 101)[1:], np.logspace(0.05, 4, 80)])
-    values = np.array([f(r) for r in grid])
+    values = (a[None, :] * np.exp(-t[None, :] * np.log1p(_GRID)[:, None])).sum(axis=1)
+    grid = _GRID
     roots = [float(r) for r, v in zip(grid, values) if v == 0]
     for i in np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0)[0]:
         roots.append(float(brentq(f, grid[i], grid[i + 1], xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)))
