@@ -98,6 +98,7 @@ def test_no_never_treated_units(df):
         (lambda d: d.assign(y=d["y"].astype(str)), "outcome column 'y' must be numeric"),
         (lambda d: d.assign(area=d["period"] % 2), "cluster column 'area' must be constant within each unit"),
         (lambda d: d.assign(area=1), "single cluster"),
+        (lambda d: d.assign(group=np.where(d["unit"] == 3, -1, d["group"])), "negative values"),
     ],
 )
 def test_bad_input_raises_naming_the_culprit(df, change, message):

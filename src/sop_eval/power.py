@@ -88,52 +88,46 @@ def power(
     return float(stats.norm.sf(crit - shift) + stats.norm.cdf(-crit - shift))
 
 
-def mde(
-    *,
-    n_treated: float,
-    baseline_mean: float,
-    ratio: float = 1.0,
-    kind: str = "count",
-    dispersion: float = 1.0,
-    sd: float | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    alternative: str = "two-sided",
-    design_effect: float = 1.0,
-    equal_variance: bool = False,
-) -> float:
-    """Minimum detectable relative reduction (positive, 0.10 = 10%) at ``alpha`` and ``power``."""
+_SCENARIO = ("n_treated", "baseline_mean", "ratio", "kind", "dispersion", "sd", "alpha", "alternative", "design_effect",
+             "equal_variance")
+
+
+def _scenario(options: dict[str, Any], caller: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    unknown = set(options) - set(_SCENARIO) - set(exclude)
+    if unknown or set(exclude) & set(options):
+        raise SopEvalError(
+            f"{caller}() got unexpected argument(s) {sorted(unknown | (set(exclude) & set(options)))}; it takes the "
+            f"keyword arguments of power(): {', '.join(k for k in _SCENARIO if k not in exclude)}."
+        )
+    return options
+
+
+def mde(*, power: float = 0.8, **scenario: Any) -> float:
+    """Minimum detectable relative reduction (positive, 0.10 = 10%) with probability ``power``.
+
+    ``scenario``: the keyword arguments of :func:`power` (``n_treated``, ``baseline_mean``, ``ratio``,
+    ``kind``, ``dispersion``, ``sd``, ``alpha``, ``alternative``, ``design_effect``, ``equal_variance``).
+    Infinite when no reduction up to 100% (counts, rates) reaches that power.
+    """
     target = power
     if not 0 < target < 1:
         raise SopEvalError(f"power={target} must lie strictly between 0 and 1, e.g. 0.8.")
-    options = dict(n_treated=n_treated, baseline_mean=baseline_mean, ratio=ratio, kind=kind, dispersion=dispersion,
-                   sd=sd, alpha=alpha, alternative=alternative, design_effect=design_effect,
-                   equal_variance=equal_variance)
+    options = _scenario(scenario, "mde")
     gap = lambda r: globals()["power"](-r, **options) - target  # noqa: E731
-    top = 1 - 1e-9 if kind in ("count", "binary") else 1e6
+    top = 1 - 1e-9 if options.get("kind", "count") in ("count", "binary") else 1e6
     if gap(top) < 0:
         return float("inf")
     return float(optimize.brentq(gap, 1e-12, top, xtol=1e-12))
 
 
-def required_n(
-    relative_effect: float,
-    *,
-    baseline_mean: float,
-    ratio: float = 1.0,
-    kind: str = "count",
-    dispersion: float = 1.0,
-    sd: float | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    alternative: str = "two-sided",
-    design_effect: float = 1.0,
-) -> int:
-    """Smallest number of treated people giving ``power`` to detect ``relative_effect`` (rounded up)."""
+def required_n(relative_effect: float, *, power: float = 0.8, **scenario: Any) -> int:
+    """Smallest number of treated people giving ``power`` to detect ``relative_effect`` (rounded up).
+
+    ``scenario``: the keyword arguments of :func:`power` other than ``n_treated``.
+    """
     if relative_effect == 0:
         raise SopEvalError("relative_effect=0 cannot be detected by any sample size.")
-    options = dict(baseline_mean=baseline_mean, ratio=ratio, kind=kind, dispersion=dispersion, sd=sd, alpha=alpha,
-                   alternative=alternative, design_effect=design_effect)
+    options = _scenario(scenario, "required_n", exclude=("n_treated",))
     gap = lambda n: globals()["power"](relative_effect, n_treated=n, **options) - power  # noqa: E731
     hi = 10.0
     while gap(hi) < 0:
@@ -143,26 +137,20 @@ def required_n(
     return int(np.ceil(optimize.brentq(gap, 1e-6, hi, xtol=1e-6)))
 
 
-def gate_pay_probability(
-    gate: float,
-    relative_effect: float,
-    *,
-    n_treated: float,
-    baseline_mean: float,
-    ratio: float = 1.0,
-    kind: str = "count",
-    dispersion: float = 1.0,
-    sd: float | None = None,
-    design_effect: float = 1.0,
-) -> float:
+def gate_pay_probability(gate: float, relative_effect: float, **scenario: Any) -> float:
     """Probability that the estimated relative reduction reaches ``gate`` (e.g. 0.10) when the truth is
     ``relative_effect`` (normal approximation for the estimate; the comparison mean taken as known).
 
+    ``scenario``: the keyword arguments of :func:`power` (``alpha`` and ``alternative`` play no part).
     At ``relative_effect=0`` this is the gate's false-payment rate: the one-sided alpha the gate implies.
     """
-    _check(kind, baseline_mean, dispersion, sd, 0.05, "two-sided")
-    se = _se(relative_effect, n_treated, ratio, baseline_mean, kind, dispersion, sd, design_effect, False)
-    return float(stats.norm.cdf((-gate * baseline_mean - relative_effect * baseline_mean) / se))
+    options = {"ratio": 1.0, "kind": "count", "dispersion": 1.0, "sd": None, "design_effect": 1.0,
+               "equal_variance": False, **_scenario(scenario, "gate_pay_probability", exclude=("alpha", "alternative"))}
+    _check(options["kind"], options["baseline_mean"], options["dispersion"], options["sd"], 0.05, "two-sided")
+    se = _se(relative_effect, options["n_treated"], options["ratio"], options["baseline_mean"], options["kind"],
+             options["dispersion"], options["sd"], options["design_effect"], options["equal_variance"])
+    mean = options["baseline_mean"]
+    return float(stats.norm.cdf((-gate * mean - relative_effect * mean) / se))
 
 
 def dispersion_from_pilot(values: Any) -> float:
@@ -300,24 +288,16 @@ def simulate_power(
     )
 
 
-def mde_table(
-    n_treated: Any,
-    *,
-    baseline_mean: float,
-    ratio: float = 1.0,
-    kind: str = "count",
-    dispersion: float = 1.0,
-    sd: float | None = None,
-    alphas: Any = (0.05, 0.10),
-    powers: Any = (0.8, 0.9),
-    alternative: str = "two-sided",
-    design_effect: float = 1.0,
-) -> pd.DataFrame:
-    """Minimum detectable relative reduction for every combination of sample size, alpha and power."""
+def mde_table(n_treated: Any, *, alphas: Any = (0.05, 0.10), powers: Any = (0.8, 0.9), **scenario: Any) -> pd.DataFrame:
+    """Minimum detectable relative reduction for every combination of sample size, alpha and power.
+
+    ``scenario``: the other keyword arguments of :func:`power` (``baseline_mean``, ``ratio`` …).
+    """
+    options = _scenario(scenario, "mde_table", exclude=("n_treated", "alpha"))
+    alternative = options.get("alternative", "two-sided")
     rows = [
         {"n_treated": n, "alpha": a, "power": p, "alternative": alternative,
-         "mde": mde(n_treated=n, baseline_mean=baseline_mean, ratio=ratio, kind=kind, dispersion=dispersion, sd=sd,
-                    alpha=a, power=p, alternative=alternative, design_effect=design_effect)}
+         "mde": mde(n_treated=n, alpha=a, power=p, **options)}
         for n in np.atleast_1d(n_treated) for a in np.atleast_1d(alphas) for p in np.atleast_1d(powers)
     ]
     return pd.DataFrame(rows)

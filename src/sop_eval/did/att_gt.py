@@ -172,8 +172,8 @@ def att_gt(
     ``method``: ``"dr"`` (doubly robust, R's default), ``"ipw"`` or ``"reg"``; ``covariates`` enter the
     propensity and outcome models with the values of the earlier of the two periods. ``weights`` names a
     column of unit weights (e.g. matching weights). ``se``: ``"analytic"`` (influence function) or
-    ``"bootstrap"`` (``n_boot`` Rademacher multiplier draws, ``seed``); the uniform band over all cells needs
-    the bootstrap. ``cluster`` names a column constant within units (e.g. the local authority of a person) by which
+    ``"bootstrap"`` (``n_boot`` Rademacher multiplier draws, ``seed``; ``None`` means seed 0, so results are
+    reproducible); the uniform band over all cells needs the bootstrap. ``cluster`` names a column constant within units (e.g. the local authority of a person) by which
     the analytic and bootstrap standard errors are clustered, as R ``did``'s ``clustervars``. Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
     """
     _choice(control, "control", CONTROLS)
@@ -184,6 +184,7 @@ def att_gt(
         raise SopEvalError(f"n_boot={n_boot!r} must be a whole number of bootstrap draws >= 2, e.g. 999.")
     if not 0 < alpha < 1:
         raise SopEvalError(f"alpha={alpha!r} must lie strictly between 0 and 1.")
+    seed = 0 if seed is None else seed
     panel = prepare_panel(data, outcome, unit, time, group, covariates=covariates, weights=weights,
                           control=control, anticipation=anticipation, cluster=cluster)
     cells = _plan(panel, base_period, anticipation)

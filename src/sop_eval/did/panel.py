@@ -120,6 +120,9 @@ def prepare_panel(
         raise SopEvalError(f"anticipation={anticipation!r} must be a whole number of periods >= 0.")
     df = data[list(dict.fromkeys(cols))].copy()
     df[group] = df[group].fillna(0)
+    if (df[group] < 0).any():
+        raise SopEvalError(f"group column {group!r} has negative values in rows {_rows(df[group] < 0, df.index)}; it "
+                           "must hold the first treated period, or 0 / missing for never-treated units.")
     dup = df.duplicated([unit, time], keep=False)
     if dup.any():
         raise SopEvalError(
