@@ -110,3 +110,18 @@ def test_to_dict_is_json_safe_and_round_trips():
     record = json.loads(json.dumps(est.to_dict()))
     back = EffectEstimate.from_dict(record)
     assert back == est
+
+
+def test_fieller_interval_equals_delta_when_the_comparison_is_known_and_is_close_otherwise():
+    known = EffectEstimate(estimate=-0.2, se=0.05, treated_mean=1.5, comparison_mean=1.7, n_treated=1000, n_comparison=9000, kind="count")
+    assert known.relative_conf_int(method="fieller") == pytest.approx(known.relative_conf_int())
+    est = _est(-0.2, 0.05, 1000, cm=1.7, cm_se=0.02)
+    lo, hi = est.relative_conf_int(method="fieller")
+    dlo, dhi = est.relative_conf_int()
+    assert lo == pytest.approx(dlo, abs=2e-3) and hi == pytest.approx(dhi, abs=2e-3)
+    # Fieller is asymmetric around the ratio, the delta method is not
+    assert (hi - est.relative) != pytest.approx(est.relative - lo, abs=1e-6)
+    vague = _est(-0.2, 0.05, 1000, cm=0.05, cm_se=0.04)
+    assert vague.relative_conf_int(method="fieller") == (-math.inf, math.inf)
+    with pytest.raises(SopEvalError, match="fieller"):
+        est.relative_conf_int(method="bootstrap")

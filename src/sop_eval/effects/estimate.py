@@ -108,11 +108,31 @@ class EffectEstimate:
         )
         return math.sqrt(max(var, 0.0))
 
-    def relative_conf_int(self, level: float | None = None) -> tuple[float, float]:
-        """Delta-method confidence interval of :attr:`relative`."""
+    def relative_conf_int(self, level: float | None = None, method: str = "delta") -> tuple[float, float]:
+        """Confidence interval of :attr:`relative` by the ``"delta"`` method (default) or ``"fieller"``.
+
+        Fieller's interval inverts the test of ``treated_mean - rho * comparison_mean = 0`` for the ratio
+        ``rho = treated / comparison`` and subtracts 1; it is unbounded, ``(-inf, inf)``, when the
+        comparison mean is not significantly different from zero. Both equal when the comparison mean
+        is known exactly.
+        """
         c = self._critical(self.level if level is None else level)
-        r, s = self.relative, self.relative_se
-        return (r - c * s, r + c * s)
+        if method == "delta":
+            r, s = self.relative, self.relative_se
+            return (r - c * s, r + c * s)
+        if method != "fieller":
+            raise SopEvalError(f"relative_conf_int method={method!r} must be 'delta' or 'fieller'.")
+        var_c = (self.comparison_mean_se or 0.0) ** 2
+        cov_tc = self.cov_estimate_comparison + var_c
+        var_t = self.se**2 + var_c + 2 * self.cov_estimate_comparison
+        t, m = self.treated_mean, self.comparison_mean
+        a = m**2 - c**2 * var_c
+        b = t * m - c**2 * cov_tc
+        disc = b**2 - a * (t**2 - c**2 * var_t)
+        if a <= 0 or disc < 0:
+            return (-math.inf, math.inf)
+        root = math.sqrt(disc)
+        return ((b - root) / a - 1, (b + root) / a - 1)
 
     def per_100(self) -> pd.Series:
         """Treated and comparison means, difference and its interval per 100 people (JDL style)."""
