@@ -42,14 +42,18 @@ _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f", ""}
 
 
+def _existing(source: str | Path, what: str) -> tuple[Path, str]:
+    path = Path(source)
+    if not path.is_file():
+        raise SopEvalError(f"{what} file {str(path)!r} does not exist; check the path.")
+    return path, f"{what} file {path.name!r}"
+
+
 def read_estimates(source: str | Path | Iterable[Any] | Mapping[str, Any]) -> tuple[EffectEstimate, ...]:
     """Effect estimates from a JSON file path, parsed JSON, or a sequence of estimates/records."""
     where = "estimates"
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise SopEvalError(f"estimates file {str(path)!r} does not exist.")
-        where = f"estimates file {path.name!r}"
+        path, where = _existing(source, "estimates")
         try:
             source = json.loads(path.read_text("utf-8"), parse_float=Decimal)
         except json.JSONDecodeError as exc:
@@ -145,10 +149,7 @@ def read_claims(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     """
     where = "claims"
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise SopEvalError(f"claims file {str(path)!r} does not exist.")
-        where = f"claims file {path.name!r}"
+        path, where = _existing(source, "claims")
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     elif isinstance(source, pd.DataFrame):
         frame = source.copy()
