@@ -173,3 +173,16 @@ def test_inputs_are_not_modified(cohort):
     before = cohort.data.copy()
     cohort.effect("reconviction_events", covariates=True, se="bootstrap", n_boot=50, seed=1)
     pd.testing.assert_frame_equal(cohort.data, before)
+
+
+def test_unmatched_treated_are_counted_per_cohort(reoffending):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = sop_eval.match(reoffending, "treated", COVARIATES, ratio=1, caliper=0.05, exact=["cohort"])
+    whole = m.effect("reconviction_events")
+    by = estimate_by(m, "reconviction_events", by="cohort")
+    assert whole.details["n_treated_unmatched"] == len(m.unmatched) > 0
+    assert sum(e.details["n_treated_unmatched"] for e in by.values()) == len(m.unmatched)
+    assert all(e.n_treated + e.details["n_treated_unmatched"] == 300 for e in by.values())
+    with pytest.raises(SopEvalError, match="kind='binary'"):
+        m.effect("reconviction_events", kind="binary")

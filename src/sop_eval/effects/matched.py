@@ -102,8 +102,8 @@ def _numeric_outcome(frame: pd.DataFrame, column: str, role: str = "outcome") ->
     values = frame[column]
     if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
         raise SopEvalError(
-            f"{role} column {column!r} is not numeric (dtype {values.dtype}; values such as "
-            f"{examples(values.dropna().unique()[:5])}). Convert it to numbers (0/1 for a rate)."
+            f"{role} column {column!r} is not numeric (dtype {values.dtype}). Convert it to numbers "
+            "(0/1 for a rate, counts for events, durations for a time to event)."
         )
     return values.to_numpy(dtype=float)
 
@@ -149,7 +149,9 @@ def estimate_effect(
     ``se`` names the standard error (:data:`sop_eval.effects.inference.SE_METHODS`): ``"cluster"``
     (matched set), ``"robust"``/``"HC0"``–``"HC3"``, ``"abadie-imbens"`` (nearest-neighbour matching
     with replacement only; re-matches on the cohort's propensity score with ties as R ``Matching``) or
-    ``"bootstrap"`` (``n_boot`` replicates of matched sets, ``seed``). ``covariates`` (column names, or
+    ``"bootstrap"`` (``n_boot`` replicates of matched sets, ``seed``). With replacement, ``"cluster"``
+    and ``"bootstrap"`` treat matched sets as independent although they share controls, which understates
+    the SE a little when controls are reused often; ``"abadie-imbens"`` accounts for the reuse. ``covariates`` (column names, or
     True for the matching covariates) adds regression adjustment in the matched sample (doubly robust).
 
     Refuses to run with fewer than ``min_treated`` (60, the Justice Data Lab minimum) treated people
@@ -201,6 +203,9 @@ def _estimate(
         return time_to_event_effect(
             sample, y, ev, outcome=outcome, se=se, horizon=horizon, level=level, label=label
         )
+    if kind == "binary" and not np.isin(y[~np.isnan(y)], (0.0, 1.0)).all():
+        raise SopEvalError(f"kind='binary' but outcome column {outcome!r} holds values other than 0 and 1; "
+                           "use kind='count' or 'continuous', or recode it.")
     missing = np.isnan(y)
     if missing.any():
         raise SopEvalError(
@@ -219,7 +224,7 @@ def _estimate(
             y, sample.treat, sample.weights, cluster=sample.cluster, covariates=X,
             n_boot=n_boot, seed=seed, progress=progress,
         )
-    return _to_estimate(inf, sample, outcome, kind, cohort, level, label, cov_names, se)
+    return _to_estimate(inf, sample, outcome, kind, cohort, level, label, cov_names, se, within)
 
 
 def _abadie_imbens_for(cohort: Any, outcome: str, within: np.ndarray | None = None) -> Inference:
@@ -273,6 +278,7 @@ def _to_estimate(
     label: str,
     covariates: list[str],
     se: str,
+    within: np.ndarray | None = None,
 ) -> EffectEstimate:
     w_c = sample.weights[~sample.treat]
     details = {
@@ -284,6 +290,12 @@ def _to_estimate(
         "comparison_ess": float(w_c.sum() ** 2 / (w_c**2).sum()) if len(w_c) else 0.0,
         "regression_adjustment": covariates,
     }
+    unmatched = getattr(cohort, "unmatched", None)
+    if unmatched is not None:
+        labels = unmatched.index
+        if within is not None:
+            labels = labels[np.isin(labels, cohort.data.index[within])]
+        details["n_treated_unmatched"] = int(len(labels))
     if kind == "binary":
         y = sample.frame[outcome].to_numpy(dtype=float)
         details["n_events_treated"] = int(y[sample.treat].sum())
