@@ -289,3 +289,41 @@ def test_sliding_scale_fixture_payer_cap():
     line = more.lines[0]
     assert line.gross == D("200000.00") and line.capped_by == "payer cap of central outcomes fund"
     assert more.by_payer == {"clinical commissioning group": D("140000.00"), "central outcomes fund": D("30000.00")}
+
+
+def test_amendment_prices_cohorts_by_their_start_and_names_the_version():
+    text = PETERBOROUGH.read_text() + """
+[[amendments]]
+version = "1.1"
+effective = 2012-07-01
+description = "price per event avoided revised"
+[amendments.prices]
+reconviction_events = 2500
+"""
+    s = calculate(parse_contract(text), estimates=PB_ESTIMATES)
+    c2 = s.line(cohort="cohort 2")
+    assert c2.contract_version == "1.1" and c2.price == D("2500") and c2.amount == D("425000.00")
+    assert s.line(cohort="cohort 1").contract_version == "1.0"
+    pooled = s.line(kind="pooled catch-up")
+    # due in all 130 x 2,000 + 170 x 2,500 = 685,000; less 425,000 paid = 260,000; cap leaves 75,000
+    assert pooled.gross == D("260000.00") and pooled.amount == D("75000.00")
+    assert s.total == D("500000.00")
+
+
+def test_catch_up_off_reports_the_pooled_result_without_paying():
+    text = PETERBOROUGH.read_text().replace("catch_up = true", "catch_up = false")
+    s = calculate(parse_contract(text), estimates=PB_ESTIMATES)
+    pooled = s.line(kind="pooled catch-up")
+    assert pooled.decision.met and pooled.amount == 0 and "catch-up off" in pooled.note
+    assert s.total == D("340000.00")
+
+
+def test_gate_with_significance_withholds_payment():
+    text = PETERBOROUGH.read_text().replace("threshold = 0.10", "threshold = 0.10\nalpha = 0.05")
+    noisy = [EffectEstimate(**(vars(e) | {"se": 0.2, "details": {}})) for e in read_estimates(PB_ESTIMATES)]
+    s = calculate(parse_contract(text), estimates=noisy)
+    c2 = s.line(cohort="cohort 2")
+    assert c2.decision.met_threshold and not c2.decision.significant and c2.status == "gate not met"
+    assert c2.amount == 0
+    with pytest.raises(SopEvalError, match="no standard error"):
+        calculate(parse_contract(text), estimates=PB_ESTIMATES)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.payments import calculate, parse_contract
 
 D = Decimal
+FIX = Path(__file__).resolve().parents[1] / "src" / "sop_eval" / "fixtures" / "contracts"
 SETTINGS = settings(max_examples=60, deadline=None)
 
 
@@ -211,3 +213,18 @@ def test_rate_card_caps_once_only_and_validation(rows):
     assert all(k <= (2 if o == "b" else 1) for (_, o), k in counts.items())
     assert sum(1 for ln in s.lines if ln.outcome == "b" and ln.amount > 0) <= 6
     assert len(s.lines) == len(rows)
+
+
+@SETTINGS
+@given(st.lists(st.decimals(-1, 3, places=4), min_size=2, max_size=2))
+def test_ladder_and_scale_are_monotone_and_bounded(values):
+    from sop_eval.payments import load_contract
+    from sop_eval.payments.caps import DECIMAL
+    from sop_eval.payments.ladders import ladder_amount, scale_amount
+
+    lo, hi = sorted(values)
+    ladder = load_contract(FIX / "ladder.toml").outcomes[0]
+    assert ladder_amount(lo, ladder.steps, DECIMAL) <= ladder_amount(hi, ladder.steps, DECIMAL) <= D(11_712_000)
+    s = load_contract(FIX / "sliding_scale.toml").outcomes[0]
+    a, b = (scale_amount(v, s.floor, s.ceiling, s.amount, s.amount_at_floor, DECIMAL) for v in (lo, hi))
+    assert 0 <= a <= b <= s.amount

@@ -137,3 +137,20 @@ def test_decision_is_frozen():
     assert isinstance(d, TriggerDecision)
     with pytest.raises(AttributeError):
         d.met = False
+
+
+def test_pooled_interval_covers_the_truth_at_its_nominal_rate():
+    # two independent cohorts with known sampling distributions; truth = size-weighted mean reduction
+    rng = np.random.default_rng(11)
+    c1, c2, t1, t2, se = 1.55, 1.53, -0.13, -0.17, 0.05
+    truth = 0.25 * (-t1 / c1) + 0.75 * (-t2 / c2)
+    gate = Gate(0.075)
+    covered = []
+    for d1, d2 in se * rng.standard_normal((1500, 2)):
+        e1 = EffectEstimate(estimate=t1 + d1, se=se, treated_mean=c1 + t1 + d1, comparison_mean=c1, n_treated=500,
+                            n_comparison=5000)
+        e2 = EffectEstimate(estimate=t2 + d2, se=se, treated_mean=c2 + t2 + d2, comparison_mean=c2, n_treated=1500,
+                            n_comparison=15000)
+        lo, hi = gate.evaluate_pooled([e1, e2]).conf_int()
+        covered.append(lo <= truth <= hi)
+    assert np.mean(covered) == pytest.approx(0.95, abs=0.015)
