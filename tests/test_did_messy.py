@@ -96,7 +96,7 @@ def test_no_never_treated_units(df):
         (lambda d: d.assign(group=np.where(d["period"] > 3, d["group"] + 1, d["group"])), "changes over time"),
         (lambda d: pd.concat([d, d.head(1)]), "repeat a"),
         (lambda d: d.assign(y=d["y"].astype(str)), "outcome column 'y' must be numeric"),
-        (lambda d: d.assign(area=d["period"] % 2), "cluster column 'area' must be constant within each unit"),
+        (lambda d: d.assign(area=d["period"] % 2), "cluster column 'area' changes over time"),
         (lambda d: d.assign(area=1), "single cluster"),
         (lambda d: d.assign(group=np.where(d["unit"] == 3, -1, d["group"])), "negative values"),
     ],
