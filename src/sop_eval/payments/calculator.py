@@ -40,7 +40,7 @@ from sop_eval.payments.ratecard import claim_entries
 from sop_eval.payments.schedule import CapStep, PaymentLine, PaymentSchedule
 from sop_eval.thresholds import measure_value, to_decimal
 
-EstimatesInput = str | Path | Iterable[EffectEstimate | Mapping[str, Any]] | Mapping[str, Any] | None
+EstimatesInput = str | Path | EffectEstimate | Iterable[EffectEstimate | Mapping[str, Any]] | Mapping[str, Any] | None
 
 
 def calculate(

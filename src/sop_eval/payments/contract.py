@@ -477,11 +477,11 @@ def _outcome(t: Table, cohort_names: tuple[str, ...]) -> Outcome:
                                         what="a threshold (0.075 for 7.5%)")
             alpha = pooled_t.number("alpha", None, high=_ONE, what="a significance level")
             pooled_cohorts = pooled_t.texts("cohorts", kw["cohorts"])
-            bad = [c for c in pooled_cohorts if c not in cohort_names]
+            bad = [c for c in pooled_cohorts if c not in kw["cohorts"]]
             if not pooled_cohorts or bad:
                 raise pooled_t.fail(
                     "cohorts", list(pooled_cohorts),
-                    f"a pooled gate needs cohorts declared in [[cohorts]] (names: {examples(cohort_names) or 'none declared'}).",
+                    f"a pooled gate needs cohorts paid by this outcome (its cohorts: {examples(kw['cohorts']) or 'none declared'}).",
                 )
             kw["pooled"] = PooledTerms(threshold, tuple(pooled_cohorts), measure,
                                        None if alpha is None else float(alpha), pooled_t.flag("catch_up", True))

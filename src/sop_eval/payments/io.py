@@ -59,6 +59,8 @@ def read_estimates(source: str | Path | Iterable[Any] | Mapping[str, Any]) -> tu
         except json.JSONDecodeError as exc:
             raise SopEvalError(f"{where} is not valid JSON ({exc}).") from None
     defaults: dict[str, Any] = {}
+    if isinstance(source, EffectEstimate):
+        source = [source]
     if isinstance(source, Mapping):
         unknown = set(source) - {"estimates", *_DEFAULT_KEYS, "description", "source"}
         if unknown or "estimates" not in source:
