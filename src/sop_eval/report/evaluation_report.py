@@ -61,6 +61,10 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")
 
 
+def _count(x: Any) -> str:
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
 def _pct(x: Any) -> str:
     return "—" if x is None or pd.isna(x) else f"{100 * x:.1f}%"
 
@@ -137,9 +141,14 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
         share = k.dropped.attrs.get("share_dropped")
         if share:
             notes.append(f"{k.name}: {share:.1%} of the people served were left out of the match.")
+    sizes = protect(pd.DataFrame([ev.data.to_dict()])[["n_treated", "n_pool"]], ["n_treated", "n_pool"],
+                    name="people in the data", policy=policy)
+    protected.append(sizes)
+    shown_sizes = sizes.table.iloc[0]
     sections.append(Section("Data and cohort flow", paragraphs=(
-        f"{ev.data.to_dict()['n_treated']:,} people served and {ev.data.to_dict()['n_pool']:,} in the comparison pool "
-        f"(before disclosure rounding); extract date {ev.parameters.get('extract_date')}.",), tables=tables, notes=notes))
+        f"{_count(shown_sizes['n_treated'])} people served and {_count(shown_sizes['n_pool'])} in the comparison pool "
+        f"(counts under the disclosure policy); data extract date {ev.parameters.get('extract_date')}.",),
+        tables=tables, notes=notes))
 
     # balance and risk
     bal_tables, bal_figs, bal_notes = [], [], []
@@ -170,6 +179,9 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     if ev.pooled is not None:
         gate_list.append(float(pooled_terms.threshold) if pooled_terms else None)
     effect_figs = []
+    effect_table = protect(ev.summary(), ["n_treated", "n_comparison"], name="effect estimates", policy=policy) if ests else None
+    if effect_table is not None:
+        protected.append(effect_table)
     if ests:
         effect_figs.append(_fig("reductions.png", "Reduction in the outcome versus the matched comparison, with 95% intervals and gates",
                                 lambda ax: reduction_plot(ests, gate_list, ax=ax)))
@@ -177,7 +189,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     sections.append(Section(
         "Effects",
         paragraphs=tuple(e.describe() for e in ests),
-        tables=(("Effect estimates (Justice Data Lab layout)", ev.summary().round(4)),) if ests else (),
+        tables=(("Effect estimates (Justice Data Lab layout)", effect_table.table.round(4)),) if ests else (),
         figures=effect_figs,
     ))
 
