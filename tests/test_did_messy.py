@@ -169,3 +169,16 @@ def test_calendar_years_and_json_records(df):
             rec = json.dumps(r.to_dict())
             assert len(rec) < 20_000  # summaries and counts only, never unit-level rows
             assert r.summary().shape[0] >= 1
+
+
+def test_repeated_cross_sections_rules(df):
+    rc = df.sample(frac=0.6, random_state=1)
+    with pytest.raises(SopEvalError, match="pass panel=False"):
+        att_gt(rc, "y", None, "period", "group")
+    rc = rc.assign(y=rc["y"].where(rc.index != rc.index[0]))
+    with pytest.warns(SopEvalWarning, match="missing in 1 rows"):
+        res = att_gt(rc, "y", None, "period", "group", panel=False)
+    assert res.n_units == len(rc) - 1 and not res.panel
+    truth = pd.DataFrame(df.attrs["true_att_gt"])
+    post = res.summary().query("post").merge(truth, on=["group", "time"], suffixes=("", "_true"))
+    assert np.abs((post["att"] - post["att_true"]) / post["se"]).max() < 4

@@ -15,6 +15,7 @@ from sop_eval.did import att_gt
 HERE = Path(__file__).parent / "results" / "did"
 REF = json.loads((HERE / "reference.json").read_text())["configs"]
 PANELS = {name: pd.read_csv(HERE / f"panel_{name}.csv") for name in ("a", "b", "c")}
+PANELS["d"] = pd.read_csv(HERE / "cross_sections_d.csv")
 ANALYTIC = [k for k, v in REF.items() if not v["settings"].get("bstrap")]
 BOOT = [k for k, v in REF.items() if v["settings"].get("bstrap")]
 
@@ -23,7 +24,9 @@ def _fit(key: str, se: str = "analytic"):
     s = REF[key]["settings"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return att_gt(PANELS[s["panel"]], "y", "unit", "period", "group", control=s["control"], method=s["method"],
+        rc = s.get("cross_sections", False)
+        return att_gt(PANELS[s["panel"]], "y", None if rc else "unit", "period", "group", control=s["control"],
+                      method=s["method"], panel=not rc,
                       covariates=[s["covariates"]] if s["covariates"] else None,
                       base_period=s.get("base_period", "varying"), anticipation=s.get("anticipation", 0),
                       weights=s.get("weights"), cluster=s.get("cluster"), se=se, seed=20260101)
@@ -80,8 +83,10 @@ def test_pretrend_wald_matches(analytic):
 
 def test_reference_covers_required_settings():
     settings = [REF[k]["settings"] for k in ANALYTIC]
-    combos = {(s["control"], s["method"], bool(s["covariates"])) for s in settings}
-    assert combos == {(c, m, x) for c in ("never", "not_yet") for m in ("reg", "ipw", "dr") for x in (False, True)}
+    for rc in (False, True):
+        combos = {(s["control"], s["method"], bool(s["covariates"])) for s in settings
+                  if s.get("cross_sections", False) == rc}
+        assert combos == {(c, m, x) for c in ("never", "not_yet") for m in ("reg", "ipw", "dr") for x in (False, True)}
     # the overlap failure is reproduced as a left-out cell, as in the reference
     assert any(c["att"] is None for c in REF["a/never/dr/x"]["cells"])
 

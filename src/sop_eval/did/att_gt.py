@@ -22,8 +22,8 @@ import pandas as pd
 from scipy import stats
 
 from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
-from sop_eval.did.estimators import ESTIMATORS, CellNotEstimable
-from sop_eval.did.panel import StaggeredPanel, _gl, prepare_panel
+from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
+from sop_eval.did.panel import CrossSections, StaggeredPanel, _gl, prepare_cross_sections, prepare_panel
 from sop_eval.did._record import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning
 
@@ -45,7 +45,8 @@ def _choice(value: Any, name: str, allowed: Sequence[str]) -> str:
 
 @dataclass(frozen=True, eq=False)
 class AttGtResult:
-    """ATT(g,t) estimates with per-unit influence functions (``influence[i, k]`` for unit ``i``, cell ``k``).
+    """ATT(g,t) estimates with per-unit influence functions (``influence[i, k]`` for unit ``i``, cell ``k``; for
+    repeated cross-sections, ``panel=False``, the "units" are the observations).
 
     ``se`` is analytic or bootstrap (``se_method``); ``crit_val`` is the uniform (sup-t) critical value over all
     cells when ``se_method == "bootstrap"`` and the pointwise normal value otherwise. ``unit_group`` and
@@ -74,6 +75,7 @@ class AttGtResult:
     unit_cluster: np.ndarray | None = None
     covariates: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    panel: bool = True
 
     @property
     def n_units(self) -> int:
@@ -124,13 +126,13 @@ class AttGtResult:
             "estimator": "att_gt", "outcome": self.outcome, "control": self.control, "method": self.method,
             "base_period": self.base_period, "anticipation": self.anticipation, "se_method": self.se_method,
             "n_boot": self.n_boot, "seed": self.seed, "alpha": self.alpha, "crit_val": self.crit_val,
-            "n_units": self.n_units,
+            "n_units": self.n_units, "panel": self.panel,
             "n_clusters": None if self.unit_cluster is None else int(self.unit_cluster.max()) + 1, "covariates": list(self.covariates), "notes": list(self.notes),
             "cells": self.summary().to_dict(orient="records"),
         })
 
 
-def _plan(panel: StaggeredPanel, base_period: str, anticipation: int) -> list[tuple[float, int, int]]:
+def _plan(panel: StaggeredPanel | CrossSections, base_period: str, anticipation: int) -> list[tuple[float, int, int]]:
     """The (group, period index, base index) of every cell, in R ``did``'s order."""
     times = panel.times
     cells = []
@@ -149,7 +151,7 @@ def _plan(panel: StaggeredPanel, base_period: str, anticipation: int) -> list[tu
 def att_gt(
     data: pd.DataFrame,
     outcome: str,
-    unit: str,
+    unit: str | None,
     time: str,
     group: str,
     *,
@@ -163,9 +165,10 @@ def att_gt(
     seed: int | None = None,
     weights: str | None = None,
     cluster: str | None = None,
+    panel: bool = True,
     alpha: float = 0.05,
 ) -> AttGtResult:
-    """Estimate every ATT(g,t) of a staggered-adoption panel (Callaway & Sant'Anna 2021, as R ``did``).
+    """Estimate every ATT(g,t) of a staggered-adoption design (Callaway & Sant'Anna 2021, as R ``did``).
 
     ``group`` holds each unit's first treated period (0 or missing = never treated), on the scale of ``time``.
     ``control``: ``"never"`` (never-treated units) or ``"not_yet"`` (never treated plus not yet treated).
@@ -173,8 +176,11 @@ def att_gt(
     propensity and outcome models with the values of the earlier of the two periods. ``weights`` names a
     column of unit weights (e.g. matching weights). ``se``: ``"analytic"`` (influence function) or
     ``"bootstrap"`` (``n_boot`` Rademacher multiplier draws, ``seed``; ``None`` means seed 0, so results are
-    reproducible); the uniform band over all cells needs the bootstrap. ``cluster`` names a column constant within units (e.g. the local authority of a person) by which
-    the analytic and bootstrap standard errors are clustered, as R ``did``'s ``clustervars``. Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
+    reproducible); the uniform band over all cells needs the bootstrap. ``cluster`` names a column constant
+    within units (e.g. a person's local authority) by which standard errors are clustered, as R's
+    ``clustervars``. ``panel=False`` treats the rows as repeated cross-sections (different people each period;
+    ``unit`` may be None) and uses the ``DRDID`` cross-section estimators, each row then being an observation.
+    Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
     """
     _choice(control, "control", CONTROLS)
     _choice(method, "method", tuple(ESTIMATORS))
@@ -184,63 +190,80 @@ def att_gt(
         raise SopEvalError(f"n_boot={n_boot!r} must be a whole number of bootstrap draws >= 2, e.g. 999.")
     if not 0 < alpha < 1:
         raise SopEvalError(f"alpha={alpha!r} must lie strictly between 0 and 1.")
+    if panel and unit is None:
+        raise SopEvalError("att_gt needs unit= for a panel; pass panel=False for repeated cross-sections.")
     seed = 0 if seed is None else seed
-    panel = prepare_panel(data, outcome, unit, time, group, covariates=covariates, weights=weights,
-                          control=control, anticipation=anticipation, cluster=cluster)
-    cells = _plan(panel, base_period, anticipation)
-    n, times, g_unit, w = panel.n, panel.times, panel.group, panel.weights
+    options = dict(covariates=covariates, weights=weights, control=control, anticipation=anticipation,
+                   cluster=cluster)
+    if panel:
+        prepared = prepare_panel(data, outcome, unit, time, group, **options)
+    else:
+        prepared = prepare_cross_sections(data, outcome, time, group, **options)
+    cells = _plan(prepared, base_period, anticipation)
+    n, times, g_obs, w = prepared.n, prepared.times, prepared.group, prepared.weights
     ones = np.ones((n, 1))
-    kernel = ESTIMATORS[method]
+    has_x = prepared.x.shape[-1] > 0
     att = np.full(len(cells), np.nan)
     psi = np.zeros((n, len(cells)))
-    tmean = np.array([np.average(panel.y[g_unit == g, j], weights=w[g_unit == g]) for g, j, _ in cells])
-    notes = list(panel.notes)
+    if panel:
+        tmean = np.array([np.average(prepared.y[g_obs == g, j], weights=w[g_obs == g]) for g, j, _ in cells])
+    else:
+        tmean = np.array([np.average(prepared.y[(g_obs == g) & (prepared.period == j)],
+                                     weights=w[(g_obs == g) & (prepared.period == j)]) for g, j, _ in cells])
+    notes = list(prepared.notes)
+
+    def not_estimable(k: int, reason: str) -> None:
+        g, j = cells[k][0], cells[k][1]
+        msg = f"ATT(g={_gl(g)}, t={_gl(times[j])}) is not estimable: {reason}; the cell is left out of aggregations."
+        notes.append(msg)
+        warnings.warn(msg, SopEvalWarning, stacklevel=3)
+        psi[:, k] = np.nan
+
     for k, (g, j, base) in enumerate(cells):
         if j == base:  # universal base period: the reference cell
             att[k] = 0.0
             continue
-        cohort = g_unit == g
+        cohort = g_obs == g
         if control == "never":
-            comparison = g_unit == 0
+            comparison = g_obs == 0
         else:
-            comparison = (g_unit == 0) | ((g_unit > times[max(j, base)] + anticipation) & ~cohort)
+            comparison = (g_obs == 0) | ((g_obs > times[max(j, base)] + anticipation) & ~cohort)
         sel = cohort | comparison
-        if not comparison.any():
-            msg = (f"ATT(g={_gl(g)}, t={_gl(times[j])}) is not estimable: no comparison units are left in period "
-                   f"{_gl(times[j])}; the cell is left out of aggregations.")
-            notes.append(msg)
-            warnings.warn(msg, SopEvalWarning, stacklevel=2)
-            psi[:, k] = np.nan
+        if not panel:
+            sel &= (prepared.period == j) | (prepared.period == base)
+        if not (comparison & sel).any():
+            not_estimable(k, f"no comparison units are left in period {_gl(times[j])}")
             continue
-        dy = panel.y[sel, j] - panel.y[sel, base]
-        X = np.hstack([ones[sel], panel.x[sel, min(j, base), :]]) if panel.x.shape[2] else ones[sel]
         try:
             with np.errstate(all="ignore"):
-                est, inf = kernel(dy, cohort[sel].astype(float), X, w[sel])
+                if panel:
+                    X = np.hstack([ones[sel], prepared.x[sel, min(j, base), :]]) if has_x else ones[sel]
+                    dy = prepared.y[sel, j] - prepared.y[sel, base]
+                    est, inf = ESTIMATORS[method](dy, cohort[sel].astype(float), X, w[sel])
+                else:
+                    X = np.hstack([ones[sel], prepared.x[sel]]) if has_x else ones[sel]
+                    post = (prepared.period[sel] == j).astype(float)
+                    est, inf = RC_ESTIMATORS[method](prepared.y[sel], post, cohort[sel].astype(float), X, w[sel])
             if not (np.isfinite(est) and np.all(np.isfinite(inf))):
                 raise CellNotEstimable("the estimate is not finite")
         except (CellNotEstimable, np.linalg.LinAlgError) as err:
-            msg = (f"ATT(g={_gl(g)}, t={_gl(times[j])}) is not estimable: {err}; the cell is left out of "
-                   "aggregations. Check the covariates in this cell (collinear, constant or separating the cohort from its "
-                   "comparison units)" + (", or use method='reg'." if method != "reg" else "."))
-            notes.append(msg)
-            warnings.warn(msg, SopEvalWarning, stacklevel=2)
-            psi[:, k] = np.nan
+            not_estimable(k, f"{err}. Check the covariates in this cell (collinear, constant or separating the cohort "
+                             "from its comparison units)" + (", or use method='reg'" if method != "reg" else ""))
             continue
         att[k] = est
         psi[sel, k] = inf * (n / sel.sum())
-    se_vals = analytic_se(psi, panel.cluster)
+    se_vals = analytic_se(psi, prepared.cluster)
     crit = float(stats.norm.ppf(1 - alpha / 2))
     if se == "bootstrap":
-        draws = multiplier_bootstrap(psi, n_boot, seed, panel.cluster)
+        draws = multiplier_bootstrap(psi, n_boot, seed, prepared.cluster)
         se_vals = draws.se()
         band = draws.uniform_critical(alpha)
         crit = band if np.isfinite(band) and band >= crit else crit
     se_vals = np.where(se_vals <= _SE_TINY, np.nan, se_vals)
     return AttGtResult(
         outcome=outcome, group=np.array([c[0] for c in cells]), time=times[[c[1] for c in cells]], att=att,
-        se=se_vals, influence=psi, unit_group=g_unit, unit_weights=w, times=times, control=control,
+        se=se_vals, influence=psi, unit_group=g_obs, unit_weights=w, times=times, control=control,
         method=method, base_period=base_period, anticipation=int(anticipation), se_method=se, n_boot=int(n_boot),
-        seed=seed, alpha=alpha, crit_val=crit, treated_mean=tmean, unit_cluster=panel.cluster, covariates=tuple(covariates or ()), notes=tuple(notes),
+        seed=seed, alpha=alpha, crit_val=crit, treated_mean=tmean, unit_cluster=prepared.cluster,
+        covariates=tuple(covariates or ()), notes=tuple(notes), panel=panel,
     )
-

@@ -5,7 +5,7 @@ Run from the repository root with csdid installed (it is not a test dependency):
     .venv/bin/pip install csdid==0.4.3
     .venv/bin/python tests/results/did/make_reference.py
 
-Writes panel_{a,b,c}.csv (the simulated panels, so the tests do not depend on the simulator staying the same)
+Writes panel_{a,b,c}.csv and cross_sections_d.csv (the simulated data, so the tests do not depend on the simulator staying the same)
 and reference.json (csdid's numbers). The R `did` package's `mpdta` data set is not shipped with csdid, so the
 standard staggered panels are simulated with sop_eval.datasets.make_staggered_panel; `z` is a noisy,
 time-invariant proxy of `x` so that propensity scores overlap.
@@ -45,6 +45,13 @@ def _panels() -> dict[str, pd.DataFrame]:
         df["w"] = 1.0 + (df["unit"] % 4)  # unit weights, e.g. matching or sampling weights
         df["area"] = df["unit"] % 25  # clusters that units nest in
         out[name] = df[["unit", "period", "group", "treated", "x", "z", "w", "area", "y"]]
+    # repeated cross-sections: a 60% sample of the rows of a panel, each row a different person
+    df = make_staggered_panel(n_units=400, n_periods=6, waves=(3, 4, 6), seed=21)
+    rng = np.random.default_rng(5)
+    rc = df[rng.uniform(size=len(df)) < 0.6].copy()
+    rc["rid"] = np.arange(1, len(rc) + 1)
+    rc["z"] = 0.5 * rc["x"] + rng.normal(size=len(rc))
+    out["d"] = rc[["rid", "period", "group", "x", "z", "y"]]
     return out
 
 
@@ -56,9 +63,10 @@ def _num(v):
 
 
 def _run(df, control, method, cov, *, bstrap=False, base_period="varying", anticipation=0, weights=None, cluster=None,
-         seed=0):
+         panel=True, seed=0):
     np.random.seed(seed)
-    o = ATTgt(yname="y", tname="period", idname="unit", gname="group", data=df, xformla=f"y ~ {cov or 1}",
+    o = ATTgt(yname="y", tname="period", idname="unit" if panel else "rid", gname="group", data=df, panel=panel,
+              xformla=f"y ~ {cov or 1}",
               control_group={"never": "nevertreated", "not_yet": "notyettreated"}[control],
               anticipation=anticipation, weights_name=weights, clustervar=cluster, biters=999)
     o.fit(est_method=method, base_period=base_period, bstrap=bstrap)
@@ -86,9 +94,10 @@ def _run(df, control, method, cov, *, bstrap=False, base_period="varying", antic
 def main() -> None:
     panels = _panels()
     for name, df in panels.items():
-        tmp = HERE / f"panel_{name}.csv.tmp"
+        final = HERE / (f"panel_{name}.csv" if name != "d" else "cross_sections_d.csv")
+        tmp = final.with_suffix(".csv.tmp")
         df.to_csv(tmp, index=False, float_format="%.17g")
-        tmp.replace(HERE / f"panel_{name}.csv")
+        tmp.replace(final)
     configs = {}
     for name in ("a", "b"):
         for control in ("never", "not_yet"):
@@ -96,6 +105,11 @@ def main() -> None:
                 for cov in (None, "z"):
                     key = f"{name}/{control}/{method}/{cov or 'none'}"
                     configs[key] = dict(panel=name, control=control, method=method, covariates=cov)
+    for control in ("never", "not_yet"):
+        for method in ("reg", "ipw", "dr"):
+            for cov in (None, "z"):
+                configs[f"d/{control}/{method}/{cov or 'none'}/cross_sections"] = dict(
+                    panel="d", control=control, method=method, covariates=cov, cross_sections=True)
     configs["a/never/dr/x"] = dict(panel="a", control="never", method="dr", covariates="x")
     configs["c/not_yet/dr/none"] = dict(panel="c", control="not_yet", method="dr", covariates=None)
     configs["c/not_yet/reg/z"] = dict(panel="c", control="not_yet", method="reg", covariates="z")
@@ -121,7 +135,8 @@ def main() -> None:
         df = panels[cfg["panel"]]
         rec = _run(df, cfg["control"], cfg["method"], cfg["covariates"], bstrap=cfg.get("bstrap", False),
                    base_period=cfg.get("base_period", "varying"), anticipation=cfg.get("anticipation", 0),
-                   weights=cfg.get("weights"), cluster=cfg.get("cluster"), seed=1000 + i)
+                   weights=cfg.get("weights"), cluster=cfg.get("cluster"),
+                   panel=not cfg.get("cross_sections", False), seed=1000 + i)
         out["configs"][key] = {"settings": cfg, **rec}
         print(key, "done")
     tmp = HERE / "reference.json.tmp"
