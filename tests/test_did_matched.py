@@ -138,3 +138,22 @@ def test_plots_draw_from_results_only():
     with pytest.raises(SopEvalError):
         event_study_plot(att_gt(df, "y", "unit", "period", "group").aggregate("simple"), ax=a1)
     plt.close(fig)
+
+
+def test_matching_weights_feed_staggered_att_gt():
+    from sop_eval.did import with_matching_weights
+
+    df = make_staggered_panel(n_units=300, n_periods=6, waves=(3, 5), seed=12)
+    people = df.groupby("unit", as_index=False).agg(group=("group", "first"), x=("x", "first"))
+    people["treated"] = (people["group"] > 0).astype(int)
+    weights = pd.Series(np.where(people["treated"] == 1, 1.0, np.exp(people["x"])), index=people.index)
+    weights.iloc[:5] = 0.0
+    cohort = Cohort(people, weights, "treated", pd.DataFrame())
+    panel = with_matching_weights(cohort, df, "unit", weight="mw")
+    assert panel["unit"].nunique() == 295 and (panel["mw"] > 0).all()
+    res = att_gt(panel, "y", "unit", "period", "group", weights="mw")
+    unweighted = att_gt(panel, "y", "unit", "period", "group")
+    assert not np.allclose(res.att, unweighted.att)
+    # constant weights are the same as no weights
+    same = att_gt(panel.assign(mw=1.0), "y", "unit", "period", "group", weights="mw")
+    np.testing.assert_allclose(same.att, unweighted.att, atol=1e-12)

@@ -7,10 +7,10 @@ from sop_eval.did.basic import DidResult, did2x2, twfe
 from sop_eval.did.diagnostics import WaldTest, pretrend_test, raw_means
 from sop_eval.did.effect import to_effect_estimate
 from sop_eval.did.event_study import EventStudyResult, event_study
-from sop_eval.did.matched import matched_did
+from sop_eval.did.matched import matched_did, with_matching_weights
 
 __all__ = [
     "did2x2", "twfe", "event_study", "att_gt", "matched_did", "bacon_decomposition", "pretrend_test", "raw_means",
-    "to_effect_estimate", "DidResult", "EventStudyResult", "AttGtResult", "AggregateResult", "BaconResult",
+    "to_effect_estimate", "with_matching_weights", "DidResult", "EventStudyResult", "AttGtResult", "AggregateResult", "BaconResult",
     "WaldTest",
 ]

@@ -30,6 +30,25 @@ def _cohort_parts(cohort: Any) -> tuple[pd.DataFrame, pd.Series, str]:
     return data, weights.astype(float), treatment
 
 
+def with_matching_weights(cohort: Any, panel: pd.DataFrame, id: str, *, weight: str = "match_weight",
+                          treated: str = "match_treated") -> pd.DataFrame:
+    """A copy of a long ``panel`` with the cohort's matching weight and treatment joined on ``id``; people with
+    weight 0 (unmatched) or not in the cohort are left out. For staggered adoption pass the result to
+    ``att_gt(..., weights=weight)``."""
+    data, weights, treatment = _cohort_parts(cohort)
+    require_columns([id], data.columns, "matched cohort data")
+    require_columns([id], panel.columns, "panel")
+    if data[id].duplicated().any():
+        raise SopEvalError(f"column {id!r} repeats in the cohort data; it must identify one person per row.")
+    lookup = pd.DataFrame({weight: weights.to_numpy(), treated: data[treatment].astype(float).to_numpy()},
+                          index=data[id].to_numpy())
+    joined = panel.join(lookup, on=id)
+    unknown = joined[weight].isna()
+    if unknown.all():
+        raise SopEvalError(f"no {id!r} of the panel is in the matched cohort; check the identifier column.")
+    return joined[~unknown & (joined[weight] > 0)]
+
+
 def matched_did(cohort: Any, outcome: str, *, baseline: str | None = None, post: str | None = None,
                 panel: pd.DataFrame | None = None, id: str | None = None, alpha: float = 0.05) -> DidResult:
     """DiD on a matched cohort, in one of three layouts.
@@ -55,17 +74,7 @@ def matched_did(cohort: Any, outcome: str, *, baseline: str | None = None, post:
         if id is None or post is None:
             raise SopEvalError("matched_did with panel= needs id= (the person identifier column in both tables) "
                                "and post= (the 0/1 post-period column of the panel).")
-        require_columns([id], data.columns, "matched cohort data")
-        require_columns([id, post, outcome], panel.columns, "panel")
-        if data[id].duplicated().any():
-            raise SopEvalError(f"column {id!r} repeats in the cohort data; it must identify one person per row.")
-        lookup = pd.DataFrame({_W: weights.to_numpy(), _T: data[treatment].astype(float).to_numpy()},
-                              index=data[id].to_numpy())
-        joined = panel.join(lookup, on=id)
-        unknown = joined[_W].isna()
-        if unknown.all():
-            raise SopEvalError(f"no {id!r} of the panel is in the matched cohort; check the identifier column.")
-        joined = joined[~unknown & (joined[_W] > 0)]
+        joined = with_matching_weights(cohort, panel, id, weight=_W, treated=_T)
         res = did2x2(joined, outcome, _T, post, unit=id, weights=_W, alpha=alpha)
     elif post is not None:
         require_columns([outcome, post], data.columns, "matched cohort data")
