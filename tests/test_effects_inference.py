@@ -103,3 +103,23 @@ def test_singular_adjustment_names_the_problem():
     y, t = np.arange(6.0), np.array([1, 1, 1, 0, 0, 0])
     with pytest.raises(SopEvalError, match="singular"):
         get_se_method("HC1")(y, t, np.ones(6), covariates=np.ones((6, 1)))
+
+
+def test_vectorised_bootstrap_equals_refitting_each_replicate():
+    rng = np.random.default_rng(0)
+    n_sets = 150
+    sets = np.repeat(np.arange(n_sets), 3)
+    treat = np.tile([1, 0, 0], n_sets)
+    x = rng.normal(size=3 * n_sets)
+    y = rng.poisson(np.exp(0.3 * x + 0.2 * treat)).astype(float)
+    w = np.where(treat == 1, 1.0, 0.5)
+    fast = cluster_bootstrap(y, treat, w, sets, covariates=x[:, None], n_boot=60, seed=4, chunk=25)
+    draws = np.random.default_rng(4)
+    rows_of = np.arange(3 * n_sets).reshape(n_sets, 3)
+    refits = []
+    for _ in range(60):
+        rows = rows_of[draws.integers(0, n_sets, n_sets)].ravel()
+        X = np.column_stack([np.ones(len(rows)), treat[rows], x[rows]])
+        sw = np.sqrt(w[rows])
+        refits.append(np.linalg.lstsq(X * sw[:, None], y[rows] * sw, rcond=None)[0][1])
+    assert fast.se == pytest.approx(np.std(refits, ddof=1), rel=1e-9)
