@@ -118,6 +118,7 @@ def test_time_to_event_effect_and_headline_rule(cohort):
     assert est.treated_mean <= 365 and est.comparison_mean <= 365
     few = EffectEstimate(**{**{k: getattr(est, k) for k in est.__dataclass_fields__}, "details": {**est.details, "n_events_treated": 29}})
     assert "no headline" in few.describe() and "at least 30" in few.describe()
+    assert few.summary()["headline"].iloc[0].startswith("refused") and est.summary()["headline"].iloc[0] == "given"
     with pytest.raises(SopEvalError, match="horizon"):
         cohort.effect("days_to_reconviction", kind="time_to_event")
 

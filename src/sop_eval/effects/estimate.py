@@ -178,6 +178,7 @@ class EffectEstimate:
             "evidence": "weaker: no concurrent comparison group" if self.weaker_evidence else "concurrent comparison",
             "significance_rule": self.significance_rule,
             "relative_ci_method": "delta method",
+            "headline": "refused: " + refused if (refused := self.headline_refused()) else "given",
         }
         return pd.DataFrame([row])
 
