@@ -12,7 +12,8 @@ import pandas as pd  # noqa: E402
 
 from sop_eval.report.balance_plots import love_plot, propensity_overlap  # noqa: E402
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect  # noqa: E402
-from sop_eval.report.evaluation_plots import payment_risk_plot, reduction_plot  # noqa: E402
+from sop_eval.report.effect_plots import plot_effects  # noqa: E402
+from sop_eval.report.payment_plots import payment_risk_plot  # noqa: E402
 from sop_eval.report.html import Figure, Section, figure_png, render_report  # noqa: E402
 
 METHODS = (
@@ -183,8 +184,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     if effect_table is not None:
         protected.append(effect_table)
     if ests:
-        effect_figs.append(_fig("reductions.png", "Reduction in the outcome versus the matched comparison, with 95% intervals and gates",
-                                lambda ax: reduction_plot(ests, gate_list, ax=ax)))
+        effect_figs.append(_fig("reductions.png", "Relative change in the outcome versus the matched comparison, with 95% intervals; red: the gate",
+                                lambda ax: plot_effects(ests, ax=ax, gate=gate_list)))
     figures += effect_figs
     sections.append(Section(
         "Effects",

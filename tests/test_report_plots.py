@@ -1,0 +1,34 @@
+"""Plots used by the report: they draw what they are given and return the axes."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.report.effect_plots import plot_effects
+from sop_eval.report.payment_plots import payment_risk_plot
+
+
+def est(label, t, c):
+    return EffectEstimate(estimate=t - c, se=0.05, treated_mean=t, comparison_mean=c, n_treated=100,
+                          n_comparison=500, kind="count", label=label)
+
+
+def test_effects_plot_with_a_gate_per_row():
+    fig, ax = plt.subplots()
+    out, bars = plot_effects([est("cohort 1", 1.42, 1.55), est("pooled", 1.39, 1.54)], ax=ax, gate=[0.10, 0.075])
+    assert out is ax
+    red = [line for line in ax.lines if line.get_color() == "tab:red"]
+    assert sorted(line.get_xdata()[0] for line in red) == [-10.0, -7.5]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["pooled", "cohort 1"]
+    plt.close(fig)
+
+
+def test_payment_risk_histogram_marks_the_due_amount():
+    fig, ax = plt.subplots()
+    draws = np.random.default_rng(1).normal(400_000, 50_000, 2000)
+    out = payment_risk_plot(draws, observed=500_000, currency="GBP", ax=ax)
+    assert out is ax
+    assert sum(p.get_height() for p in ax.patches) == 2000
+    assert ax.lines[-1].get_xdata()[0] == 500.0
+    assert "GBP thousands" in ax.get_xlabel()
+    plt.close(fig)
