@@ -101,7 +101,8 @@ def test_bootstrap_se_within_noise(key):
     assert np.nanmax(np.abs(ratio - 1)) < 0.25
     agg = res.aggregate("dynamic")
     dyn = REF[key]["aggregates"]["dynamic"]
-    assert agg.overall_se == pytest.approx(dyn["overall_se"], rel=0.15)
+    # each IQR-based SE from 999 draws has a relative noise of about 3.5%; two independent ones differ by ~5% (sd)
+    assert agg.overall_se == pytest.approx(dyn["overall_se"], rel=0.2)
     np.testing.assert_allclose(agg.se, _arr(dyn["se"]), rtol=0.25)
     assert agg.crit_val == pytest.approx(dyn["crit_val"], rel=0.12)
     assert agg.crit_val > 1.96
