@@ -1,5 +1,6 @@
 """The sop-eval command: version, help, demo, and one-line errors with exit status 2."""
 
+import re
 import subprocess
 import sys
 
@@ -31,11 +32,15 @@ def test_no_command_prints_help(capsys):
     assert "usage: sop-eval" in capsys.readouterr().out
 
 
-def test_demo_runs_in_a_subprocess():
-    done = run("demo")
+def test_demo_runs_in_a_subprocess(tmp_path):
+    done = run("demo", "--out", str(tmp_path / "demo"))
     assert done.returncode == 0, done.stderr
-    assert "cohort" in done.stdout and "treated" in done.stdout
+    assert re.search(r"cohort 1 .*% \(.*% to .*%\)", done.stdout)
+    assert "pooled" in done.stdout and "total due: GBP" in done.stdout
+    assert (tmp_path / "demo" / "report.html").exists()
     assert "Traceback" not in done.stderr
+    again = run("verify", str(tmp_path / "demo"))
+    assert again.returncode == 0 and "verified" in again.stdout
 
 
 def test_user_error_is_one_line_and_exit_2(monkeypatch, capsys):
@@ -47,8 +52,8 @@ def test_user_error_is_one_line_and_exit_2(monkeypatch, capsys):
 
     parser = cli.build_parser()
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    parser._subparsers._group_actions[0].choices["demo"].set_defaults(handler=broken)
-    assert cli.main(["demo"]) == 2
+    parser._subparsers._group_actions[0].choices["verify"].set_defaults(handler=broken)
+    assert cli.main(["verify", "somewhere"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "sop-eval: error: column 'x' is missing; add it"
 
