@@ -131,3 +131,19 @@ def test_dropped_share_warns_and_reasons_are_given(df):
 def test_collinear_covariate_named(df):
     df["re74_thousands"] = df["re74"] / 1000
     _raises(r"'re74_thousands' are linear combinations", df, "treat", [*COVS, "re74_thousands"])
+
+
+def test_separation_by_a_combination_names_the_strongest_terms():
+    rng = np.random.default_rng(0)
+    x1, x2, x3 = rng.normal(size=(3, 400))
+    frame = pd.DataFrame({"t": (x1 + x2 > 0).astype(int), "x1": x1, "x2": x2, "x3": x3})
+    with pytest.raises(SopEvalError, match=r"perfect separation.*'x[12]', 'x[12]'"):
+        sop_eval.match(frame, "t", ["x1", "x2", "x3"])
+
+
+def test_no_controls_left_reason():
+    frame = pd.DataFrame({"t": [1, 1, 1, 0], "x": [0.1, 0.5, 0.9, 0.4]}, index=list("abcd"))
+    with pytest.warns(SopEvalWarning, match="no controls left: 2"):
+        m = sop_eval.match(frame, "t", ["x"], distance="x")
+    assert m.pairs[["treated", "control"]].values.tolist() == [["c", "d"]]  # largest score picks first
+    assert set(m.unmatched["reason"]) == {"no controls left"}

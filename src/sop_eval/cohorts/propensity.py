@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sop_eval.errors import SopEvalError, examples
+from scipy.special import expit
+
+from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 
 _BUILTIN = ("logit", "linear_logit")
 
@@ -102,11 +104,21 @@ def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarra
             raise
     params = np.asarray(result.params) / scale
     lp = design @ np.asarray(result.params)
-    score = 1.0 / (1.0 + np.exp(-lp))
-    if any("separation" in str(w.message).lower() for w in caught) or not np.all(np.isfinite(params)):
-        std_coef = np.abs(params[1:]) * X.std(ddof=0).to_numpy()
-        worst = [str(X.columns[j]) for j in np.argsort(-std_coef)[:3]]
+    score = expit(lp)
+    std_coef = np.abs(params[1:]) * X.std(ddof=0).to_numpy()
+    worst = [str(X.columns[j]) for j in np.argsort(-std_coef)[:3]]
+    separated = lp[treat].min() > lp[~treat].max() or lp[treat].max() < lp[~treat].min()
+    if separated or any("separation" in str(w.message).lower() for w in caught) or not np.all(np.isfinite(params)):
         raise _separation_error(worst)
+    extreme = int(np.count_nonzero((score < 1e-8) | (score > 1 - 1e-8)))
+    if extreme:
+        warnings.warn(
+            f"{extreme} fitted propensity score(s) are numerically 0 or 1 (quasi-separation); the terms "
+            f"with the largest standardised coefficients are {examples(worst)}. Consider coarsening them, "
+            "matching exactly on them, or discard='both'.",
+            SopEvalWarning,
+            stacklevel=4,
+        )
     coefficients = pd.Series(params, index=["(intercept)", *map(str, X.columns)], name="coefficient")
     return score, lp, coefficients
 
