@@ -6,11 +6,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
 from sop_eval.errors import SopEvalError
+from sop_eval.outputs import json_safe as _json_safe
 
 KINDS = ("binary", "count", "continuous", "time_to_event")
 DESIGNS = ("psm", "did", "historical_baseline", "assumed_rate", "rct", "weighting")
@@ -286,17 +286,3 @@ class EffectEstimate:
             text += " The counterfactual is a historical baseline or an assumed rate: weaker evidence than a concurrent comparison group."
         return text
 
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    return value
