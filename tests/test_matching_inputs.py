@@ -115,7 +115,9 @@ def test_no_exact_match_reason(df):
 
 def test_input_not_modified(df):
     before = df.copy()
-    sop_eval.match(df, "treat", COVS, caliper=0.2, exact="married", discard="both")
+    with pytest.warns(SopEvalWarning, match="left unmatched"):
+        m = sop_eval.match(df, "treat", COVS, caliper=0.2, exact="married", discard="both")
+    m.data.loc["NSW1", "age"] = -1
     pd.testing.assert_frame_equal(df, before)
 
 

@@ -30,7 +30,7 @@ CONVENTIONS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MatchedCohort:
     """A matched comparison cohort (or an odds-weighted one for ``method="weighting"``).
 
