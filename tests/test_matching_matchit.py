@@ -43,19 +43,30 @@ def _kwargs(cfg: dict) -> dict:
         kw["exact"] = cfg["exact"]
     if "discard" in cfg:
         kw["discard"] = cfg["discard"]
+    if cfg.get("linear"):
+        # R's own linear predictor: NSW71 is equally far (to 4e-16) from controls on either side, so
+        # scores that differ from glm's in the ninth decimal would pick the other side
+        kw["distance"] = "lp_r"
     return kw
 
 
-def _matched_scores(pairs: pd.DataFrame, ps: pd.Series) -> dict[str, list[float]]:
-    """Each treated unit's control scores: equal sets up to controls with identical scores."""
-    scores = pairs.assign(s=ps.reindex(pairs["control"]).round(8).to_numpy())
-    return {t: sorted(g["s"]) for t, g in scores.groupby("treated")}
+def _matched_distances(pairs: pd.DataFrame, score: pd.Series) -> dict[str, list[float]]:
+    """Each treated unit's distances to its controls: equal up to controls at the same distance.
+
+    Controls at the same distance (identical scores, or equally far on either side, where the two
+    implementations' scores differ in the ninth decimal) are interchangeable.
+    """
+    gap = np.abs(score.reindex(pairs["control"]).to_numpy() - score.reindex(pairs["treated"]).to_numpy())
+    frame = pairs.assign(d=np.round(gap, 7))
+    return {t: sorted(g["d"]) for t, g in frame.groupby("treated")}
 
 
 def _run(lalonde: pd.DataFrame, name: str) -> sop_eval.MatchedCohort:
+    lp = pd.read_csv(REF / "ps.csv", index_col="id")["lp"]
+    frame = lalonde.assign(lp_r=lp.reindex(lalonde.index).to_numpy())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sop_eval.SopEvalWarning)
-        return sop_eval.match(lalonde, "treat", COVARIATES, **_kwargs(CONFIGS[name]))
+        return sop_eval.match(frame, "treat", COVARIATES, **_kwargs(CONFIGS[name]))
 
 
 def test_logit_propensity_equals_glm(lalonde, ref_ps):
@@ -73,7 +84,8 @@ def test_linear_logit_equals_glm_link(lalonde):
 def test_same_matched_sets_as_matchit(lalonde, ref_ps, ref_pairs, name):
     m = _run(lalonde, name)
     ref = ref_pairs[ref_pairs["config"] == name]
-    assert _matched_scores(m.pairs, ref_ps) == _matched_scores(ref, ref_ps)
+    score = pd.read_csv(REF / "ps.csv", index_col="id")["lp" if CONFIGS[name].get("linear") else "ps"]
+    assert _matched_distances(m.pairs, score) == _matched_distances(ref, score)
     exact_same = set(zip(m.pairs["treated"], m.pairs["control"])) == set(zip(ref["treated"], ref["control"]))
     if not CONFIGS[name]["replace"]:
         assert exact_same
@@ -101,14 +113,16 @@ def test_random_order_with_r_permutation(lalonde, ref_ps, ref_pairs):
     assert mine == set(zip(ref["treated"], ref["control"]))
 
 
-@pytest.mark.parametrize("name", ["nn1", "nn3", "rep1", "rep3", "cal01", "exact_race_r2", "discard_both"])
+@pytest.mark.parametrize(
+    "name", ["nn1", "nn3", "rep1", "rep3", "cal01", "exact_race_r2", "discard_both", "linear_cal", "linear_rep2"]
+)
 def test_balance_equals_matchit_summary(lalonde, name):
     bal = pd.read_csv(REF / "balance.csv")
     bal = bal[bal["config"] == name]
     table = _run(lalonde, name).balance().table.rename(index=lambda t: t.replace("race_", "race"))
     for sample in ("before", "after"):
-        # MatchIt also lists 'ps', the score named in mahvars: it is the distance row again
-        ref = bal[bal["sample"] == sample].set_index("term").drop(index="ps")
+        # MatchIt also lists the score named in mahvars ('ps' or 'lp'): it is the distance row again
+        ref = bal[bal["sample"] == sample].set_index("term").drop(index=["ps", "lp"], errors="ignore")
         assert list(ref.index) == list(table.index)
         for stat in ("mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max"):
             mine = table[f"{stat}_{sample}"].to_numpy(dtype=float)
@@ -123,3 +137,15 @@ def test_effective_sample_size_equals_matchit(lalonde, name):
     sizes = _run(lalonde, name).summary().set_index("group")
     assert sizes.loc["control", "ess"] == pytest.approx(CONFIGS[name]["ess_control_after"], abs=1e-6)
     assert sizes.loc["treated", "ess"] == pytest.approx(CONFIGS[name]["ess_treated_after"], abs=1e-6)
+
+
+def test_ties_equal_r_matching(lalonde, ref_ps):
+    """ties=True keeps every control at the nearest distance, as R's Matching::Match(ties = TRUE)."""
+    ref = pd.read_csv(REF / "matching_ties.csv")
+    frame = lalonde.assign(ps_r=ref_ps.reindex(lalonde.index))
+    m = sop_eval.match(frame, "treat", COVARIATES, distance="ps_r", replace=True, ties=True)
+    assert set(zip(m.pairs["treated"], m.pairs["control"])) == set(zip(ref["treated"], ref["control"]))
+    # Matching's pair weights 1/(tied controls) summed by control are MatchIt's control weights up to scale
+    by_control = ref.groupby("control")["weight"].sum()
+    mine = m.weights.loc[by_control.index]
+    assert np.allclose(mine / mine.sum(), by_control / by_control.sum())

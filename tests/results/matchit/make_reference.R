@@ -1,7 +1,8 @@
 # Reference matches and balance tables from R MatchIt 4.5.1 on the Lalonde data.
 #
 # Run from the repository root:  Rscript tests/results/matchit/make_reference.R
-# Writes, next to this script: ps.csv, pairs.csv, weights.csv, balance.csv, random_order.csv, configs.json.
+# Writes, next to this script: ps.csv, pairs.csv, weights.csv, balance.csv, random_order.csv, configs.json,
+# and matching_ties.csv (R package Matching: nearest neighbour with replacement keeping ties).
 #
 # MatchIt 4.5.1's default nearest-neighbour path (nn_matchC_vec, used when the propensity score is
 # the only distance) ignores the caliper and does not always choose the nearest control (fixed
@@ -12,7 +13,7 @@
 # caliper and the matching order still use `distance`. Every match is then checked by hand
 # against a plain greedy implementation written below (check_greedy), which must agree.
 
-suppressPackageStartupMessages(library(MatchIt))
+suppressPackageStartupMessages({library(MatchIt); library(Matching)})
 stopifnot(as.character(packageVersion("MatchIt")) == "4.5.1")
 
 args <- commandArgs(trailingOnly = FALSE)
@@ -23,6 +24,7 @@ data("lalonde", package = "MatchIt")
 form <- treat ~ age + educ + race + married + nodegree + re74 + re75
 fit <- glm(form, data = lalonde, family = binomial())
 lalonde$ps <- fitted(fit)
+lalonde$lp <- predict(fit, type = "link")
 
 write.csv(data.frame(id = rownames(lalonde), ps = sprintf("%.17g", lalonde$ps),
                      lp = sprintf("%.17g", predict(fit, type = "link"))),
@@ -46,7 +48,9 @@ configs <- list(
   exact_race_r2 = list(ratio = 2, replace = FALSE, m.order = "largest", exact = ~race),
   discard_both = list(ratio = 1, replace = FALSE, m.order = "largest", discard = "both"),
   discard_ctrl_cal = list(ratio = 1, replace = FALSE, m.order = "largest", discard = "control",
-                          caliper = 0.25)
+                          caliper = 0.25),
+  linear_cal   = list(ratio = 1, replace = FALSE, m.order = "largest", caliper = 0.2, linear = TRUE),
+  linear_rep2  = list(ratio = 2, replace = TRUE, linear = TRUE)
 )
 
 # Plain greedy nearest-neighbour matching on the score, written independently of MatchIt.
@@ -87,8 +91,10 @@ check_greedy <- function(cfg, ps, treat, lab, discarded, ex) {
 pairs_out <- list(); weights_out <- list(); bal_out <- list(); orders_out <- list(); meta <- list()
 for (name in names(configs)) {
   cfg <- configs[[name]]
-  margs <- list(formula = form, data = lalonde, method = "nearest", distance = lalonde$ps,
-                mahvars = ~ps, ratio = cfg$ratio, replace = cfg$replace)
+  linear <- isTRUE(cfg$linear)
+  score <- if (linear) lalonde$lp else lalonde$ps
+  margs <- list(formula = form, data = lalonde, method = "nearest", distance = score,
+                mahvars = if (linear) ~lp else ~ps, ratio = cfg$ratio, replace = cfg$replace)
   if (!is.null(cfg$m.order)) margs$m.order <- cfg$m.order
   if (!is.null(cfg$caliper)) margs$caliper <- cfg$caliper
   if (!is.null(cfg$std.caliper)) margs$std.caliper <- cfg$std.caliper
@@ -104,13 +110,14 @@ for (name in names(configs)) {
   mm <- m$match.matrix
   ex <- if (is.null(cfg$exact)) rep("all", nrow(lalonde)) else
     as.character(interaction(model.frame(cfg$exact, lalonde)))
-  hand <- check_greedy(cfg, lalonde$ps, lalonde$treat, rownames(lalonde), m$discarded, ex)
+  hand <- check_greedy(cfg, score, lalonde$treat, rownames(lalonde), m$discarded, ex)
   hand_lab <- matrix(rownames(lalonde)[hand], nrow(hand), ncol(hand))
   mm_chr <- matrix(as.character(mm), nrow(mm), ncol(mm))
   agree <- identical(is.na(hand_lab), is.na(mm_chr)) && all(hand_lab == mm_chr, na.rm = TRUE)
   if (!agree) {
     # tolerate only swaps between controls with identical scores
-    dps <- abs(lalonde[hand_lab[!is.na(hand_lab)], "ps"] - lalonde[mm_chr[!is.na(mm_chr)], "ps"])
+    names(score) <- rownames(lalonde)
+    dps <- abs(score[hand_lab[!is.na(hand_lab)]] - score[mm_chr[!is.na(mm_chr)]])
     agree <- identical(is.na(hand_lab), is.na(mm_chr)) && max(dps) < 1e-12
   }
   if (!agree) stop("MatchIt's general path and the greedy check disagree for ", name)
@@ -137,6 +144,14 @@ for (name in names(configs)) {
                          matched_control = unname(nn["Matched", "Control"]),
                          matched_treated = unname(nn["Matched", "Treated"])))
 }
+
+# R's Matching: 1 nearest control with replacement on the score, keeping controls tied at the nearest
+# distance (ties = TRUE; tolerance tightened from 1e-5 so only equal distances count as ties)
+mt <- Match(Tr = lalonde$treat, X = lalonde$ps, M = 1, replace = TRUE, ties = TRUE, estimand = "ATT",
+            distance.tolerance = 1e-12)
+write.csv(data.frame(treated = rownames(lalonde)[mt$index.treated],
+                     control = rownames(lalonde)[mt$index.control], weight = mt$weights),
+          file.path(out_dir, "matching_ties.csv"), row.names = FALSE, quote = FALSE)
 
 write.csv(do.call(rbind, pairs_out), file.path(out_dir, "pairs.csv"), row.names = FALSE, quote = FALSE)
 write.csv(do.call(rbind, weights_out), file.path(out_dir, "weights.csv"), row.names = FALSE, quote = FALSE)
