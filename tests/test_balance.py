@@ -155,3 +155,11 @@ def test_ecdf_frame_ends_at_one(cohort):
     curves = cohort.ecdf("re74")
     last = curves.groupby(["group", "sample"])["cdf"].max()
     assert np.allclose(last, 1.0)
+
+
+def test_fitted_classifier_on_other_terms_is_named(df):
+    from sklearn.linear_model import LogisticRegression
+
+    other = LogisticRegression().fit(df[["age", "educ"]].to_numpy(), df["treat"])
+    with pytest.raises(sop_eval.SopEvalError, match="LogisticRegression cannot score"):
+        sop_eval.match(df, "treat", COVS, distance=other)

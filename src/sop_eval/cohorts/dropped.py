@@ -23,7 +23,9 @@ def _risk(cohort: MatchedCohort, risk: str | pd.Series | None) -> pd.Series:
         return cohort.propensity.rename("propensity")
     if isinstance(risk, str):
         if risk not in cohort.data.columns:
-            raise SopEvalError(f"risk column {risk!r} is not in the data; columns: {examples(list(cohort.data.columns), 12)}.")
+            raise SopEvalError(
+                f"risk column {risk!r} is not in the data; columns: {examples(list(cohort.data.columns), 12)}."
+            )
         values = cohort.data[risk]
     else:
         values = pd.Series(risk)

@@ -138,7 +138,13 @@ def _classifier_scores(model: Any, X: pd.DataFrame, treat: np.ndarray) -> np.nda
     classes = list(getattr(fitted, "classes_", [0, 1]))
     if 1 not in classes and True not in classes:
         raise SopEvalError(f"distance classifier {type(model).__name__} was fitted without class 1 (treated).")
-    proba = fitted.predict_proba(X.to_numpy(dtype=float))
+    try:
+        proba = fitted.predict_proba(X.to_numpy(dtype=float))
+    except ValueError as exc:
+        raise SopEvalError(
+            f"distance classifier {type(model).__name__} cannot score the covariate terms "
+            f"{examples(list(map(str, X.columns)), 12)} ({exc}); pass it unfitted, or fitted on these terms."
+        ) from None
     return np.asarray(proba[:, classes.index(1)], dtype=float)
 
 
