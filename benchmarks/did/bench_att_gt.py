@@ -75,8 +75,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     df = make_staggered_panel(n_units=N_UNITS, n_periods=N_PERIODS, waves=WAVES, seed=0)
     rows = []
-    for name, fn, repeats in (("sop_eval", run_sop_eval, 3), ("csdid", run_csdid, 1),
-                              ("differences", run_differences, 1)):
+    for name, fn, repeats in (("sop_eval", run_sop_eval, 3), ("csdid", run_csdid, 3),
+                              ("differences", run_differences, 3)):
         seconds, (simple, dynamic) = timed(fn, df, repeats)
         version = md.version("sop-eval" if name == "sop_eval" else name)
         rows.append((name, version, seconds, simple, dynamic))
@@ -90,7 +90,7 @@ def main() -> None:
         "multiplier-bootstrap draws, then the simple and dynamic aggregations (bootstrap SEs, uniform band). "
         "All three packages in one run, one after the other, single-threaded BLAS "
         f"(Python {platform.python_version()}, {platform.machine()}, {platform.system()}). "
-        "Median of 3 runs for sop_eval, 1 run for the peers. Produced by `bench_att_gt.py`.",
+        "Median of 3 runs each. Produced by `bench_att_gt.py`.",
         "",
         "| package | version | seconds | × slower than sop_eval | simple ATT |",
         "|---|---|---:|---:|---:|",
