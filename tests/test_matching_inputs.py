@@ -96,10 +96,11 @@ def test_empty_data(df):
 
 @pytest.mark.parametrize(
     "option", [{"order": "biggest"}, {"discard": "all"}, {"method": "optimal"}, {"estimand": "ATC"},
-               {"distance": "probit"}, {"ties": True}]
+               {"distance": "probit"}, {"ties": True},
+               {"method": "weighting", "caliper": 0.1}, {"method": "weighting", "exact": "married"}]
 )
 def test_unknown_options_named(df, option):
-    (key, value), = option.items()
+    key = list(option)[-1]
     _raises(key, df, "treat", COVS, **option)
 
 

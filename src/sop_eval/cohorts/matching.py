@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.cohorts import design, dropped, nearest
-from sop_eval.cohorts.balance import BalanceTable, compute_balance, weighted_ecdf
+from sop_eval.cohorts.balance import BalanceTable, compute_balance, effective_sample_size, weighted_ecdf
 from sop_eval.cohorts.propensity import fit_propensity
 from sop_eval.cohorts.weights import matching_weights, odds_weights
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
@@ -151,7 +151,7 @@ class MatchedCohort:
                     "matched": int(len(pos)),
                     "unmatched": int(g.sum() - len(pos)),
                     "discarded": int(disc[g].sum()),
-                    "ess": float(pos.sum() ** 2 / np.sum(pos**2)) if len(pos) else 0.0,
+                    "ess": effective_sample_size(wg),
                 }
             )
         out = pd.DataFrame(rows)
@@ -199,6 +199,8 @@ def _check_options(method, ratio, caliper, order, discard, estimand, replace, ti
             raise SopEvalError(f"caliper={caliper!r} is negative; a caliper is a maximum distance (>= 0).")
     if ties and not replace:
         raise SopEvalError("ties=True needs replace=True (tied controls are shared, as in R's Matching).")
+    if method == "weighting" and caliper is not None:
+        raise SopEvalError("caliper= applies to matching only; with method='weighting' use discard= to trim.")
     return int(ratio)
 
 
@@ -339,6 +341,8 @@ def match(
     ratio = _check_options(method, ratio, caliper, order, discard, estimand, replace, ties)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
+    if method == "weighting" and exact_cols:
+        raise SopEvalError("exact= applies to matching only; with method='weighting' weight within each stratum.")
     design.check_frame(data, treatment, [*covariates, *exact_cols])
     frame = data.copy(deep=False)  # copy-on-write: neither frame can change the other
     treat = design.treatment_indicator(frame, treatment)
