@@ -23,7 +23,7 @@ from scipy import stats
 
 from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
 from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
-from sop_eval.did.panel import CrossSections, StaggeredPanel, _gl, prepare_cross_sections, prepare_panel
+from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
 from sop_eval.did._record import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning
 
@@ -132,7 +132,7 @@ class AttGtResult:
         })
 
 
-def _plan(panel: StaggeredPanel | CrossSections, base_period: str, anticipation: int) -> list[tuple[float, int, int]]:
+def _plan(panel: Observations, base_period: str, anticipation: int) -> list[tuple[float, int, int]]:
     """The (group, period index, base index) of every cell, in R ``did``'s order."""
     times = panel.times
     cells = []

@@ -51,13 +51,11 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.
     return np.hstack(parts), names
 
 
-@dataclass(frozen=True, eq=False)
-class StaggeredPanel:
-    """A balanced panel in wide form: ``y[i, j]`` is unit ``i``'s outcome in ``times[j]``.
-
-    ``group[i]`` is the unit's first treated period (0 = never treated within the panel), ``weights`` the unit
-    weights normalised to mean 1 and ``x[i, j, :]`` the covariates. ``notes`` lists what was dropped or recoded.
-    """
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Observations:
+    """What the staggered estimators need: outcomes ``y``, cohort ``group`` (first treated period, 0 = never),
+    ``weights`` normalised to mean 1, covariates ``x``, the periods ``times``, cluster codes (or None) and the
+    ``notes`` on what was dropped or recoded."""
 
     y: np.ndarray
     group: np.ndarray
@@ -65,7 +63,6 @@ class StaggeredPanel:
     weights: np.ndarray
     x: np.ndarray
     covariate_names: list[str]
-    n_units_input: int
     notes: list[str] = field(default_factory=list)
     cluster: np.ndarray | None = None
 
@@ -77,6 +74,14 @@ class StaggeredPanel:
     def groups(self) -> np.ndarray:
         """Treated cohorts (first treated periods), ascending."""
         return np.unique(self.group[self.group > 0])
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class StaggeredPanel(Observations):
+    """A balanced panel in wide form: ``y[i, j]`` is unit ``i``'s outcome in ``times[j]`` and ``x[i, j, :]`` its
+    covariates; ``n_units_input`` counts the units before any were dropped."""
+
+    n_units_input: int
 
 
 def _warn(notes: list[str], message: str) -> None:
@@ -248,28 +253,12 @@ def prepare_panel(
                           n_units_input=n_u, notes=notes, cluster=_cluster_codes(cl, cluster))
 
 
-@dataclass(frozen=True, eq=False)
-class CrossSections:
-    """Repeated cross-sections: observation ``i`` has outcome ``y[i]`` in period ``times[period[i]]``, cohort
-    ``group[i]`` (0 = never treated), weight ``weights[i]`` (mean 1) and covariates ``x[i, :]``."""
+@dataclass(frozen=True, eq=False, kw_only=True)
+class CrossSections(Observations):
+    """Repeated cross-sections: observation ``i`` has outcome ``y[i]`` in period ``times[period[i]]`` and
+    covariates ``x[i, :]``."""
 
-    y: np.ndarray
     period: np.ndarray
-    group: np.ndarray
-    times: np.ndarray
-    weights: np.ndarray
-    x: np.ndarray
-    covariate_names: list[str]
-    notes: list[str] = field(default_factory=list)
-    cluster: np.ndarray | None = None
-
-    @property
-    def n(self) -> int:
-        return int(self.y.shape[0])
-
-    @property
-    def groups(self) -> np.ndarray:
-        return np.unique(self.group[self.group > 0])
 
 
 def prepare_cross_sections(
