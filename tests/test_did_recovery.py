@@ -157,3 +157,29 @@ def test_event_study_single_cohort_recovers_dynamics_and_matches_dummies():
         assert s.loc[e, "att"] == pytest.approx(m.params[f"C(e, Treatment(-1))[T.{e}]"], abs=1e-9)
     assert res.crit_val > 1.96
     assert not res.caveats
+
+
+def test_bacon_two_by_two_terms_are_plain_did_estimates():
+    df = make_staggered_panel(n_units=90, n_periods=7, waves=(3, 5), seed=4)
+    dec = bacon_decomposition(df, "y", "unit", "period", "treated")
+    t = dec.table.set_index(["type", "treated", "comparison"])
+    sub = df[df["group"].isin([0, 3])].assign(tr=lambda d: (d["group"] > 0).astype(int),
+                                               post=lambda d: (d["period"] >= 3).astype(int))
+    assert t.loc[("treated vs never treated", 3, "never"), "estimate"] == pytest.approx(
+        did2x2(sub, "y", "tr", "post", unit="unit").estimate, abs=1e-10)
+    late = df[df["group"].isin([3, 5]) & (df["period"] >= 3)].assign(
+        tr=lambda d: (d["group"] == 5).astype(int), post=lambda d: (d["period"] >= 5).astype(int))
+    assert t.loc[("later vs earlier treated", 5, 3), "estimate"] == pytest.approx(
+        did2x2(late, "y", "tr", "post", unit="unit").estimate, abs=1e-10)
+
+
+def test_simple_aggregate_treated_mean_uses_the_same_cell_weights(panel, fitted):
+    agg = fitted.aggregate("simple")
+    s = fitted.summary()
+    post = s["post"].to_numpy()
+    sizes = pd.Series(panel.attrs["group_sizes"])
+    w = s.loc[post, "group"].map(sizes).to_numpy(float)
+    cohort_means = panel.groupby(["group", "period"])["y"].mean()
+    means = np.array([cohort_means.loc[(g, t)] for g, t in zip(s.loc[post, "group"], s.loc[post, "time"])])
+    assert agg.treated_mean == pytest.approx(np.average(means, weights=w), rel=1e-12)
+    assert agg.overall_att == pytest.approx(np.average(s.loc[post, "att"], weights=w), rel=1e-12)
