@@ -99,6 +99,8 @@ def test_no_never_treated_units(df):
         (lambda d: d.assign(area=d["period"] % 2), "cluster column 'area' changes over time"),
         (lambda d: d.assign(area=1), "single cluster"),
         (lambda d: d.assign(group=np.where(d["unit"] == 3, -1, d["group"])), "negative values"),
+        (lambda d: d.assign(group=0), "no unit is ever treated"),
+        (lambda d: d[d["period"] == 3], "at least two periods"),
     ],
 )
 def test_bad_input_raises_naming_the_culprit(df, change, message):

@@ -143,6 +143,10 @@ def _group_rules(g: np.ndarray, keep: np.ndarray, times: np.ndarray, control: st
 
     Returns ``(keep, g, period_kept)``; ``what`` names the observations ("units" or "observations").
     """
+    if len(times) < 2:
+        raise SopEvalError(f"the data need at least two periods; they have {len(times)}.")
+    if not (g[keep] > 0).any():
+        raise SopEvalError(f"no unit is ever treated: {group!r} is 0 or missing everywhere.")
     first = times[0]
     too_early = (g > 0) & (g <= first + anticipation) & keep
     for gv in np.unique(g[too_early]):
