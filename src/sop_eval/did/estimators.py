@@ -85,7 +85,10 @@ def propensity(d: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     with np.errstate(over="ignore", divide="ignore"):
         beta = logit(d, X, w)
         ps = 1.0 / (1.0 + np.exp(-(X @ beta)))
-    if X.shape[1] > 1 and np.nanmax(ps) >= 0.999:
+    if X.shape[1] > 1:
+        # R did's overlap check fits an unweighted preliminary logit
+        check = ps if np.all(w == w[0]) else 1.0 / (1.0 + np.exp(-(X @ logit(d, X, np.ones_like(w)))))
+    if X.shape[1] > 1 and np.nanmax(check) >= 0.999:
         raise CellNotEstimable("the propensity score reaches 0.999 (no overlap: covariates separate the cohort "
                                "from its comparison units)")
     ps = np.minimum(ps, 1 - 1e-6)
