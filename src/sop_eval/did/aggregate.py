@@ -75,7 +75,10 @@ class AggregateResult:
         for lab, a, s in zip(self.labels, self.att, self.se):
             rows.append({"term": KINDS[self.kind], "label": _gl(lab), "att": a, "se": s, "ci_low": a - z * s,
                          "ci_high": a + z * s, "band_low": a - self.crit_val * s, "band_high": a + self.crit_val * s})
-        return pd.DataFrame(rows)
+        out = pd.DataFrame(rows)
+        if all(float(v).is_integer() for v in self.labels):
+            out["label"] = out["label"].astype("Int64")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record of the aggregate (without influence functions)."""
