@@ -38,6 +38,10 @@ def test_unbalanced_panel_drops_units_with_a_warning_naming_the_period(df):
         res = att_gt(messy, *ARGS)
     assert res.n_units == 196
     assert np.isfinite(res.att).all()
+    kept = att_gt(messy, *ARGS, allow_unbalanced=True)
+    assert kept.n_units == 200 and not kept.panel
+    assert any("read as repeated cross-sections" in note for note in kept.notes)
+    np.testing.assert_allclose(att_gt(df, *ARGS, allow_unbalanced=True).att, att_gt(df, *ARGS).att)
     missing_y = df.assign(y=df["y"].where(~((df["unit"] == 7) & (df["period"] == 4))))
     with pytest.warns(SopEvalWarning, match="missing in 1 unit-periods"):
         assert att_gt(missing_y, *ARGS).n_units == 199

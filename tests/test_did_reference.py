@@ -16,6 +16,7 @@ HERE = Path(__file__).parent / "results" / "did"
 REF = json.loads((HERE / "reference.json").read_text())["configs"]
 PANELS = {name: pd.read_csv(HERE / f"panel_{name}.csv") for name in ("a", "b", "c")}
 PANELS["d"] = pd.read_csv(HERE / "cross_sections_d.csv")
+PANELS["e"] = pd.read_csv(HERE / "unbalanced_e.csv")
 ANALYTIC = [k for k, v in REF.items() if not v["settings"].get("bstrap")]
 BOOT = [k for k, v in REF.items() if v["settings"].get("bstrap")]
 
@@ -26,7 +27,7 @@ def _fit(key: str, se: str = "analytic"):
         warnings.simplefilter("ignore")
         rc = s.get("cross_sections", False)
         return att_gt(PANELS[s["panel"]], "y", None if rc else "unit", "period", "group", control=s["control"],
-                      method=s["method"], panel=not rc,
+                      method=s["method"], panel=not rc, allow_unbalanced=s.get("unbalanced", False),
                       covariates=[s["covariates"]] if s["covariates"] else None,
                       base_period=s.get("base_period", "varying"), anticipation=s.get("anticipation", 0),
                       weights=s.get("weights"), cluster=s.get("cluster"), se=se, seed=20260101)

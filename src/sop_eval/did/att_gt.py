@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
+from sop_eval.did.bootstrap import analytic_se, cluster_sums, multiplier_bootstrap
 from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
 from sop_eval.did._record import json_safe as _json_safe
@@ -166,6 +166,7 @@ def att_gt(
     weights: str | None = None,
     cluster: str | None = None,
     panel: bool = True,
+    allow_unbalanced: bool = False,
     alpha: float = 0.05,
 ) -> AttGtResult:
     """Estimate every ATT(g,t) of a staggered-adoption design (Callaway & Sant'Anna 2021, as R ``did``).
@@ -180,7 +181,9 @@ def att_gt(
     within units (e.g. a person's local authority) by which standard errors are clustered, as R's
     ``clustervars``. ``panel=False`` treats the rows as repeated cross-sections (different people each period;
     ``unit`` may be None) and uses the ``DRDID`` cross-section estimators, each row then being an observation.
-    Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
+    ``allow_unbalanced=True`` keeps the units of an unbalanced panel: the rows are read as cross-sections and
+    each unit's influence functions are summed (R's ``allow_unbalanced_panel``); otherwise units missing a
+    period are dropped with a warning. Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
     """
     _choice(control, "control", CONTROLS)
     _choice(method, "method", tuple(ESTIMATORS))
@@ -195,12 +198,26 @@ def att_gt(
     seed = 0 if seed is None else seed
     options = dict(covariates=covariates, weights=weights, control=control, anticipation=anticipation,
                    cluster=cluster)
-    if panel:
+    units = None  # unit code of each row when an unbalanced panel is read as cross-sections
+    if panel and allow_unbalanced:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows = prepare_cross_sections(data, outcome, time, group, unit=unit, **options)
+        if rows.balanced:
+            prepared = prepare_panel(data, outcome, unit, time, group, **options)
+        else:
+            for w_ in caught:
+                warnings.warn(w_.message, w_.category, stacklevel=2)
+            prepared, units, panel = rows, rows.unit, False
+            rows.notes.append("unbalanced panel: every observation is kept and read as repeated cross-sections; "
+                              "influence functions are summed within units")
+    elif panel:
         prepared = prepare_panel(data, outcome, unit, time, group, **options)
     else:
         prepared = prepare_cross_sections(data, outcome, time, group, **options)
     cells = _plan(prepared, base_period, anticipation)
     n, times, g_obs, w = prepared.n, prepared.times, prepared.group, prepared.weights
+    n_scale = n if units is None else int(units.max()) + 1
     ones = np.ones((n, 1))
     has_x = prepared.x.shape[-1] > 0
     att = np.full(len(cells), np.nan)
@@ -251,11 +268,17 @@ def att_gt(
                              "from its comparison units)" + (", or use method='reg'" if method != "reg" else ""))
             continue
         att[k] = est
-        psi[sel, k] = inf * (n / sel.sum())
-    se_vals = analytic_se(psi, prepared.cluster)
+        psi[sel, k] = inf * (n_scale / sel.sum())
+    clusters = prepared.cluster
+    if units is not None:
+        psi = cluster_sums(psi, units)
+        first = np.unique(units, return_index=True)[1]
+        g_obs, w = g_obs[first], w[first] / w[first].mean()
+        clusters = None if clusters is None else pd.factorize(clusters[first])[0]
+    se_vals = analytic_se(psi, clusters)
     crit = float(stats.norm.ppf(1 - alpha / 2))
     if se == "bootstrap":
-        draws = multiplier_bootstrap(psi, n_boot, seed, prepared.cluster)
+        draws = multiplier_bootstrap(psi, n_boot, seed, clusters)
         se_vals = draws.se()
         band = draws.uniform_critical(alpha)
         crit = band if np.isfinite(band) and band >= crit else crit
@@ -264,6 +287,6 @@ def att_gt(
         outcome=outcome, group=np.array([c[0] for c in cells]), time=times[[c[1] for c in cells]], att=att,
         se=se_vals, influence=psi, unit_group=g_obs, unit_weights=w, times=times, control=control,
         method=method, base_period=base_period, anticipation=int(anticipation), se_method=se, n_boot=int(n_boot),
-        seed=seed, alpha=alpha, crit_val=crit, treated_mean=tmean, unit_cluster=prepared.cluster,
+        seed=seed, alpha=alpha, crit_val=crit, treated_mean=tmean, unit_cluster=clusters,
         covariates=tuple(covariates or ()), notes=tuple(notes), panel=panel,
     )

@@ -260,9 +260,15 @@ def prepare_panel(
 @dataclass(frozen=True, eq=False, kw_only=True)
 class CrossSections(Observations):
     """Repeated cross-sections: observation ``i`` has outcome ``y[i]`` in period ``times[period[i]]`` and
-    covariates ``x[i, :]``."""
+    covariates ``x[i, :]``; for an unbalanced panel read as cross-sections, ``unit[i]`` is its unit's code."""
 
     period: np.ndarray
+    unit: np.ndarray | None = None
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every unit is observed in every period (only meaningful when ``unit`` is known)."""
+        return self.unit is not None and len(self.y) == (int(self.unit.max()) + 1) * len(self.times)
 
 
 def prepare_cross_sections(
@@ -276,13 +282,15 @@ def prepare_cross_sections(
     control: str = "never",
     anticipation: int = 0,
     cluster: str | None = None,
+    unit: str | None = None,
 ) -> CrossSections:
-    """Validate repeated cross-sections (one row per person and period, people not followed over time).
+    """Validate repeated cross-sections (one row per person and period, people not followed over time), or an
+    unbalanced panel to be read as such when ``unit`` is given (units then keep their codes).
 
     Same rules as :func:`prepare_panel`, except that rows (not units) with a missing outcome are dropped.
     """
     covariates = list(covariates or [])
-    df = _checked_frame(data, outcome, None, time, group, covariates, weights, cluster, anticipation)
+    df = _checked_frame(data, outcome, unit, time, group, covariates, weights, cluster, anticipation)
     notes: list[str] = []
     times = np.sort(df[time].unique()).astype(float)
     missing_y = df[outcome].isna().to_numpy()
@@ -302,7 +310,8 @@ def prepare_cross_sections(
     return CrossSections(y=df[outcome].to_numpy(dtype=float)[keep], period=remap[period[keep]], group=g,
                          times=times[period_kept], weights=w / w.mean(), x=xcols[keep], covariate_names=xnames,
                          notes=notes,
-                         cluster=_cluster_codes(df[cluster].to_numpy()[keep] if cluster else None, cluster))
+                         cluster=_cluster_codes(df[cluster].to_numpy()[keep] if cluster else None, cluster),
+                         unit=pd.factorize(df[unit].to_numpy()[keep])[0] if unit else None)
 
 
 def _gl(v: float) -> int | float:

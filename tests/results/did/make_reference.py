@@ -5,7 +5,7 @@ Run from the repository root with csdid installed (it is not a test dependency):
     .venv/bin/pip install csdid==0.4.3
     .venv/bin/python tests/results/did/make_reference.py
 
-Writes panel_{a,b,c}.csv and cross_sections_d.csv (the simulated data, so the tests do not depend on the simulator staying the same)
+Writes panel_{a,b,c}.csv, cross_sections_d.csv and unbalanced_e.csv (the simulated data, so the tests do not depend on the simulator staying the same)
 and reference.json (csdid's numbers). The R `did` package's `mpdta` data set is not shipped with csdid, so the
 standard staggered panels are simulated with sop_eval.datasets.make_staggered_panel; `z` is a noisy,
 time-invariant proxy of `x` so that propensity scores overlap.
@@ -52,6 +52,8 @@ def _panels() -> dict[str, pd.DataFrame]:
     rc["rid"] = np.arange(1, len(rc) + 1)
     rc["z"] = 0.5 * rc["x"] + rng.normal(size=len(rc))
     out["d"] = rc[["rid", "period", "group", "x", "z", "y"]]
+    # an unbalanced panel: panel a without a random 10% of its rows
+    out["e"] = out["a"][np.random.default_rng(3).uniform(size=len(out["a"])) > 0.1]
     return out
 
 
@@ -66,6 +68,7 @@ def _run(df, control, method, cov, *, bstrap=False, base_period="varying", antic
          panel=True, seed=0):
     np.random.seed(seed)
     o = ATTgt(yname="y", tname="period", idname="unit" if panel else "rid", gname="group", data=df, panel=panel,
+              allow_unbalanced_panel=True,
               xformla=f"y ~ {cov or 1}",
               control_group={"never": "nevertreated", "not_yet": "notyettreated"}[control],
               anticipation=anticipation, weights_name=weights, clustervar=cluster, biters=999)
@@ -94,7 +97,7 @@ def _run(df, control, method, cov, *, bstrap=False, base_period="varying", antic
 def main() -> None:
     panels = _panels()
     for name, df in panels.items():
-        final = HERE / (f"panel_{name}.csv" if name != "d" else "cross_sections_d.csv")
+        final = HERE / {"d": "cross_sections_d.csv", "e": "unbalanced_e.csv"}.get(name, f"panel_{name}.csv")
         tmp = final.with_suffix(".csv.tmp")
         df.to_csv(tmp, index=False, float_format="%.17g")
         tmp.replace(final)
@@ -110,6 +113,10 @@ def main() -> None:
             for cov in (None, "z"):
                 configs[f"d/{control}/{method}/{cov or 'none'}/cross_sections"] = dict(
                     panel="d", control=control, method=method, covariates=cov, cross_sections=True)
+    for control, method, cov in (("never", "dr", "z"), ("not_yet", "reg", None), ("not_yet", "ipw", "z"),
+                                 ("never", "reg", "z")):
+        configs[f"e/{control}/{method}/{cov or 'none'}/unbalanced"] = dict(
+            panel="e", control=control, method=method, covariates=cov, unbalanced=True)
     configs["a/never/dr/x"] = dict(panel="a", control="never", method="dr", covariates="x")
     configs["c/not_yet/dr/none"] = dict(panel="c", control="not_yet", method="dr", covariates=None)
     configs["c/not_yet/reg/z"] = dict(panel="c", control="not_yet", method="reg", covariates="z")
