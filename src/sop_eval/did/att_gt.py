@@ -1,6 +1,6 @@
 """Group-time average treatment effects ATT(g,t) under staggered adoption (Callaway & Sant'Anna 2021).
 
-The estimator reproduces R ``did::att_gt`` for balanced panels: each ATT(g,t) is a two-period DiD of cohort
+The estimator reproduces R ``did::att_gt`` (panels, unbalanced panels and repeated cross-sections): each ATT(g,t) is a two-period DiD of cohort
 ``g`` (units first treated in period ``g``) between a base period and period ``t`` against a comparison group
 (never-treated units, or units not yet treated by ``max(t, base) + anticipation``), estimated with outcome
 regression, normalised IPW or the doubly robust estimator on the outcome change. The base period is the last
@@ -50,7 +50,9 @@ class AttGtResult:
 
     ``se`` is analytic or bootstrap (``se_method``); ``crit_val`` is the uniform (sup-t) critical value over all
     cells when ``se_method == "bootstrap"`` and the pointwise normal value otherwise. ``unit_group`` and
-    ``unit_weights`` (mean 1) describe the units the estimates use, for aggregation.
+    ``unit_weights`` (mean 1) describe the units the estimates use, for aggregation; ``treated_mean`` is the
+    cohort's (weighted) mean outcome in each cell's period and ``unit_cluster`` each unit's cluster code (None:
+    units are independent).
     """
 
     outcome: str
