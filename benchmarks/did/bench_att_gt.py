@@ -54,8 +54,8 @@ def run_differences(df, cov=None):
 
     d = df.assign(cohort=df["group"].where(df["group"] > 0)).set_index(["unit", "period"])
     a = ATTgt(data=d, cohort_column="cohort")
-    a.fit(f"y ~ {cov}" if cov else "y", est_method="dr", control_group="not_yet_treated", boot_iterations=N_BOOT, random_state=1,
-          progress_bar=False, n_jobs=1)
+    a.fit(f"y ~ {cov}" if cov else "y", est_method="dr", control_group="not_yet_treated", boot_iterations=N_BOOT,
+          random_state=1, progress_bar=False, n_jobs=1)
     simple = a.aggregate("simple")
     a.aggregate("event")
     return float(simple.iloc[0, 0]), float("nan")

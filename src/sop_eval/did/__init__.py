@@ -11,6 +11,7 @@ from sop_eval.did.matched import matched_did, with_matching_weights
 
 __all__ = [
     "did2x2", "twfe", "event_study", "att_gt", "matched_did", "bacon_decomposition", "pretrend_test", "raw_means",
-    "to_effect_estimate", "with_matching_weights", "DidResult", "EventStudyResult", "AttGtResult", "AggregateResult", "BaconResult",
+    "to_effect_estimate", "with_matching_weights", "DidResult", "EventStudyResult", "AttGtResult",
+    "AggregateResult", "BaconResult",
     "WaldTest",
 ]

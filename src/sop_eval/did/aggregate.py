@@ -5,8 +5,8 @@ renormalised over the cells aggregated. ``"simple"``: all post-treatment cells; 
 post-treatment cells, and overall the cohort-size weighted mean of those; ``"dynamic"``: by event time
 ``e = t - g``, and overall the mean over ``e >= 0``; ``"calendar"``: by period, and overall the mean over periods.
 Influence functions include the estimation of the weights (R's ``wif``). Standard errors are analytic or
-multiplier-bootstrap as in the ATT(g,t) result (clustered when it is); the uniform band (``band_low``, ``band_high``) always uses the
-bootstrap's sup-t critical value over the rows of the aggregate.
+multiplier-bootstrap as in the ATT(g,t) result (clustered when it is); the uniform band (``band_low``,
+``band_high``) always uses the bootstrap's sup-t critical value over the rows of the aggregate.
 """
 
 from __future__ import annotations

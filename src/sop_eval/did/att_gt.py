@@ -1,9 +1,10 @@
 """Group-time average treatment effects ATT(g,t) under staggered adoption (Callaway & Sant'Anna 2021).
 
-The estimator reproduces R ``did::att_gt`` (panels, unbalanced panels and repeated cross-sections): each ATT(g,t) is a two-period DiD of cohort
-``g`` (units first treated in period ``g``) between a base period and period ``t`` against a comparison group
-(never-treated units, or units not yet treated by ``max(t, base) + anticipation``), estimated with outcome
-regression, normalised IPW or the doubly robust estimator on the outcome change. The base period is the last
+The estimator reproduces R ``did::att_gt`` (panels, unbalanced panels and repeated cross-sections): each
+ATT(g,t) is a two-period DiD of cohort ``g`` (units first treated in period ``g``) between a base period and
+period ``t`` against a comparison group (never-treated units, or units not yet treated by
+``max(t, base) + anticipation``), estimated with outcome regression, normalised IPW or the doubly robust estimator
+on the outcome change. The base period is the last
 period before ``g - anticipation`` for post-treatment cells; for pre-treatment cells it is the previous period
 (``base_period="varying"``) or that same last pre-treatment period (``"universal"``, the reference cell being 0).
 Standard errors come from the influence functions (``se="analytic"``) or the multiplier bootstrap
@@ -129,7 +130,8 @@ class AttGtResult:
             "base_period": self.base_period, "anticipation": self.anticipation, "se_method": self.se_method,
             "n_boot": self.n_boot, "seed": self.seed, "alpha": self.alpha, "crit_val": self.crit_val,
             "n_units": self.n_units, "panel": self.panel,
-            "n_clusters": None if self.unit_cluster is None else int(self.unit_cluster.max()) + 1, "covariates": list(self.covariates), "notes": list(self.notes),
+            "n_clusters": None if self.unit_cluster is None else int(self.unit_cluster.max()) + 1,
+            "covariates": list(self.covariates), "notes": list(self.notes),
             "cells": self.summary().to_dict(orient="records"),
         })
 

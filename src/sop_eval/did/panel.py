@@ -112,7 +112,8 @@ def _checked_frame(data: pd.DataFrame, outcome: str, unit: str | None, time: str
         check_numeric(df, weights, "weights")
         w_bad = df[weights].isna() | (df[weights] < 0)
         if w_bad.any():
-            raise SopEvalError(f"weights column {weights!r} has missing or negative values in rows {_rows(w_bad, df.index)}.")
+            raise SopEvalError(f"weights column {weights!r} has missing or negative values in rows "
+                               f"{_rows(w_bad, df.index)}.")
     if cluster and df[cluster].isna().any():
         raise SopEvalError(f"cluster column {cluster!r} has missing values in rows {_rows(df[cluster].isna(), df.index)}.")
     if unit:

@@ -5,10 +5,12 @@ Run from the repository root with csdid installed (it is not a test dependency):
     .venv/bin/pip install csdid==0.4.3
     .venv/bin/python tests/results/did/make_reference.py
 
-Writes panel_{a,b,c}.csv, cross_sections_d.csv and unbalanced_e.csv (the simulated data, so the tests do not depend on the simulator staying the same)
-and reference.json (csdid's numbers). The R `did` package's `mpdta` data set is not shipped with csdid, so the
-standard staggered panels are simulated with sop_eval.datasets.make_staggered_panel; `z` is a noisy,
-time-invariant proxy of `x` so that propensity scores overlap.
+Writes panel_{a,b,c}.csv, cross_sections_d.csv and unbalanced_e.csv (the simulated data, so the tests do not
+depend on the simulator staying the same) and reference.json (csdid's numbers). The R `did` package's `mpdta`
+data set is not shipped with csdid (and R packages cannot be installed here), so the staggered panels are
+simulated with sop_eval.datasets.make_staggered_panel; `z` is a noisy, time-invariant proxy of `x` so that
+propensity scores overlap. csdid's `att_gt` calls the same DRDID estimators as R `did`
+(drdid_panel / reg_did_panel / std_ipw_did_panel and their *_rc versions).
 """
 
 from __future__ import annotations
