@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import optimize, stats
 from tqdm.auto import tqdm
 
-from sop_eval.effects.estimate import _json_safe
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError
 
 KINDS = ("count", "binary", "continuous")

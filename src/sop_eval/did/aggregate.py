@@ -22,7 +22,7 @@ from scipy import stats
 
 from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
 from sop_eval.did.panel import _gl
-from sop_eval.did._record import json_safe as _json_safe
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from scipy import stats
 from sop_eval.did.bootstrap import analytic_se, cluster_sums, multiplier_bootstrap
 from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
-from sop_eval.did._record import json_safe as _json_safe
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from scipy import stats
 from sop_eval.did.bacon import BaconResult, adoption_times, bacon_decomposition
 from sop_eval.did.ols import demean, fit_ols
 from sop_eval.did.panel import _rows, check_numeric, covariate_matrix
-from sop_eval.did._record import json_safe as _json_safe
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning, require_columns
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sop_eval.did._record import json_safe as _json_safe
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.did.bootstrap import influence_covariance
 from sop_eval.did.panel import check_numeric
 from sop_eval.errors import SopEvalError, require_columns

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from sop_eval.effects.estimate import EffectEstimate, _json_safe
+from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError
 
 
