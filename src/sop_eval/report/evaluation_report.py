@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure as MplFigure
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from sop_eval.report.balance_plots import love_plot, propensity_overlap  # noqa: E402
-from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect  # noqa: E402
-from sop_eval.report.effect_plots import plot_effects  # noqa: E402
-from sop_eval.report.payment_plots import payment_risk_plot  # noqa: E402
-from sop_eval.report.html import Figure, Section, figure_png, render_report  # noqa: E402
+from sop_eval.pipeline import COHORT_COLUMN
+from sop_eval.report.balance_plots import love_plot, propensity_overlap
+from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect
+from sop_eval.report.effect_plots import plot_effects
+from sop_eval.report.html import Figure, Section, figure_png, render_report
+from sop_eval.report.payment_plots import payment_risk_plot
 
 METHODS = (
     "Comparison cohorts: for each contract cohort, the people served are matched to people in the comparison "
@@ -50,16 +48,28 @@ METHODS = (
 
 
 def _fig(name: str, caption: str, draw: Any, size: tuple[float, float] = (6.4, 3.4)) -> Figure:
-    fig, ax = plt.subplots(figsize=size)
-    try:
-        draw(ax)
-        return Figure(name=name, png=figure_png(fig), caption=caption)
-    finally:
-        plt.close(fig)
+    # a bare Figure draws without pyplot, so the caller's backend and open figures are left alone
+    fig = MplFigure(figsize=size)
+    draw(fig.subplots())
+    return Figure(name=name, png=figure_png(fig), caption=caption)
 
 
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")
+
+
+EFFECT_COLUMNS = [
+    "label", "n_treated", "n_comparison", "treated_mean", "comparison_mean", "difference", "se", "ci_low", "ci_high",
+    "p_value", "relative", "relative_ci_low", "relative_ci_high", "se_method",
+]
+
+
+def _p_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """p-values as text: four decimals, or "<0.0001" (never a rounded zero)."""
+    if "p_value" not in frame:
+        return frame
+    shown = [("—" if p is None or pd.isna(p) else "<0.0001" if p < 1e-4 else f"{p:.4f}") for p in frame["p_value"]]
+    return frame.assign(p_value=shown)
 
 
 def _count(x: Any) -> str:
@@ -190,7 +200,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     sections.append(Section(
         "Effects",
         paragraphs=tuple(e.describe() for e in ests),
-        tables=(("Effect estimates (Justice Data Lab layout)", effect_table.table.round(4)),) if ests else (),
+        tables=(("Effect estimates (Justice Data Lab layout)", _p_values(effect_table.table[EFFECT_COLUMNS]).round(4)),)
+        if ests else (),
         figures=effect_figs,
     ))
 
@@ -208,7 +219,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
         "Gates and statistical tests",
         paragraphs=("The contractual gate and the statistical test are kept apart: the gate is decided on the "
                     "unrounded point estimate; the interval and p-value show how certain that estimate is.",),
-        tables=(("Gate decisions", pd.DataFrame(rows).round(4)),) if rows else (),
+        tables=(("Gate decisions", _p_values(pd.DataFrame(rows)).round(4)),) if rows else (),
     ))
 
     # payments
@@ -247,7 +258,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     matching = (f"nearest neighbour, up to {m.get('ratio')} control(s) each, "
                 f"{'with' if m.get('replace') else 'without'} replacement, caliper {m.get('caliper')} SD of the "
                 f"{'logit of the ' if m.get('caliper_scale') == 'logit' else ''}propensity score, exact on "
-                f"{', '.join(m.get('exact', []))}, treated units in order of {m.get('order')} score first")
+                f"{', '.join('the contract cohort' if x == COHORT_COLUMN else x for x in m.get('exact', []))}, treated units in order of {m.get('order')} score first")
     significance = ests[0].significance_rule if ests and hasattr(ests[0], "significance_rule") else "significant when p < 0.05"
     fmt = dict(
         matching=matching, se=params.get("se"), significance=significance[:1].upper() + significance[1:],
