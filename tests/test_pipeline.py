@@ -184,3 +184,17 @@ def test_report_is_self_contained_escaped_and_private(tmp_path):
     text = html + (out / "results.json").read_text() + (out / "audit.json").read_text()
     assert not any(pid in text for pid in ids.sample(200, random_state=1))
     assert re.search(r"P\d{7}", text) is None
+
+
+def test_unsupported_matching_settings_are_refused(tmp_path):
+    contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet",
+                            **{'caliper_scale = "logit"': 'caliper_scale = "logit"\ndistance = "probit"'})
+    with pytest.raises(SopEvalError, match=r"distance = 'probit'"):
+        evaluate(contract, risk_draws=0)
+
+
+def test_design_other_than_matching_is_refused_with_a_pointer(tmp_path):
+    contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet",
+                            **{'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "did"'})
+    with pytest.raises(SopEvalError, match=r"design = 'did'.*sop_eval.did"):
+        evaluate(contract, risk_draws=0)

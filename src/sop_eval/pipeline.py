@@ -289,6 +289,13 @@ def evaluate(
     work = checked.frame.assign(**{COHORT_COLUMN: _assign_cohorts(checked.frame, roles, contract)})
 
     m = ev.matching
+    if m.method != "nearest" or m.distance not in ("glm", "logit") or m.caliper_scale == "covariates":
+        raise SopEvalError(
+            f"contract '{contract.source}': [evaluation.matching] asks for method = {m.method!r}, distance = "
+            f"{m.distance!r}, caliper_scale = {m.caliper_scale!r}; the evaluation matches by nearest neighbour on a "
+            "logistic propensity score (method = \"nearest\", distance = \"glm\", caliper_scale = \"logit\" or "
+            "\"propensity\"). Change those keys, or match with sop_eval.match and pay with `sop-eval pay`."
+        )
     exact = [COHORT_COLUMN] + [c for c in m.exact if c != roles.cohort]
     distance = "linear_logit" if m.caliper_scale == "logit" else "logit"
     parameters = {
@@ -361,8 +368,7 @@ def _measure(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SopEvalWarning)
         matched = match(
-            rows, roles.treatment, covariates, method=m.method if m.method != "nearest" else "nearest",
-            distance=distance, ratio=m.ratio, replace=m.replace,
+            rows, roles.treatment, covariates, method=m.method, distance=distance, ratio=m.ratio, replace=m.replace,
             caliper=None if m.caliper is None else float(m.caliper), exact=list(exact), seed=seed,
         )
     effect = matched.effect(outcome, kind=kind, se=ev.se, level=ev.level, seed=seed, label=name)
