@@ -65,6 +65,12 @@ def _collinear_terms(gram: np.ndarray, names: list[str], tol: float = 1e-9) -> l
     return dropped
 
 
+def _strongest_terms(X: pd.DataFrame, params: np.ndarray, k: int = 3) -> list[str]:
+    """The ``k`` terms with the largest |coefficient| x SD (column by column: no copy of X)."""
+    std_coef = np.abs(params[1:]) * np.array([np.std(X[c].to_numpy()) for c in X.columns])
+    return [str(X.columns[j]) for j in np.argsort(-np.nan_to_num(std_coef, nan=np.inf))[:k]]
+
+
 def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.Series]:
     """Maximum-likelihood logistic regression of ``treat`` on ``X`` plus an intercept (statsmodels).
 
@@ -80,7 +86,7 @@ def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     design[:, 0] = 1.0
     design[:, 1:] = X.to_numpy(dtype=float)
     # scale columns so Newton steps are well conditioned; coefficients are unscaled afterwards
-    scale = np.abs(design).max(axis=0)
+    scale = np.maximum(design.max(axis=0), -design.min(axis=0))
     scale[scale == 0] = 1.0
     design /= scale
     y = treat.astype(float)
@@ -105,13 +111,12 @@ def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     params = np.asarray(result.params) / scale
     lp = design @ np.asarray(result.params)
     score = expit(lp)
-    std_coef = np.abs(params[1:]) * X.std(ddof=0).to_numpy()
-    worst = [str(X.columns[j]) for j in np.argsort(-std_coef)[:3]]
     separated = lp[treat].min() > lp[~treat].max() or lp[treat].max() < lp[~treat].min()
     if separated or any("separation" in str(w.message).lower() for w in caught) or not np.all(np.isfinite(params)):
-        raise _separation_error(worst)
+        raise _separation_error(_strongest_terms(X, params))
     extreme = int(np.count_nonzero((score < 1e-8) | (score > 1 - 1e-8)))
     if extreme:
+        worst = _strongest_terms(X, params)
         warnings.warn(
             f"{extreme} fitted propensity score(s) are numerically 0 or 1 (quasi-separation); the terms "
             f"with the largest standardised coefficients are {examples(worst)}. Consider coarsening them, "
