@@ -177,7 +177,7 @@ def write_results(res: dict, path: Path) -> None:
             f"- floor (logit fit + sorting the scores): {_fmt(big['floor_s'])}; "
             f"match / floor = {big['match_s'] / big['floor_s']:.2f}",
             f"- peak memory of the process (data included): {big['peak_rss_bytes'] / 1024**3:.2f} GB "
-            f"(the simulated data alone: {big['data_rss_bytes'] / 1024**3:.2f} GB); limit 8 GB",
+            f"(peak after simulating the data, before matching: {big['data_rss_bytes'] / 1024**3:.2f} GB); limit 8 GB",
         ]
     else:
         lines.append(f"- {big.get('status')}")
