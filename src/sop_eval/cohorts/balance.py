@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sop_eval.outputs import json_safe
+
 _EPS = np.sqrt(np.finfo(float).eps)
 _STATS = ("mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max")
 
@@ -139,18 +141,8 @@ class BalanceTable:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of the table, the sample sizes and the conventions."""
-        def clean(v: Any) -> Any:
-            if isinstance(v, (float, np.floating)):
-                return None if not np.isfinite(v) else float(v)
-            if isinstance(v, (np.integer,)):
-                return int(v)
-            if isinstance(v, np.bool_):
-                return bool(v)
-            return v
-
-        rows = [{k: clean(v) for k, v in r.items()} for r in self.summary().to_dict(orient="records")]
-        sizes = {str(g): {str(k): clean(v) for k, v in r.items()}
-                 for g, r in self.sample_sizes.to_dict(orient="index").items()}
+        rows = json_safe(self.summary().to_dict(orient="records"))
+        sizes = json_safe(self.sample_sizes.to_dict(orient="index"))
         return {
             "estimand": self.estimand,
             "threshold": float(self.threshold),
