@@ -76,8 +76,14 @@ def test_reoffending_default_is_fast():
 
 
 def test_reoffending_bad_arguments():
-    with pytest.raises(SopEvalError, match="positive sizes"):
+    with pytest.raises(SopEvalError, match="n_per_cohort=0 must be a whole number of at least 1"):
         make_reoffending(n_per_cohort=0)
+    with pytest.raises(SopEvalError, match="pool_size='many'"):
+        make_reoffending(pool_size="many")
+    with pytest.raises(SopEvalError, match="n_units=2.5"):
+        make_staggered_panel(n_units=2.5)
+    with pytest.raises(SopEvalError, match="noise=nan must be a finite number"):
+        make_staggered_panel(noise=float("nan"))
     with pytest.raises(SopEvalError, match="effect=-1.5"):
         make_reoffending(effect=-1.5)
 

@@ -60,6 +60,8 @@ def test_bad_inputs():
         protect(pd.DataFrame({"n": [1]}), ["n"], total_row="total")
     with pytest.raises(SopEvalError, match="non-numeric"):
         protect(pd.DataFrame({"n": ["x"]}), ["n"])
+    with pytest.raises(SopEvalError, match="negative or infinite"):
+        protect(pd.DataFrame({"n": [5, -3]}), ["n"])
     with pytest.raises(SopEvalError, match="rounding"):
         DisclosurePolicy(rounding=0)
 

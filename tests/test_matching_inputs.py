@@ -150,3 +150,10 @@ def test_no_controls_left_reason():
         m = sop_eval.match(frame, "t", ["x"], distance="x")
     assert m.pairs[["treated", "control"]].values.tolist() == [["c", "d"]]  # largest score picks first
     assert set(m.unmatched["reason"]) == {"no controls left"}
+
+
+def test_identifier_as_covariate_is_refused_without_printing_ids():
+    df = sop_eval.datasets.make_reoffending(n_per_cohort=100, n_cohorts=1, pool_size=400, seed=2)
+    with pytest.raises(SopEvalError, match="'person_id' has 500 distinct text values") as err:
+        sop_eval.match(df, "treated", ["age", "person_id"])
+    assert not any(pid in str(err.value) for pid in df["person_id"])

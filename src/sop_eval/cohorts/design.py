@@ -101,6 +101,13 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str], *, all_level
             )
         if _is_categorical(col):
             levels = _levels(col)
+            if len(levels) > 20 and len(levels) > len(col) / 2:
+                # an identifier or free text: its levels would name people in term labels and messages
+                raise SopEvalError(
+                    f"covariate {name!r} has {len(levels)} distinct text values among {len(col)} rows; it looks like "
+                    "an identifier or free text, not a pre-treatment characteristic. Remove it from covariates, or "
+                    "group it into a few categories first."
+                )
             if len(levels) < 2:
                 raise SopEvalError(f"covariate {name!r} is constant (only {examples(levels)}); "
                                    "remove it from covariates.")

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from sop_eval.datasets._arguments import real_number, whole_number
 from sop_eval.errors import SopEvalError
 
 
@@ -36,7 +37,18 @@ def make_staggered_panel(
     ``{"group", "time", "att"}`` for every post-treatment cell; ``df.attrs["group_sizes"]`` the units per
     group.
     """
-    waves = sorted(int(w) for w in waves)
+    what = "make_staggered_panel"
+    n_units = whole_number(n_units, "n_units", what)
+    n_periods = whole_number(n_periods, "n_periods", what)
+    never_share, effect, dynamic, heterogeneity, covariate_trend, noise = (
+        real_number(v, k, what) for k, v in (("never_share", never_share), ("effect", effect), ("dynamic", dynamic),
+                                             ("heterogeneity", heterogeneity), ("covariate_trend", covariate_trend),
+                                             ("noise", noise))
+    )
+    try:
+        waves = sorted(int(w) for w in waves)
+    except (TypeError, ValueError):
+        raise SopEvalError(f"make_staggered_panel: waves={waves!r} must be whole periods, e.g. (4, 6, 8).") from None
     if not waves or waves[0] < 2 or waves[-1] > n_periods:
         raise SopEvalError(
             f"make_staggered_panel: waves {waves} must lie in 2..n_periods ({n_periods}) so each wave has a "

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.data.schema import ColumnRoles
+from sop_eval.datasets._arguments import real_number, whole_number
 from sop_eval.errors import SopEvalError
 
 OFFENCE_GROUPS = ("theft", "violence", "drugs", "motoring", "public_order", "other")
@@ -105,11 +106,10 @@ def make_reoffending(
     ``extract_date`` (after every window has closed), ``follow_up_months`` (12) and
     ``court_lag_months`` (6).
     """
-    if int(n_per_cohort) < 1 or int(n_cohorts) < 1 or int(pool_size) < 1:
-        raise SopEvalError(
-            f"make_reoffending needs positive sizes; got n_per_cohort={n_per_cohort}, "
-            f"n_cohorts={n_cohorts}, pool_size={pool_size}."
-        )
+    n_per_cohort = whole_number(n_per_cohort, "n_per_cohort", "make_reoffending")
+    n_cohorts = whole_number(n_cohorts, "n_cohorts", "make_reoffending")
+    pool_size = whole_number(pool_size, "pool_size", "make_reoffending")
+    effect = real_number(effect, "effect", "make_reoffending")
     if not -1.0 < effect < 10.0:
         raise SopEvalError(
             f"make_reoffending: effect={effect} is a relative change in expected events and must lie "
