@@ -203,3 +203,15 @@ def test_design_other_than_matching_is_refused_with_a_pointer(tmp_path):
                             **{'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "did"'})
     with pytest.raises(SopEvalError, match=r"design = 'did'.*sop_eval.did"):
         evaluate(contract, risk_draws=0)
+
+
+def test_people_outside_every_cohort_window_are_reported(tmp_path):
+    contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet",
+                            **{"entry_end = 2014-05-08": "entry_end = 2013-12-31"})
+    with pytest.warns(sop_eval.SopEvalWarning, match=r"\d+ treated row\(s\) fall in no contract cohort"):
+        evaluation = evaluate(contract, risk_draws=0)
+    outside = evaluation.parameters["rows_outside_cohorts"]
+    data = pd.read_parquet(FIXTURES / "reoffending_small.parquet")
+    late = data["release_date"] > pd.Timestamp("2013-12-31")
+    assert outside == {"treated": int((late & (data.treated == 1)).sum()), "comparison": int((late & (data.treated == 0)).sum())}
+    assert evaluation.cohort("cohort 2").n_treated == int(((data.cohort == 2) & (data.treated == 1) & ~late).sum())

@@ -296,6 +296,15 @@ def evaluate(
     extract = None if ev.extract_date is None else pd.Timestamp(ev.extract_date)
     checked = validate(frame, roles, extract_date=extract, follow_up_months=follow_up, court_lag_months=lag)
     work = checked.frame.assign(**{COHORT_COLUMN: _assign_cohorts(checked.frame, roles, contract)})
+    outside = work[COHORT_COLUMN].isna()
+    n_outside_treated = int((outside & (work[roles.treatment] == 1)).sum())
+    if n_outside_treated:
+        warnings.warn(
+            f"{n_outside_treated} treated row(s) fall in no contract cohort (outside every entry window, or a cohort "
+            "value the contract does not name); they are left out of the evaluation.",
+            SopEvalWarning,
+            stacklevel=2,
+        )
 
     m = ev.matching
     if m.method != "nearest" or m.distance not in ("glm", "logit") or m.caliper_scale == "covariates":
@@ -322,6 +331,7 @@ def evaluate(
         "court_lag_months": lag,
         "extract_date": None if extract is None else extract.date().isoformat(),
         "risk_draws": int(risk_draws),
+        "rows_outside_cohorts": {"treated": n_outside_treated, "comparison": int((outside & (work[roles.treatment] == 0)).sum())},
     }
 
     results = []

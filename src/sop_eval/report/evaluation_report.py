@@ -139,6 +139,10 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     flow_table = flow.table[["status", "eligible", "matched", "dropped"]].join(pool_t.table[["pool", "controls_used"]])
     tables: list[tuple[str, pd.DataFrame]] = [("Eligible → matched → dropped (people served) and comparison pool", flow_table.reset_index())]
     notes = list(ev.data.warnings)
+    outside = ev.parameters.get("rows_outside_cohorts", {}).get("treated", 0)
+    if outside:
+        shown_outside = f"fewer than {policy.threshold + 1}" if outside <= policy.threshold else f"about {policy.round_count(outside):,}"
+        notes.append(f"{shown_outside} people served fall in no contract cohort (outside every entry window) and are left out.")
     for k in ev.cohorts:
         if k.dropped is None:
             continue
