@@ -56,13 +56,17 @@ def test_flatten_paths():
 
 
 def test_compare_exact_for_money_tolerance_for_floats():
-    stored = {"total_payment": 500000.0, "effect": {"se": 0.1234567890123, "n_treated": 1000}, "label": "c1"}
-    same = {"total_payment": 500000.0, "effect": {"se": 0.1234567890124, "n_treated": 1000}, "label": "c1"}
+    stored = {"payments": {"total_payment": 500000.0, "payments_by_payer": {"MoJ": 400000.0}},
+              "effect": {"se": 0.1234567890123, "n_treated": 1000, "mean": 1.0}, "label": "c1"}
+    same = {"payments": {"total_payment": 500000.0, "payments_by_payer": {"MoJ": 400000.0}},
+            "effect": {"se": 0.1234567890124, "n_treated": 1000, "mean": 1.0}, "label": "c1"}
     assert compare_results(stored, same) == []
-    changed = {"total_payment": 500000.01, "effect": {"se": 0.124, "n_treated": 999}, "label": "c2", "extra": 1}
+    changed = {"payments": {"total_payment": 500000.0000001, "payments_by_payer": {"MoJ": 400000.0000001}},
+               "effect": {"se": 0.124, "n_treated": 999, "mean": 1.0 + 1e-12}, "label": "c2", "extra": 1}
     diffs = {d.path: d.rule for d in compare_results(stored, changed)}
     assert diffs == {
-        "total_payment": "exact",
+        "payments.total_payment": "exact",
+        "payments.payments_by_payer.MoJ": "exact",
         "effect.se": "float, rtol 1e-09",
         "effect.n_treated": "exact",
         "label": "exact",

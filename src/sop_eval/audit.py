@@ -24,8 +24,9 @@ from sop_eval.errors import SopEvalError
 FLOAT_RTOL = 1e-9
 FLOAT_ATOL = 1e-12
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "scikit-learn", "matplotlib", "pyarrow", "jinja2", "tqdm")
-# figures whose key names one of these words are counts or money and must agree exactly
-EXACT_KEYS = ("n_", "count", "events", "people", "amount", "payment", "total", "paid", "due", "cap", "price", "catch_up")
+# money in the payment schedule: compared exactly (counts are integers and always compared exactly)
+MONEY_LEAVES = ("amount", "gross", "before", "after", "limit", "price", "total_payment")
+MONEY_PARENTS = ("payers", "payments_by_payer", "payments_by_outcome")
 
 
 def sha256_file(path: str | Path) -> str:
@@ -81,8 +82,11 @@ def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def _exact(path: str) -> bool:
-    leaf = path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
-    return any(word in leaf for word in EXACT_KEYS)
+    """Whether a float figure is money of the payment schedule (compared exactly)."""
+    if not path.startswith("payments."):
+        return False
+    parts = [p.split("[", 1)[0] for p in path.split(".")]
+    return parts[-1] in MONEY_LEAVES or (len(parts) > 1 and parts[-2] in MONEY_PARENTS)
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,8 @@ class Difference:
 
 
 def compare_results(stored: Any, recomputed: Any) -> list[Difference]:
-    """Every figure that differs: exact for counts, money and text; floats within the stated tolerance."""
+    """Every figure that differs: exact for counts (integers), text, flags and the schedule's money; other
+    floating-point figures within a relative tolerance of ``FLOAT_RTOL`` (``FLOAT_ATOL`` near zero)."""
     a = dict(flatten(stored))
     b = dict(flatten(recomputed))
     out: list[Difference] = []
