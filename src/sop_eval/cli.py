@@ -23,9 +23,12 @@ def _print_headline(evaluation, out) -> None:  # noqa: ANN001
     head = evaluation.headline()
     table = head[["cohort"]].copy()
     table["status"] = head["status"].str.replace("not yet measurable — ", "", regex=False)
-    if "treated_per_100" in head:
-        table["treated /100"] = head["treated_per_100"].map(lambda v: f"{v:.1f}")
-        table["comparison /100"] = head["comparison_per_100"].map(lambda v: f"{v:.1f}")
+    means = [("treated_per_100", "comparison_per_100", " /100"), ("treated_mean", "comparison_mean", " mean")]
+    for treated, comparison, suffix in means:
+        if treated in head:
+            table["treated" + suffix] = head[treated].map(lambda v: f"{v:.1f}" if v == v else "—")
+            table["comparison" + suffix] = head[comparison].map(lambda v: f"{v:.1f}" if v == v else "—")
+    if "reduction" in head:
         table["reduction (95% CI)"] = [
             f"{100 * r:.1f}% ({100 * lo:.1f}% to {100 * hi:.1f}%)" if r == r else "—"
             for r, lo, hi in zip(head["reduction"], head["reduction_ci_low"], head["reduction_ci_high"])

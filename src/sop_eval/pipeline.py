@@ -46,6 +46,8 @@ class CohortResult:
     dropped: pd.DataFrame | None = None
     sensitivity: dict[str, Any] = field(default_factory=dict)
     mde: float | None = None
+    design: str = "psm"
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def measured(self) -> bool:
@@ -55,6 +57,8 @@ class CohortResult:
     @property
     def status_text(self) -> str:
         """The status in words, with the first measurable date where it applies."""
+        if self.status == "not yet measurable" and self.design == "did":
+            return f"not yet measurable — first measurable when period {self.details.get('group')} is in the data"
         if self.status == "not yet measurable":
             return f"not yet measurable — first measurable on {self.window_closes}"
         return self.status
@@ -79,8 +83,10 @@ class CohortResult:
             "status": self.status,
             "status_text": self.status_text,
             "window_closes": None if self.window_closes is None else self.window_closes.isoformat(),
-            "flow": self.flow(),
+            "flow": self.flow() if self.design == "psm" else None,
             "minimum_detectable_reduction": self.mde,
+            "design": self.design,
+            "details": self.details,
         }
         if self.matched is not None:
             out["matching"] = self.matched.to_dict()
@@ -99,7 +105,7 @@ class Evaluation:
     """A whole evaluation: validated data, per-cohort results, the pooled effect and the payment schedule."""
 
     contract: Contract
-    data: EvaluationData
+    data: EvaluationData | None
     outcome: str
     cohorts: tuple[CohortResult, ...]
     pooled: EffectEstimate | None
@@ -107,6 +113,12 @@ class Evaluation:
     payment_risk: Any = None
     parameters: dict[str, Any] = field(default_factory=dict)
     inputs: tuple[Path, ...] = ()
+    did: "DidEvaluation | None" = None
+
+    @property
+    def design(self) -> str:
+        """The counterfactual design: ``"psm"`` (matched cohorts) or ``"did"`` (staggered adoption)."""
+        return "did" if self.did is not None else "psm"
 
     def cohort(self, name: str) -> CohortResult:
         """The result for the contract cohort ``name``."""
@@ -144,13 +156,37 @@ class Evaluation:
         return {
             "contract": self.contract.to_dict(),
             "outcome": self.outcome,
-            "data": {k: v for k, v in self.data.to_dict().items() if k != "source"},
+            "design": self.design,
+            "data": None if self.data is None else {k: v for k, v in self.data.to_dict().items() if k != "source"},
+            "did": None if self.did is None else self.did.to_dict(),
             "parameters": self.parameters,
             "cohorts": [c.to_dict() for c in self.cohorts],
             "pooled": None if self.pooled is None else self.pooled.to_dict(),
             "headline": self.headline().to_dict(orient="records"),
             "payments": self.schedule.to_dict(),
             "payment_risk": None if self.payment_risk is None else self.payment_risk.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class DidEvaluation:
+    """The staggered-adoption fit behind a difference-in-differences evaluation, and its diagnostics."""
+
+    att_gt: Any
+    by_group: Any
+    dynamic: Any
+    pretrend: Any
+    means: pd.DataFrame
+    units: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: ATT(g,t), the group and event-time aggregates, the pre-trend test, unit counts."""
+        return {
+            "att_gt": self.att_gt.to_dict(),
+            "by_group": self.by_group.to_dict(),
+            "dynamic": self.dynamic.to_dict(),
+            "pretrend": None if self.pretrend is None else self.pretrend.summary().to_dict(orient="records")[0],
+            "units": self.units,
         }
 
 
@@ -169,10 +205,12 @@ def _headline_row(name: str, est: EffectEstimate | None, decision: Any, line: An
     row: dict[str, Any] = {"cohort": name, "status": status}
     if est is not None:
         lo, hi = est.relative_conf_int()
+        if est.design == "did":
+            row.update(treated_mean=est.treated_mean, comparison_mean=est.comparison_mean)
+        else:
+            row.update(treated_per_100=100 * est.treated_mean, comparison_per_100=100 * est.comparison_mean)
         row.update(
             n_treated=est.n_treated,
-            treated_per_100=100 * est.treated_mean,
-            comparison_per_100=100 * est.comparison_mean,
             reduction=-est.relative,
             reduction_ci_low=-hi,
             reduction_ci_high=-lo,
@@ -222,11 +260,11 @@ def _settings(contract: Contract) -> Any:
             "the matching settings (see fixtures/contracts/peterborough.toml)."
         )
     ev = contract.evaluation
-    if ev.design != "psm":
+    if ev.design not in ("psm", "did"):
         raise SopEvalError(
             f"contract '{contract.source}': [evaluation] design = {ev.design!r}; the end-to-end evaluation runs "
-            "matched-cohort ('psm') designs. Estimate other designs with their own module (e.g. sop_eval.did) and "
-            "pay them with `sop-eval pay --estimates`."
+            "matched cohorts ('psm') and staggered difference-in-differences ('did'). Estimate other designs "
+            "yourself (e.g. sop_eval.effects.versus_baseline) and pay them with `sop-eval pay --estimates`."
         )
     return ev
 
@@ -280,6 +318,8 @@ def evaluate(
         contract = load_contract(contract)
     ev = _settings(contract)
     frame, inputs = _load_data(contract, data)
+    if ev.design == "did":
+        return _evaluate_did(contract, ev, frame, inputs, seed=seed, as_of=as_of, risk_draws=risk_draws)
     settings = contract.data
     roles = settings.column_roles() if settings is not None and settings.columns else None
     if roles is None:
@@ -437,6 +477,112 @@ def _payment_risk(contract: Contract, estimates: Sequence[EffectEstimate], draws
     except ImportError:
         return None
     return payment_risk(contract, estimates, n_draws=draws, seed=seed)
+
+
+# -- difference-in-differences -------------------------------------------------------------------------
+def _evaluate_did(
+    contract: Contract, ev: Any, frame: pd.DataFrame, inputs: tuple[Path, ...], *, seed: int,
+    as_of: dt.date | str | None, risk_draws: int,
+) -> Evaluation:
+    """A staggered roll-out: Callaway–Sant'Anna ATT(g,t) on the panel, one contract cohort per adoption group.
+
+    Each cohort's effect is the group aggregate (the mean of its post-treatment ATT(g,t), per area and
+    period) with its standard error; its ``n_treated`` counts the cohort's area-periods after adoption,
+    so the units attributable (``-estimate × n_treated``) are the total avoided over the window. The
+    pooled effect is the group aggregate over all cohorts, weighted by cohort size.
+    """
+    from sop_eval.did import att_gt, raw_means, to_effect_estimate
+
+    settings = contract.data
+    cols = settings.panel_columns() if settings is not None else {}
+    missing = [k for k in ("unit", "time", "group") if k not in cols]
+    if missing:
+        raise SopEvalError(
+            f"contract '{contract.source}': a difference-in-differences evaluation needs [data.columns] "
+            f"{', '.join(missing)} (the area, the period and the first treated period, 0 for never)."
+        )
+    roles = settings.column_roles()
+    outcome = ev.outcome or (roles.outcomes[0] if roles.outcomes else None)
+    if outcome is None:
+        raise SopEvalError(f"contract '{contract.source}': name the outcome in [evaluation] outcome = \"...\".")
+    unit, time, group = cols["unit"], cols["time"], cols["group"]
+    covariates = list(roles.covariates) or None
+    require_columns([unit, time, group, outcome, *(covariates or [])], frame.columns,
+                    f"data for contract '{contract.source}'")
+    no_group = [c.name for c in contract.cohorts if c.group is None]
+    if no_group:
+        raise SopEvalError(
+            f"contract '{contract.source}': cohort(s) {examples(no_group)} have no `group`; in a difference-in-"
+            "differences evaluation each [[cohorts]] names its first treated period, e.g. group = 4."
+        )
+    d = ev.did
+    fit = att_gt(frame, outcome, unit, time, group, control=d.control, covariates=covariates, method=d.method,
+                 anticipation=d.anticipation, base_period=d.base_period, se=d.se, n_boot=d.n_boot, seed=seed,
+                 alpha=1 - ev.level)
+    by_group = fit.aggregate("group")
+    unit_group = frame.groupby(unit)[group].first().fillna(0)
+    last = frame[time].max()
+    estimated = {int(g): (float(a), float(se)) for g, a, se in zip(by_group.labels, by_group.att, by_group.se)}
+    results = []
+    for cohort in contract.cohorts:
+        g = int(cohort.group)
+        n_units = int((unit_group == g).sum())
+        comparison = (unit_group == 0) | ((unit_group > g) if d.control == "not_yet" else False)
+        n_comp = int(comparison.sum())
+        info: dict[str, Any] = {"group": g, "areas": n_units}
+        if n_units == 0:
+            results.append(CohortResult(cohort.name, "no treated people", None, 0, n_comp, design="did", details=info))
+            continue
+        if g > last:
+            results.append(CohortResult(cohort.name, "not yet measurable", None, n_units, n_comp, design="did",
+                                        details=info))
+            continue
+        if g not in estimated:
+            raise SopEvalError(
+                f"no effect could be estimated for cohort {cohort.name!r} (group {g}); see the warnings about its cells."
+            )
+        att, se = estimated[g]
+        post = (fit.group == g) & (fit.time >= g)
+        periods = int(post.sum())
+        treated_mean = float(np.mean(fit.treated_mean[post]))
+        info.update(post_periods=periods, per="area and period")
+        effect = EffectEstimate(
+            estimate=att, se=se, treated_mean=treated_mean, comparison_mean=treated_mean - att,
+            n_treated=n_units * periods, n_comparison=n_comp, outcome=outcome, kind="continuous", design="did",
+            method=f"att_gt group aggregate ({d.method}, {d.control} controls, {d.se} SE)", label=cohort.name,
+            level=ev.level, details=info,
+        )
+        results.append(CohortResult(cohort.name, "measured", None, n_units * periods, n_comp, effect=effect,
+                                    design="did", details=info))
+    measured = [c.effect for c in results if c.effect is not None]
+    pooled = None
+    terms = next((o for o in contract.outcomes if o.name == outcome), None)
+    if terms is not None and terms.pooled is not None and len(measured) == len(terms.pooled.cohorts) > 1:
+        from dataclasses import replace
+
+        pooled = replace(to_effect_estimate(by_group, label="pooled", outcome=outcome, level=ev.level),
+                         n_treated=sum(e.n_treated for e in measured))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SopEvalWarning)
+        schedule = calculate(contract, estimates=measured, as_of=as_of)
+    pretrend = fit.pretrend_test() if (fit.time < fit.group).any() else None
+    did = DidEvaluation(
+        att_gt=fit, by_group=by_group, dynamic=fit.aggregate("dynamic"), pretrend=pretrend,
+        means=raw_means(frame, outcome, time, group),
+        units={"treated": int((unit_group > 0).sum()), "never_treated": int((unit_group == 0).sum())},
+    )
+    parameters = {
+        "seed": int(seed), "as_of": None if as_of is None else str(as_of), "outcome": outcome, "design": "did",
+        "level": ev.level, "risk_draws": int(risk_draws),
+        "did": {"unit": unit, "time": time, "group": group, "covariates": covariates or [], "control": d.control,
+                "method": d.method, "anticipation": d.anticipation, "base_period": d.base_period, "se": d.se,
+                "n_boot": d.n_boot},
+    }
+    return Evaluation(
+        contract=contract, data=None, outcome=outcome, cohorts=tuple(results), pooled=pooled, schedule=schedule,
+        payment_risk=_payment_risk(contract, measured, risk_draws, seed), parameters=parameters, inputs=inputs,
+        did=did,
+    )
 
 
 # -- writing a run -------------------------------------------------------------------------------------

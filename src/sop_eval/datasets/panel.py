@@ -21,6 +21,7 @@ def make_staggered_panel(
     heterogeneity: float = 0.5,
     covariate_trend: float = 0.0,
     noise: float = 1.0,
+    baseline: float = 0.0,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Simulate a balanced panel of areas over periods in which areas adopt a service in waves.
@@ -29,8 +30,8 @@ def make_staggered_panel(
     that never adopt), ``treated`` (1 from the area's first treated period on), ``x`` (a time-invariant
     area characteristic) and ``y`` (the outcome, e.g. children in care per 10,000).
 
-    The untreated outcome is ``unit effect + period effect + covariate_trend * x * period / n_periods +
-    noise``; areas with larger ``x`` adopt earlier, so with ``covariate_trend != 0`` parallel trends hold
+    The untreated outcome is ``baseline + unit effect + period effect + covariate_trend * x * period /
+    n_periods + noise``; areas with larger ``x`` adopt earlier, so with ``covariate_trend != 0`` parallel trends hold
     only conditionally on ``x``. The effect in period ``t`` for the wave first treated in ``g`` is
     ``effect * (1 + heterogeneity * k) + dynamic * (t - g)`` for ``t >= g`` (``k`` = 0, 1, … the wave's
     position), zero before: dynamic, heterogeneous and no anticipation. ``df.attrs["true_att_gt"]`` lists
@@ -40,10 +41,10 @@ def make_staggered_panel(
     what = "make_staggered_panel"
     n_units = whole_number(n_units, "n_units", what)
     n_periods = whole_number(n_periods, "n_periods", what)
-    never_share, effect, dynamic, heterogeneity, covariate_trend, noise = (
+    never_share, effect, dynamic, heterogeneity, covariate_trend, noise, baseline = (
         real_number(v, k, what) for k, v in (("never_share", never_share), ("effect", effect), ("dynamic", dynamic),
                                              ("heterogeneity", heterogeneity), ("covariate_trend", covariate_trend),
-                                             ("noise", noise))
+                                             ("noise", noise), ("baseline", baseline))
     )
     try:
         waves = sorted(int(w) for w in waves)
@@ -80,7 +81,8 @@ def make_staggered_panel(
     post = (g > 0) & (periods >= g)
     att = np.where(post, effect * (1 + heterogeneity * wave_k) + dynamic * (periods - g), 0.0)
     y0 = (
-        np.repeat(unit_effect, n_periods)
+        baseline
+        + np.repeat(unit_effect, n_periods)
         + period_effect[periods - 1]
         + covariate_trend * xi * periods / n_periods
         + rng.normal(scale=noise, size=units.size)

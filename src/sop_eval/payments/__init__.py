@@ -12,6 +12,7 @@ from sop_eval.payments.contract import (
     Cohort,
     Contract,
     DataSettings,
+    DidSettings,
     Drawdown,
     EvaluationSettings,
     GateTerms,
@@ -30,6 +31,6 @@ from sop_eval.payments.schedule import CapStep, PaymentLine, PaymentSchedule
 __all__ = [
     "calculate", "load_contract", "parse_contract", "read_estimates", "read_claims",
     "Contract", "Cohort", "Outcome", "GateTerms", "PooledTerms", "Step", "Payer", "Caps", "Amendment",
-    "InvestorTerms", "Drawdown", "DataSettings", "EvaluationSettings", "MatchingSettings",
+    "InvestorTerms", "Drawdown", "DataSettings", "EvaluationSettings", "MatchingSettings", "DidSettings",
     "PaymentSchedule", "PaymentLine", "CapStep",
 ]

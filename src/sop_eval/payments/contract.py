@@ -58,6 +58,7 @@ class Cohort:
     court_lag_months: int = 0
     analysis_months: int = 0
     size: int | None = None
+    group: int | None = None
 
     @property
     def measurable_from(self) -> dt.date | None:
@@ -223,7 +224,11 @@ class DataSettings:
         """The column roles as :class:`sop_eval.data.ColumnRoles`."""
         from sop_eval.data import ColumnRoles
 
-        return ColumnRoles(**dict(self.columns))
+        return ColumnRoles(**{k: v for k, v in self.columns.items() if k not in PANEL_ROLES})
+
+    def panel_columns(self) -> dict[str, str]:
+        """The panel roles of a difference-in-differences evaluation: ``unit``, ``time`` and ``group``."""
+        return {k: v for k, v in self.columns.items() if k in PANEL_ROLES}
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,19 @@ class MatchingSettings:
 
 
 @dataclass(frozen=True)
+class DidSettings:
+    """Staggered-adoption settings (Callaway–Sant'Anna ``att_gt``): comparison units, estimator, base period,
+    anticipation and the standard error (``analytic`` or multiplier ``bootstrap`` with ``n_boot`` draws)."""
+
+    control: str = "not_yet"
+    method: str = "dr"
+    anticipation: int = 0
+    base_period: str = "varying"
+    se: str = "analytic"
+    n_boot: int = 999
+
+
+@dataclass(frozen=True)
 class EvaluationSettings:
     """How the evaluation that feeds the payments is run (read by the pipeline)."""
 
@@ -250,6 +268,7 @@ class EvaluationSettings:
     se: str = "cluster"
     level: float = 0.95
     matching: MatchingSettings = field(default_factory=MatchingSettings)
+    did: DidSettings = field(default_factory=DidSettings)
 
 
 @dataclass(frozen=True)
@@ -416,6 +435,7 @@ def _cohort(t: Table, defaults: dict[str, int]) -> Cohort:
         entry_start=t.date("entry_start", None),
         entry_end=t.date("entry_end", None),
         size=t.integer("size", None, low=1),
+        group=t.integer("group", None, low=1),
         **{k: t.integer(k, v) for k, v in defaults.items()},
     )
     if c.entry_start and c.entry_end and c.entry_end < c.entry_start:
@@ -559,7 +579,9 @@ def _investor(t: Table) -> InvestorTerms:
     return inv
 
 
-_COLUMN_ROLES = ("id", "treatment", "cohort", "index_date", "covariates", "outcomes", "counts", "allow_missing")
+PANEL_ROLES = ("unit", "time", "group")
+_COLUMN_ROLES = ("id", "treatment", "cohort", "index_date", "covariates", "outcomes", "counts", "allow_missing",
+                 *PANEL_ROLES)
 
 
 def _data(t: Table, base: Path) -> DataSettings:
@@ -595,6 +617,16 @@ def _evaluation(t: Table) -> EvaluationSettings:
         distance=m.text("distance", "glm", choices=("glm", "logit", "probit", "gbm", "mahalanobis")),
     )
     m.done()
+    d = t.table("did") or Table({}, "evaluation.did", t.source)
+    did = DidSettings(
+        control=d.text("control", "not_yet", choices=("never", "not_yet")),
+        method=d.text("method", "dr", choices=("dr", "ipw", "reg")),
+        anticipation=d.integer("anticipation", 0),
+        base_period=d.text("base_period", "varying", choices=("varying", "universal")),
+        se=d.text("se", "analytic", choices=("analytic", "bootstrap")),
+        n_boot=d.integer("n_boot", 999, low=1),
+    )
+    d.done()
     level = t.number("level", Decimal("0.95"), what="a confidence level such as 0.95")
     if not 0 < level < 1:
         raise t.fail("level", level, "expected a confidence level strictly between 0 and 1.")
@@ -605,6 +637,7 @@ def _evaluation(t: Table) -> EvaluationSettings:
         se=t.text("se", "cluster"),
         level=float(level),
         matching=matching,
+        did=did,
     )
     t.done()
     return ev

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure as MplFigure
 from sop_eval.pipeline import COHORT_COLUMN
 from sop_eval.report.balance_plots import love_plot, propensity_overlap
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect
+from sop_eval.report.did_plots import event_study_plot, parallel_trends_plot
 from sop_eval.report.effect_plots import plot_effects
 from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.payment_plots import payment_risk_plot
@@ -47,6 +48,25 @@ METHODS = (
 )
 
 
+METHODS_DID = (
+    "Counterfactual: difference-in-differences across areas that adopt the service at different times "
+    "(Callaway and Sant'Anna 2021, as the R package did): each adoption wave is compared, period by period, "
+    "with comparison areas, using {did}.",
+    "Effects: each contract cohort is one adoption wave; its effect is the mean of its post-treatment ATT(g,t) "
+    "(per area and period); the units attributable are that effect times the wave's area-periods after "
+    "adoption. The pooled effect weights the waves by their number of areas. The relative change is the "
+    "effect over the counterfactual mean (treated mean minus effect), its interval by the delta method. "
+    "{significance}.",
+    "Diagnostics: the Wald test over pre-treatment ATT(g,t) checks parallel pre-trends; the event study shows "
+    "effects by time since adoption with a uniform band from the multiplier bootstrap.",
+    "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it and "
+    "decides nothing unless the contract requires significance.",
+    "Payment risk: effects are drawn from each estimate's normal sampling distribution and passed through the "
+    "contract's gates, caps and payer shares.",
+    "Disclosure control: {policy}. The data are area-level; no identifiers or person-level rows appear.",
+)
+
+
 def _fig(name: str, caption: str, draw: Any, size: tuple[float, float] = (6.4, 3.4)) -> Figure:
     # a bare Figure draws without pyplot, so the caller's backend and open figures are left alone
     fig = MplFigure(figsize=size)
@@ -80,57 +100,11 @@ def _pct(x: Any) -> str:
     return "—" if x is None or pd.isna(x) else f"{100 * x:.1f}%"
 
 
-def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> tuple[str, list[Figure], list[ProtectedTable]]:
-    """Render the HTML report of ``evaluation``; returns the HTML, the figures and the disclosure log."""
-    ev = evaluation
-    c = ev.contract
+def _matching_sections(ev: Any, policy: DisclosurePolicy) -> tuple[list[Section], list[Figure], list[ProtectedTable]]:
+    """Cohort flow, who was dropped, balance and baseline risk of a matched-cohort evaluation."""
     protected: list[ProtectedTable] = []
     figures: list[Figure] = []
     sections: list[Section] = []
-
-    # contract
-    cohorts = pd.DataFrame(
-        [{"cohort": k.name, "entry from": k.entry_start, "entry to": k.entry_end,
-          "follow-up (months)": k.follow_up_months, "court lag (months)": k.court_lag_months,
-          "measurable from": k.measurable_from} for k in c.cohorts]
-    )
-    outcomes = pd.DataFrame(
-        [{"outcome": o.name, "mechanism": o.mechanism, "design": o.design, "unit": o.unit,
-          "price": None if o.price is None else float(o.price),
-          "cohort gate": None if o.gate is None else float(o.gate.threshold),
-          "pooled gate": None if o.pooled is None else float(o.pooled.threshold),
-          "catch-up": None if o.pooled is None else o.pooled.catch_up} for o in c.outcomes]
-    )
-    payers = pd.DataFrame([{"payer": p.name, "share": float(p.share), "cap": None if p.cap is None else float(p.cap)}
-                           for p in c.payers])
-    sections.append(Section(
-        "Contract",
-        paragraphs=(f"{c.name} — version {c.version}, effective {c.effective}, currency {c.currency}.",
-                    c.description, f"Contract file SHA-256: {c.sha256}."),
-        tables=(("Cohorts", cohorts), ("Outcomes and gates", outcomes), ("Payers", payers)),
-    ))
-
-    # headline
-    head = ev.headline()
-    shown = pd.DataFrame({
-        "cohort": head["cohort"],
-        "status": head["status"],
-        "treated per 100": head.get("treated_per_100", pd.Series(dtype=float)).round(1),
-        "comparison per 100": head.get("comparison_per_100", pd.Series(dtype=float)).round(1),
-        "reduction": head.get("reduction", pd.Series(dtype=float)).map(_pct),
-        "95% CI": [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "—"
-                   for lo, hi in zip(head.get("reduction_ci_low", [None] * len(head)),
-                                     head.get("reduction_ci_high", [None] * len(head)))],
-        "gate": head.get("gate", pd.Series(dtype=float)).map(_pct),
-        "gate met": head.get("gate_met", pd.Series(dtype=object)),
-        "payment": head.get("payment", pd.Series(dtype=float)),
-    })
-    sections.append(Section(
-        "Headline",
-        paragraphs=(f"Total due: {c.currency} {float(ev.schedule.total):,.2f}.",),
-        tables=(("Per cohort and pooled", shown),),
-    ))
-
     # flow
     flows = pd.DataFrame([{"cohort": k.name, "status": k.status_text, **k.flow()} for k in ev.cohorts]).set_index("cohort")
     flow = protect(flows, ["matched", "dropped", "eligible"], name="cohort flow", policy=policy, row_total="eligible")
@@ -185,6 +159,104 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
                              lambda ax, m=k.matched: propensity_overlap(m, ax=ax)))
     figures += bal_figs
     sections.append(Section("Balance and baseline risk", tables=bal_tables, figures=bal_figs, notes=bal_notes))
+
+    return sections, figures, protected
+
+
+def _did_sections(ev: Any, policy: DisclosurePolicy) -> tuple[list[Section], list[Figure], list[ProtectedTable]]:
+    """The panel and its adoption waves, parallel trends, the event study and the ATT(g,t) of a DiD evaluation."""
+    did = ev.did
+    p = ev.parameters["did"]
+    waves = pd.DataFrame([{"cohort": k.name, "first treated period": k.details.get("group"), "status": k.status_text,
+                           "areas": k.details.get("areas", 0), "comparison areas": k.n_pool,
+                           "post-treatment periods": k.details.get("post_periods")} for k in ev.cohorts])
+    areas = protect(waves, ["areas", "comparison areas"], name="adoption waves", policy=policy)
+    figures = [
+        _fig("parallel_trends.png", "Mean outcome by adoption wave and period (0: never treated); dotted lines mark adoption",
+             lambda ax: parallel_trends_plot(did.means, ax=ax), size=(6.4, 3.8)),
+        _fig("event_study.png", "Effect by time since adoption (event study) with pointwise intervals and a uniform band",
+             lambda ax: event_study_plot(did.dynamic, ax=ax), size=(6.4, 3.8)),
+    ]
+    pre = did.pretrend
+    paragraphs = [
+        f"{did.units['treated']:,} areas adopt the service and {did.units['never_treated']:,} never do "
+        "(counts of areas, not people). Comparison: "
+        + ("areas not yet treated and never treated." if p["control"] == "not_yet" else "areas never treated."),
+    ]
+    if pre is not None:
+        verdict = "no evidence against parallel pre-trends" if pre.p_value >= 0.05 else "evidence against parallel pre-trends"
+        paragraphs.append(f"Pre-trend Wald test over the pre-treatment ATT(g,t): χ² = {pre.statistic:.2f} on {pre.df} "
+                          f"degrees of freedom, p = {pre.p_value:.3f} — {verdict}.")
+    att = _p_values(did.att_gt.summary()).round(4) if "p_value" in did.att_gt.summary() else did.att_gt.summary().round(4)
+    return ([
+        Section("Panel and adoption", paragraphs=tuple(paragraphs), tables=(("Adoption waves", areas.table),)),
+        Section("Parallel trends and event study", tables=(("ATT(g,t)", att),), figures=tuple(figures)),
+    ], figures, [areas])
+
+
+def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> tuple[str, list[Figure], list[ProtectedTable]]:
+    """Render the HTML report of ``evaluation``; returns the HTML, the figures and the disclosure log."""
+    ev = evaluation
+    c = ev.contract
+    protected: list[ProtectedTable] = []
+    figures: list[Figure] = []
+    sections: list[Section] = []
+
+    # contract
+    cohorts = pd.DataFrame(
+        [{"cohort": k.name, "entry from": k.entry_start, "entry to": k.entry_end,
+          "follow-up (months)": k.follow_up_months, "court lag (months)": k.court_lag_months,
+          "measurable from": k.measurable_from} for k in c.cohorts]
+    )
+    outcomes = pd.DataFrame(
+        [{"outcome": o.name, "mechanism": o.mechanism, "design": o.design, "unit": o.unit,
+          "price": None if o.price is None else float(o.price),
+          "cohort gate": None if o.gate is None else float(o.gate.threshold),
+          "pooled gate": None if o.pooled is None else float(o.pooled.threshold),
+          "catch-up": None if o.pooled is None else o.pooled.catch_up} for o in c.outcomes]
+    )
+    payers = pd.DataFrame([{"payer": p.name, "share": float(p.share), "cap": None if p.cap is None else float(p.cap)}
+                           for p in c.payers])
+    sections.append(Section(
+        "Contract",
+        paragraphs=(f"{c.name} — version {c.version}, effective {c.effective}, currency {c.currency}.",
+                    c.description, f"Contract file SHA-256: {c.sha256}."),
+        tables=(("Cohorts", cohorts), ("Outcomes and gates", outcomes), ("Payers", payers)),
+    ))
+
+    # headline
+    head = ev.headline()
+    shown = pd.DataFrame({
+        "cohort": head["cohort"],
+        "status": head["status"],
+        **({"treated mean": head["treated_mean"].round(2), "comparison mean": head["comparison_mean"].round(2)}
+           if "treated_mean" in head else
+           {"treated per 100": head.get("treated_per_100", pd.Series(dtype=float)).round(1),
+            "comparison per 100": head.get("comparison_per_100", pd.Series(dtype=float)).round(1)}),
+        "reduction": head.get("reduction", pd.Series(dtype=float)).map(_pct),
+        "95% CI": [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "—"
+                   for lo, hi in zip(head.get("reduction_ci_low", [None] * len(head)),
+                                     head.get("reduction_ci_high", [None] * len(head)))],
+        "gate": head.get("gate", pd.Series(dtype=float)).map(_pct),
+        "gate met": head.get("gate_met", pd.Series(dtype=object)),
+        "payment": head.get("payment", pd.Series(dtype=float)),
+    })
+    sections.append(Section(
+        "Headline",
+        paragraphs=(f"Total due: {c.currency} {float(ev.schedule.total):,.2f}.",),
+        tables=(("Per cohort and pooled", shown),),
+    ))
+
+    if ev.design == "did":
+        did_sections, did_figures, did_tables = _did_sections(ev, policy)
+        sections += did_sections
+        figures += did_figures
+        protected += did_tables
+    else:
+        psm_sections, psm_figures, psm_tables = _matching_sections(ev, policy)
+        sections += psm_sections
+        figures += psm_figures
+        protected += psm_tables
 
     # effects
     ests = [k.effect for k in ev.cohorts if k.effect is not None] + ([ev.pooled] if ev.pooled is not None else [])
@@ -253,7 +325,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
                         + "; ".join(f"P({g} met) = {p:.2f}" for g, p in r.prob_gate_met.items()) + ".")
     figures += risk_figs
     sections.append(Section("Sensitivity and payment risk", paragraphs=tuple(risk_par),
-                            tables=(("Sensitivity to hidden bias and power", pd.DataFrame(sens_rows).round(3)),) + tuple(risk_tables),
+                            tables=((("Sensitivity to hidden bias and power", pd.DataFrame(sens_rows).round(3)),)
+                                    if sens_rows else ()) + tuple(risk_tables),
                             figures=risk_figs))
 
     # methods
@@ -270,7 +343,15 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
         policy=f"policy '{policy.name}': counts of 1 to {policy.threshold} suppressed, others rounded to the nearest "
                f"{policy.rounding}{', with secondary suppression' if policy.secondary else ''}",
     )
-    sections.append(Section("Methods and conventions", paragraphs=tuple(p.format(**fmt) for p in METHODS)))
+    methods = METHODS_DID if ev.design == "did" else METHODS
+    if ev.design == "did":
+        d = params["did"]
+        fmt["did"] = (f"{ {'dr': 'doubly robust', 'ipw': 'inverse probability weighting', 'reg': 'outcome regression'}[d['method']] } "
+                      f"comparisons with {'not-yet-treated and never-treated' if d['control'] == 'not_yet' else 'never-treated'} "
+                      f"areas, {d['base_period']} base period, anticipation {d['anticipation']} period(s), "
+                      f"{'multiplier bootstrap (' + str(d['n_boot']) + ' draws)' if d['se'] == 'bootstrap' else 'analytic'} "
+                      f"standard errors" + (f", covariates {', '.join(d['covariates'])}" if d['covariates'] else ""))
+    sections.append(Section("Methods and conventions", paragraphs=tuple(p.format(**fmt) for p in methods)))
 
     html = render_report(f"Evaluation report — {c.name}", f"Contract version {c.version} · outcome {ev.outcome} · seed {params.get('seed')}", sections)
     return html, figures, protected
