@@ -198,10 +198,18 @@ def test_unsupported_matching_settings_are_refused(tmp_path):
         evaluate(contract, risk_draws=0)
 
 
-def test_design_other_than_matching_is_refused_with_a_pointer(tmp_path):
+def test_design_without_an_end_to_end_evaluation_is_refused_with_a_pointer(tmp_path):
+    contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet",
+                            **{'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "historical_baseline"',
+                               'design = "psm"\nmetric': 'design = "historical_baseline"\nmetric'})
+    with pytest.raises(SopEvalError, match=r"design = 'historical_baseline'.*versus_baseline"):
+        evaluate(contract, risk_draws=0)
+
+
+def test_did_design_on_person_level_data_names_the_missing_panel_roles(tmp_path):
     contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet",
                             **{'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "did"'})
-    with pytest.raises(SopEvalError, match=r"design = 'did'.*sop_eval.did"):
+    with pytest.raises(SopEvalError, match=r"needs \[data.columns\] unit, time, group"):
         evaluate(contract, risk_draws=0)
 
 
