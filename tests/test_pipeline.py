@@ -3,7 +3,6 @@
 import json
 import re
 import shutil
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -15,21 +14,13 @@ from sop_eval.audit import read_audit, verify
 from sop_eval.cli import main
 from sop_eval.pipeline import evaluate, run
 
-FIXTURES = Path(str(resources.files("sop_eval").joinpath("fixtures")))
-DEMO = (FIXTURES / "contracts" / "demo.toml").read_text()
+from contract_copies import FIXTURES, copy_contract
+
 
 
 def contract_for(tmp: Path, data: Path, **replace: str) -> Path:
     """A copy of the demo contract pointing at ``data`` (copied next to it), with text replacements."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    shutil.copy(data, tmp / data.name)
-    text = DEMO.replace('participants = "../reoffending.parquet"', f'participants = "{data.name}"')
-    for old, new in replace.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp / "contract.toml"
-    path.write_text(text)
-    return path
+    return copy_contract("demo.toml", tmp, data, **replace)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
 """The evaluation end to end for a staggered roll-out evaluated by difference-in-differences."""
 
 import json
-import shutil
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -14,22 +12,14 @@ from sop_eval.audit import verify
 from sop_eval.datasets import make_staggered_panel
 from sop_eval.pipeline import evaluate, run
 
-FIXTURES = Path(str(resources.files("sop_eval").joinpath("fixtures")))
-CONTRACT = (FIXTURES / "contracts" / "care_did.toml").read_text()
+from contract_copies import FIXTURES, copy_contract
+
 PANEL_ARGS = dict(n_units=150, n_periods=8, waves=(4, 6), never_share=0.4, effect=-6.0, dynamic=-1.0,
                   heterogeneity=0.25, noise=3.0, baseline=120.0, seed=7)
 
 
 def contract_for(tmp: Path, **replace: str) -> Path:
-    tmp.mkdir(parents=True, exist_ok=True)
-    shutil.copy(FIXTURES / "care_panel.csv", tmp / "care_panel.csv")
-    text = CONTRACT.replace('participants = "../care_panel.csv"', 'participants = "care_panel.csv"')
-    for old, new in replace.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp / "contract.toml"
-    path.write_text(text)
-    return path
+    return copy_contract("care_did.toml", tmp, FIXTURES / "care_panel.csv", **replace)
 
 
 @pytest.fixture(scope="module")
