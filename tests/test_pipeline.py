@@ -182,25 +182,20 @@ def test_report_is_self_contained_escaped_and_private(tmp_path):
     assert re.search(r"P\d{7}", text) is None
 
 
-def test_unsupported_matching_settings_are_refused(tmp_path):
-    contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet",
-                            **{'caliper_scale = "logit"': 'caliper_scale = "logit"\ndistance = "probit"'})
-    with pytest.raises(SopEvalError, match=r"distance = 'probit'"):
-        evaluate(contract, risk_draws=0)
-
-
-def test_design_without_an_end_to_end_evaluation_is_refused_with_a_pointer(tmp_path):
-    contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet",
-                            **{'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "historical_baseline"',
-                               'design = "psm"\nmetric': 'design = "historical_baseline"\nmetric'})
-    with pytest.raises(SopEvalError, match=r"design = 'historical_baseline'.*versus_baseline"):
-        evaluate(contract, risk_draws=0)
-
-
-def test_did_design_on_person_level_data_names_the_missing_panel_roles(tmp_path):
-    contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet",
-                            **{'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "did"'})
-    with pytest.raises(SopEvalError, match=r"needs \[data.columns\] unit, time, group"):
+@pytest.mark.parametrize(
+    "replace, message",
+    [
+        ({'caliper_scale = "logit"': 'caliper_scale = "logit"\ndistance = "probit"'}, r"distance = 'probit'"),
+        ({'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "historical_baseline"',
+          'design = "psm"\nmetric': 'design = "historical_baseline"\nmetric'},
+         r"design = 'historical_baseline'.*versus_baseline"),
+        ({'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "did"'}, r"needs \[data.columns\] unit, time, group"),
+    ],
+    ids=["unsupported distance", "design without an end-to-end evaluation", "did on person-level data"],
+)
+def test_evaluation_settings_it_cannot_run_are_refused(replace, message, tmp_path):
+    contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet", **replace)
+    with pytest.raises(SopEvalError, match=message):
         evaluate(contract, risk_draws=0)
 
 
