@@ -12,7 +12,13 @@ from statsmodels.duration.hazard_regression import PHReg
 import sop_eval
 from sop_eval.datasets import make_reoffending
 from sop_eval.effects.matched import MatchedSample
-from sop_eval.effects.survival import kaplan_meier, km_median, rmst, time_to_event_effect, weighted_cox
+from sop_eval.effects.survival import (
+    kaplan_meier,
+    km_median,
+    rmst,
+    time_to_event_effect,
+    weighted_cox,
+)
 from sop_eval.errors import SopEvalError
 
 RESULTS = Path(__file__).parent / "results" / "effects"

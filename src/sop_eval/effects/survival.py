@@ -225,7 +225,7 @@ def time_to_event_effect(
     details = {
         "se_name": se,
         "se_clusters": "matched set" if se == "cluster" else "person",
-        "n_clusters": int(len(np.unique(cluster))),
+        "n_clusters": len(np.unique(cluster)),
         "horizon": tau,
         "measure": f"restricted mean time to event up to {tau:g}",
         "n_events_treated": int(d[tr].sum()),
