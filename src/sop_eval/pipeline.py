@@ -246,7 +246,7 @@ def _sensitivity(matched: Any, outcome: str, effect: EffectEstimate) -> dict[str
 
     out: dict[str, Any] = {}
     try:
-        out["rosenbaum"] = rosenbaum_bounds(pair_differences(matched, outcome)).to_dict()
+        out["rosenbaum"] = rosenbaum_bounds(pair_differences(matched, outcome), effect=effect.estimate).to_dict()
     except SopEvalError as exc:
         out["rosenbaum"] = {"not_computed": str(exc)}
     try:

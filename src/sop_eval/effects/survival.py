@@ -10,6 +10,9 @@ The Cox model (Breslow ties) is fitted with case weights and a robust (Lin–Wei
 clustered on matched set, as R ``coxph(Surv(time, event) ~ treat, weights = w, cluster = set,
 ties = "breslow")``; statsmodels' ``PHReg`` has no case weights, so the fit is done here and checked
 against ``PHReg(...).fit(groups=...)`` when all weights are 1.
+
+With a ``horizon`` every time beyond it is censored at it, events included (an event after the
+window is not an event within it), so passing pre-censored data gives the same results.
 """
 
 from __future__ import annotations
@@ -178,12 +181,18 @@ def time_to_event_effect(
 ) -> EffectEstimate:
     """Difference in restricted mean time to event (treated minus comparison) in a matched sample.
 
-    ``details`` holds the Kaplan–Meier curves (``km_treated``, ``km_comparison``), medians, event counts
-    and the weighted Cox hazard ratio with its robust interval. ``se``: ``"cluster"`` (matched set) or
-    ``"robust"`` (person).
+    With ``horizon`` every time beyond it is censored at ``horizon``, events included; without
+    ``event`` a missing time is no event by ``horizon``. ``details`` holds the Kaplan–Meier curves
+    (``km_treated``, ``km_comparison``), medians, event counts within the window and the weighted Cox
+    hazard ratio with its robust interval. ``se`` sets the clusters of both the RMST and the Cox
+    variance: ``"cluster"`` (matched set) or ``"robust"`` (person: a comparison person who serves
+    several matched sets, as in matching with replacement, is one cluster; without replacement every
+    row is its own person).
     """
     if se not in ("cluster", "robust"):
         raise SopEvalError(f"se={se!r} is not available for time_to_event outcomes; use 'cluster' or 'robust'.")
+    if horizon is not None and not (isinstance(horizon, (int, float)) and horizon > 0):
+        raise SopEvalError(f"horizon={horizon!r} for {outcome!r} must be a positive number of time units (e.g. 365).")
     t = np.asarray(time, dtype=float)
     if event is None:
         if np.isnan(t).any() and horizon is None:
@@ -199,9 +208,12 @@ def time_to_event_effect(
             raise SopEvalError(f"time {outcome!r} must be complete and event must be 0/1 for every matched row.")
     if (t < 0).any():
         raise SopEvalError(f"time column {outcome!r} has negative values; times must be >= 0.")
+    if horizon is not None:
+        d = np.where(t > horizon, 0.0, d)
+        t = np.minimum(t, float(horizon))
     tau = float(np.max(t)) if horizon is None else float(horizon)
     tr, w = sample.treat, sample.weights
-    cluster = sample.cluster if se == "cluster" else np.arange(len(t))
+    cluster = sample.cluster if se == "cluster" else pd.factorize(sample.frame.index)[0]
     r_t, inf_t = rmst(t[tr], d[tr], w[tr], tau)
     r_c, inf_c = rmst(t[~tr], d[~tr], w[~tr], tau)
     n_g = int(cluster.max()) + 1
@@ -212,6 +224,8 @@ def time_to_event_effect(
     km_t, km_c = kaplan_meier(t[tr], d[tr], w[tr]), kaplan_meier(t[~tr], d[~tr], w[~tr])
     details = {
         "se_name": se,
+        "se_clusters": "matched set" if se == "cluster" else "person",
+        "n_clusters": len(np.unique(cluster)),
         "horizon": tau,
         "measure": f"restricted mean time to event up to {tau:g}",
         "n_events_treated": int(d[tr].sum()),
@@ -234,7 +248,10 @@ def time_to_event_effect(
         n_comparison=sample.n_comparison,
         outcome=outcome,
         kind="time_to_event",
-        method=f"RMST difference, influence-function SE ({'matched set' if se == 'cluster' else 'person'})",
+        method=(
+            "RMST difference (influence-function SE) and Cox hazard ratio (robust SE), clustered on "
+            + ("matched set" if se == "cluster" else "person (a comparison person in several matched sets counts once)")
+        ),
         label=label,
         level=level,
         comparison_mean_se=float(np.sqrt(var_c)),
