@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sop_eval.data.dates import parse_dates
 from sop_eval.data.schema import ColumnRoles
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 
@@ -122,24 +123,6 @@ def _check_treatment(col: pd.Series, name: str) -> pd.Series:
     return col.astype(np.int64)
 
 
-def _parse_dates(col: pd.Series, name: str) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(col):
-        return col
-    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-        raise SopEvalError(
-            f"date column '{name}' holds numbers ({examples(pd.unique(col.dropna()))}), not dates. "
-            "Give dates as text such as 2011-03-31 or convert them with pd.to_datetime first."
-        )
-    parsed = pd.to_datetime(col.astype("string"), errors="coerce", format="mixed")
-    bad = parsed.isna() & col.notna()
-    if bad.any():
-        raise SopEvalError(
-            f"date column '{name}' has {int(bad.sum())} value(s) that do not parse as dates "
-            f"({examples(pd.unique(col[bad]))}; rows {_rows(bad, col.index)}). Use ISO dates such as 2011-03-31."
-        )
-    return parsed.astype("datetime64[ns]")
-
-
 def validate(
     data: pd.DataFrame,
     roles: ColumnRoles,
@@ -149,6 +132,8 @@ def validate(
     court_lag_months: int = 0,
     today: str | pd.Timestamp | None = None,
     source: str | None = None,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
 ) -> EvaluationData:
     """Check person-level evaluation data and return a validated copy.
 
@@ -160,6 +145,9 @@ def validate(
     (last index date + ``follow_up_months`` + ``court_lag_months``) has not closed by ``extract_date``
     is a warning. Missing outcomes are a warning unless the column is in ``roles.allow_missing``;
     constant covariates are a warning. Messages show row labels, never identifiers.
+
+    Dates are never guessed (:mod:`sop_eval.data.dates`): ISO dates are read as such; any other form
+    needs ``date_format`` (a strptime pattern such as ``"%d/%m/%Y"``) or ``dayfirst``.
     """
     if not isinstance(data, pd.DataFrame):
         raise SopEvalError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
@@ -269,7 +257,7 @@ def validate(
 
     extract = None if extract_date is None else _timestamp(extract_date, "extract_date")
     if r.index_date is not None:
-        frame[r.index_date] = _parse_dates(frame[r.index_date], r.index_date)
+        frame[r.index_date] = parse_dates(frame[r.index_date], r.index_date, date_format=date_format, dayfirst=dayfirst)
         limit = extract if extract is not None else _timestamp(today or pd.Timestamp.now().normalize(), "today")
         future = frame[r.index_date] > limit
         if future.any():
