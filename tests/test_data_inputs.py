@@ -1,4 +1,4 @@
-"""Dates are never guessed: ISO is read as such, any other form needs a stated format."""
+"""Inputs are never guessed: dates, treatment codings, stray text in numbers, overflow, nested cells, headers."""
 
 import pandas as pd
 import pytest
@@ -83,3 +83,66 @@ def test_validate_takes_the_format_and_never_shifts_a_uk_date():
     assert checked.frame["release_dt"].dt.strftime("%Y-%m-%d").tolist() == [
         "2020-02-13", "2020-01-03", "2020-02-05", "2019-11-12"]
     assert frame["release_dt"].iloc[0] == "13/02/2020"
+
+
+def _roles(**kw):
+    base = dict(id="pid", treatment="treated", covariates=["age"], outcomes=["reconvicted"])
+    base.update(kw)
+    return ColumnRoles(**base)
+
+
+def _people(**cols):
+    frame = pd.DataFrame({"pid": [1, 2, 3, 4, 5, 6], "treated": [1, 1, 1, 0, 0, 0],
+                          "age": [20, 30, 25, 35, 41, 19], "reconvicted": [1, 0, 1, 0, 1, 1]})
+    for k, v in cols.items():
+        frame[k] = v
+    return frame
+
+
+def test_a_few_text_cells_in_a_numeric_covariate_are_named_not_read_as_categories():
+    frame = _people(age=["20", "30", "forty", "35", "41", "19"])
+    with pytest.raises(SopEvalError, match=r"covariate 'age' holds numbers but 1 cell\(s\) are text \('forty'; rows 2\)"):
+        validate(frame, _roles())
+    checked = validate(frame, _roles(categorical=["age"]))
+    assert checked.frame["age"].tolist()[2] == "forty"
+
+
+def test_overflowing_covariate_values_are_refused_naming_the_column():
+    frame = _people(age=[20.0, 1e308, 25.0, 35.0, 41.0, 19.0])
+    with pytest.raises(SopEvalError, match=r"covariate 'age' has 1 value\(s\) too large to model.*rows 1"):
+        validate(frame, _roles())
+
+
+def test_text_outcome_and_nested_cells_are_clear_errors():
+    with pytest.raises(SopEvalError, match=r"outcome column 'reconvicted' holds text"):
+        validate(_people(reconvicted=["yes", "no"] * 3), _roles())
+    with pytest.raises(SopEvalError, match=r"column 'age' holds nested values"):
+        validate(_people(age=[[1, 2]] * 6), _roles())
+
+
+def test_text_treatment_needs_treated_values_and_never_prints_ids():
+    frame = _people(treated=["Y", "Y", "Y", "N", "N", "N"])
+    with pytest.raises(SopEvalError, match=r"treated_values = \['Y'\] under \[data.columns\]"):
+        validate(frame, _roles())
+    checked = validate(frame, _roles(), treated_values=["Y"])
+    assert checked.frame["treated"].tolist() == [1, 1, 1, 0, 0, 0]
+    with pytest.raises(SopEvalError, match="match no value"):
+        validate(frame, _roles(), treated_values=["yes"])
+    ids = _people(treated=["X001", "X002", "X003", "X004", "X005", "X006"])
+    with pytest.raises(SopEvalError) as err:
+        validate(ids, _roles())
+    assert "too many for a treatment coding" in str(err.value)
+    assert not any(f"X00{i}" in str(err.value) for i in range(1, 7))
+
+
+def test_repeated_csv_headers_and_header_only_files_name_the_file(tmp_path):
+    from sop_eval.data import read_table
+
+    dup = tmp_path / "people.csv"
+    dup.write_text("pid,age,age\n1,2,3\n")
+    with pytest.raises(SopEvalError, match=r"people.csv' has repeated column names \('age'\)"):
+        read_table(dup)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("pid,age\n")
+    with pytest.raises(SopEvalError, match=r"empty.csv' has no rows"):
+        read_table(empty)
