@@ -28,9 +28,10 @@ METHODS = (
     "weighted regression of the outcome on treatment in the matched sample; standard error: {se}. The "
     "relative change is the difference over the comparison mean, its interval by the delta method. "
     "{significance}.",
-    "Pooling: the pooled effect is the cohort-size-weighted mean of cohort effects with the variance of a "
-    "weighted sum of independent estimates. The pooled gate compares the cohort-size-weighted mean of the "
-    "cohort reductions with its threshold, as the contract states.",
+    "Pooling: the pooled result is all cohorts together: the cohort-size-weighted mean of the cohort effects "
+    "and of their comparison means, with the variance of a weighted sum of independent estimates; its relative "
+    "change is the pooled effect over the pooled comparison mean. The pooled gate compares that relative change "
+    "with its threshold, as the contract states.",
     "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it and "
     "decides nothing unless the contract requires significance. Per-100 figures are rounded for display only.",
     "Timing: a cohort's outcome window closes {follow_up} months of follow-up plus {lag} months of court lag "
@@ -54,7 +55,8 @@ METHODS_DID = (
     "with comparison areas, using {did}.",
     "Effects: each contract cohort is one adoption wave; its effect is the mean of its post-treatment ATT(g,t) "
     "(per area and period); the units attributable are that effect times the wave's area-periods after "
-    "adoption. The pooled effect weights the waves by their number of areas. The relative change is the "
+    "adoption. The pooled result takes all waves together, weighted by their area-periods after adoption. "
+    "The relative change is the "
     "effect over the counterfactual mean (treated mean minus effect), its interval by the delta method. "
     "{significance}.",
     "Diagnostics: the Wald test over pre-treatment ATT(g,t) checks parallel pre-trends; the event study shows "
