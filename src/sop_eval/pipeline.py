@@ -326,11 +326,11 @@ def _evaluate_did(
     d = ev.did
     fit = att_gt(frame, outcome, unit, time, group, control=d.control, covariates=covariates, method=d.method,
                  anticipation=d.anticipation, base_period=d.base_period, se=d.se, n_boot=d.n_boot, seed=seed,
-                 alpha=1 - ev.level)
+                 level=ev.level)
     by_group = fit.aggregate("group")
     unit_group = frame.groupby(unit)[group].first().fillna(0)
     last = frame[time].max()
-    estimated = {int(g): (float(a), float(se)) for g, a, se in zip(by_group.labels, by_group.att, by_group.se)}
+    estimated = {int(g): (float(a), float(se)) for g, a, se in zip(by_group.labels, by_group.att, by_group.row_se)}
     results = []
     for cohort in contract.cohorts:
         g = int(cohort.group)
