@@ -23,9 +23,9 @@ from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_colu
 from sop_eval.evaluation import CohortResult, DidEvaluation, Evaluation
 from sop_eval.payments import Contract, calculate, load_contract
 from sop_eval.payments.contract import add_months
+from sop_eval.seeds import DEFAULT_SEED
 
 COHORT_COLUMN = "_contract_cohort"
-DEFAULT_SEED = 20100909
 
 
 # -- loading -------------------------------------------------------------------------------------------
