@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from sop_eval.arithmetic import ARRAY, EXACT
-from sop_eval.did import att_gt, did2x2, to_effect_estimate
 from sop_eval.datasets import make_staggered_panel
+from sop_eval.did import att_gt, did2x2, to_effect_estimate
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.survival import CoxFit
 from sop_eval.power import SimulatedPower

@@ -10,9 +10,10 @@ a few units in the last place of the threshold as equal to it, so a float comput
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -7,7 +7,6 @@ So a run is reproducible unless the caller asks otherwise: pass a different inte
 
 from __future__ import annotations
 
-
 import numpy as np
 
 DEFAULT_SEED = 20100909

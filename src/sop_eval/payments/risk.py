@@ -105,6 +105,8 @@ def payment_risk(
         contract = load_contract(contract)
     if not isinstance(n_draws, int) or n_draws < 1:
         raise SopEvalError(f"n_draws={n_draws!r} must be a whole number >= 1.")
+    if estimates is None:
+        raise SopEvalError("payment_risk needs estimates: a JSON file, parsed JSON or a list of EffectEstimate.")
     ests = read_estimates(estimates)
     no_se = [e.label for e in ests if not se_known(e)]
     if no_se:
@@ -131,6 +133,7 @@ def payment_risk(
 
     gate_hits: dict[str, np.ndarray] = {}
     sim = []
+    met: Any
     for entry in entries:
         o = entry.outcome
         new = dataclasses.replace(entry, gross=np.zeros(n_draws))
@@ -149,14 +152,14 @@ def payment_risk(
             gate = pooled.gate(entry.decision.gate)
             met = _met(gate, gate_measure(effect_all, comparison_all, pooled.measure, ARRAY), effect_all, together)
             sign = -1.0 if o.direction == "reduction" else 1.0
-            prices = [float(entries[m].price) for m in entry.catch_up.members] if entry.catch_up else []
+            prices = [float(entries[m].price or 0) for m in entry.catch_up.members] if entry.catch_up else []
             due_all = sum(sign * eff * est.n_treated * p for (est, eff, _), p in zip(parts, prices))
             if entry.catch_up is not None:
                 new.catch_up = CatchUp(entry.catch_up.members, due_all, met)
             gate_hits[f"{o.name} / pooled"] = np.broadcast_to(met, (n_draws,))
         else:
             est, eff, comp = drawn(o.name, entry.cohort or "")
-            met: Any = True
+            met = True
             trigger = o.trigger()
             if trigger is not None:
                 gate = trigger.gate(f"{o.name} / {entry.cohort}")
@@ -164,6 +167,7 @@ def payment_risk(
                 gate_hits[f"{o.name} / {entry.cohort}"] = np.broadcast_to(hit, (n_draws,))
                 met = hit if o.gate is not None else True
             if o.mechanism == "attributable":
+                assert entry.price is not None
                 units = (-eff if o.direction == "reduction" else eff) * est.n_treated
                 new.gross = attributable_gross(units, entry.price, met, ARRAY)
             else:
@@ -173,10 +177,10 @@ def payment_risk(
     totals = np.zeros(n_draws)
     by_payer = {p.name: np.zeros(n_draws) for p in contract.payers}
     by_line = {}
-    for e, c in zip(sim, capped):
+    for line, c in zip(sim, capped):
         amount = np.broadcast_to(c.amount, (n_draws,))
         totals = totals + amount
-        by_line[f"{e.outcome.name} / {e.cohort}"] = float(np.mean(amount))
+        by_line[f"{line.outcome.name} / {line.cohort}"] = float(np.mean(amount))
         for name, part in c.payers:
             by_payer[name] = by_payer[name] + part
     return PaymentRisk(
