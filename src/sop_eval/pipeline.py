@@ -18,13 +18,14 @@ from tqdm.auto import tqdm
 
 from sop_eval.data import ColumnRoles, read_table, validate
 from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 from sop_eval.evaluation import CohortResult, DidEvaluation, Evaluation
 from sop_eval.payments import Contract, calculate, load_contract
 from sop_eval.payments.contract import add_months
+from sop_eval.seeds import DEFAULT_SEED
 
 COHORT_COLUMN = "_contract_cohort"
-DEFAULT_SEED = 20100909
 
 
 # -- loading -------------------------------------------------------------------------------------------
@@ -191,14 +192,7 @@ def evaluate(
         results.append(_measure(cohort.name, rows, roles, outcome, ev, m, exact, distance, closes, seed + index))
 
     measured = [c.effect for c in results if c.effect is not None]
-    pooled = None
-    outcome_terms = next((o for o in contract.outcomes if o.name == outcome), None)
-    if len(measured) > 1 and outcome_terms is not None and outcome_terms.pooled is not None:
-        from sop_eval.effects import pool
-
-        members = [c.effect for c in results if c.effect is not None and c.name in outcome_terms.pooled.cohorts]
-        if len(members) == len(outcome_terms.pooled.cohorts):
-            pooled = pool(members, weights="n", label="pooled")
+    pooled = _pooled_result(contract, outcome, results)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SopEvalWarning)
         schedule = calculate(contract, estimates=measured, as_of=as_of)
@@ -207,6 +201,18 @@ def evaluate(
         contract=contract, data=checked, outcome=outcome, cohorts=tuple(results), pooled=pooled,
         schedule=schedule, payment_risk=payment_risk, parameters=parameters, inputs=inputs,
     )
+
+
+def _pooled_result(contract: Contract, outcome: str, results: Sequence[CohortResult]) -> EffectEstimate | None:
+    """The pooled result the contract's pooled gate is tested on (all its cohorts together), once every cohort
+    it pools has been measured; None when the outcome has no pooled gate over two or more cohorts."""
+    terms = next((o for o in contract.outcomes if o.name == outcome), None)
+    if terms is None or terms.pooled is None or len(terms.pooled.cohorts) < 2:
+        return None
+    members = [c.effect for c in results if c.effect is not None and c.name in terms.pooled.cohorts]
+    if len(members) != len(terms.pooled.cohorts):
+        return None
+    return pool_cohorts(members, label="pooled")
 
 
 def _quiet(progress: bool | None) -> bool | None:
@@ -289,9 +295,11 @@ def _evaluate_did(
     Each cohort's effect is the group aggregate (the mean of its post-treatment ATT(g,t), per area and
     period) with its standard error; its ``n_treated`` counts the cohort's area-periods after adoption,
     so the units attributable (``-estimate × n_treated``) are the total avoided over the window. The
-    pooled effect is the group aggregate over all cohorts, weighted by cohort size.
+    pooled result is all cohorts together (:func:`sop_eval.effects.pooling.pool_cohorts`, weights
+    ``n_treated``), as for matched cohorts; its standard error treats the waves as independent although
+    they share comparison areas.
     """
-    from sop_eval.did import att_gt, raw_means, to_effect_estimate
+    from sop_eval.did import att_gt, raw_means
 
     settings = contract.data
     cols = settings.panel_columns() if settings is not None else {}
@@ -318,11 +326,11 @@ def _evaluate_did(
     d = ev.did
     fit = att_gt(frame, outcome, unit, time, group, control=d.control, covariates=covariates, method=d.method,
                  anticipation=d.anticipation, base_period=d.base_period, se=d.se, n_boot=d.n_boot, seed=seed,
-                 alpha=1 - ev.level)
+                 level=ev.level)
     by_group = fit.aggregate("group")
     unit_group = frame.groupby(unit)[group].first().fillna(0)
     last = frame[time].max()
-    estimated = {int(g): (float(a), float(se)) for g, a, se in zip(by_group.labels, by_group.att, by_group.se)}
+    estimated = {int(g): (float(a), float(se)) for g, a, se in zip(by_group.labels, by_group.att, by_group.row_se)}
     results = []
     for cohort in contract.cohorts:
         g = int(cohort.group)
@@ -355,13 +363,7 @@ def _evaluate_did(
         results.append(CohortResult(cohort.name, "measured", None, n_units * periods, n_comp, effect=effect,
                                     design="did", details=info))
     measured = [c.effect for c in results if c.effect is not None]
-    pooled = None
-    terms = next((o for o in contract.outcomes if o.name == outcome), None)
-    if terms is not None and terms.pooled is not None and len(measured) == len(terms.pooled.cohorts) > 1:
-        from dataclasses import replace
-
-        pooled = replace(to_effect_estimate(by_group, label="pooled", outcome=outcome, level=ev.level),
-                         n_treated=sum(e.n_treated for e in measured))
+    pooled = _pooled_result(contract, outcome, results)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SopEvalWarning)
         schedule = calculate(contract, estimates=measured, as_of=as_of)

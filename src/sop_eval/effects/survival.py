@@ -100,19 +100,36 @@ class CoxFit:
     information: float
     n_events: float
     converged: bool
+    level: float = 0.95
+
+    @property
+    def estimate(self) -> float:
+        """The log hazard ratio (``coef``); :meth:`conf_int` gives the hazard ratio's interval."""
+        return self.coef
 
     @property
     def hazard_ratio(self) -> float:
         return float(np.exp(self.coef))
 
-    def conf_int(self, level: float = 0.95) -> tuple[float, float]:
-        """Confidence interval of the hazard ratio (Wald on the log scale)."""
-        c = stats.norm.ppf(0.5 + level / 2)
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Confidence interval of the hazard ratio (Wald on the log scale) at ``level`` (default: the fit's)."""
+        c = stats.norm.ppf(0.5 + (self.level if level is None else level) / 2)
         return float(np.exp(self.coef - c * self.se)), float(np.exp(self.coef + c * self.se))
 
     @property
     def p_value(self) -> float:
         return float(2 * stats.norm.sf(abs(self.coef / self.se))) if self.se > 0 else float("nan")
+
+    def summary(self) -> pd.DataFrame:
+        """One row: log hazard ratio, its SE, the hazard ratio with its interval, the p-value."""
+        lo, hi = self.conf_int()
+        return pd.DataFrame([{"log_hazard_ratio": self.coef, "se": self.se, "hazard_ratio": self.hazard_ratio,
+                              "ci_low": lo, "ci_high": hi, "level": self.level, "p_value": self.p_value,
+                              "n_events": self.n_events, "converged": self.converged}])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record."""
+        return {k: (v.item() if hasattr(v, "item") else v) for k, v in self.summary().iloc[0].to_dict().items()}
 
 
 def weighted_cox(time: Any, event: Any, x: Any, weights: Any = None, cluster: Any = None, max_iter: int = 50) -> CoxFit:

@@ -14,6 +14,7 @@ from sop_eval.report.did_plots import event_study_plot, parallel_trends_plot
 from sop_eval.report.effect_plots import plot_effects
 from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.payment_plots import payment_risk_plot
+from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
 METHODS = (
     "Comparison cohorts: for each contract cohort, the people served are matched to people in the comparison "
@@ -28,9 +29,10 @@ METHODS = (
     "weighted regression of the outcome on treatment in the matched sample; standard error: {se}. The "
     "relative change is the difference over the comparison mean, its interval by the delta method. "
     "{significance}.",
-    "Pooling: the pooled effect is the cohort-size-weighted mean of cohort effects with the variance of a "
-    "weighted sum of independent estimates. The pooled gate compares the cohort-size-weighted mean of the "
-    "cohort reductions with its threshold, as the contract states.",
+    "Pooling: the pooled result is all cohorts together: the cohort-size-weighted mean of the cohort effects "
+    "and of their comparison means, with the variance of a weighted sum of independent estimates; its relative "
+    "change is the pooled effect over the pooled comparison mean. The pooled gate compares that relative change "
+    "with its threshold, as the contract states.",
     "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it and "
     "decides nothing unless the contract requires significance. Per-100 figures are rounded for display only.",
     "Timing: a cohort's outcome window closes {follow_up} months of follow-up plus {lag} months of court lag "
@@ -54,7 +56,8 @@ METHODS_DID = (
     "with comparison areas, using {did}.",
     "Effects: each contract cohort is one adoption wave; its effect is the mean of its post-treatment ATT(g,t) "
     "(per area and period); the units attributable are that effect times the wave's area-periods after "
-    "adoption. The pooled effect weights the waves by their number of areas. The relative change is the "
+    "adoption. The pooled result takes all waves together, weighted by their area-periods after adoption. "
+    "The relative change is the "
     "effect over the counterfactual mean (treated mean minus effect), its interval by the delta method. "
     "{significance}.",
     "Diagnostics: the Wald test over pre-treatment ATT(g,t) checks parallel pre-trends; the event study shows "
@@ -174,7 +177,8 @@ def _did_sections(ev: Any, policy: DisclosurePolicy) -> tuple[list[Section], lis
     figures = [
         _fig("parallel_trends.png", "Mean outcome by adoption wave and period (0: never treated); dotted lines mark adoption",
              lambda ax: parallel_trends_plot(did.means, ax=ax), size=(6.4, 3.8)),
-        _fig("event_study.png", "Effect by time since adoption (event study) with pointwise intervals and a uniform band",
+        _fig("event_study.png", f"Effect by time since adoption (event study) with pointwise {percent(did.dynamic.level)} "
+             "intervals and a uniform band",
              lambda ax: event_study_plot(did.dynamic, ax=ax), size=(6.4, 3.8)),
     ]
     pre = did.pretrend
@@ -225,6 +229,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     ))
 
     # headline
+    level = ev.parameters.get("level", DEFAULT_LEVEL)
     head = ev.headline()
     shown = pd.DataFrame({
         "cohort": head["cohort"],
@@ -234,7 +239,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
            {"treated per 100": head.get("treated_per_100", pd.Series(dtype=float)).round(1),
             "comparison per 100": head.get("comparison_per_100", pd.Series(dtype=float)).round(1)}),
         "reduction": head.get("reduction", pd.Series(dtype=float)).map(_pct),
-        "95% CI": [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "—"
+        interval_label(level): [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "—"
                    for lo, hi in zip(head.get("reduction_ci_low", [None] * len(head)),
                                      head.get("reduction_ci_high", [None] * len(head)))],
         "gate": head.get("gate", pd.Series(dtype=float)).map(_pct),
@@ -270,7 +275,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     if effect_table is not None:
         protected.append(effect_table)
     if ests:
-        effect_figs.append(_fig("reductions.png", "Relative change in the outcome versus the matched comparison, with 95% intervals; red: the gate",
+        effect_figs.append(_fig("reductions.png", "Relative change in the outcome versus the matched comparison, with "
+                                f"{percent(level)} intervals; red: the gate",
                                 lambda ax: plot_effects(ests, ax=ax, gate=gate_list)))
     figures += effect_figs
     sections.append(Section(
