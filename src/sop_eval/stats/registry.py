@@ -182,12 +182,29 @@ def check_se(name: Any, design: str, **settings: Any) -> SEMethod:
         if key in settings and not method.accepts(key, settings[key]):
             value = settings[key]
             ok = se_names(design, **{key: value})
+            needs = " or ".join(_describe(key, v) for v in method.supports[key])
             raise SopEvalError(
-                f"se={method.name!r} does not support {key}={value!r} (it needs {key} in "
-                f"{', '.join(map(repr, method.supports[key]))}); with {key}={value!r} the standard errors are "
-                f"{_names(ok)}. Fix: {method.fixes.get(key, 'choose one of those.')}"
+                f"se={method.name!r} is not available for {_describe(key, value)}; it needs {needs}. For "
+                f"{_describe(key, value)} the standard errors are {_names(ok)}. Fix: "
+                f"{method.fixes.get(key, 'choose one of those.')}"
             )
     return method
+
+
+_TEXT: Mapping[str, Mapping[Any, str]] = {
+    "replace": {True: "matching with replacement", False: "matching without replacement"},
+    "covariates": {True: "regression adjustment", False: "no regression adjustment"},
+    "panel": {True: "a panel", False: "repeated cross-sections"},
+    "weights": {True: "weights", False: "no weights"},
+    "cluster": {True: "a cluster column", False: "no cluster column"},
+}
+
+
+def _describe(key: str, value: Any) -> str:
+    text = _TEXT.get(key, {}).get(value) if isinstance(value, bool) else None
+    if text is None:
+        return f"{value} outcomes ({key}={value!r})" if key == "kind" else f"{key}={value!r}"
+    return f"{text} ({key}={value!r})"
 
 
 def register_se(design: str, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
