@@ -7,7 +7,7 @@ Each implementation takes the influence functions ``psi`` (units × estimates), 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

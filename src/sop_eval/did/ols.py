@@ -37,8 +37,10 @@ def fit_ols(y: np.ndarray, X: np.ndarray, *, w: np.ndarray | None = None, cluste
     try:
         fit = wls(y, X, w)
     except SingularDesign:
-        raise SopEvalError("the regressors are collinear (e.g. treatment does not vary within units and periods "
-                           "after the fixed effects, or a covariate duplicates another); the DiD is not identified.") from None
+        raise SopEvalError(
+            "the regressors are collinear (e.g. treatment does not vary within units and periods after the fixed "
+            "effects, or a covariate duplicates another); the DiD is not identified."
+        ) from None
     if cluster is not None:
         cov = cluster_vcov(fit, cluster, extra_params=n_absorbed - n_absorbed_nested)
         assert isinstance(cov.n_clusters, int)

@@ -18,8 +18,8 @@ empirical CDF) of the largest absolute t-statistic across the columns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import stats

@@ -53,8 +53,9 @@ def newton_logit(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *, t
         beta[0] = start
         p = np.full(len(y), share)
         eta = X @ beta
-        perfect, converged, it = False, False, 0
-        for it in range(1, max_iter + 1):
+        perfect, converged, n_iter = False, False, 0
+        while n_iter < max_iter:
+            n_iter += 1
             if w is None:
                 r, v = y - p, p * (1 - p)
             else:
@@ -67,4 +68,4 @@ def newton_logit(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *, t
             if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
                 converged = True
                 break
-    return LogitFit(beta, eta, p, it, converged, perfect)
+    return LogitFit(beta, eta, p, n_iter, converged, perfect)

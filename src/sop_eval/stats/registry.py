@@ -17,8 +17,9 @@ Settings a design's methods may restrict (any other keyword passed to :func:`che
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from sop_eval.errors import SopEvalError
 

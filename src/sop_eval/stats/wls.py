@@ -23,8 +23,8 @@ Conventions (``n`` rows with positive weight, ``k`` columns of ``X`` plus ``extr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -198,7 +198,7 @@ def demean(M: np.ndarray, factors: Sequence[np.ndarray], w: np.ndarray, tol: flo
     sizes = [np.bincount(f, weights=w) for f in factors]
     for _ in range(max_iter):
         before = out.copy()
-        for f, size in zip(factors, sizes):
+        for f, size in zip(factors, sizes, strict=True):
             means = np.vstack([np.bincount(f, weights=w * out[:, j], minlength=len(size)) for j in
                                range(out.shape[1])]).T / size[:, None]
             out -= means[f]
