@@ -164,7 +164,7 @@ def cluster_bootstrap(
     if int(n_boot) < 2:
         raise SopEvalError(f"n_boot={n_boot}: the bootstrap needs at least 2 replicates (1,000 is usual).")
     design = WLSDesign.build(y, treat, weights, cluster, covariates)
-    beta, _, _ = design.solve()
+    beta = design.fit().beta
     n_clusters = int(design.cluster.max()) + 1
     show = progress if progress is not None else n_boot > 2000
     with tqdm(total=int(n_boot), disable=not show, desc="bootstrap", unit="rep") as bar:
