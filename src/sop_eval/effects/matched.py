@@ -142,7 +142,7 @@ def estimate_effect(
     (default: the largest observed time), with Kaplan–Meier curves, medians and a weighted Cox hazard
     ratio in ``details`` (see :mod:`sop_eval.effects.survival`).
 
-    ``se`` names the standard error (:data:`sop_eval.effects.inference.SE_METHODS`): ``"cluster"``
+    ``se`` names the standard error (declared in :mod:`sop_eval.stats.registry`): ``"cluster"``
     (matched set), ``"robust"``/``"HC0"``–``"HC3"``, ``"abadie-imbens"`` (nearest-neighbour matching
     with replacement only; re-matches on the cohort's propensity score with ties as R ``Matching``) or
     ``"bootstrap"`` (``n_boot`` replicates of matched sets, ``seed``). With replacement, ``"cluster"``
