@@ -12,7 +12,8 @@ centred at the weighted treated mean ``xbar_T``, ``a`` is still the treated mean
 the regression-adjusted counterfactual mean of the treated (doubly robust when the weights come from a
 propensity-score match).
 
-Names (``SE_METHODS``) and their sources:
+Names (``SE_METHODS``; declared with their capabilities in :mod:`sop_eval.stats.registry`, where the
+implementations below register themselves) and their sources:
 
 - ``"cluster"``: sandwich clustered on matched set, HC1 small-sample factor ``G/(G-1) * (n-1)/(n-k)``;
   R ``sandwich::vcovCL(lm(y ~ treat, weights), cluster = ~subclass, type = "HC1")``.
@@ -35,7 +36,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sop_eval.errors import SopEvalError
-from sop_eval.seeds import rng as seeded_rng
+from sop_eval.stats.bootstrap import cluster_bootstrap_wls
+from sop_eval.stats.registry import check_se, register_se
+from sop_eval.stats.wls import SingularDesign, WLSFit, cluster_vcov, hc_vcov, wls
 
 
 @dataclass(frozen=True)
@@ -84,43 +87,33 @@ class WLSDesign:
             cols.extend((x - xbar).T)
         return cls(y=y, X=np.column_stack(cols), w=w, cluster=g)
 
+    def fit(self) -> WLSFit:
+        """The weighted least-squares fit (:func:`sop_eval.stats.wls.wls`)."""
+        try:
+            return wls(self.y, self.X, self.w)
+        except SingularDesign as err:
+            raise SopEvalError(
+                f"the regression adjustment is singular (rank {err.rank} of {err.k}): a covariate is "
+                "constant in the matched sample or collinear with others; drop it from covariates=."
+            ) from None
+
     def solve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Coefficients, residuals and the bread ``(X'WX)^-1``."""
-        xtwx = self.X.T @ (self.X * self.w[:, None])
-        rank = np.linalg.matrix_rank(xtwx)
-        if rank < xtwx.shape[0]:
-            raise SopEvalError(
-                f"the regression adjustment is singular (rank {rank} of {xtwx.shape[0]}): a covariate is "
-                "constant in the matched sample or collinear with others; drop it from covariates=."
-            )
-        bread = np.linalg.inv(xtwx)
-        beta = bread @ (self.X.T @ (self.w * self.y))
-        return beta, self.y - self.X @ beta, bread
+        fit = self.fit()
+        return fit.beta, fit.resid, fit.bread
 
 
 def sandwich_vcov(design: WLSDesign, kind: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Coefficients and sandwich covariance of ``design`` for ``kind`` in HC0-HC3 or ``"cluster"``."""
-    beta, resid, bread = design.solve()
-    n, k = design.X.shape
-    scores = design.X * (design.w * resid)[:, None]
-    details: dict[str, Any] = {"n_obs": int(n)}
+    """Coefficients and sandwich covariance of ``design`` for ``kind`` in HC0-HC3 or ``"cluster"`` (CR1)."""
+    fit = design.fit()
+    details: dict[str, Any] = {"n_obs": fit.n_obs}
     if kind == "cluster":
         n_clusters = int(design.cluster.max()) + 1
         if n_clusters < 2:
             raise SopEvalError("se='cluster' needs at least 2 matched sets; use se='robust'.")
-        summed = np.zeros((n_clusters, k))
-        np.add.at(summed, design.cluster, scores)
-        meat = summed.T @ summed
-        factor = n_clusters / (n_clusters - 1) * (n - 1) / (n - k)
         details["n_clusters"] = n_clusters
-    else:
-        if kind in ("HC2", "HC3"):
-            leverage = design.w * np.einsum("ij,jk,ik->i", design.X, bread, design.X)
-            scale = np.sqrt(1 - leverage) if kind == "HC2" else 1 - leverage
-            scores = scores / np.where(scale > 0, scale, np.inf)[:, None]
-        meat = scores.T @ scores
-        factor = n / (n - k) if kind == "HC1" else 1.0
-    return beta, factor * bread @ meat @ bread, details
+        return fit.beta, cluster_vcov(fit, design.cluster).vcov, details
+    return fit.beta, hc_vcov(fit, kind).vcov, details
 
 
 def _from_coefficients(beta: np.ndarray, vcov: np.ndarray, method: str, details: dict[str, Any]) -> Inference:
@@ -165,36 +158,18 @@ def cluster_bootstrap(
 
     Each replicate draws as many matched sets as there are, with replacement (multinomial counts), and
     re-solves the weighted normal equations from per-set cross-products (how often each set was drawn,
-    times its cross-products); ``seed=None`` means :data:`sop_eval.seeds.DEFAULT_SEED`. ``progress=None`` shows a bar
-    when there are more than 2,000 replicates.
+    times its cross-products; :func:`sop_eval.stats.bootstrap.cluster_bootstrap_wls`); ``seed=None`` means
+    :data:`sop_eval.seeds.DEFAULT_SEED`. ``progress=None`` shows a bar when there are more than 2,000 replicates.
     """
     if int(n_boot) < 2:
         raise SopEvalError(f"n_boot={n_boot}: the bootstrap needs at least 2 replicates (1,000 is usual).")
     design = WLSDesign.build(y, treat, weights, cluster, covariates)
-    beta, _, _ = design.solve()
+    beta = design.fit().beta
     n_clusters = int(design.cluster.max()) + 1
-    k = design.X.shape[1]
-    wx = design.X * design.w[:, None]
-    per_set = np.zeros((n_clusters, k * k + k))
-    np.add.at(per_set, design.cluster, np.column_stack([(wx[:, :, None] * design.X[:, None, :]).reshape(-1, k * k), wx * design.y[:, None]]))
-    rng = seeded_rng(seed)
-    draws = np.empty((int(n_boot), 2))
     show = progress if progress is not None else n_boot > 2000
-    done = 0
     with tqdm(total=int(n_boot), disable=not show, desc="bootstrap", unit="rep") as bar:
-        while done < n_boot:
-            b = min(chunk, int(n_boot) - done)
-            draws_idx = rng.integers(0, n_clusters, (b, n_clusters)) + (np.arange(b) * n_clusters)[:, None]
-            counts = np.bincount(draws_idx.ravel(), minlength=b * n_clusters).reshape(b, n_clusters).astype(float)
-            sums = counts @ per_set
-            xtwx = sums[:, : k * k].reshape(b, k, k)
-            xtwy = sums[:, k * k :]
-            ok = np.abs(np.linalg.det(xtwx)) > 1e-12 * np.abs(np.diagonal(xtwx, axis1=1, axis2=2)).prod(1)
-            coef = np.full((b, k), np.nan)
-            coef[ok] = np.linalg.solve(xtwx[ok], xtwy[ok][:, :, None])[:, :, 0]
-            draws[done : done + b] = coef[:, :2]
-            done += b
-            bar.update(b)
+        draws = cluster_bootstrap_wls(design.y, design.X, design.w, design.cluster, n_boot=int(n_boot), seed=seed,
+                                      chunk=chunk, on_progress=bar.update)[:, :2]
     good = np.isfinite(draws).all(1)
     draws = draws[good]
     cov = np.cov(draws.T, ddof=1)
@@ -289,6 +264,48 @@ def abadie_imbens(
     )
 
 
+def abadie_imbens_for_cohort(
+    y: np.ndarray, treat: np.ndarray, weights: np.ndarray, *, cohort: Any, outcome: str,
+    within: np.ndarray | None = None, **_: Any,
+) -> Inference:
+    """Abadie–Imbens on a matched cohort's score, within exact-matching strata, combined by treated counts.
+
+    Re-matches every kept treated person on ``cohort.propensity`` (``M = cohort.ratio``) among all comparison
+    people, so the matched-sample arrays ``y``, ``treat`` and ``weights`` are not used.
+    """
+    data = cohort.data
+    treat_all = data[cohort.treatment].astype(bool).to_numpy()
+    keep = ~treat_all | (cohort.weights.reindex(data.index).fillna(0).to_numpy() > 0)
+    if within is not None:
+        keep &= within
+    score = cohort.propensity.reindex(data.index).to_numpy(dtype=float)
+    y_all = data[outcome].to_numpy(dtype=float)
+    exact = list((getattr(cohort, "settings", None) or {}).get("exact") or [])
+    strata = data[exact].astype(str).agg("|".join, axis=1).to_numpy() if exact else np.zeros(len(data))
+    parts, n1 = [], []
+    for s in np.unique(strata[keep & treat_all]):
+        rows = np.flatnonzero(keep & (strata == s))
+        if treat_all[rows].all():
+            continue
+        parts.append(abadie_imbens(y_all[rows], treat_all[rows], score[rows], m=int(cohort.ratio)))
+        n1.append(float(treat_all[rows].sum()))
+    if len(parts) == 1:
+        return parts[0]
+    share = np.array(n1) / sum(n1)
+    est = float(share @ [p.estimate for p in parts])
+    return Inference(
+        estimate=est,
+        se=float(np.sqrt(share**2 @ [p.se**2 for p in parts])),
+        treated_mean=float(share @ [p.treated_mean for p in parts]),
+        comparison_mean=float(share @ [p.comparison_mean for p in parts]),
+        comparison_mean_se=float(np.sqrt(share**2 @ [(p.comparison_mean_se or 0.0) ** 2 for p in parts])),
+        cov_estimate_comparison=float(share**2 @ [p.cov_estimate_comparison for p in parts]),
+        method=parts[0].method + ", within exact strata",
+        details={"n_strata": len(parts)},
+    )
+
+
+# array-level implementations, by name (``abadie-imbens`` here takes a score; the registry's takes the cohort)
 SE_METHODS: dict[str, Callable[..., Inference]] = {
     "cluster": _sandwich_method("cluster", "cluster (matched set, HC1)"),
     "robust": _sandwich_method("HC1", "robust (HC1)"),
@@ -299,12 +316,10 @@ SE_METHODS: dict[str, Callable[..., Inference]] = {
     "abadie-imbens": abadie_imbens,
     "bootstrap": cluster_bootstrap,
 }
+for _name, _method in SE_METHODS.items():
+    register_se("psm", _name)(abadie_imbens_for_cohort if _name == "abadie-imbens" else _method)
 
 
 def get_se_method(name: str) -> Callable[..., Inference]:
-    """The SE implementation registered under ``name`` (case-insensitive for HC names)."""
-    key = name.upper() if name.upper() in {"HC0", "HC1", "HC2", "HC3"} else name.lower()
-    try:
-        return SE_METHODS[key]
-    except KeyError:
-        raise SopEvalError(f"se={name!r} is not a known standard error; choose one of {', '.join(SE_METHODS)}.") from None
+    """The array-level SE implementation registered under ``name`` (case-insensitive for HC names)."""
+    return SE_METHODS[check_se(name, "psm").name]

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.effects.estimate import EffectEstimate
-from sop_eval.effects.inference import Inference, get_se_method
-from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.effects.inference import Inference
+from sop_eval.errors import SopEvalError, require_columns
+from sop_eval.stats.design import design_matrix
+from sop_eval.stats.registry import check_se, se_implementation
 
 JDL_MIN_TREATED = 60
 
@@ -110,14 +112,8 @@ def _numeric_outcome(frame: pd.DataFrame, column: str, role: str = "outcome") ->
 
 def _covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
     require_columns(list(covariates), frame.columns, "the matched cohort's data (covariates=)")
-    X = pd.get_dummies(frame[list(covariates)], drop_first=True, dtype=float)
-    bad = X.columns[X.isna().any()].tolist()
-    if bad:
-        raise SopEvalError(
-            f"covariates= column(s) {examples(bad)} have missing values among the matched rows; "
-            "impute them or leave them out of the regression adjustment."
-        )
-    return X.to_numpy(dtype=float)
+    return design_matrix(frame, covariates, booleans="numeric", strict=False,
+                         remedy="impute them or leave them out of the regression adjustment (covariates=).").values
 
 
 def estimate_effect(
@@ -147,7 +143,7 @@ def estimate_effect(
     Kaplan–Meier curves, medians and a weighted Cox hazard ratio in ``details`` (see
     :mod:`sop_eval.effects.survival`; there ``"robust"`` clusters on the person, ``"cluster"`` on the set).
 
-    ``se`` names the standard error (:data:`sop_eval.effects.inference.SE_METHODS`): ``"cluster"``
+    ``se`` names the standard error (declared in :mod:`sop_eval.stats.registry`): ``"cluster"``
     (matched set), ``"robust"``/``"HC0"``–``"HC3"``, ``"abadie-imbens"`` (nearest-neighbour matching
     with replacement only; re-matches on the cohort's propensity score with ties as R ``Matching``) or
     ``"bootstrap"`` (``n_boot`` replicates of matched sets, ``seed``). With replacement, ``"cluster"``
@@ -195,11 +191,13 @@ def _estimate(
             f"only {sample.n_treated} treated people were matched; at least {min_treated} are needed before "
             "an effect is estimated (the Justice Data Lab rule). Pass allow_small=True to override."
         )
+    replace = bool(getattr(cohort, "replace", False))
     if kind == "time_to_event":
         from sop_eval.effects.survival import time_to_event_effect
 
         if covariates:
             raise SopEvalError("covariates= adjustment is not available for time_to_event outcomes; leave it out.")
+        check_se(se, "psm", kind=kind, replace=replace)
         ev = None if event is None else _numeric_outcome(frame, event, "event")
         return time_to_event_effect(
             sample, y, ev, outcome=outcome, se=se, horizon=horizon, level=level, label=label
@@ -215,58 +213,13 @@ def _estimate(
             "'time_to_event' and event=)."
         )
     cov_names = list(cohort.covariates) if covariates is True else list(covariates or [])
+    method = check_se(se, "psm", kind=kind, replace=replace, covariates=bool(cov_names))
     X = _covariate_matrix(frame, cov_names) if cov_names else None
-    if se == "abadie-imbens":
-        if X is not None:
-            raise SopEvalError("se='abadie-imbens' has no regression adjustment here; drop covariates= or use se='cluster'.")
-        inf = _abadie_imbens_for(cohort, outcome, within)
-    else:
-        inf = get_se_method(se)(
-            y, sample.treat, sample.weights, cluster=sample.cluster, covariates=X,
-            n_boot=n_boot, seed=seed, progress=progress,
-        )
-    return _to_estimate(inf, sample, outcome, kind, cohort, level, label, cov_names, se, within)
-
-
-def _abadie_imbens_for(cohort: Any, outcome: str, within: np.ndarray | None = None) -> Inference:
-    """Abadie–Imbens on the cohort's score, within exact-matching strata, combined by treated counts."""
-    from sop_eval.effects.inference import abadie_imbens
-
-    if not getattr(cohort, "replace", False):
-        raise SopEvalError(
-            "se='abadie-imbens' applies to nearest-neighbour matching with replacement; this cohort was "
-            "matched without replacement. Use se='cluster' (or match with replace=True)."
-        )
-    data = cohort.data
-    treat = data[cohort.treatment].astype(bool).to_numpy()
-    keep = ~treat | (cohort.weights.reindex(data.index).fillna(0).to_numpy() > 0)
-    if within is not None:
-        keep &= within
-    score = cohort.propensity.reindex(data.index).to_numpy(dtype=float)
-    y = data[outcome].to_numpy(dtype=float)
-    exact = list((getattr(cohort, "settings", None) or {}).get("exact") or [])
-    strata = data[exact].astype(str).agg("|".join, axis=1).to_numpy() if exact else np.zeros(len(data))
-    parts, n1 = [], []
-    for s in np.unique(strata[keep & treat]):
-        rows = np.flatnonzero(keep & (strata == s))
-        if treat[rows].all():
-            continue
-        parts.append(abadie_imbens(y[rows], treat[rows], score[rows], m=int(cohort.ratio)))
-        n1.append(float(treat[rows].sum()))
-    if len(parts) == 1:
-        return parts[0]
-    share = np.array(n1) / sum(n1)
-    est = float(share @ [p.estimate for p in parts])
-    return Inference(
-        estimate=est,
-        se=float(np.sqrt(share**2 @ [p.se**2 for p in parts])),
-        treated_mean=float(share @ [p.treated_mean for p in parts]),
-        comparison_mean=float(share @ [p.comparison_mean for p in parts]),
-        comparison_mean_se=float(np.sqrt(share**2 @ [(p.comparison_mean_se or 0.0) ** 2 for p in parts])),
-        cov_estimate_comparison=float(share**2 @ [p.cov_estimate_comparison for p in parts]),
-        method=parts[0].method + ", within exact strata",
-        details={"n_strata": len(parts)},
+    inf = se_implementation("psm", method.name)(
+        y, sample.treat, sample.weights, cluster=sample.cluster, covariates=X, n_boot=n_boot, seed=seed,
+        progress=progress, cohort=cohort, outcome=outcome, within=within,
     )
+    return _to_estimate(inf, sample, outcome, kind, cohort, level, label, cov_names, se, within)
 
 
 def _to_estimate(

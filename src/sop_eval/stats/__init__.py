@@ -1,5 +1,23 @@
-"""The numerical core."""
+"""The numerical core shared by cohorts, effects and DiD: design matrix, Newton logit, weighted least squares
+with HC/CR sandwiches (one- and two-way), bootstraps, influence functions, the registry of named standard
+errors and the protocol every estimate with an uncertainty follows.
+
+Imports nothing from sop_eval but :mod:`sop_eval.errors` and :mod:`sop_eval.seeds`, so every layer above may use it.
+"""
 
 from sop_eval.stats.estimate import Estimate
+from sop_eval.stats.registry import (
+    DESIGNS,
+    SE_REGISTRY,
+    SEMethod,
+    check_se,
+    register_se,
+    se_implementation,
+    se_methods,
+    se_names,
+)
 
-__all__ = ["Estimate"]
+__all__ = [
+    "DESIGNS", "SE_REGISTRY", "Estimate", "SEMethod", "check_se", "register_se", "se_implementation", "se_methods",
+    "se_names",
+]
