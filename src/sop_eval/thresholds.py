@@ -32,10 +32,10 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 from scipy import stats
 
-from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.contract.vocabulary import MEASURES
 from sop_eval.errors import SopEvalError, examples
+from sop_eval.estimate import EffectEstimate
 
-MEASURES = ("relative_reduction", "relative_increase", "reduction", "increase")
 _CONTEXT = decimal.Context(prec=40)
 
 

@@ -11,9 +11,9 @@ import pandas as pd
 
 from scipy.special import expit
 
+from sop_eval.contract.vocabulary import PROPENSITY_DISTANCES as _BUILTIN
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 
-_BUILTIN = ("logit", "linear_logit")
 
 
 @dataclass(frozen=True)

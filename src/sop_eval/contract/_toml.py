@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from sop_eval.errors import SopEvalError, examples
@@ -48,7 +48,7 @@ class Table:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(key, value, "expected non-empty text in quotes.")
         if choices and value not in choices:
-            supported = f"not supported; the supported values are {examples(choices, 20)}"
+            supported = f"not supported; expected one of the supported values {examples(choices, 20)}"
             raise self.fail(key, value, supported + (f"; {hint}." if hint else "."))
         return value
 

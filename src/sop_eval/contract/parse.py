@@ -108,12 +108,13 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
         doc = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         raise SopEvalError(f"{source}: not valid TOML ({exc}); check quotes, brackets and '=' signs.") from None
-    top = read(Table(doc, "", source), s.TOP)
-    meta_t = top["contract"]
+    top_t = Table(doc, "", source)
+    meta_t = read(top_t, s.TOP[:1], finish=False)["contract"]
     meta = read(meta_t, s.CONTRACT)
     currency = meta["currency"]
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         raise meta_t.fail("currency", currency, "expected a three-letter ISO 4217 code such as \"GBP\".")
+    top = read(top_t, s.TOP[1:])
 
     timing = read(top["timing"] or _empty("timing", source), s.TIMING)
     cohorts = tuple(_cohort(t, timing) for t in top["cohorts"])

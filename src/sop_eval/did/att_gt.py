@@ -22,6 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sop_eval.contract.vocabulary import DID_BASE_PERIODS as BASE_PERIODS
+from sop_eval.contract.vocabulary import DID_CONTROLS as CONTROLS
+from sop_eval.contract.vocabulary import DID_SE as SE_METHODS
 from sop_eval.did.bootstrap import analytic_se, cluster_sums, multiplier_bootstrap
 from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
@@ -33,9 +36,6 @@ if TYPE_CHECKING:
     from sop_eval.did.diagnostics import WaldTest
 
 _SE_TINY = math.sqrt(np.finfo(float).eps) * 10
-SE_METHODS = ("analytic", "bootstrap")
-CONTROLS = ("never", "not_yet")
-BASE_PERIODS = ("varying", "universal")
 
 
 def _choice(value: Any, name: str, allowed: Sequence[str]) -> str:

@@ -29,16 +29,16 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.contract import Contract, GateTerms, Outcome, PooledTerms, load_contract
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
+from sop_eval.estimate import EffectEstimate
 from sop_eval.payments.caps import DECIMAL, CatchUp, Entry, Ops, apply_caps
-from sop_eval.payments.contract import Contract, Outcome, load_contract
 from sop_eval.payments.io import read_claims, read_estimates
 from sop_eval.payments.ladders import ladder_amount, scale_amount
 from sop_eval.payments.money import ZERO
 from sop_eval.payments.ratecard import claim_entries
 from sop_eval.payments.schedule import CapStep, PaymentLine, PaymentSchedule
-from sop_eval.thresholds import measure_value, to_decimal
+from sop_eval.thresholds import Gate, measure_value, to_decimal
 
 EstimatesInput = str | Path | EffectEstimate | Iterable[EffectEstimate | Mapping[str, Any]] | Mapping[str, Any] | None
 
@@ -76,6 +76,11 @@ def calculate(
         currency=contract.currency, as_of=day, lines=lines, payer_names=tuple(p.name for p in contract.payers),
         notes=tuple(notes),
     )
+
+
+def gate_of(terms: GateTerms | PooledTerms, label: str) -> Gate:
+    """The :class:`~sop_eval.thresholds.Gate` a contract's gate (or pooled gate) terms describe."""
+    return Gate(terms.threshold, measure=terms.measure, alpha=terms.alpha, label=label)
 
 
 def _as_date(value: dt.date | str | None) -> dt.date | None:
@@ -178,7 +183,7 @@ def estimate_entries(
                 continue
             _check_design(o, est)
             trigger = o.trigger()
-            e.decision = trigger.gate(f"{o.name} / {name}").evaluate(est) if trigger else None
+            e.decision = gate_of(trigger, f"{o.name} / {name}").evaluate(est) if trigger else None
             met = e.decision.met if e.decision and o.gate else True
             if o.mechanism == "attributable":
                 e.units = units_of(est, o)
@@ -217,7 +222,7 @@ def _pooled_entry(
     if missing:
         e.status, e.note = "no estimate", f"the pooled result needs estimates for {examples(missing)}"
         return e
-    e.decision = pooled.gate(f"{o.name} / pooled").evaluate_pooled(ests)  # type: ignore[arg-type]
+    e.decision = gate_of(pooled, f"{o.name} / pooled").evaluate_pooled(ests)  # type: ignore[arg-type]
     e.units = sum((units_of(est, o) for est in ests), Decimal(0))  # type: ignore[arg-type]
     due_all = DECIMAL.round(sum((units_of(est, o) * members[n].price for n, est in zip(names, ests)), Decimal(0)))  # type: ignore[arg-type]
     e.note = f"due in all {due_all} less paid on {', '.join(names)}"

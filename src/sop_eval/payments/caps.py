@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from sop_eval.payments.contract import Contract, Outcome
+from sop_eval.contract import Contract, Outcome
 from sop_eval.payments.money import ZERO, split, to_pennies
 
 

@@ -29,8 +29,8 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.estimate import EffectEstimate
 
 _SIMPLE_KEYS = {
     "cohort", "label", "outcome", "design", "kind", "level", "n_treated", "treated_events", "treated_mean",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sop_eval.payments.contract import Step
+from sop_eval.contract import Step
 
 
 def ladder_amount(value: Any, steps: Sequence[Step], ops: Any) -> Any:

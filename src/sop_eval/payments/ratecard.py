@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pandas as pd
 
+from sop_eval.contract import Contract
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.payments.caps import Entry
-from sop_eval.payments.contract import Contract
 
 
 def claim_entries(contract: Contract, claims: pd.DataFrame, as_of: dt.date | None) -> tuple[list[Entry], list[str]]:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sop_eval.contract import Contract, load_contract
 from sop_eval.errors import SopEvalError
 from sop_eval.payments.calculator import (
     EstimatesInput,
@@ -30,7 +31,6 @@ from sop_eval.payments.calculator import (
     order_entries,
 )
 from sop_eval.payments.caps import ARRAY, CatchUp, apply_caps
-from sop_eval.payments.contract import Contract, load_contract
 from sop_eval.payments.io import read_estimates
 from sop_eval.thresholds import se_known
 
