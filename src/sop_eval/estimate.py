@@ -8,8 +8,9 @@ re-exports it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 from scipy import stats
@@ -205,7 +206,7 @@ class EffectEstimate:
         return _json_safe(out)
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> "EffectEstimate":
+    def from_dict(cls, record: Mapping[str, Any]) -> EffectEstimate:
         """Rebuild an estimate from :meth:`to_dict` output (derived figures are recomputed, not trusted)."""
         names = set(cls.__dataclass_fields__)
         missing = {"estimate", "se", "treated_mean", "comparison_mean", "n_treated", "n_comparison"} - set(record)

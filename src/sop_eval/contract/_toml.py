@@ -120,13 +120,13 @@ class Table:
             return value
         return parse_date(value, lambda: self.fail(key, value, "expected a date, e.g. 2012-07-01."))
 
-    def table(self, key: str, required: bool = False) -> "Table | None":
+    def table(self, key: str, required: bool = False) -> Table | None:
         value = self._take(key, _MISSING if required else None)
         if value is None:
             return None
         return Table(value, f"{self.path}.{key}" if self.path else key, self.source)
 
-    def tables(self, key: str, required: bool = False) -> list["Table"]:
+    def tables(self, key: str, required: bool = False) -> list[Table]:
         value = self._take(key, _MISSING if required else [])
         if isinstance(value, dict):
             value = [value]

@@ -162,7 +162,8 @@ def _unique(names: list[str], what: str, source: str) -> None:
 def _cohort(t: Table, timing: dict[str, int]) -> Cohort:
     c = Cohort(**read(t, s.COHORT, defaults=timing))
     if c.entry_start and c.entry_end and c.entry_end < c.entry_start:
-        raise t.fail("entry_end", c.entry_end.isoformat(), f"expected a date on or after entry_start ({c.entry_start}).")
+        raise t.fail("entry_end", c.entry_end.isoformat(),
+                     f"expected a date on or after entry_start ({c.entry_start}).")
     if c.entry_start and not c.entry_end:
         raise t.fail("entry_start", c.entry_start.isoformat(), "give entry_end too (the last entry date).")
     return c
@@ -189,7 +190,8 @@ def _outcome(t: Table, cohort_names: tuple[str, ...]) -> Outcome:
     listed = kw["cohorts"] or ()
     unknown = [c for c in listed if c not in cohort_names]
     if unknown:
-        raise t.fail("cohorts", list(listed), f"unknown cohort(s) {examples(unknown)}; [[cohorts]] names: {examples(cohort_names)}.")
+        raise t.fail("cohorts", list(listed),
+                     f"unknown cohort(s) {examples(unknown)}; [[cohorts]] names: {examples(cohort_names)}.")
     kw["cohorts"] = listed or cohort_names
     gate_t, pooled_t = kw.pop("gate", None), kw.pop("pooled", None)
     if mech == "attributable":
@@ -201,7 +203,8 @@ def _outcome(t: Table, cohort_names: tuple[str, ...]) -> Outcome:
             if not pooled["cohorts"] or bad:
                 raise pooled_t.fail(
                     "cohorts", list(pooled["cohorts"]),
-                    f"a pooled gate needs cohorts paid by this outcome (its cohorts: {examples(kw['cohorts']) or 'none declared'}).",
+                    "a pooled gate needs cohorts paid by this outcome "
+                    f"(its cohorts: {examples(kw['cohorts']) or 'none declared'}).",
                 )
             kw["pooled"] = PooledTerms(**{**pooled, "cohorts": tuple(pooled["cohorts"])})
     elif mech == "rate_card":
@@ -214,13 +217,15 @@ def _outcome(t: Table, cohort_names: tuple[str, ...]) -> Outcome:
         steps = tuple(Step(**read(st, s.STEP)) for st in kw["steps"])
         for i in range(1, len(steps)):
             if steps[i].at_least <= steps[i - 1].at_least:
-                raise t.fail(f"steps[{i}].at_least", steps[i].at_least, "expected rungs in increasing order of at_least.")
+                raise t.fail(f"steps[{i}].at_least", steps[i].at_least,
+                             "expected rungs in increasing order of at_least.")
         kw["steps"] = steps
     if mech == "sliding_scale":
         if kw["ceiling"] <= kw["floor"]:
             raise t.fail("ceiling", kw["ceiling"], f"expected a ceiling above the floor ({kw['floor']}).")
         if kw["amount_at_floor"] > kw["amount"]:
-            raise t.fail("amount_at_floor", kw["amount_at_floor"], f"expected at most the full amount ({kw['amount']}).")
+            raise t.fail("amount_at_floor", kw["amount_at_floor"],
+                         f"expected at most the full amount ({kw['amount']}).")
     if mech in ("attributable", "ladder", "sliding_scale") and not cohort_names:
         raise SopEvalError(f"{t.source}: {t.path} ({name!r}, {mech}) is paid per cohort; declare [[cohorts]].")
     return Outcome(**kw)

@@ -8,10 +8,11 @@ The typed form of a contract's ``[data]`` and ``[evaluation]`` sections (built b
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from sop_eval.contract.vocabulary import PANEL_ROLES
 from sop_eval.errors import SopEvalError
@@ -73,7 +74,7 @@ class ColumnRoles:
         named = [self.id, self.treatment, self.cohort, self.index_date, *self.covariates, *self.outcomes, *self.counts]
         return list(dict.fromkeys(c for c in named if c is not None))
 
-    def with_(self, **changes: Any) -> "ColumnRoles":
+    def with_(self, **changes: Any) -> ColumnRoles:
         """A copy with some roles changed."""
         return replace(self, **changes)
 

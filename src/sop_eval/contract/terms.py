@@ -8,9 +8,10 @@ cohort's window closes is :mod:`sop_eval.contract.timing`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from sop_eval.contract import timing
 from sop_eval.contract.plan import DataSettings, EvaluationSettings
@@ -207,7 +208,9 @@ class Contract:
         for c in self.cohorts:
             if c.name == name:
                 return c
-        raise SopEvalError(f"contract {self.name!r} has no cohort {name!r}; cohorts: {examples([c.name for c in self.cohorts])}.")
+        raise SopEvalError(
+            f"contract {self.name!r} has no cohort {name!r}; cohorts: {examples([c.name for c in self.cohorts])}."
+        )
 
     def outcome(self, name: str) -> Outcome:
         """The outcome called ``name``."""
@@ -215,7 +218,8 @@ class Contract:
             if o.name == name:
                 return o
         raise SopEvalError(
-            f"contract {self.name!r} has no outcome {name!r}; outcomes: {examples([o.name for o in self.outcomes], 10)}."
+            f"contract {self.name!r} has no outcome {name!r}; "
+            f"outcomes: {examples([o.name for o in self.outcomes], 10)}."
         )
 
     def terms_on(self, day: dt.date | None) -> tuple[str, Mapping[str, Decimal]]:

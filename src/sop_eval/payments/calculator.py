@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -70,7 +71,7 @@ def calculate(
         notes.append("no estimates given: cohort outcomes pay nothing in this schedule.")
     entries = order_entries(entries)
     capped = apply_caps(entries, contract, DECIMAL)
-    lines = tuple(_line(i + 1, e, c, contract) for i, (e, c) in enumerate(zip(entries, capped)))
+    lines = tuple(_line(i + 1, e, c, contract) for i, (e, c) in enumerate(zip(entries, capped, strict=False)))
     return PaymentSchedule(
         contract=contract.name, contract_version=contract.version, contract_sha256=contract.sha256,
         currency=contract.currency, as_of=day, lines=lines, payer_names=tuple(p.name for p in contract.payers),
@@ -218,13 +219,15 @@ def _pooled_entry(
     if as_of is not None and when is not None and as_of < when:
         e.status, e.note = "not yet measurable", f"pooled result measurable from {when}; due {e.due}"
         return e
-    missing = [n for n, est in zip(names, ests) if est is None]
+    missing = [n for n, est in zip(names, ests, strict=False) if est is None]
     if missing:
         e.status, e.note = "no estimate", f"the pooled result needs estimates for {examples(missing)}"
         return e
     e.decision = gate_of(pooled, f"{o.name} / pooled").evaluate_pooled(ests)  # type: ignore[arg-type]
     e.units = sum((units_of(est, o) for est in ests), Decimal(0))  # type: ignore[arg-type]
-    due_all = DECIMAL.round(sum((units_of(est, o) * members[n].price for n, est in zip(names, ests)), Decimal(0)))  # type: ignore[arg-type]
+    due_all = DECIMAL.round(
+        sum((units_of(est, o) * members[n].price for n, est in zip(names, ests, strict=False)), Decimal(0))  # type: ignore[operator]
+    )
     e.note = f"due in all {due_all} less paid on {', '.join(names)}"
     if not pooled.catch_up:
         e.note = "catch-up off: the pooled result is reported but pays nothing beyond the cohort lines"

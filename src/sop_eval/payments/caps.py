@@ -22,9 +22,10 @@ The pass is written once for two number systems: exact decimals for the calculat
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -128,7 +129,7 @@ def apply_caps(entries: Sequence[Entry], contract: Contract, ops: Ops) -> list[C
 
         def cut(name: str, limit: Any, new: Any) -> None:
             nonlocal amount
-            steps.append((name, limit, amount, new))
+            steps.append((name, limit, amount, new))  # noqa: B023 - called only within this iteration
             amount = new
 
         if o.volume_cap is not None:
@@ -145,7 +146,7 @@ def apply_caps(entries: Sequence[Entry], contract: Contract, ops: Ops) -> list[C
             cut("contract cap", left, ops.minimum(amount, ops.maximum(left, zero)))
         parts = ops.split(amount, [p.share for p in contract.payers])
         payers = []
-        for payer, part in zip(contract.payers, parts):
+        for payer, part in zip(contract.payers, parts, strict=False):
             if payer.cap is not None:
                 left = ops.const(payer.cap) - by_payer.get(payer.name, zero)
                 new = ops.minimum(part, ops.maximum(left, zero))

@@ -23,9 +23,10 @@ their data row number (1 = first row after the header).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -102,7 +103,9 @@ def _record(item: Mapping[str, Any], defaults: Mapping[str, Any], where: str) ->
             raise SopEvalError(f"{where}: not an effect estimate record ({exc}).") from None
     unknown = set(item) - _SIMPLE_KEYS
     if unknown:
-        raise SopEvalError(f"{where}: unknown key(s) {examples(sorted(unknown))}; allowed: {examples(sorted(_SIMPLE_KEYS), 20)}.")
+        raise SopEvalError(
+            f"{where}: unknown key(s) {examples(sorted(unknown))}; allowed: {examples(sorted(_SIMPLE_KEYS), 20)}."
+        )
     rec = {**defaults, **item}
 
     def num(key: str) -> Decimal:

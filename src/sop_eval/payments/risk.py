@@ -148,12 +148,14 @@ def payment_risk(
             parts = [drawn(o.name, c) for c in pooled.cohorts]
             weights = np.array([p[0].n_treated for p in parts], dtype=float)
             weights /= weights.sum()
-            value = sum(w * _measure(eff, comp, pooled.measure) for w, (_, eff, comp) in zip(weights, parts))
+            value = sum(
+                w * _measure(eff, comp, pooled.measure) for w, (_, eff, comp) in zip(weights, parts, strict=False)
+            )
             se = entry.decision.se or 0.0
             met = (value >= float(pooled.threshold)) & _significant(_z(value, se), pooled.alpha, value)
             sign = -1.0 if o.direction == "reduction" else 1.0
             prices = [float(entries[m].price) for m in entry.catch_up.members] if entry.catch_up else []
-            due_all = sum(sign * eff * est.n_treated * p for (est, eff, _), p in zip(parts, prices))
+            due_all = sum(sign * eff * est.n_treated * p for (est, eff, _), p in zip(parts, prices, strict=False))
             if entry.catch_up is not None:
                 new.catch_up = CatchUp(entry.catch_up.members, due_all, met)
             gate_hits[f"{o.name} / pooled"] = np.broadcast_to(met, (n_draws,))
@@ -176,7 +178,7 @@ def payment_risk(
     totals = np.zeros(n_draws)
     by_payer = {p.name: np.zeros(n_draws) for p in contract.payers}
     by_line = {}
-    for e, c in zip(sim, capped):
+    for e, c in zip(sim, capped, strict=False):
         amount = np.broadcast_to(c.amount, (n_draws,))
         totals = totals + amount
         by_line[f"{e.outcome.name} / {e.cohort}"] = float(np.mean(amount))
@@ -185,7 +187,7 @@ def payment_risk(
     return PaymentRisk(
         n_draws=n_draws, seed=seed, currency=contract.currency, expected_total=float(totals.mean()),
         sd_total=float(totals.std(ddof=1)) if n_draws > 1 else 0.0,
-        quantiles={q: float(v) for q, v in zip(QUANTILES, np.quantile(totals, QUANTILES))},
+        quantiles={q: float(v) for q, v in zip(QUANTILES, np.quantile(totals, QUANTILES), strict=False)},
         prob_any_payment=float(np.mean(totals > 0)),
         prob_gate_met={k: float(np.mean(v)) for k, v in gate_hits.items()},
         expected_by_payer={k: float(np.mean(v)) for k, v in by_payer.items()},

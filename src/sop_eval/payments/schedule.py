@@ -165,7 +165,8 @@ class PaymentSchedule:
         want = {"outcome": outcome, "cohort": cohort, "kind": kind, "claim_row": claim_row}
         found = [ln for ln in self.lines if all(v is None or getattr(ln, k) == v for k, v in want.items())]
         if len(found) != 1:
-            raise SopEvalError(f"{len(found)} payment lines match {({k: v for k, v in want.items() if v is not None})}; expected one.")
+            given = {k: v for k, v in want.items() if v is not None}
+            raise SopEvalError(f"{len(found)} payment lines match {given}; expected one.")
         return found[0]
 
     def summary(self) -> pd.DataFrame:
