@@ -104,8 +104,8 @@ def format_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
     lines = []
-    for k, row in enumerate(cells):
-        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(row, widths, numeric)]
+    for k, texts in enumerate(cells):
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(texts, widths, numeric, strict=True)]
         lines.append("  ".join(parts).rstrip())
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))

@@ -224,7 +224,7 @@ class Contract:
 
     def terms_on(self, day: dt.date | None) -> tuple[str, Mapping[str, Decimal]]:
         """The version in force on ``day`` and the prices it changed (amendments in effective order)."""
-        version, prices = self.version, {}
+        version, prices = self.version, dict[str, Decimal]()
         for a in self.amendments:
             if day is not None and day >= a.effective:
                 version = a.version

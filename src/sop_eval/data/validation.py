@@ -312,11 +312,11 @@ def validate(
                 f"{_rows(pool_rows, frame.index)}). People served cannot be their own comparison: drop those rows "
                 "from the pool."
             )
-        dup = ids.duplicated(keep=False)
-        if dup.any():
+        repeated = ids.duplicated(keep=False)
+        if repeated.any():
             raise SopEvalError(
-                f"column '{r.id}' has {int(ids[dup].nunique())} duplicated id(s) over {int(dup.sum())} rows "
-                f"(rows {_rows(dup, frame.index)}); keep one row per person, e.g. df.drop_duplicates('{r.id}')."
+                f"column '{r.id}' has {int(ids[repeated].nunique())} duplicated id(s) over {int(repeated.sum())} rows "
+                f"(rows {_rows(repeated, frame.index)}); keep one row per person, e.g. df.drop_duplicates('{r.id}')."
             )
 
     for name in r.counts:

@@ -187,6 +187,7 @@ def estimate_entries(
             e.decision = gate_of(trigger, f"{o.name} / {name}").evaluate(est) if trigger else None
             met = e.decision.met if e.decision and o.gate else True
             if o.mechanism == "attributable":
+                assert price is not None  # the parser requires a price for attributable outcomes
                 e.units = units_of(est, o)
                 e.gross = attributable_gross(e.units, price, met, DECIMAL)
                 if met and e.units <= 0:
@@ -226,7 +227,7 @@ def _pooled_entry(
     e.decision = gate_of(pooled, f"{o.name} / pooled").evaluate_pooled(ests)  # type: ignore[arg-type]
     e.units = sum((units_of(est, o) for est in ests), Decimal(0))  # type: ignore[arg-type]
     due_all = DECIMAL.round(
-        sum((units_of(est, o) * members[n].price for n, est in zip(names, ests, strict=False)), Decimal(0))  # type: ignore[operator]
+        sum((units_of(est, o) * members[n].price for n, est in zip(names, ests, strict=False)), Decimal(0))  # type: ignore[arg-type,operator]
     )
     e.note = f"due in all {due_all} less paid on {', '.join(names)}"
     if not pooled.catch_up:

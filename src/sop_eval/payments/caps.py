@@ -67,7 +67,7 @@ ARRAY = Ops(
 class CatchUp:
     """A pooled catch-up: pays ``due_all - paid on members`` (never below zero) when ``met``."""
 
-    members: tuple[int, ...]
+    members: tuple[Any, ...]  # the member entries, replaced by their indices once the entries are ordered
     due_all: Any
     met: Any
 

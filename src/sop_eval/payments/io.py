@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -50,7 +50,9 @@ def _existing(source: str | Path, what: str) -> tuple[Path, str]:
     return path, f"{what} file {path.name!r}"
 
 
-def read_estimates(source: str | Path | Iterable[Any] | Mapping[str, Any]) -> tuple[EffectEstimate, ...]:
+def read_estimates(
+    source: str | Path | EffectEstimate | Iterable[Any] | Mapping[str, Any],
+) -> tuple[EffectEstimate, ...]:
     """Effect estimates from a JSON file path, parsed JSON, or a sequence of estimates/records."""
     where = "estimates"
     if isinstance(source, (str, Path)):
@@ -72,7 +74,7 @@ def read_estimates(source: str | Path | Iterable[Any] | Mapping[str, Any]) -> tu
         defaults = {k: source[k] for k in _DEFAULT_KEYS if k in source}
         source = source["estimates"]
     out = []
-    for i, item in enumerate(source):
+    for i, item in enumerate(cast(Iterable[Any], source)):
         if isinstance(item, EffectEstimate):
             out.append(item)
         elif isinstance(item, Mapping):

@@ -111,6 +111,8 @@ def payment_risk(
         contract = load_contract(contract)
     if not isinstance(n_draws, int) or n_draws < 1:
         raise SopEvalError(f"n_draws={n_draws!r} must be a whole number >= 1.")
+    if estimates is None:
+        raise SopEvalError("payment risk needs effect estimates; pass estimates= (a JSON path or EffectEstimate list).")
     ests = read_estimates(estimates)
     no_se = [e.label for e in ests if not se_known(e)]
     if no_se:
@@ -152,16 +154,16 @@ def payment_risk(
                 w * _measure(eff, comp, pooled.measure) for w, (_, eff, comp) in zip(weights, parts, strict=False)
             )
             se = entry.decision.se or 0.0
-            met = (value >= float(pooled.threshold)) & _significant(_z(value, se), pooled.alpha, value)
+            met: Any = (value >= float(pooled.threshold)) & _significant(_z(value, se), pooled.alpha, value)
             sign = -1.0 if o.direction == "reduction" else 1.0
-            prices = [float(entries[m].price) for m in entry.catch_up.members] if entry.catch_up else []
+            prices = [float(entries[m].price or 0) for m in entry.catch_up.members] if entry.catch_up else []
             due_all = sum(sign * eff * est.n_treated * p for (est, eff, _), p in zip(parts, prices, strict=False))
             if entry.catch_up is not None:
                 new.catch_up = CatchUp(entry.catch_up.members, due_all, met)
             gate_hits[f"{o.name} / pooled"] = np.broadcast_to(met, (n_draws,))
         else:
             est, eff, comp = drawn(o.name, entry.cohort or "")
-            met: Any = True
+            met = True
             trigger = o.trigger()
             if trigger is not None:
                 value = _measure(eff, comp, trigger.measure)
@@ -170,6 +172,7 @@ def payment_risk(
                 met = hit if o.gate is not None else True
             if o.mechanism == "attributable":
                 units = (-eff if o.direction == "reduction" else eff) * est.n_treated
+                assert entry.price is not None  # the parser requires a price for attributable outcomes
                 new.gross = attributable_gross(units, entry.price, met, ARRAY)
             else:
                 new.gross = graded_gross(o, _measure(eff, comp, o.measure), est.n_treated, met, ARRAY)
@@ -178,10 +181,10 @@ def payment_risk(
     totals = np.zeros(n_draws)
     by_payer = {p.name: np.zeros(n_draws) for p in contract.payers}
     by_line = {}
-    for e, c in zip(sim, capped, strict=False):
+    for line, c in zip(sim, capped, strict=False):
         amount = np.broadcast_to(c.amount, (n_draws,))
         totals = totals + amount
-        by_line[f"{e.outcome.name} / {e.cohort}"] = float(np.mean(amount))
+        by_line[f"{line.outcome.name} / {line.cohort}"] = float(np.mean(amount))
         for name, part in c.payers:
             by_payer[name] = by_payer[name] + part
     return PaymentRisk(
