@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from sop_eval import SopEvalError
+from sop_eval.contract import vocabulary
 from sop_eval.payments import Contract, load_contract, parse_contract
 from sop_eval.payments.contract import add_months
 
@@ -173,3 +174,57 @@ share = 1
     scale += "floor = 1.4\nceiling = 0.5\namount = 100\n[[payers]]\nname = \"city\"\nshare = 1\n"
     with pytest.raises(SopEvalError, match="ceiling above the floor"):
         parse_contract(scale)
+
+
+EVALUATION = BASE + """
+[evaluation]
+design = "psm"
+[evaluation.matching]
+method = "nearest"
+distance = "glm"
+"""
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ('method = "nearest"', 'method = "optimal"',
+         r"evaluation\.matching\.method = 'optimal': not supported.*'nearest'"),
+        ('method = "nearest"', 'method = "full"', r"evaluation\.matching\.method = 'full'"),
+        ('method = "nearest"', 'method = "exact"', r"evaluation\.matching\.method = 'exact'"),
+        ('distance = "glm"', 'distance = "probit"', r"evaluation\.matching\.distance = 'probit'.*'glm', 'logit'"),
+        ('distance = "glm"', 'distance = "gbm"', r"evaluation\.matching\.distance = 'gbm'"),
+        ('distance = "glm"', 'distance = "mahalanobis"', r"evaluation\.matching\.distance = 'mahalanobis'"),
+        ('design = "psm"\n[evaluation.matching]', 'design = "psm"\nse = "jackknife"\n[evaluation.matching]',
+         r"evaluation\.se = 'jackknife'.*'abadie-imbens'"),
+        ('design = "psm"\n[evaluation.matching]', 'design = "psm"\n[evaluation.did]\n[evaluation.matching]',
+         r"evaluation\.did = .*not used by design 'psm'"),
+    ],
+)
+def test_settings_the_engine_does_not_run_are_refused_at_parse_time(old, new, message):
+    assert old in EVALUATION
+    with pytest.raises(SopEvalError, match=message):
+        parse_contract(EVALUATION.replace(old, new, 1))
+
+
+def test_vocabulary_drives_the_parser():
+    for method in vocabulary.EVALUATION_MATCH_METHODS:
+        assert parse_contract(EVALUATION.replace('"nearest"', f'"{method}"')).evaluation.matching.method == method
+
+
+def test_distance_is_recorded_as_written():
+    c = parse_contract(EVALUATION.replace('distance = "glm"', 'distance = "logit"'))
+    assert c.evaluation.matching.distance == "logit" and c.evaluation.matching.score == "linear_logit"
+
+
+def test_data_keys_nothing_reads_are_refused():
+    with pytest.raises(SopEvalError, match=r"data\.estimates = 'e\.json': .*sop-eval pay --estimates"):
+        parse_contract(BASE + '[data]\nestimates = "e.json"\n')
+    with pytest.raises(SopEvalError, match=r"data\.columns\.unit = 'area': not used by design 'psm'"):
+        parse_contract(EVALUATION + '[data]\n[data.columns]\nunit = "area"\n')
+
+
+def test_cohort_size_is_read():
+    c = parse_contract(BASE.replace("entry_end = 2020-12-31", "entry_end = 2020-12-31\nsize = 40"))
+    assert c.cohort("c1").size == 40
+    bad("entry_end = 2020-12-31", "entry_end = 2020-12-31\nsize = 0", r"cohorts\[0\]\.size = 0")

@@ -192,9 +192,10 @@ def test_report_is_self_contained_escaped_and_private(tmp_path):
         ({'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "historical_baseline"',
           'design = "psm"\nmetric': 'design = "historical_baseline"\nmetric'},
          r"design = 'historical_baseline'.*versus_baseline"),
-        ({'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "did"'}, r"needs \[data.columns\] unit, time, group"),
+        ({'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "did"'},
+         r"evaluation\.extract_date = 2016-02-09: not used by design 'did'"),
     ],
-    ids=["unsupported distance", "design without an end-to-end evaluation", "did on person-level data"],
+    ids=["unsupported distance", "design without an end-to-end evaluation", "matched-cohort keys under did"],
 )
 def test_evaluation_settings_it_cannot_run_are_refused(replace, message, tmp_path):
     contract = contract_for(tmp_path, FIXTURES / "reoffending_small.parquet", **replace)

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from sop_eval.errors import SopEvalError, examples
-from sop_eval.payments.contract import Contract, Drawdown, InvestorTerms
+from sop_eval.contract import Contract, Drawdown, InvestorTerms
 from sop_eval.payments.risk import PaymentRisk, payment_risk
 from sop_eval.payments.schedule import PaymentSchedule
 

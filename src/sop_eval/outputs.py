@@ -1,4 +1,5 @@
-"""Atomic writing of output files and directories: a failed run never leaves half-written output."""
+"""Atomic writing of output files and directories (a failed run never leaves half-written output), JSON and
+plain-text tables."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
+import pandas as pd
 
 from sop_eval.errors import SopEvalError, examples
 
@@ -174,3 +176,19 @@ def _locked(directory: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def format_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
+    """Render a DataFrame as an aligned plain-text table (no index), floats with ``floatfmt``."""
+    cells = [[str(c) for c in frame.columns]]
+    for row in frame.itertuples(index=False):
+        cells.append([format(v, floatfmt) if isinstance(v, float) else str(v) for v in row])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    lines = []
+    for k, texts in enumerate(cells):
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(texts, widths, numeric, strict=True)]
+        lines.append("  ".join(parts).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

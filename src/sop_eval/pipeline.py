@@ -22,7 +22,7 @@ from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 from sop_eval.evaluation import CohortResult, DidEvaluation, Evaluation
 from sop_eval.payments import Contract, calculate, load_contract
-from sop_eval.payments.contract import add_months
+from sop_eval.contract.timing import window_closes
 from sop_eval.seeds import DEFAULT_SEED
 
 COHORT_COLUMN = "_contract_cohort"
@@ -135,7 +135,8 @@ def evaluate(
     follow_up = timing.follow_up_months if timing else 12
     lag = timing.court_lag_months if timing else 0
     extract = None if ev.extract_date is None else pd.Timestamp(ev.extract_date)
-    checked = validate(frame, roles, extract_date=extract, follow_up_months=follow_up, court_lag_months=lag)
+    checked = validate(frame, roles, extract_date=extract, follow_up_months=follow_up, court_lag_months=lag,
+                       cohorts=contract.cohorts)
     work = checked.frame.assign(**{COHORT_COLUMN: _assign_cohorts(checked.frame, roles, contract)})
     outside = work[COHORT_COLUMN].isna()
     n_outside_treated = int((outside & (work[roles.treatment] == 1)).sum())
@@ -182,7 +183,7 @@ def evaluate(
         treated_rows = rows[rows[roles.treatment] == 1]
         n_t, n_p = len(treated_rows), int((rows[roles.treatment] == 0).sum())
         last = cohort.entry_end or (treated_rows[roles.index_date].max().date() if n_t and roles.index_date else None)
-        closes = None if last is None else add_months(last, cohort.follow_up_months + cohort.court_lag_months)
+        closes = None if last is None else window_closes(last, cohort)
         if n_t == 0:
             results.append(CohortResult(cohort.name, "no treated people", closes, 0, n_p))
             continue

@@ -39,12 +39,11 @@ import pandas as pd
 from scipy import stats
 
 from sop_eval.arithmetic import EXACT, Ops
-from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.contract.vocabulary import MEASURES
 from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, examples
+from sop_eval.estimate import EffectEstimate
 from sop_eval.stats.estimate import alpha_of, percent, resolve_level
-
-MEASURES = ("relative_reduction", "relative_increase", "reduction", "increase")
 
 
 def to_decimal(value: Any, name: str = "value") -> Decimal:

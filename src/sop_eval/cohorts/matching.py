@@ -13,12 +13,12 @@ from sop_eval.cohorts import design, dropped, nearest
 from sop_eval.cohorts.balance import BalanceTable, compute_balance, effective_sample_size, weighted_ecdf
 from sop_eval.cohorts.propensity import fit_propensity
 from sop_eval.cohorts.weights import matching_weights, odds_weights
+from sop_eval.contract.vocabulary import MATCH_METHODS as _METHODS
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 from sop_eval.seeds import rng as seeded_rng
 
 _ORDERS = ("largest", "smallest", "random", "data")
 _DISCARDS = ("none", "treated", "control", "both")
-_METHODS = ("nearest", "weighting")
 NO_EXACT = "no exact match"
 DISCARD = "discard"
 

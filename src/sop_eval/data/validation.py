@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sop_eval.contract import Cohort
+from sop_eval.contract.timing import WindowTiming, window_closes
 from sop_eval.data.dates import parse_dates
 from sop_eval.data.schema import ColumnRoles
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
@@ -28,7 +31,8 @@ class EvaluationData:
     """Validated evaluation data: a checked copy of the frame with its column roles.
 
     ``frame`` is a copy of the input with the treatment as 0/1 integers and the index date parsed;
-    the caller's DataFrame is never touched. ``warnings`` lists every non-fatal finding.
+    the caller's DataFrame is never touched. ``warnings`` lists every non-fatal finding. ``cohorts``
+    are the contract cohorts whose timing the outcome windows use (see :func:`outcome_windows`).
     """
 
     frame: pd.DataFrame
@@ -38,6 +42,7 @@ class EvaluationData:
     follow_up_months: int = 12
     court_lag_months: int = 0
     source: str | None = field(default=None)
+    cohorts: tuple[Cohort, ...] = ()
 
     @property
     def treated(self) -> pd.DataFrame:
@@ -52,10 +57,11 @@ class EvaluationData:
     def outcome_windows(self) -> pd.DataFrame:
         """Per cohort of treated people: last index date, when the outcome window closes, and whether it has.
 
-        The window closes ``follow_up_months + court_lag_months`` after the cohort's last index date.
+        The window closes ``follow_up_months + court_lag_months`` after the cohort's last index date, with
+        each contract cohort's own months (:func:`outcome_windows`).
         """
         return outcome_windows(
-            self.frame, self.roles, self.extract_date, self.follow_up_months, self.court_lag_months
+            self.frame, self.roles, self.extract_date, self.follow_up_months, self.court_lag_months, self.cohorts
         )
 
     def summary(self) -> pd.DataFrame:
@@ -85,24 +91,87 @@ class EvaluationData:
         }
 
 
+def _contract_cohorts(
+    treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort]
+) -> tuple[pd.Series, dict[Any, Cohort | None]]:
+    """The group of each treated row, and the contract cohort (or None) of each group.
+
+    With a cohort column, a group is a value ``v`` of it and belongs to the contract cohort named ``v`` or
+    ``"cohort v"``, else to the one whose entry window holds every index date of the group. Without one,
+    rows are grouped by the contract cohort whose entry window holds their index date (``"all"`` when
+    the cohorts state no entry windows). A single contract cohort owns whatever is left.
+    """
+    dates = treated[roles.index_date] if roles.index_date is not None else None
+    windows = [c for c in cohorts if c.entry_start and c.entry_end]
+    if roles.cohort is not None:
+        key = treated[roles.cohort]
+    elif dates is not None and cohorts and len(windows) == len(cohorts):
+        key = pd.Series("all", index=treated.index, dtype=object)
+        for c in windows:
+            key[(dates.dt.date >= c.entry_start) & (dates.dt.date <= c.entry_end)] = c.name
+    else:
+        key = pd.Series("all", index=treated.index)
+    by_name = {c.name: c for c in cohorts}
+    owners: dict[Any, Cohort | None] = {}
+    for value in pd.unique(key):
+        owner = by_name.get(str(value)) or by_name.get(f"cohort {value}")
+        if owner is None and dates is not None:
+            days = dates[key == value]
+            first, last = days.min().date(), days.max().date()
+            inside = [c for c in windows if c.entry_start <= first and last <= c.entry_end]  # type: ignore[operator]
+            owner = inside[0] if len(inside) == 1 else None
+        if owner is None and len(cohorts) == 1:
+            owner = cohorts[0]
+        owners[value] = owner
+    return key, owners
+
+
 def outcome_windows(
     frame: pd.DataFrame,
     roles: ColumnRoles,
     extract_date: pd.Timestamp | None,
     follow_up_months: int,
     court_lag_months: int,
+    cohorts: Sequence[Cohort] = (),
 ) -> pd.DataFrame:
-    """When each treated cohort's outcome window closes: last index date + follow-up + court lag."""
+    """When each treated cohort's outcome window closes: last index date + follow-up + court lag months.
+
+    Each cohort uses the months of its own contract cohort (``cohorts``, matched as in
+    :func:`validate`); a cohort with no contract cohort uses ``follow_up_months`` and
+    ``court_lag_months``. The rule is :func:`sop_eval.contract.timing.window_closes`.
+    """
     if roles.index_date is None:
         raise SopEvalError("outcome windows need an index date column; declare it with ColumnRoles(index_date=...).")
     treated = frame[frame[roles.treatment] == 1]
-    key = treated[roles.cohort] if roles.cohort else pd.Series("all", index=treated.index)
+    key, owners = _contract_cohorts(treated, roles, tuple(cohorts))
     last = treated.groupby(key, observed=True)[roles.index_date].max()
-    closes = last + pd.DateOffset(months=int(follow_up_months) + int(court_lag_months))
-    out = pd.DataFrame({"last_index_date": last, "window_closes": closes})
+    default = WindowTiming(int(follow_up_months), int(court_lag_months))
+    timing = [owners.get(value) or default for value in last.index]
+    out = pd.DataFrame({
+        "last_index_date": last,
+        "window_closes": [window_closes(day, t) for day, t in zip(last, timing)],
+        "follow_up_months": [t.follow_up_months for t in timing],
+        "court_lag_months": [t.court_lag_months for t in timing],
+    }, index=last.index)
     out["closed"] = True if extract_date is None else out["window_closes"] <= extract_date
     out.index.name = roles.cohort or "cohort"
     return out.reset_index()
+
+
+def _check_sizes(treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort]) -> list[str]:
+    """Messages for contract cohorts whose ``size`` differs from the people served the data hold for them."""
+    key, owners = _contract_cohorts(treated, roles, tuple(cohorts))
+    counts: dict[str, int] = {}
+    for value, n in key.value_counts().items():
+        owner = owners.get(value)
+        if owner is not None:
+            counts[owner.name] = counts.get(owner.name, 0) + int(n)
+    return [
+        f"contract cohort {c.name!r} has [[cohorts]] size = {c.size}, but the data hold {counts[c.name]} people served "
+        "in it; check that the extract is complete, or correct the size in the contract."
+        for c in cohorts
+        if c.size is not None and counts.get(c.name, 0) not in (0, c.size)
+    ]
 
 
 def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None = None) -> pd.Series:
@@ -143,6 +212,7 @@ def validate(
     court_lag_months: int = 0,
     today: str | pd.Timestamp | None = None,
     source: str | None = None,
+    cohorts: Sequence[Cohort] = (),
     date_format: str | None = None,
     dayfirst: bool | None = None,
     treated_values: Any = None,
@@ -155,7 +225,10 @@ def validate(
     ids both treated and in the comparison pool (contamination); dates that do not parse or lie after
     the extract date (or ``today``); negative values in count columns; a cohort whose outcome window
     (last index date + ``follow_up_months`` + ``court_lag_months``) has not closed by ``extract_date``
-    is a warning. Missing outcomes are a warning unless the column is in ``roles.allow_missing``;
+    is a warning. With contract ``cohorts``, each cohort's window uses its own contract cohort's months
+    (a cohort column value ``v`` belongs to the contract cohort named ``v`` or ``"cohort v"``, else to
+    the one whose entry window holds its index dates), and a cohort whose ``size`` differs from the
+    number of people served the data hold for it is a warning. Missing outcomes are a warning unless the column is in ``roles.allow_missing``;
     constant covariates are a warning. Messages show row labels, never identifiers.
 
     Dates are never guessed (:mod:`sop_eval.data.dates`): ISO dates are read as such; any other form
@@ -244,11 +317,11 @@ def validate(
                 f"{_rows(pool_rows, frame.index)}). People served cannot be their own comparison: drop those rows "
                 "from the pool."
             )
-        dup = ids.duplicated(keep=False)
-        if dup.any():
+        repeated = ids.duplicated(keep=False)
+        if repeated.any():
             raise SopEvalError(
-                f"column '{r.id}' has {int(ids[dup].nunique())} duplicated id(s) over {int(dup.sum())} rows "
-                f"(rows {_rows(dup, frame.index)}); keep one row per person, e.g. df.drop_duplicates('{r.id}')."
+                f"column '{r.id}' has {int(ids[repeated].nunique())} duplicated id(s) over {int(repeated.sum())} rows "
+                f"(rows {_rows(repeated, frame.index)}); keep one row per person, e.g. df.drop_duplicates('{r.id}')."
             )
 
     for name in r.counts:
@@ -285,14 +358,17 @@ def validate(
                 f"(rows {_rows(future, frame.index)}). Check the date format (day/month order) or the extract date."
             )
         if extract is not None:
-            windows = outcome_windows(frame, r, extract, follow_up_months, court_lag_months)
+            windows = outcome_windows(frame, r, extract, follow_up_months, court_lag_months, cohorts)
             for _, row in windows[~windows["closed"]].iterrows():
                 warn(
                     f"the outcome window of cohort {row.iloc[0]} has not closed by the extract date "
-                    f"{extract.date()}: {follow_up_months} months of follow-up and {court_lag_months} months of "
+                    f"{extract.date()}: {row['follow_up_months']} months of follow-up and {row['court_lag_months']} months of "
                     f"court lag after the last index date ({row['last_index_date'].date()}) end on "
                     f"{row['window_closes'].date()}. Its outcomes are incomplete and cannot trigger a payment."
                 )
+
+    for message in _check_sizes(frame[frame[r.treatment] == 1], r, tuple(cohorts)):
+        warn(message)
 
     return EvaluationData(
         frame=frame,
@@ -302,6 +378,7 @@ def validate(
         follow_up_months=int(follow_up_months),
         court_lag_months=int(court_lag_months),
         source=source,
+        cohorts=tuple(cohorts),
     )
 
 

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sop_eval.contract.vocabulary import DID_BASE_PERIODS as BASE_PERIODS
+from sop_eval.contract.vocabulary import DID_CONTROLS as CONTROLS
 from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
 from sop_eval.did.inference import standard_errors
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
@@ -40,8 +42,6 @@ if TYPE_CHECKING:
 
 _SE_TINY = math.sqrt(np.finfo(float).eps) * 10
 SE_METHODS = se_names("did")
-CONTROLS = ("never", "not_yet")
-BASE_PERIODS = ("varying", "universal")
 
 
 def _choice(value: Any, name: str, allowed: Sequence[str]) -> str:

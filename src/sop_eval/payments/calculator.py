@@ -23,22 +23,24 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
-from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.contract import Contract, GateTerms, Outcome, PooledTerms, load_contract
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
+from sop_eval.estimate import EffectEstimate
 from sop_eval.payments.caps import DECIMAL, CatchUp, Entry, Ops, apply_caps
-from sop_eval.payments.contract import Contract, Outcome, load_contract
 from sop_eval.payments.io import read_claims, read_estimates
 from sop_eval.payments.ladders import ladder_amount, scale_amount
 from sop_eval.payments.money import ZERO
 from sop_eval.payments.ratecard import claim_entries
 from sop_eval.payments.schedule import CapStep, PaymentLine, PaymentSchedule
-from sop_eval.thresholds import measure_value, to_decimal
+from sop_eval.stats.estimate import level_of
+from sop_eval.thresholds import Gate, measure_value, to_decimal
 
 EstimatesInput = str | Path | EffectEstimate | Iterable[EffectEstimate | Mapping[str, Any]] | Mapping[str, Any] | None
 
@@ -70,12 +72,19 @@ def calculate(
         notes.append("no estimates given: cohort outcomes pay nothing in this schedule.")
     entries = order_entries(entries)
     capped = apply_caps(entries, contract, DECIMAL)
-    lines = tuple(_line(i + 1, e, c, contract) for i, (e, c) in enumerate(zip(entries, capped)))
+    lines = tuple(_line(i + 1, e, c, contract) for i, (e, c) in enumerate(zip(entries, capped, strict=False)))
     return PaymentSchedule(
         contract=contract.name, contract_version=contract.version, contract_sha256=contract.sha256,
         currency=contract.currency, as_of=day, lines=lines, payer_names=tuple(p.name for p in contract.payers),
         notes=tuple(notes),
     )
+
+
+def gate_of(terms: GateTerms | PooledTerms, label: str) -> Gate:
+    """The :class:`~sop_eval.thresholds.Gate` a contract's gate (or pooled gate) terms describe; the contract's
+    significance ``alpha`` (its TOML key) becomes the gate's confidence level."""
+    level = None if terms.alpha is None else level_of(terms.alpha)
+    return Gate(terms.threshold, measure=terms.measure, level=level, label=label)
 
 
 def _as_date(value: dt.date | str | None) -> dt.date | None:
@@ -178,9 +187,10 @@ def estimate_entries(
                 continue
             _check_design(o, est)
             trigger = o.trigger()
-            e.decision = trigger.gate(f"{o.name} / {name}").evaluate(est) if trigger else None
+            e.decision = gate_of(trigger, f"{o.name} / {name}").evaluate(est) if trigger else None
             met = e.decision.met if e.decision and o.gate else True
             if o.mechanism == "attributable":
+                assert price is not None  # the parser requires a price for attributable outcomes
                 e.units = units_of(est, o)
                 e.gross = attributable_gross(e.units, price, met, DECIMAL)
                 if met and e.units <= 0:
@@ -213,13 +223,15 @@ def _pooled_entry(
     if as_of is not None and when is not None and as_of < when:
         e.status, e.note = "not yet measurable", f"pooled result measurable from {when}; due {e.due}"
         return e
-    missing = [n for n, est in zip(names, ests) if est is None]
+    missing = [n for n, est in zip(names, ests, strict=False) if est is None]
     if missing:
         e.status, e.note = "no estimate", f"the pooled result needs estimates for {examples(missing)}"
         return e
-    e.decision = pooled.gate(f"{o.name} / pooled").evaluate_pooled(ests)  # type: ignore[arg-type]
+    e.decision = gate_of(pooled, f"{o.name} / pooled").evaluate_pooled(ests)  # type: ignore[arg-type]
     e.units = sum((units_of(est, o) for est in ests), Decimal(0))  # type: ignore[arg-type]
-    due_all = DECIMAL.round(sum((units_of(est, o) * members[n].price for n, est in zip(names, ests)), Decimal(0)))  # type: ignore[arg-type]
+    due_all = DECIMAL.round(
+        sum((units_of(est, o) * members[n].price for n, est in zip(names, ests, strict=False)), Decimal(0))  # type: ignore[arg-type,operator]
+    )
     e.note = f"due in all {due_all} less paid on {', '.join(names)}"
     if not pooled.catch_up:
         e.note = "catch-up off: the pooled result is reported but pays nothing beyond the cohort lines"

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any
 
 from sop_eval.arithmetic import ARRAY, EXACT, Ops
-from sop_eval.payments.contract import Contract, Outcome
+from sop_eval.contract import Contract, Outcome
 from sop_eval.payments.money import ZERO, split, to_pennies
 
 
@@ -40,7 +41,7 @@ DECIMAL = dataclasses.replace(EXACT, round=to_pennies, split=split)
 class CatchUp:
     """A pooled catch-up: pays ``due_all - paid on members`` (never below zero) when ``met``."""
 
-    members: tuple[int, ...]
+    members: tuple[Any, ...]  # the member entries, replaced by their indices once the entries are ordered
     due_all: Any
     met: Any
 
@@ -102,7 +103,7 @@ def apply_caps(entries: Sequence[Entry], contract: Contract, ops: Ops) -> list[C
 
         def cut(name: str, limit: Any, new: Any) -> None:
             nonlocal amount
-            steps.append((name, limit, amount, new))
+            steps.append((name, limit, amount, new))  # noqa: B023 - called only within this iteration
             amount = new
 
         if o.volume_cap is not None:
@@ -119,7 +120,7 @@ def apply_caps(entries: Sequence[Entry], contract: Contract, ops: Ops) -> list[C
             cut("contract cap", left, ops.minimum(amount, ops.maximum(left, zero)))
         parts = ops.split(amount, [p.share for p in contract.payers])
         payers = []
-        for payer, part in zip(contract.payers, parts):
+        for payer, part in zip(contract.payers, parts, strict=False):
             if payer.cap is not None:
                 left = ops.const(payer.cap) - by_payer.get(payer.name, zero)
                 new = ops.minimum(part, ops.maximum(left, zero))

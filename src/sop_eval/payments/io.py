@@ -23,14 +23,15 @@ their data row number (1 = first row after the header).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, cast
 
 import pandas as pd
 
-from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.estimate import EffectEstimate
 
 _SIMPLE_KEYS = {
     "cohort", "label", "outcome", "design", "kind", "level", "n_treated", "treated_events", "treated_mean",
@@ -73,7 +74,7 @@ def read_estimates(
         defaults = {k: source[k] for k in _DEFAULT_KEYS if k in source}
         source = source["estimates"]
     out = []
-    for i, item in enumerate(source):
+    for i, item in enumerate(cast(Iterable[Any], source)):
         if isinstance(item, EffectEstimate):
             out.append(item)
         elif isinstance(item, Mapping):
@@ -104,7 +105,9 @@ def _record(item: Mapping[str, Any], defaults: Mapping[str, Any], where: str) ->
             raise SopEvalError(f"{where}: not an effect estimate record ({exc}).") from None
     unknown = set(item) - _SIMPLE_KEYS
     if unknown:
-        raise SopEvalError(f"{where}: unknown key(s) {examples(sorted(unknown))}; allowed: {examples(sorted(_SIMPLE_KEYS), 20)}.")
+        raise SopEvalError(
+            f"{where}: unknown key(s) {examples(sorted(unknown))}; allowed: {examples(sorted(_SIMPLE_KEYS), 20)}."
+        )
     rec = {**defaults, **item}
 
     def num(key: str) -> Decimal:

@@ -11,9 +11,10 @@ above the ceiling, nothing below the floor, and linearly in between.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from sop_eval.payments.contract import Step
+from sop_eval.contract import Step
 
 
 def ladder_amount(value: Any, steps: Sequence[Step], ops: Any) -> Any:

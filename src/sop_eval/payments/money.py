@@ -10,8 +10,8 @@ amounts are whole pennies and add up exactly to the line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Sequence
 
 PENNY = Decimal("0.01")
 ZERO = Decimal("0.00")

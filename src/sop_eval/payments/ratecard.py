@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 
+from sop_eval.contract import Contract
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.payments.caps import Entry
-from sop_eval.payments.contract import Contract
 
 
 def claim_entries(contract: Contract, claims: pd.DataFrame, as_of: dt.date | None) -> tuple[list[Entry], list[str]]:
@@ -38,9 +39,11 @@ def claim_entries(contract: Contract, claims: pd.DataFrame, as_of: dt.date | Non
         ordered = ordered.loc[~later]
     seen: dict[tuple[str, str], int] = {}
     entries = []
+    claim: Any
     for claim in ordered.itertuples(index=False):
         outcome = cards[claim.outcome]
         price, version = contract.price(outcome, claim.date)
+        assert price is not None  # the parser requires a price for rate-card outcomes
         entry = Entry(
             outcome=outcome, kind="rate card", person=str(claim.person), claim_row=int(claim.row),
             version=version, units=None, gross=price * 0, measurable_from=claim.date,

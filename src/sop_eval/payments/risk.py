@@ -24,17 +24,18 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.arithmetic import ARRAY
+from sop_eval.contract import Contract, load_contract
 from sop_eval.errors import SopEvalError
 from sop_eval.payments.calculator import (
     EstimatesInput,
     attributable_gross,
     estimate_entries,
+    gate_of,
     graded_gross,
     match_estimates,
     order_entries,
 )
 from sop_eval.payments.caps import CatchUp, apply_caps
-from sop_eval.payments.contract import Contract, load_contract
 from sop_eval.payments.io import read_estimates
 from sop_eval.seeds import resolve_seed
 from sop_eval.thresholds import critical_value, decide, gate_measure, se_known, z_statistic
@@ -149,7 +150,7 @@ def payment_risk(
             effect_all = sum(w * eff for w, (_, eff, _) in zip(weights, parts))
             comparison_all = sum(w * comp for w, (_, _, comp) in zip(weights, parts))
             together = entry.decision.measured
-            gate = pooled.gate(entry.decision.gate)
+            gate = gate_of(pooled, entry.decision.gate)
             met = _met(gate, gate_measure(effect_all, comparison_all, pooled.measure, ARRAY), effect_all, together)
             sign = -1.0 if o.direction == "reduction" else 1.0
             prices = [float(entries[m].price or 0) for m in entry.catch_up.members] if entry.catch_up else []
@@ -162,13 +163,14 @@ def payment_risk(
             met = True
             trigger = o.trigger()
             if trigger is not None:
-                gate = trigger.gate(f"{o.name} / {entry.cohort}")
+                gate = gate_of(trigger, f"{o.name} / {entry.cohort}")
                 hit = _met(gate, gate_measure(eff, comp, trigger.measure, ARRAY), eff, est)
                 gate_hits[f"{o.name} / {entry.cohort}"] = np.broadcast_to(hit, (n_draws,))
                 met = hit if o.gate is not None else True
             if o.mechanism == "attributable":
                 assert entry.price is not None
                 units = (-eff if o.direction == "reduction" else eff) * est.n_treated
+                assert entry.price is not None  # the parser requires a price for attributable outcomes
                 new.gross = attributable_gross(units, entry.price, met, ARRAY)
             else:
                 new.gross = graded_gross(o, gate_measure(eff, comp, o.measure, ARRAY), est.n_treated, met, ARRAY)
@@ -177,7 +179,7 @@ def payment_risk(
     totals = np.zeros(n_draws)
     by_payer = {p.name: np.zeros(n_draws) for p in contract.payers}
     by_line = {}
-    for line, c in zip(sim, capped):
+    for line, c in zip(sim, capped, strict=True):
         amount = np.broadcast_to(c.amount, (n_draws,))
         totals = totals + amount
         by_line[f"{line.outcome.name} / {line.cohort}"] = float(np.mean(amount))
@@ -186,7 +188,7 @@ def payment_risk(
     return PaymentRisk(
         n_draws=n_draws, seed=seed, currency=contract.currency, expected_total=float(totals.mean()),
         sd_total=float(totals.std(ddof=1)) if n_draws > 1 else 0.0,
-        quantiles={q: float(v) for q, v in zip(QUANTILES, np.quantile(totals, QUANTILES))},
+        quantiles={q: float(v) for q, v in zip(QUANTILES, np.quantile(totals, QUANTILES), strict=False)},
         prob_any_payment=float(np.mean(totals > 0)),
         prob_gate_met={k: float(np.mean(v)) for k, v in gate_hits.items()},
         expected_by_payer={k: float(np.mean(v)) for k, v in by_payer.items()},

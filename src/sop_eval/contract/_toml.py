@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from sop_eval.errors import SopEvalError, examples
 
-_MISSING = object()
+MISSING: Any = object()
+_MISSING = MISSING
 
 
 class Table:
@@ -37,14 +39,17 @@ class Table:
             raise SopEvalError(f"{self.source}: {where} is missing; it is required here.")
         return default
 
-    def text(self, key: str, default: Any = _MISSING, choices: tuple[str, ...] | None = None) -> Any:
+    def text(
+        self, key: str, default: Any = _MISSING, choices: tuple[str, ...] | None = None, hint: str = ""
+    ) -> Any:
         value = self._take(key, default)
         if value is default and default is not _MISSING:
             return value
         if not isinstance(value, str) or not value.strip():
             raise self.fail(key, value, "expected non-empty text in quotes.")
         if choices and value not in choices:
-            raise self.fail(key, value, f"expected one of {examples(choices, 10)}.")
+            supported = f"not supported; expected one of the supported values {examples(choices, 20)}"
+            raise self.fail(key, value, supported + (f"; {hint}." if hint else "."))
         return value
 
     def label(self, key: str) -> str:
@@ -92,6 +97,17 @@ class Table:
             raise self.fail(key, value, f"expected a whole number >= {low}.")
         return value
 
+    def numbers(self, key: str, default: Any = _MISSING) -> Any:
+        """A list of non-negative amounts, as decimals."""
+        value = self._take(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if not isinstance(value, list) or any(
+            isinstance(v, bool) or not isinstance(v, (int, Decimal)) or v < 0 for v in value
+        ):
+            raise self.fail(key, value, "expected a list of non-negative amounts, e.g. [100, 50].")
+        return tuple(Decimal(v) for v in value)
+
     def flag(self, key: str, default: Any = _MISSING) -> Any:
         value = self._take(key, default)
         if not isinstance(value, bool):
@@ -104,13 +120,13 @@ class Table:
             return value
         return parse_date(value, lambda: self.fail(key, value, "expected a date, e.g. 2012-07-01."))
 
-    def table(self, key: str, required: bool = False) -> "Table | None":
+    def table(self, key: str, required: bool = False) -> Table | None:
         value = self._take(key, _MISSING if required else None)
         if value is None:
             return None
         return Table(value, f"{self.path}.{key}" if self.path else key, self.source)
 
-    def tables(self, key: str, required: bool = False) -> list["Table"]:
+    def tables(self, key: str, required: bool = False) -> list[Table]:
         value = self._take(key, _MISSING if required else [])
         if isinstance(value, dict):
             value = [value]

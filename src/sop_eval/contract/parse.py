@@ -1,0 +1,278 @@
+"""Contract TOML → frozen dataclasses, through the one schema in :mod:`sop_eval.contract.schema`.
+
+Read with :func:`load_contract` (a path) or :func:`parse_contract` (TOML text). Every number is read
+exactly (TOML floats become :class:`~decimal.Decimal`), dates are TOML dates or 'YYYY-MM-DD' text.
+Each key is read as its schema entry says; a key the schema does not list, a key of another mechanism
+or design, or a value the engine does not run is refused with an error naming the key path, the value
+and what is supported. The sections and keys are also listed in ``fixtures/contracts/README.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sop_eval.contract import schema as s
+from sop_eval.contract._toml import MISSING, Table
+from sop_eval.contract.plan import DataSettings, DidSettings, EvaluationSettings, MatchingSettings
+from sop_eval.contract.terms import (
+    Amendment,
+    Caps,
+    Cohort,
+    Contract,
+    Drawdown,
+    GateTerms,
+    InvestorTerms,
+    Outcome,
+    Payer,
+    PooledTerms,
+    Step,
+)
+from sop_eval.errors import SopEvalError, examples
+
+
+def read(t: Table, keys: Sequence[s.Key], *, defaults: dict[str, Any] | None = None, finish: bool = True,
+         base: Path | None = None) -> dict[str, Any]:
+    """Read every key of ``keys`` from ``t`` as the schema says (``defaults`` override schema defaults).
+
+    Sub-tables come back as :class:`Table` (or a list of them) for their own schema; with ``finish``
+    any key left over is refused. ``path`` keys are resolved against ``base``.
+    """
+    out: dict[str, Any] = {}
+    for k in keys:
+        default = (defaults or {}).get(k.name, k.default)
+        if default is s.SET_BY_PARSER:
+            default = None
+        required = default is s.REQUIRED
+        d = MISSING if required else default
+        name = k.name
+        if k.kind == "text":
+            out[name] = t.text(name, d, choices=k.choices, hint=k.note if k.choices else "")
+        elif k.kind == "label":
+            out[name] = t.label(name)
+        elif k.kind == "texts":
+            out[name] = t.texts(name, d)
+        elif k.kind == "number":
+            out[name] = t.number(name, d, low=k.low, high=k.high, what=k.what or "a number")
+        elif k.kind == "integer":
+            out[name] = t.integer(name, d, low=int(k.low or 0))
+        elif k.kind == "flag":
+            out[name] = t.flag(name, d)
+        elif k.kind == "date":
+            out[name] = t.date(name, d)
+        elif k.kind == "path":
+            value = t.text(name, d)
+            out[name] = None if value is None else ((base or Path.cwd()) / value).resolve()
+        elif k.kind == "prices":
+            out[name] = t.numbers(name, d)
+        elif k.kind == "mapping":
+            out[name] = t.mapping(name)
+        elif k.kind == "table":
+            out[name] = t.table(name, required=required)
+        elif k.kind == "tables":
+            out[name] = t.tables(name, required=required)
+        else:  # pragma: no cover - a schema error, not an input error
+            raise AssertionError(f"schema key {name!r} has unknown kind {k.kind!r}")
+    if finish:
+        t.done()
+    return out
+
+
+def _refuse_other(t: Table, allowed: Sequence[str], every: Sequence[str], why: str) -> None:
+    """Refuse keys that exist in the schema (``every``) but are not read here (``allowed``)."""
+    for key in t.data:
+        if key in every and key not in allowed:
+            raise t.fail(key, t.data[key], f"not used {why}; the keys used are {examples(allowed, 20)}.")
+
+
+def _empty(path: str, source: str) -> Table:
+    return Table({}, path, source)
+
+
+def load_contract(path: str | Path) -> Contract:
+    """Read and validate a contract TOML file (paths in ``[data]`` are resolved against its folder)."""
+    p = Path(path)
+    if not p.is_file():
+        raise SopEvalError(f"contract file {str(p)!r} does not exist; give the path of a .toml contract.")
+    raw = p.read_bytes()
+    return parse_contract(raw.decode("utf-8"), source=str(p), base_dir=p.parent)
+
+
+def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Path | None = None) -> Contract:
+    """Parse and validate contract TOML ``text`` (the keys are those of :mod:`sop_eval.contract.schema`)."""
+    try:
+        doc = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise SopEvalError(f"{source}: not valid TOML ({exc}); check quotes, brackets and '=' signs.") from None
+    top_t = Table(doc, "", source)
+    meta_t = read(top_t, s.TOP[:1], finish=False)["contract"]
+    meta = read(meta_t, s.CONTRACT)
+    currency = meta["currency"]
+    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise meta_t.fail("currency", currency, "expected a three-letter ISO 4217 code such as \"GBP\".")
+    top = read(top_t, s.TOP[1:])
+
+    timing = read(top["timing"] or _empty("timing", source), s.TIMING)
+    cohorts = tuple(_cohort(t, timing) for t in top["cohorts"])
+    _unique([c.name for c in cohorts], "cohorts", source)
+    names = tuple(c.name for c in cohorts)
+    outcomes = tuple(_outcome(t, names) for t in top["outcomes"])
+    _unique([o.name for o in outcomes], "outcomes", source)
+    payers = tuple(Payer(**read(t, s.PAYER)) for t in top["payers"])
+    _unique([p.name for p in payers], "payers", source)
+    total = sum((p.share for p in payers), Decimal(0))
+    if total != s.ONE:
+        raise SopEvalError(
+            f"{source}: payers.share values {examples([str(p.share) for p in payers])} sum to {total} "
+            f"({total * 100}%), not 1 (100%). Shares are fractions: 0.8 and 0.2 for 80% and 20%."
+        )
+    caps = Caps(**read(top["caps"] or _empty("caps", source), s.CAPS))
+    outcome_names = {o.name for o in outcomes}
+    amendments = tuple(_amendment(t, outcome_names) for t in top["amendments"])
+    dates = [meta["effective"], *(a.effective for a in amendments)]
+    for i in range(1, len(dates)):
+        if dates[i] <= dates[i - 1]:
+            raise SopEvalError(
+                f"{source}: amendments[{i - 1}].effective = {dates[i]} is not after {dates[i - 1]}; amendments "
+                "must follow the contract's effective date and each other in date order."
+            )
+    _unique([meta["version"], *(a.version for a in amendments)], "amendments.version (and contract.version)", source)
+    investor = _investor(top["investor"]) if top["investor"] is not None else None
+    evaluation = _evaluation(top["evaluation"]) if top["evaluation"] is not None else None
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    design = None if evaluation is None else evaluation.design
+    data = _data(top["data"], base, design) if top["data"] is not None else None
+    return Contract(
+        **meta, cohorts=cohorts, outcomes=outcomes, payers=payers, caps=caps, amendments=amendments,
+        investor=investor, data=data, evaluation=evaluation, source=source,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+
+
+def _unique(names: list[str], what: str, source: str) -> None:
+    seen = [n for i, n in enumerate(names) if n in names[:i]]
+    if seen:
+        raise SopEvalError(f"{source}: {what} names must be unique; repeated: {examples(seen)}.")
+
+
+def _cohort(t: Table, timing: dict[str, int]) -> Cohort:
+    c = Cohort(**read(t, s.COHORT, defaults=timing))
+    if c.entry_start and c.entry_end and c.entry_end < c.entry_start:
+        raise t.fail("entry_end", c.entry_end.isoformat(),
+                     f"expected a date on or after entry_start ({c.entry_start}).")
+    if c.entry_start and not c.entry_end:
+        raise t.fail("entry_start", c.entry_start.isoformat(), "give entry_end too (the last entry date).")
+    return c
+
+
+def _gate(t: Table, keys: Sequence[s.Key], default_measure: str, **defaults: Any) -> dict[str, Any]:
+    kw = read(t, keys, defaults={"measure": default_measure, **defaults})
+    if kw["measure"].startswith("relative") and kw["threshold"] > s.ONE:
+        raise t.fail("threshold", kw["threshold"], "expected a threshold (0.10 for 10%) <= 1.")
+    alpha = kw["alpha"]
+    if alpha is not None and not 0 < alpha < 1:
+        raise t.fail("alpha", alpha, "expected a significance level strictly between 0 and 1.")
+    kw["alpha"] = None if alpha is None else float(alpha)
+    return kw
+
+
+def _outcome(t: Table, cohort_names: tuple[str, ...]) -> Outcome:
+    kw = read(t, s.OUTCOME[:2], finish=False)
+    name, mech = kw["name"], kw["mechanism"]
+    own = s.MECHANISM_KEYS[mech]
+    every = {k.name for keys in s.MECHANISM_KEYS.values() for k in keys}
+    _refuse_other(t, [k.name for k in own], sorted(every), f"by mechanism {mech!r}")
+    kw.update(read(t, (*s.OUTCOME[2:], *own)))
+    listed = kw["cohorts"] or ()
+    unknown = [c for c in listed if c not in cohort_names]
+    if unknown:
+        raise t.fail("cohorts", list(listed),
+                     f"unknown cohort(s) {examples(unknown)}; [[cohorts]] names: {examples(cohort_names)}.")
+    kw["cohorts"] = listed or cohort_names
+    gate_t, pooled_t = kw.pop("gate", None), kw.pop("pooled", None)
+    if mech == "attributable":
+        measure = "relative_reduction" if kw["direction"] == "reduction" else "relative_increase"
+        kw["gate"] = GateTerms(**_gate(gate_t, s.GATE, measure)) if gate_t is not None else None
+        if pooled_t is not None:
+            pooled = _gate(pooled_t, s.POOLED, kw["gate"].measure if kw["gate"] else measure, cohorts=kw["cohorts"])
+            bad = [c for c in pooled["cohorts"] if c not in kw["cohorts"]]
+            if not pooled["cohorts"] or bad:
+                raise pooled_t.fail(
+                    "cohorts", list(pooled["cohorts"]),
+                    "a pooled gate needs cohorts paid by this outcome "
+                    f"(its cohorts: {examples(kw['cohorts']) or 'none declared'}).",
+                )
+            kw["pooled"] = PooledTerms(**{**pooled, "cohorts": tuple(pooled["cohorts"])})
+    elif mech == "rate_card":
+        if kw["tier_prices"] and len(kw["tier_prices"]) != kw["max_per_person"]:
+            raise t.fail("tier_prices", [str(p) for p in kw["tier_prices"]],
+                         f"expected {kw['max_per_person']} prices (one per occurrence up to max_per_person).")
+    else:
+        kw["gate"] = GateTerms(**_gate(gate_t, s.GATE, kw["measure"])) if gate_t is not None else None
+    if mech == "ladder":
+        steps = tuple(Step(**read(st, s.STEP)) for st in kw["steps"])
+        for i in range(1, len(steps)):
+            if steps[i].at_least <= steps[i - 1].at_least:
+                raise t.fail(f"steps[{i}].at_least", steps[i].at_least,
+                             "expected rungs in increasing order of at_least.")
+        kw["steps"] = steps
+    if mech == "sliding_scale":
+        if kw["ceiling"] <= kw["floor"]:
+            raise t.fail("ceiling", kw["ceiling"], f"expected a ceiling above the floor ({kw['floor']}).")
+        if kw["amount_at_floor"] > kw["amount"]:
+            raise t.fail("amount_at_floor", kw["amount_at_floor"],
+                         f"expected at most the full amount ({kw['amount']}).")
+    if mech in ("attributable", "ladder", "sliding_scale") and not cohort_names:
+        raise SopEvalError(f"{t.source}: {t.path} ({name!r}, {mech}) is paid per cohort; declare [[cohorts]].")
+    return Outcome(**kw)
+
+
+def _amendment(t: Table, outcome_names: set[str]) -> Amendment:
+    kw = read(t, s.AMENDMENT)
+    prices = {}
+    for key, value in kw["prices"].items():
+        if key not in outcome_names:
+            raise t.fail(f"prices.{key}", value, f"no such outcome; outcomes: {examples(sorted(outcome_names), 10)}.")
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or value < 0:
+            raise t.fail(f"prices.{key}", value, "expected a non-negative price.")
+        prices[key] = Decimal(value)
+    return Amendment(**{**kw, "prices": prices})
+
+
+def _investor(t: Table) -> InvestorTerms:
+    kw = read(t, s.INVESTOR)
+    draws = [Drawdown(**read(d, s.DRAWDOWN)) for d in kw["drawdowns"]]
+    return InvestorTerms(**{**kw, "drawdowns": tuple(sorted(draws, key=lambda d: d.date))})
+
+
+def _data(t: Table, base: Path, design: str | None) -> DataSettings:
+    for key, why in s.REFUSED.items():
+        section, _, name = key.rpartition(".")
+        if section == t.path and name in t.data:
+            raise t.fail(name, t.data[name], why + ".")
+    kw = read(t, s.DATA, base=base)
+    cols_t = kw.pop("columns") or _empty("data.columns", t.source)
+    if design is not None:
+        _refuse_other(cols_t, s.DESIGN_COLUMNS[design], [k.name for k in s.COLUMNS], f"by design {design!r}")
+    columns = {k: v for k, v in read(cols_t, s.COLUMNS).items() if v is not None}
+    return DataSettings(columns=columns, **kw)
+
+
+def _evaluation(t: Table) -> EvaluationSettings:
+    design = read(t, s.EVALUATION[:1], finish=False)["design"]
+    allowed = s.DESIGN_KEYS[design]
+    _refuse_other(t, allowed, [k.name for k in s.EVALUATION], f"by design {design!r}")
+    kw = read(t, [k for k in s.EVALUATION[1:] if k.name in allowed])
+    if not 0 < kw["level"] < 1:
+        raise t.fail("level", kw["level"], "expected a confidence level strictly between 0 and 1.")
+    kw["level"] = float(kw["level"])
+    if design == "psm":
+        m = read(kw.pop("matching") or _empty("evaluation.matching", t.source), s.MATCHING)
+        kw["matching"] = MatchingSettings(**m)
+    else:
+        kw["did"] = DidSettings(**read(kw.pop("did") or _empty("evaluation.did", t.source), s.DID))
+    return EvaluationSettings(design=design, **kw)

@@ -1,0 +1,223 @@
+"""The contract file's schema: every section, every key, how it is read, its default and its allowed values.
+
+One table per section. A key is ``Key(name, kind, default, ...)``; ``REQUIRED`` marks a key that must
+be given, ``SET_BY_PARSER`` one whose default depends on other keys (stated in its ``note``). Kinds:
+``text`` (optionally one of ``choices``), ``label`` (text or a bare number, e.g. a version), ``texts``
+(a list of names), ``number`` (an exact decimal within ``low``/``high``), ``integer``, ``flag``,
+``date``, ``path`` (relative to the contract file), ``prices`` (a list of amounts), ``mapping``
+({name = value}), ``table`` and ``tables`` (a sub-table or an array of tables, read by its own schema).
+Any key not listed is refused, naming its path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sop_eval.contract import vocabulary as v
+
+REQUIRED: Any = object()
+SET_BY_PARSER: Any = object()
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a section."""
+
+    name: str
+    kind: str
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    low: Any = ZERO
+    high: Any = None
+    what: str = ""
+    note: str = ""
+
+
+CONTRACT = (
+    Key("name", "text", REQUIRED),
+    Key("version", "label", REQUIRED),
+    Key("effective", "date", REQUIRED),
+    Key("currency", "text", REQUIRED, note="a three-letter ISO 4217 code"),
+    Key("description", "text", ""),
+    Key("payment_terms_days", "integer", 0),
+)
+
+TIMING_KEYS = ("follow_up_months", "court_lag_months", "analysis_months")
+TIMING = tuple(Key(k, "integer", 0) for k in TIMING_KEYS)
+
+COHORT = (
+    Key("name", "text", REQUIRED),
+    Key("entry_start", "date"),
+    Key("entry_end", "date"),
+    Key("size", "integer", low=1, note="people served expected in the cohort; validation warns when the data differ"),
+    Key("group", "integer", low=1, note="first treated period (difference-in-differences)"),
+    *(Key(k, "integer", SET_BY_PARSER, note="default: [timing]") for k in TIMING_KEYS),
+)
+
+GATE = (
+    Key("measure", "text", SET_BY_PARSER, choices=v.MEASURES, note="default: from the outcome's direction or measure"),
+    Key("threshold", "number", REQUIRED, what="a threshold (0.10 for 10%)"),
+    Key("alpha", "number", None, high=ONE, what="a significance level such as 0.05"),
+)
+
+POOLED = (
+    *GATE,
+    Key("cohorts", "texts", SET_BY_PARSER, note="default: the outcome's cohorts"),
+    Key("catch_up", "flag", True),
+)
+
+STEP = (
+    Key("at_least", "number", REQUIRED, low=None, what="a value on the measure"),
+    Key("amount", "number", REQUIRED, what="an amount"),
+)
+
+OUTCOME = (
+    Key("name", "text", REQUIRED),
+    Key("mechanism", "text", REQUIRED, choices=v.MECHANISMS),
+    Key("design", "text", REQUIRED, choices=v.DESIGNS),
+    Key("metric", "text", ""),
+    Key("unit", "text", ""),
+    Key("cohorts", "texts", SET_BY_PARSER, note="default: every cohort"),
+    Key("cap", "number", None, what="an amount"),
+)
+
+MECHANISM_KEYS: dict[str, tuple[Key, ...]] = {
+    "attributable": (
+        Key("price", "number", REQUIRED, what="a price (amount per unit)"),
+        Key("direction", "text", "reduction", choices=v.DIRECTIONS),
+        Key("gate", "table"),
+        Key("pooled", "table"),
+    ),
+    "rate_card": (
+        Key("price", "number", REQUIRED, what="a price (amount per unit)"),
+        Key("max_per_person", "integer", 1, low=1),
+        Key("tier_prices", "prices", ()),
+        Key("volume_cap", "integer", None),
+    ),
+    "ladder": (
+        Key("measure", "text", "relative_reduction", choices=v.MEASURES),
+        Key("steps", "tables", REQUIRED),
+        Key("gate", "table"),
+        Key("per_person", "flag", False),
+    ),
+    "sliding_scale": (
+        Key("measure", "text", "relative_reduction", choices=v.MEASURES),
+        Key("floor", "number", REQUIRED, low=None, what="the value below which nothing is paid"),
+        Key("ceiling", "number", REQUIRED, low=None, what="the value at which the full amount is paid"),
+        Key("amount", "number", REQUIRED, what="the full amount"),
+        Key("amount_at_floor", "number", ZERO, what="an amount"),
+        Key("gate", "table"),
+        Key("per_person", "flag", False),
+    ),
+}
+
+PAYER = (
+    Key("name", "text", REQUIRED),
+    Key("share", "number", REQUIRED, high=ONE, what="a share between 0 and 1 (0.8 for 80%)"),
+    Key("cap", "number", None, what="an amount"),
+)
+
+CAPS = (
+    Key("contract", "number", None, what="an amount"),
+    Key("per_person", "number", None, what="an amount"),
+)
+
+AMENDMENT = (
+    Key("version", "label", REQUIRED),
+    Key("effective", "date", REQUIRED),
+    Key("description", "text", ""),
+    Key("prices", "mapping", None, note="{outcome = price}"),
+)
+
+DRAWDOWN = (
+    Key("date", "date", REQUIRED),
+    Key("amount", "number", REQUIRED, what="an amount"),
+)
+
+INVESTOR = (
+    Key("name", "text", "investors"),
+    Key("drawdowns", "tables", ()),
+    Key("return_cap", "number", None, high=Decimal(10), what="an annual rate (0.06 for 6%)"),
+    Key("multiple_cap", "number", None, low=ONE, what="a money multiple >= 1"),
+    Key("excess_to", "text", "outcome payers"),
+)
+
+DATA = (
+    Key("participants", "path"),
+    Key("comparison_pool", "path"),
+    Key("columns", "table"),
+)
+
+REFUSED = {
+    "data.estimates": "the contract does not read estimates; give the file to `sop-eval pay --estimates FILE` "
+    "or calculate(contract, estimates=...)",
+    "data.claims": "the contract does not read claims; give the file to `sop-eval pay --claims FILE` "
+    "or calculate(contract, claims=...)",
+}
+"""Keys that earlier versions read but nothing used, refused with what to do instead."""
+
+COLUMNS = (
+    *(Key(k, "text") for k in v.COLUMN_ROLES),
+    *(Key(k, "texts") for k in v.COLUMN_LISTS),
+    *(Key(k, "text") for k in v.PANEL_ROLES),
+)
+
+DESIGN_COLUMNS = {
+    "psm": (*v.COLUMN_ROLES, *v.COLUMN_LISTS),
+    "did": (*v.PANEL_ROLES, "outcomes", "covariates"),
+}
+"""The ``[data.columns]`` roles each end-to-end design reads."""
+
+EVALUATION = (
+    Key("design", "text", "psm", choices=v.EVALUATION_DESIGNS,
+        note="other designs: estimate them yourself (e.g. sop_eval.effects.versus_baseline) and pay them with "
+        "`sop-eval pay --estimates`"),
+    Key("outcome", "text"),
+    Key("extract_date", "date", note="psm only"),
+    Key("se", "text", "cluster", choices=v.MATCHED_SE, note="psm only; DiD: [evaluation.did] se"),
+    Key("level", "number", Decimal("0.95"), what="a confidence level such as 0.95"),
+    Key("matching", "table", note="psm only"),
+    Key("did", "table", note="did only"),
+)
+
+DESIGN_KEYS = {
+    "psm": ("design", "outcome", "extract_date", "se", "level", "matching"),
+    "did": ("design", "outcome", "level", "did"),
+}
+"""The ``[evaluation]`` keys each end-to-end design reads."""
+
+MATCHING = (
+    Key("method", "text", "nearest", choices=v.EVALUATION_MATCH_METHODS),
+    Key("ratio", "integer", 1, low=1),
+    Key("replace", "flag", False),
+    Key("caliper", "number", None, what="a caliper width in standard deviations"),
+    Key("caliper_scale", "text", "logit", choices=v.CALIPER_SCALES),
+    Key("exact", "texts", ()),
+    Key("distance", "text", "glm", choices=v.PROPENSITY_MODELS),
+)
+
+DID = (
+    Key("control", "text", "not_yet", choices=v.DID_CONTROLS),
+    Key("method", "text", "dr", choices=v.DID_METHODS),
+    Key("anticipation", "integer", 0),
+    Key("base_period", "text", "varying", choices=v.DID_BASE_PERIODS),
+    Key("se", "text", "analytic", choices=v.DID_SE),
+    Key("n_boot", "integer", 999, low=1),
+)
+
+TOP = (
+    Key("contract", "table", REQUIRED),
+    Key("timing", "table"),
+    Key("cohorts", "tables", ()),
+    Key("outcomes", "tables", REQUIRED),
+    Key("payers", "tables", REQUIRED),
+    Key("caps", "table"),
+    Key("amendments", "tables", ()),
+    Key("investor", "table"),
+    Key("data", "table"),
+    Key("evaluation", "table"),
+)

@@ -1,0 +1,45 @@
+"""The words a contract may use and the engine runs: one list per choice, imported by both.
+
+Add a value here when the engine learns it; the parser then accepts it and the error for an unknown
+value lists it. Nothing here imports anything.
+"""
+
+from __future__ import annotations
+
+# -- what pays and how it is measured -------------------------------------------------------------
+MECHANISMS = ("attributable", "rate_card", "ladder", "sliding_scale")
+DIRECTIONS = ("reduction", "increase")
+MEASURES = ("relative_reduction", "relative_increase", "reduction", "increase")
+
+# -- evaluation designs ------------------------------------------------------------------------------
+DESIGNS = ("psm", "did", "historical_baseline", "assumed_rate", "rct", "weighting")
+"""Designs an estimate (and a paid outcome) may come from."""
+WEAKER_DESIGNS = ("historical_baseline", "assumed_rate")
+"""Designs without a concurrent comparison group."""
+EVALUATION_DESIGNS = ("psm", "did")
+"""Designs ``evaluate()`` runs end to end from a contract (``[evaluation] design``)."""
+
+# -- matched cohorts ([evaluation.matching] and sop_eval.match) ------------------------------------
+MATCH_METHODS = ("nearest", "weighting")
+"""Methods :func:`sop_eval.match` implements."""
+EVALUATION_MATCH_METHODS = ("nearest",)
+"""``[evaluation.matching] method``: the methods ``evaluate()`` runs."""
+PROPENSITY_DISTANCES = ("logit", "linear_logit")
+"""Built-in ``distance`` names of :func:`sop_eval.match` (the score matched on)."""
+PROPENSITY_MODELS = ("glm", "logit")
+"""``[evaluation.matching] distance``: the propensity model, logistic regression (both names)."""
+CALIPER_SCALES = ("logit", "propensity")
+"""``[evaluation.matching] caliper_scale``: SDs of the logit of the score, or of the score itself."""
+MATCHED_SE = ("cluster", "robust", "HC0", "HC1", "HC2", "HC3", "abadie-imbens", "bootstrap")
+"""``[evaluation] se`` for matched cohorts: the names of ``sop_eval.effects.inference.SE_METHODS``."""
+
+# -- staggered difference-in-differences ([evaluation.did] and sop_eval.did.att_gt) ----------------
+DID_CONTROLS = ("never", "not_yet")
+DID_METHODS = ("dr", "ipw", "reg")
+DID_BASE_PERIODS = ("varying", "universal")
+DID_SE = ("analytic", "bootstrap")
+
+# -- [data.columns] roles ------------------------------------------------------------------------------
+COLUMN_ROLES = ("id", "treatment", "cohort", "index_date")
+COLUMN_LISTS = ("covariates", "outcomes", "counts", "allow_missing")
+PANEL_ROLES = ("unit", "time", "group")
