@@ -110,6 +110,8 @@ class Table:
 
     def flag(self, key: str, default: Any = _MISSING) -> Any:
         value = self._take(key, default)
+        if value is None and default is None:
+            return None
         if not isinstance(value, bool):
             raise self.fail(key, value, "expected true or false.")
         return value

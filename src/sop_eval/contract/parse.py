@@ -33,6 +33,7 @@ from sop_eval.contract.terms import (
     Step,
 )
 from sop_eval.errors import SopEvalError, examples
+from sop_eval.stats.registry import check_se
 
 
 def read(t: Table, keys: Sequence[s.Key], *, defaults: dict[str, Any] | None = None, finish: bool = True,
@@ -273,6 +274,16 @@ def _evaluation(t: Table) -> EvaluationSettings:
     if design == "psm":
         m = read(kw.pop("matching") or _empty("evaluation.matching", t.source), s.MATCHING)
         kw["matching"] = MatchingSettings(**m)
+        try:
+            kw["se"] = check_se(kw["se"], "psm", replace=bool(m["replace"]), ratio=int(m["ratio"])).name
+        except SopEvalError as exc:
+            raise t.fail("se", kw["se"], str(exc)) from None
     else:
-        kw["did"] = DidSettings(**read(kw.pop("did") or _empty("evaluation.did", t.source), s.DID))
+        did_t = kw.pop("did") or _empty("evaluation.did", t.source)
+        d = read(did_t, s.DID)
+        try:
+            d["se"] = check_se(d["se"], "did").name
+        except SopEvalError as exc:
+            raise did_t.fail("se", d["se"], str(exc)) from None
+        kw["did"] = DidSettings(**d)
     return EvaluationSettings(design=design, **kw)

@@ -108,10 +108,22 @@ class DataSettings:
     participants: Path | None = None
     comparison_pool: Path | None = None
     columns: Mapping[str, Any] = field(default_factory=dict)
+    date_format: str | None = None
+    dayfirst: bool | None = None
 
     def column_roles(self) -> ColumnRoles:
         """The person-level column roles as :class:`ColumnRoles`."""
-        return ColumnRoles(**{k: v for k, v in self.columns.items() if k not in PANEL_ROLES})
+        return ColumnRoles(**{k: v for k, v in self.columns.items() if k not in (*PANEL_ROLES, "treated_values")})
+
+    @property
+    def treated_values(self) -> tuple[str, ...] | None:
+        """The treatment column's values meaning treated (``[data.columns] treated_values``), if given."""
+        values = self.columns.get("treated_values")
+        return None if values is None else tuple(values)
+
+    def reading(self) -> dict[str, Any]:
+        """How the data are read, as keyword arguments of :func:`sop_eval.data.validate`."""
+        return {"date_format": self.date_format, "dayfirst": self.dayfirst, "treated_values": self.treated_values}
 
     def panel_columns(self) -> dict[str, str]:
         """The panel roles of a difference-in-differences evaluation: ``unit``, ``time`` and ``group``."""
@@ -161,5 +173,6 @@ class EvaluationSettings:
     extract_date: dt.date | None = None
     se: str = "cluster"
     level: float = 0.95
+    allow_small: bool = False
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     did: DidSettings = field(default_factory=DidSettings)

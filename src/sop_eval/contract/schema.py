@@ -149,6 +149,8 @@ INVESTOR = (
 DATA = (
     Key("participants", "path"),
     Key("comparison_pool", "path"),
+    Key("date_format", "text", note="a strptime pattern for non-ISO dates, e.g. \"%d/%m/%Y\""),
+    Key("dayfirst", "flag", None, note="true: dates written day/month/year; false: month/day/year"),
     Key("columns", "table"),
 )
 
@@ -164,10 +166,11 @@ COLUMNS = (
     *(Key(k, "text") for k in v.COLUMN_ROLES),
     *(Key(k, "texts") for k in v.COLUMN_LISTS),
     *(Key(k, "text") for k in v.PANEL_ROLES),
+    Key("treated_values", "texts", note="the treatment column's values that mean treated, e.g. [\"Y\"]"),
 )
 
 DESIGN_COLUMNS = {
-    "psm": (*v.COLUMN_ROLES, *v.COLUMN_LISTS),
+    "psm": (*v.COLUMN_ROLES, *v.COLUMN_LISTS, "treated_values"),
     "did": (*v.PANEL_ROLES, "outcomes", "covariates"),
 }
 """The ``[data.columns]`` roles each end-to-end design reads."""
@@ -178,14 +181,15 @@ EVALUATION = (
         "`sop-eval pay --estimates`"),
     Key("outcome", "text"),
     Key("extract_date", "date", note="psm only"),
-    Key("se", "text", "cluster", choices=v.MATCHED_SE, note="psm only; DiD: [evaluation.did] se"),
+    Key("se", "text", "cluster", note="psm only, a name of the SE registry (vocabulary.MATCHED_SE); DiD: [evaluation.did] se"),
     Key("level", "number", Decimal("0.95"), what="a confidence level such as 0.95"),
+    Key("allow_small", "flag", False, note="psm only: estimate cohorts below the Justice Data Lab minimum of 60"),
     Key("matching", "table", note="psm only"),
     Key("did", "table", note="did only"),
 )
 
 DESIGN_KEYS = {
-    "psm": ("design", "outcome", "extract_date", "se", "level", "matching"),
+    "psm": ("design", "outcome", "extract_date", "se", "level", "allow_small", "matching"),
     "did": ("design", "outcome", "level", "did"),
 }
 """The ``[evaluation]`` keys each end-to-end design reads."""
@@ -205,7 +209,7 @@ DID = (
     Key("method", "text", "dr", choices=v.DID_METHODS),
     Key("anticipation", "integer", 0),
     Key("base_period", "text", "varying", choices=v.DID_BASE_PERIODS),
-    Key("se", "text", "analytic", choices=v.DID_SE),
+    Key("se", "text", "analytic", note="a name of the SE registry (vocabulary.DID_SE)"),
     Key("n_boot", "integer", 999, low=1),
 )
 

@@ -1,10 +1,13 @@
 """The words a contract may use and the engine runs: one list per choice, imported by both.
 
 Add a value here when the engine learns it; the parser then accepts it and the error for an unknown
-value lists it. Nothing here imports anything.
+value lists it. Standard-error names come from the SE registry of the numerical core, the one place
+that declares them with what each supports.
 """
 
 from __future__ import annotations
+
+from sop_eval.stats.registry import se_names
 
 # -- what pays and how it is measured -------------------------------------------------------------
 MECHANISMS = ("attributable", "rate_card", "ladder", "sliding_scale")
@@ -30,16 +33,16 @@ PROPENSITY_MODELS = ("glm", "logit")
 """``[evaluation.matching] distance``: the propensity model, logistic regression (both names)."""
 CALIPER_SCALES = ("logit", "propensity")
 """``[evaluation.matching] caliper_scale``: SDs of the logit of the score, or of the score itself."""
-MATCHED_SE = ("cluster", "robust", "HC0", "HC1", "HC2", "HC3", "abadie-imbens", "bootstrap")
-"""``[evaluation] se`` for matched cohorts: the names of ``sop_eval.effects.inference.SE_METHODS``."""
+MATCHED_SE = se_names("psm")
+"""``[evaluation] se`` for matched cohorts: the names the SE registry (:mod:`sop_eval.stats.registry`) declares."""
 
 # -- staggered difference-in-differences ([evaluation.did] and sop_eval.did.att_gt) ----------------
 DID_CONTROLS = ("never", "not_yet")
 DID_METHODS = ("dr", "ipw", "reg")
 DID_BASE_PERIODS = ("varying", "universal")
-DID_SE = ("analytic", "bootstrap")
+DID_SE = se_names("did")
 
 # -- [data.columns] roles ------------------------------------------------------------------------------
 COLUMN_ROLES = ("id", "treatment", "cohort", "index_date")
-COLUMN_LISTS = ("covariates", "outcomes", "counts", "allow_missing")
+COLUMN_LISTS = ("covariates", "outcomes", "counts", "allow_missing", "categorical")
 PANEL_ROLES = ("unit", "time", "group")
