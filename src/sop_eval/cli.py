@@ -1,6 +1,8 @@
 """The ``sop-eval`` command: ``demo`` and the evaluation subcommands.
 
 Every user error is a :class:`SopEvalError`, printed as one readable line on stderr with exit code 2.
+The subcommands import the evaluation (pandas, scipy, matplotlib) when they run, so ``--help`` and
+``--version`` answer at once.
 """
 
 from __future__ import annotations
@@ -8,17 +10,19 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from importlib import resources
+from pathlib import Path
 from typing import Callable, Sequence
 
 from sop_eval._version import __version__
 from sop_eval.errors import SopEvalError, SopEvalWarning
 
 Handler = Callable[[argparse.Namespace], int]
-DEFAULT_SEED = 20100909  # the same default as sop_eval.pipeline.DEFAULT_SEED
+DEFAULT_SEED = 20100909  # the same default as sop_eval.evaluation.DEFAULT_SEED
 
 
 def _print_headline(evaluation, out) -> None:  # noqa: ANN001
-    from sop_eval.report.tables import format_table
+    from sop_eval.report.tables import format_table  # lazy: fast --help (module docstring)
 
     head = evaluation.headline()
     table = head[["cohort"]].copy()
@@ -47,9 +51,7 @@ def _print_headline(evaluation, out) -> None:  # noqa: ANN001
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from sop_eval.pipeline import run
+    from sop_eval.evaluation import run  # lazy: fast --help (module docstring)
 
     out = Path(args.out)
     evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of)
@@ -58,10 +60,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from importlib import resources
-    from pathlib import Path
-
-    from sop_eval.pipeline import run
+    from sop_eval.evaluation import run  # lazy: fast --help (module docstring)
 
     out = Path(args.out)
     with resources.as_file(resources.files("sop_eval").joinpath("fixtures/contracts/demo.toml")) as contract:
@@ -72,7 +71,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from sop_eval.audit import verify
+    from sop_eval.evaluation import verify  # lazy: fast --help (module docstring)
     from sop_eval.report.tables import format_table
 
     result = verify(args.directory)
@@ -89,7 +88,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _pay(args: argparse.Namespace) -> int:
-    from sop_eval.payments.cli import run_pay
+    from sop_eval.payments.cli import run_pay  # lazy: fast --help (module docstring)
 
     return run_pay(args)
 

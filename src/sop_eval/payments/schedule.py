@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from sop_eval.errors import SopEvalError
+from sop_eval.outputs import format_table
 from sop_eval.payments.money import ZERO, fmt_money
 from sop_eval.thresholds import TriggerDecision
 
@@ -160,8 +162,6 @@ class PaymentSchedule:
     def line(self, *, outcome: str | None = None, cohort: str | None = None, kind: str | None = None,
              claim_row: int | None = None) -> PaymentLine:
         """The one line matching all the given fields (raises when none or several match)."""
-        from sop_eval.errors import SopEvalError
-
         want = {"outcome": outcome, "cohort": cohort, "kind": kind, "claim_row": claim_row}
         found = [ln for ln in self.lines if all(v is None or getattr(ln, k) == v for k, v in want.items())]
         if len(found) != 1:
@@ -212,8 +212,6 @@ class PaymentSchedule:
 
     def format(self) -> str:
         """A readable plain-text table of the lines and the totals (no person identifiers)."""
-        from sop_eval.report.tables import format_table
-
         cur = self.currency
         table = pd.DataFrame(
             [
