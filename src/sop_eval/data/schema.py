@@ -7,9 +7,6 @@ from typing import Any
 
 from sop_eval.errors import SopEvalError
 
-# the column an evaluation adds to the data: the contract cohort of each row (its name, or None)
-COHORT_COLUMN = "_contract_cohort"
-
 
 def _as_tuple(value: Any, name: str) -> tuple[str, ...]:
     if value is None:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sop_eval.data.readers import read_table
 from sop_eval.data.schema import ColumnRoles
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 
@@ -326,6 +327,4 @@ def load(
     **checks: Any,
 ) -> EvaluationData:
     """Read a CSV or Parquet file and validate it (keyword arguments go to :func:`validate`)."""
-    from sop_eval.data.readers import read_table
-
     return validate(read_table(path), roles, source=str(path), **checks)

@@ -10,8 +10,9 @@ payments, payment risk) the same way for every design.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -163,7 +164,8 @@ class Design(Protocol):
         """The result for one contract cohort (measured, not yet measurable, or without treated people)."""
         ...
 
-    def pool(self, results: Sequence[CohortResult], cohorts: Sequence[str], prepared: Prepared) -> EffectEstimate | None:
+    def pool(self, results: Sequence[CohortResult], cohorts: Sequence[str],
+             prepared: Prepared) -> EffectEstimate | None:
         """The pooled effect over the contract's pooled ``cohorts``, or ``None`` when it cannot be formed."""
         ...
 

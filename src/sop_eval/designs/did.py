@@ -9,8 +9,9 @@ pooled effect is the group aggregate over all cohorts, weighted by cohort size.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -117,7 +118,8 @@ class DidDesign:
                      alpha=1 - ev.level)
         by_group = fit.aggregate("group")
         unit_group = frame.groupby(unit)[group].first().fillna(0)
-        estimated = {int(g): (float(a), float(se)) for g, a, se in zip(by_group.labels, by_group.att, by_group.se)}
+        estimated = {int(g): (float(a), float(se))
+                     for g, a, se in zip(by_group.labels, by_group.att, by_group.se, strict=True)}
         pretrend = fit.pretrend_test() if (fit.time < fit.group).any() else None
         design_fit = DidEvaluation(
             att_gt=fit, by_group=by_group, dynamic=fit.aggregate("dynamic"), pretrend=pretrend,
@@ -152,7 +154,8 @@ class DidDesign:
                                 first_measurable=f"when period {g} is in the data")
         if g not in s.estimated:
             raise SopEvalError(
-                f"no effect could be estimated for cohort {cohort.name!r} (group {g}); see the warnings about its cells."
+                f"no effect could be estimated for cohort {cohort.name!r} (group {g}); see the warnings about its "
+                "cells."
             )
         att, se = s.estimated[g]
         fit = s.fit
@@ -169,7 +172,8 @@ class DidDesign:
         return CohortResult(cohort.name, "measured", None, n_units * periods, n_comp, effect=effect, design="did",
                             details=info)
 
-    def pool(self, results: Sequence[CohortResult], cohorts: Sequence[str], prepared: Prepared) -> EffectEstimate | None:
+    def pool(self, results: Sequence[CohortResult], cohorts: Sequence[str],
+             prepared: Prepared) -> EffectEstimate | None:
         """The group aggregate over every wave, once as many waves are measured as the contract pools."""
         s: _State = prepared.state
         measured = [c.effect for c in results if c.effect is not None]
@@ -182,9 +186,10 @@ class DidDesign:
         """The panel and its adoption waves; parallel trends, the event study and the ATT(g,t)."""
         did = evaluation.fit
         p = evaluation.parameters["did"]
-        waves = pd.DataFrame([{"cohort": k.name, "first treated period": k.details.get("group"), "status": k.status_text,
-                               "areas": k.details.get("areas", 0), "comparison areas": k.n_pool,
-                               "post-treatment periods": k.details.get("post_periods")} for k in evaluation.cohorts])
+        waves = pd.DataFrame([{"cohort": k.name, "first treated period": k.details.get("group"),
+                               "status": k.status_text, "areas": k.details.get("areas", 0),
+                               "comparison areas": k.n_pool, "post-treatment periods": k.details.get("post_periods")}
+                              for k in evaluation.cohorts])
         areas = kit.protect(waves, ["areas", "comparison areas"], name="adoption waves")
         figures = [
             kit.figure("parallel_trends.png", "Mean outcome by adoption wave and period (0: never treated); dotted "

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -157,7 +158,8 @@ class PsmDesign:
             return CohortResult(cohort.name, "not yet measurable", closes, n_t, n_p)
         return _measure(cohort.name, rows, roles, prepared.outcome, s, closes, seed)
 
-    def pool(self, results: Sequence[CohortResult], cohorts: Sequence[str], prepared: Prepared) -> EffectEstimate | None:
+    def pool(self, results: Sequence[CohortResult], cohorts: Sequence[str],
+             prepared: Prepared) -> EffectEstimate | None:
         """The cohort-size-weighted pool of the pooled cohorts, once every one of them is measured."""
         measured = [c.effect for c in results if c.effect is not None]
         if len(measured) <= 1:
@@ -201,7 +203,7 @@ def assign_cohorts(frame: pd.DataFrame, roles: ColumnRoles, contract: Contract) 
     values = frame[roles.cohort]
     mapped = values.map(lambda v: str(v) if str(v) in names else (f"cohort {v}" if f"cohort {v}" in names else None))
     treated = frame[roles.treatment] == 1
-    unknown = sorted({str(v) for v, m in zip(values[treated], mapped[treated]) if m is None})
+    unknown = sorted({str(v) for v, m in zip(values[treated], mapped[treated], strict=True) if m is None})
     if unknown:
         raise SopEvalError(
             f"cohort column '{roles.cohort}' has value(s) {examples(unknown)} among the treated that name no contract "
@@ -268,7 +270,8 @@ def _slug(text: str) -> str:
 def _flow_section(ev: Any, kit: ReportKit) -> Any:
     """Eligible → matched → dropped per cohort, the comparison pool, and the profile of the people dropped."""
     policy = kit.policy
-    flows = pd.DataFrame([{"cohort": k.name, "status": k.status_text, **k.flow()} for k in ev.cohorts]).set_index("cohort")
+    flows = pd.DataFrame([{"cohort": k.name, "status": k.status_text, **k.flow()} for k in ev.cohorts])
+    flows = flows.set_index("cohort")
     flow = kit.protect(flows, ["matched", "dropped", "eligible"], name="cohort flow", row_total="eligible")
     pool_t = kit.protect(flows, ["pool", "controls_used"], name="comparison pool")
     flow_table = flow.table[["status", "eligible", "matched", "dropped"]].join(pool_t.table[["pool", "controls_used"]])
@@ -324,6 +327,7 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
         figures.append(kit.figure(f"love_{slug}.png",
                                   f"{k.name}: standardised mean differences before and after matching (Love plot)",
                                   "love_plot", balance, size=(6.4, 4.2)))
-        figures.append(kit.figure(f"overlap_{slug}.png", f"{k.name}: propensity score overlap before and after matching",
+        figures.append(kit.figure(f"overlap_{slug}.png",
+                                  f"{k.name}: propensity score overlap before and after matching",
                                   "propensity_overlap", k.matched))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)

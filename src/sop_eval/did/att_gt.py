@@ -16,21 +16,19 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sop_eval.did.aggregate import AggregateResult, aggregate
 from sop_eval.did.bootstrap import analytic_se, cluster_sums, multiplier_bootstrap
+from sop_eval.did.diagnostics import WaldTest, pretrend_test
 from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning
-
-if TYPE_CHECKING:
-    from sop_eval.did.aggregate import AggregateResult
-    from sop_eval.did.diagnostics import WaldTest
 
 _SE_TINY = math.sqrt(np.finfo(float).eps) * 10
 SE_METHODS = ("analytic", "bootstrap")
@@ -113,14 +111,10 @@ class AttGtResult:
 
         See :func:`sop_eval.did.aggregate.aggregate` for the weights and the inference.
         """
-        from sop_eval.did.aggregate import aggregate
-
         return aggregate(self, kind, balance_e=balance_e, min_e=min_e, max_e=max_e)
 
     def pretrend_test(self) -> "WaldTest":
         """Wald test that every pre-treatment ATT(g,t) is zero (see :func:`sop_eval.did.diagnostics.pretrend_test`)."""
-        from sop_eval.did.diagnostics import pretrend_test
-
         return pretrend_test(self)
 
     def to_dict(self) -> dict[str, Any]:

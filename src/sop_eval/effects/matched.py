@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.effects.estimate import EffectEstimate
-from sop_eval.effects.inference import Inference, get_se_method
+from sop_eval.effects.inference import Inference, abadie_imbens, get_se_method
+from sop_eval.effects.survival import time_to_event_effect
 from sop_eval.errors import SopEvalError, examples, require_columns
 
 JDL_MIN_TREATED = 60
@@ -195,8 +196,6 @@ def _estimate(
             "an effect is estimated (the Justice Data Lab rule). Pass allow_small=True to override."
         )
     if kind == "time_to_event":
-        from sop_eval.effects.survival import time_to_event_effect
-
         if covariates:
             raise SopEvalError("covariates= adjustment is not available for time_to_event outcomes; leave it out.")
         ev = None if event is None else _numeric_outcome(frame, event, "event")
@@ -229,8 +228,6 @@ def _estimate(
 
 def _abadie_imbens_for(cohort: Any, outcome: str, within: np.ndarray | None = None) -> Inference:
     """Abadie–Imbens on the cohort's score, within exact-matching strata, combined by treated counts."""
-    from sop_eval.effects.inference import abadie_imbens
-
     if not getattr(cohort, "replace", False):
         raise SopEvalError(
             "se='abadie-imbens' applies to nearest-neighbour matching with replacement; this cohort was "

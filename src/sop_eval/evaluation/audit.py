@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ def sha256_bytes(data: bytes) -> str:
 
 def environment() -> dict[str, Any]:
     """Python, platform, sop_eval and dependency versions."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in DEPENDENCIES:
         try:
             versions[name] = metadata.version(name)
@@ -58,7 +58,7 @@ def environment() -> dict[str, Any]:
 
 def utc_now() -> str:
     """The current time in UTC, ISO 8601 to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 AUDIT_FORMAT = "sop_eval audit 1"
@@ -92,7 +92,8 @@ def _file_record(path: Path, out_dir: Path) -> dict[str, Any]:
         relative = str(Path(os.path.relpath(path, out_dir)))
     except ValueError:  # another drive on Windows
         relative = None
-    return {"path": str(path), "relative_to_output": relative, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return {"path": str(path), "relative_to_output": relative, "sha256": sha256_file(path),
+            "bytes": path.stat().st_size}
 
 
 def read_audit(out_dir: str | Path) -> dict[str, Any]:
@@ -102,7 +103,9 @@ def read_audit(out_dir: str | Path) -> dict[str, Any]:
         raise SopEvalError(f"'{out_dir}' is not a results directory; give the directory `sop-eval run --out` wrote.")
     path = out_dir / "audit.json"
     if not path.is_file():
-        raise SopEvalError(f"'{out_dir}' has no audit.json, so it is not a results directory written by `sop-eval run`.")
+        raise SopEvalError(
+            f"'{out_dir}' has no audit.json, so it is not a results directory written by `sop-eval run`."
+        )
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -94,7 +94,8 @@ class Evaluation:
     def __repr__(self) -> str:
         c = self.contract
         measured = sum(k.measured for k in self.cohorts)
-        pooled = "" if self.pooled is None else f", pooled estimate {self.pooled.estimate:.4g} (se {self.pooled.se:.3g})"
+        pooled = ("" if self.pooled is None
+                  else f", pooled estimate {self.pooled.estimate:.4g} (se {self.pooled.se:.3g})")
         return (f"<Evaluation of {c.name!r} version {c.version}: design {self.design}, outcome {self.outcome}\n"
                 f"  cohorts: {len(self.cohorts)} ({measured} measured){pooled}\n"
                 f"  total due: {c.currency} {float(self.schedule.total):,.2f}>")
@@ -102,7 +103,8 @@ class Evaluation:
     def _repr_html_(self) -> str:
         c = self.contract
         title = html.escape(f"{c.name} (version {c.version}): design {self.design}, outcome {self.outcome}")
-        table = self.headline().to_html(index=False, escape=True, border=0, na_rep="—", float_format=lambda v: f"{v:.4g}")
+        table = self.headline().to_html(index=False, escape=True, border=0, na_rep="—",
+                                        float_format=lambda v: f"{v:.4g}")
         total = html.escape(f"total due: {c.currency} {float(self.schedule.total):,.2f}")
         return f"<div><p><strong>{title}</strong></p>{table}<p>{total}</p></div>"
 

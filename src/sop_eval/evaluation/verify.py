@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -140,7 +141,8 @@ def verify(out_dir: str | Path) -> Verification:
             checks.append({"check": f"{role} {path}", "ok": False, "detail": "missing"})
             continue
         ok = sha256_file(path) == entry["sha256"]
-        checks.append({"check": f"{role} {path}", "ok": ok, "detail": "unchanged" if ok else "changed (SHA-256 differs)"})
+        checks.append({"check": f"{role} {path}", "ok": ok,
+                       "detail": "unchanged" if ok else "changed (SHA-256 differs)"})
     contract_path = _locate(record["contract"], out_dir)
     if not contract_path.is_file():
         return Verification(str(out_dir), tuple(checks), ())
