@@ -7,6 +7,7 @@ from typing import Any
 from sop_eval.did.aggregate import AggregateResult
 from sop_eval.did.att_gt import AttGtResult
 from sop_eval.did.basic import DidResult
+from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError
 
 
@@ -18,8 +19,6 @@ def to_effect_estimate(result: Any, *, kind: str = "continuous", label: str = ""
     units' post-treatment mean and ``comparison_mean`` the counterfactual ``treated_mean - estimate``, so the
     relative change is measured against what the treated would have had without the service.
     """
-    from sop_eval.effects.estimate import EffectEstimate
-
     if isinstance(result, AttGtResult):
         raise SopEvalError("aggregate the ATT(g,t) first, e.g. to_effect_estimate(res.aggregate('simple')); a payment "
                            "needs one number.")

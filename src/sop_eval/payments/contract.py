@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
+from sop_eval.data import ColumnRoles
 from sop_eval.effects.estimate import DESIGNS, WEAKER_DESIGNS
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.payments._toml import Table
@@ -222,8 +223,6 @@ class DataSettings:
 
     def column_roles(self) -> Any:
         """The column roles as :class:`sop_eval.data.ColumnRoles`."""
-        from sop_eval.data import ColumnRoles
-
         return ColumnRoles(**{k: v for k, v in self.columns.items() if k not in PANEL_ROLES})
 
     def panel_columns(self) -> dict[str, str]:
