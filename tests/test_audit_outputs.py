@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from sop_eval import SopEvalError
+
 from sop_eval.audit import compare_results, environment, flatten, sha256_bytes, sha256_file
 from sop_eval.outputs import atomic_directory, dumps, write_json_atomic
 
@@ -25,15 +27,70 @@ def test_write_json_atomic_leaves_no_temporary(tmp_path):
 def test_atomic_directory_moves_only_on_success(tmp_path):
     target = tmp_path / "out"
     with atomic_directory(target) as staging:
-        (staging / "a.txt").write_text("one")
+        (staging / "results.json").write_text("one")
         (staging / "figures").mkdir()
         (staging / "figures" / "f.png").write_bytes(b"png")
-    assert (target / "a.txt").read_text() == "one" and (target / "figures" / "f.png").exists()
+    assert (target / "results.json").read_text() == "one" and (target / "figures" / "f.png").exists()
     with pytest.raises(RuntimeError):
         with atomic_directory(target) as staging:
-            (staging / "a.txt").write_text("two")
+            (staging / "results.json").write_text("two")
             raise RuntimeError("halfway")
-    assert (target / "a.txt").read_text() == "one"
+    assert (target / "results.json").read_text() == "one"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_atomic_directory_replaces_the_whole_directory(tmp_path):
+    target = tmp_path / "out"
+    with atomic_directory(target) as staging:
+        (staging / "results.json").write_text("one")
+        (staging / "figures").mkdir()
+        (staging / "figures" / "cohort-1.png").write_bytes(b"png")
+    with atomic_directory(target) as staging:
+        (staging / "results.json").write_text("two")
+        (staging / "figures").mkdir()
+    assert (target / "results.json").read_text() == "two"
+    assert list((target / "figures").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_atomic_directory_refuses_to_lose_the_users_files(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "my notes.txt").write_text("mine")
+    with pytest.raises(SopEvalError, match=r"'my notes.txt'.*choose an empty or new directory"):
+        with atomic_directory(target) as staging:
+            (staging / "results.json").write_text("x")
+    assert (target / "my notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_atomic_directory_never_writes_through_a_link_or_over_an_input(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(SopEvalError, match="symbolic link"):
+        with atomic_directory(tmp_path / "out"):
+            pass
+    data = tmp_path / "case" / "data.csv"
+    data.parent.mkdir()
+    data.write_text("a,b\n")
+    with pytest.raises(SopEvalError, match=r"holds an input of this run \('data.csv'\)"):
+        with atomic_directory(tmp_path / "case", inputs=[data]):
+            pass
+    assert data.read_text() == "a,b\n" and list(elsewhere.iterdir()) == []
+
+
+def test_overlapping_runs_each_leave_one_whole_bundle(tmp_path):
+    target = tmp_path / "out"
+    first = atomic_directory(target)
+    second = atomic_directory(target)
+    a, b = first.__enter__(), second.__enter__()
+    for staging, tag in ((a, "a"), (b, "b")):
+        (staging / "results.json").write_text(tag)
+        (staging / "audit.json").write_text(tag)
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    assert (target / "results.json").read_text() == (target / "audit.json").read_text() == "b"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 

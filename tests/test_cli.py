@@ -62,3 +62,17 @@ def test_unknown_command_exits_2():
     done = run("frobnicate")
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
+
+
+def test_interval_labels_follow_the_contract_level(tmp_path, capsys):
+    from contract_copies import FIXTURES, copy_contract
+
+    contract = copy_contract("demo.toml", tmp_path / "c", FIXTURES / "reoffending.parquet",
+                             **{"level = 0.95": "level = 0.9"})
+    out = tmp_path / "out"
+    assert main(["run", str(contract), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "reduction (90% CI)" in printed and "95%" not in printed
+    html = (out / "report.html").read_text()
+    assert "90% CI" in html and "with 90% intervals" in html and "90% confidence interval" in html
+    assert "95%" not in html

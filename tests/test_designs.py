@@ -22,7 +22,7 @@ def test_builtin_designs_are_registered_by_contract_name():
     assert set(DESIGNS) == {"psm", "did"}
     for name, design in DESIGNS.items():
         assert design.name == name and design.title
-        for hook in ("prepare", "measure", "pool", "report_sections", "methods"):
+        for hook in ("prepare", "measure", "report_sections", "methods"):
             assert callable(getattr(design, hook))
 
 
@@ -50,9 +50,6 @@ class RctDesign:
             outcome=prepared.outcome, kind="count", design="rct", label=cohort.name,
         )
         return CohortResult(cohort.name, "measured", None, len(y1), len(y0), effect=effect, design="rct")
-
-    def pool(self, results, cohorts, prepared):
-        return None
 
     def report_sections(self, evaluation, kit):
         arms = pd.DataFrame([{"cohort": c.name, "treated": c.n_treated, "control": c.n_pool}

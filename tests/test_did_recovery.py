@@ -44,14 +44,14 @@ def test_dynamic_and_group_aggregates_recover_truth(panel, fitted):
     by_e = truth.groupby("e").apply(lambda d: np.average(d["att"], weights=d["w"]), include_groups=False)
     dyn = fitted.aggregate("dynamic")
     post = dyn.labels >= 0
-    z = (dyn.att[post] - by_e.loc[dyn.labels[post]].to_numpy()) / dyn.se[post]
+    z = (dyn.att[post] - by_e.loc[dyn.labels[post]].to_numpy()) / dyn.row_se[post]
     assert np.abs(z).max() < 4
     assert abs(dyn.overall_att - by_e.mean()) < 4 * dyn.overall_se
     grp = fitted.aggregate("group")
     by_g = truth.groupby("group")["att"].mean()
-    assert np.all(np.abs(grp.att - by_g.loc[grp.labels].to_numpy()) < 4 * grp.se)
+    assert np.all(np.abs(grp.att - by_g.loc[grp.labels].to_numpy()) < 4 * grp.row_se)
     # effects differ across cohorts, as simulated (later waves have larger effects)
-    assert grp.att[-1] - grp.att[0] > 4 * np.hypot(grp.se[-1], grp.se[0])
+    assert grp.att[-1] - grp.att[0] > 4 * np.hypot(grp.row_se[-1], grp.row_se[0])
 
 
 def test_uniform_band_is_wider_than_pointwise(fitted):

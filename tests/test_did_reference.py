@@ -69,7 +69,7 @@ def test_aggregations_match(analytic, variant):
     if kind != "simple":
         np.testing.assert_array_equal(agg.labels, _arr(ref["labels"]))
         np.testing.assert_allclose(agg.att, _arr(ref["att"]), atol=1e-8)
-        np.testing.assert_allclose(agg.se, _arr(ref["se"]), rtol=1e-7, equal_nan=True)
+        np.testing.assert_allclose(agg.row_se, _arr(ref["se"]), rtol=1e-7, equal_nan=True)
 
 
 def test_pretrend_wald_matches(analytic):
@@ -104,6 +104,6 @@ def test_bootstrap_se_within_noise(key):
     dyn = REF[key]["aggregates"]["dynamic"]
     # each IQR-based SE from 999 draws has a relative noise of about 3.5%; two independent ones differ by ~5% (sd)
     assert agg.overall_se == pytest.approx(dyn["overall_se"], rel=0.2)
-    np.testing.assert_allclose(agg.se, _arr(dyn["se"]), rtol=0.25)
+    np.testing.assert_allclose(agg.row_se, _arr(dyn["se"]), rtol=0.25)
     assert agg.crit_val == pytest.approx(dyn["crit_val"], rel=0.12)
     assert agg.crit_val > 1.96

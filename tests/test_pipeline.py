@@ -92,11 +92,14 @@ def test_recovers_true_effect_on_the_demo_data():
     head = evaluation.headline().set_index("cohort")
     assert list(head.index) == ["cohort 1", "cohort 2", "pooled"]
     assert head.loc["pooled", "gate"] == 0.075
+    # the pooled row is all cohorts together, the figure the pooled gate is decided on
     sizes = [c.effect.n_treated for c in evaluation.cohorts]
-    reductions = [-c.effect.relative for c in evaluation.cohorts]
-    weighted = sum(n * r for n, r in zip(sizes, reductions)) / sum(sizes)
-    assert head.loc["pooled", "reduction"] == pytest.approx(weighted, rel=1e-12)
-    assert head.loc["pooled", "reduction_ci_low"] < weighted < head.loc["pooled", "reduction_ci_high"]
+    avoided = -sum(n * c.effect.estimate for n, c in zip(sizes, evaluation.cohorts))
+    expected = sum(n * c.effect.comparison_mean for n, c in zip(sizes, evaluation.cohorts))
+    together = avoided / expected
+    assert head.loc["pooled", "reduction"] == pytest.approx(together, rel=1e-12)
+    assert head.loc["pooled", "gate_measure"] == pytest.approx(together, rel=1e-12)
+    assert head.loc["pooled", "reduction_ci_low"] < together < head.loc["pooled", "reduction_ci_high"]
 
 
 def test_cohort_not_yet_measurable_pays_nothing(tmp_path):

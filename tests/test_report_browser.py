@@ -1,8 +1,6 @@
 """The report in a real browser: headless Chromium loads it without errors and every figure renders."""
 
-import os
 import shutil
-import subprocess
 from importlib import resources
 from pathlib import Path
 
@@ -17,20 +15,10 @@ CHROMIUM_FLAGS = [
 
 
 def _chromium() -> str:
-    """Path of Debian's Chromium, installing it with apt-get when it is missing and we may."""
+    """Path of the system's Chromium; the test is skipped where none is installed (CI installs Debian's)."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip("Chromium is not installed and cannot be installed here (needs apt-get as root)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-        if done.returncode != 0:
-            pytest.skip(f"Chromium could not be installed: {' '.join(cmd)} failed: {done.stderr.strip()[-300:]}")
-    found = shutil.which("chromium")
     if not found:
-        pytest.skip("apt-get reported success but no chromium executable was found")
+        pytest.skip("no Chromium on this machine: install it (Debian: apt-get install chromium) to run the browser check")
     return found
 
 

@@ -7,6 +7,7 @@ from scipy import stats
 
 from sop_eval import SopEvalError
 from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.effects.pooling import mean_of_cohort_reductions, pool_cohorts
 from sop_eval.thresholds import Gate, TriggerDecision, decisions_table, measure_value
 
 
@@ -55,11 +56,11 @@ def test_measures_and_their_intervals():
 def test_contractual_and_statistical_tests_side_by_side():
     e = est(1.36, 1.53, se=0.12)  # 11% reduction, p about 0.16
     plain = Gate(0.10).evaluate(e)
-    strict = Gate(0.10, alpha=0.05).evaluate(e)
+    strict = Gate(0.10, level=0.95).evaluate(e)
     assert plain.met and plain.requires_significance is False
     assert strict.met_threshold and not strict.significant and not strict.met
     assert strict.p_value == pytest.approx(e.p_value)
-    tight = Gate(0.10, alpha=0.05).evaluate(est(1.36, 1.53, se=0.03))
+    tight = Gate(0.10, level=0.95).evaluate(est(1.36, 1.53, se=0.03))
     assert tight.met and tight.significant
     row = strict.summary()
     assert {"value", "threshold", "margin", "met_threshold", "p_value", "significant", "met", "ci_low"} <= set(row)
@@ -68,24 +69,35 @@ def test_contractual_and_statistical_tests_side_by_side():
 
 
 def test_significant_harm_does_not_count_as_significant():
-    d = Gate(0.0, alpha=0.05).evaluate(est(1.9, 1.5, se=0.01))
+    d = Gate(0.0, level=0.95).evaluate(est(1.9, 1.5, se=0.01))
     assert d.p_value < 1e-6 and d.significant is False and not d.met
 
 
-def test_pooled_gate_is_size_weighted_mean_of_cohort_reductions():
+def test_pooled_gate_is_on_all_cohorts_together():
     e1, e2 = est(1.42, 1.55, label="cohort 1"), est(1.36, 1.53, label="cohort 2")
     d = Gate(0.075).evaluate_pooled([e1, e2])
-    expected = (0.13 / 1.55 + 0.17 / 1.53) / 2
-    assert d.value == pytest.approx(expected, abs=1e-15) and d.met and d.pooled
-    assert round(100 * d.value, 2) == 9.75
-    # not the relative change of the pooled means (9.74%)
-    assert round(100 * 0.15 / 1.54, 2) == 9.74
-    assert d.se == pytest.approx(math.sqrt(0.25 * e1.relative_se**2 + 0.25 * e2.relative_se**2))
+    # events avoided across both cohorts over events expected across both: (0.13 + 0.17) / (1.55 + 1.53)
+    assert d.value == pytest.approx(0.30 / 3.08, abs=1e-15) and d.met and d.pooled
+    assert round(100 * d.value, 2) == 9.74
+    # not the mean of the cohort reductions (9.75%), which is reported but decides nothing
+    assert round(100 * mean_of_cohort_reductions([e1, e2]), 2) == 9.75
+    pooled = pool_cohorts([e1, e2])
+    assert d.value == pytest.approx(-pooled.relative, rel=1e-14)
+    assert d.se == pytest.approx(pooled.relative_se) and d.measured == pooled
+    assert d.se == pytest.approx(math.sqrt(0.25 * 0.05**2 + 0.25 * 0.05**2) / 1.54)
     unequal = Gate(0.075).evaluate_pooled([est(1.42, 1.55, n=3000), est(1.36, 1.53, n=1000)])
-    assert unequal.value == pytest.approx(0.75 * 0.13 / 1.55 + 0.25 * 0.17 / 1.53)
+    assert unequal.value == pytest.approx((0.75 * 0.13 + 0.25 * 0.17) / (0.75 * 1.55 + 0.25 * 1.53))
     assert unequal.n_treated == 4000
     table = decisions_table([d, unequal])
     assert len(table) == 2
+
+
+def test_alpha_is_deprecated_and_converted_exactly():
+    with pytest.warns(DeprecationWarning, match="level=0.95"):
+        gate = Gate(0.10, alpha=0.05)
+    assert gate.level == 0.95 and gate.alpha == 0.05
+    with pytest.raises(SopEvalError, match="alpha"):
+        Gate(0.10, alpha=1.2)
 
 
 def test_gate_met_at_nominal_rate_in_simulation():
@@ -98,7 +110,7 @@ def test_gate_met_at_nominal_rate_in_simulation():
     hits = np.mean([gate.evaluate(est(comparison + d, comparison, se=se)).met for d in draws[:2000]])
     expected = stats.norm.sf((0.08 * comparison + truth) / se)
     assert hits == pytest.approx(expected, abs=0.03)
-    null = Gate(0.0, alpha=0.05)
+    null = Gate(0.0, level=0.95)
     false_hits = np.mean([null.evaluate(est(comparison + d, comparison, se=se)).met for d in draws[2000:] - truth])
     assert false_hits < 0.025 + 0.01
 
@@ -109,7 +121,7 @@ def test_gate_met_at_nominal_rate_in_simulation():
         ({"threshold": 1.5}, "between 0 and 1"),
         ({"threshold": -0.1}, "between 0 and 1"),
         ({"threshold": 0.1, "measure": "ratio"}, "not one of"),
-        ({"threshold": 0.1, "alpha": 1.2}, "alpha"),
+        ({"threshold": 0.1, "level": 1.2}, "level"),
         ({"threshold": float("nan")}, "finite"),
     ],
 )
@@ -123,7 +135,7 @@ def test_significance_needs_a_standard_error():
                        n_comparison=0, label="c", details={"se_given": False})
     assert Gate(0.1).evaluate(e).p_value is None
     with pytest.raises(SopEvalError, match="no standard error"):
-        Gate(0.1, alpha=0.05).evaluate(e)
+        Gate(0.1, level=0.95).evaluate(e)
     with pytest.raises(SopEvalError, match="comparison_mean 0"):
         Gate(0.1).evaluate(est(0.0, 0.0))
     with pytest.raises(SopEvalError, match="no cohort estimates"):
@@ -140,10 +152,10 @@ def test_decision_is_frozen():
 
 
 def test_pooled_interval_covers_the_truth_at_its_nominal_rate():
-    # two independent cohorts with known sampling distributions; truth = size-weighted mean reduction
+    # two independent cohorts with known sampling distributions; truth = reduction across both together
     rng = np.random.default_rng(11)
     c1, c2, t1, t2, se = 1.55, 1.53, -0.13, -0.17, 0.05
-    truth = 0.25 * (-t1 / c1) + 0.75 * (-t2 / c2)
+    truth = -(0.25 * t1 + 0.75 * t2) / (0.25 * c1 + 0.75 * c2)
     gate = Gate(0.075)
     covered = []
     for d1, d2 in se * rng.standard_normal((1500, 2)):

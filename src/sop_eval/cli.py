@@ -16,9 +16,10 @@ from typing import Callable, Sequence
 
 from sop_eval._version import __version__
 from sop_eval.errors import SopEvalError, SopEvalWarning
+from sop_eval.seeds import DEFAULT_SEED
+from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label
 
 Handler = Callable[[argparse.Namespace], int]
-DEFAULT_SEED = 20100909  # the same default as sop_eval.evaluation.DEFAULT_SEED
 
 
 def _print_headline(evaluation, out) -> None:  # noqa: ANN001
@@ -33,7 +34,7 @@ def _print_headline(evaluation, out) -> None:  # noqa: ANN001
             table["treated" + suffix] = head[treated].map(lambda v: f"{v:.1f}" if v == v else "—")
             table["comparison" + suffix] = head[comparison].map(lambda v: f"{v:.1f}" if v == v else "—")
     if "reduction" in head:
-        table["reduction (95% CI)"] = [
+        table[f"reduction ({interval_label(evaluation.parameters.get('level', DEFAULT_LEVEL))})"] = [
             f"{100 * r:.1f}% ({100 * lo:.1f}% to {100 * hi:.1f}%)" if r == r else "—"
             for r, lo, hi in zip(head["reduction"], head["reduction_ci_low"], head["reduction_ci_high"])
         ]

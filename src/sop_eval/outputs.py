@@ -3,6 +3,8 @@ plain-text tables for the terminal."""
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import json
 import math
 import os
@@ -10,10 +12,12 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
+
+from sop_eval.errors import SopEvalError, examples
 
 
 def json_safe(value: Any) -> Any:
@@ -73,27 +77,105 @@ def write_json_atomic(path: str | Path, value: Any) -> Path:
     return write_text_atomic(path, dumps(value))
 
 
-@contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Build a directory's content in a temporary sibling and move it into place only on success.
+#: Top-level names a results bundle may hold; anything else in an output directory belongs to the user.
+BUNDLE_NAMES = frozenset(
+    {"results.json", "results.release.json", "report.html", "report.pdf", "figures", "audit.json", "run.log",
+     "contract", "data"}
+)
+_RENAME_EXCHANGE = 2
 
-    Files already in ``target`` that the run does not write are kept; files it writes replace them
-    only when the whole block succeeds. On failure the temporary directory is removed.
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2``); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return done == 0
+
+
+def _within(path: Path, directory: Path) -> bool:
+    try:
+        path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def check_destination(target: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path:
+    """Refuse an output directory a run must not replace; returns ``target`` as a Path.
+
+    Refused: a symbolic link, something that is not a directory, a directory holding files that no
+    run wrote (they would be lost), and a directory holding any of ``inputs`` (it would be deleted).
     """
     target = Path(target)
+    if target.is_symlink():
+        raise SopEvalError(
+            f"output '{target}' is a symbolic link; results are never written through a link. "
+            "Give a real directory for --out."
+        )
+    if target.exists() and not target.is_dir():
+        raise SopEvalError(f"output '{target}' exists and is not a directory; give a directory for --out.")
+    for item in inputs:
+        if _within(Path(item), target):
+            raise SopEvalError(
+                f"output directory '{target}' holds an input of this run ('{Path(item).name}'); a run replaces "
+                "its output directory whole. Choose another directory for --out."
+            )
+    if target.is_dir():
+        foreign = sorted(p.name for p in target.iterdir() if p.name not in BUNDLE_NAMES)
+        if foreign:
+            raise SopEvalError(
+                f"output directory '{target}' holds files that are not a results bundle's "
+                f"({examples(foreign, 3)}); a run replaces its output directory whole. Move them, or choose "
+                "an empty or new directory for --out."
+            )
+    return target
+
+
+@contextmanager
+def atomic_directory(target: str | Path, *, inputs: Iterable[str | Path] = ()) -> Iterator[Path]:
+    """Build a directory in a temporary sibling and swap it in whole, only on success.
+
+    The destination is checked (:func:`check_destination`) before anything is built and again before
+    the swap. The swap is one atomic exchange where the system offers it (two renames otherwise), under
+    a lock on the parent directory, so overlapping runs each leave one complete bundle. The previous
+    content of ``target`` is removed only after the new one is in place; on failure nothing changes.
+    """
+    target = Path(target)
+    protected = tuple(inputs)
+    check_destination(target, inputs=protected)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
-        target.mkdir(exist_ok=True)
-        for item in sorted(staging.rglob("*")):
-            if item.is_dir():
-                continue
-            dest = target / item.relative_to(staging)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(item, dest)
+        with _locked(target.parent):
+            check_destination(target, inputs=protected)
+            if not target.exists():
+                os.rename(staging, target)
+            elif _exchange(staging, target):
+                pass
+            else:
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+                os.rename(target, old / "previous")
+                os.rename(staging, target)
+                staging = old
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def format_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError
+from sop_eval.seeds import resolve_seed
 
 KINDS = ("count", "binary", "continuous")
 ALTERNATIVES = ("two-sided", "one-sided")
@@ -186,10 +187,21 @@ class SimulatedPower:
     seed: int | None
     source: str
     details: dict[str, Any] = field(default_factory=dict)
+    level: float = 0.95
 
-    def conf_int(self, level: float = 0.95) -> tuple[float, float]:
-        """Normal interval for the simulated power (Monte Carlo error only)."""
-        c = stats.norm.ppf(0.5 + level / 2)
+    @property
+    def estimate(self) -> float:
+        """The simulated power."""
+        return self.power
+
+    @property
+    def se(self) -> float:
+        """Its Monte Carlo standard error (``mc_se``)."""
+        return self.mc_se
+
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Normal interval for the simulated power (Monte Carlo error only) at ``level`` (default: the result's)."""
+        c = stats.norm.ppf(0.5 + (self.level if level is None else level) / 2)
         return (self.power - c * self.mc_se, self.power + c * self.mc_se)
 
     def summary(self) -> pd.DataFrame:
@@ -225,12 +237,14 @@ def simulate_power(
     the treated group's outcomes are thinned binomially with keep probability ``1 + relative_effect``
     (counts and 0/1 outcomes; reductions only) or scaled by it (continuous). Without ``pilot``: counts
     are negative binomial with mean ``baseline_mean`` and variance ``dispersion * mean`` (Poisson when
-    ``dispersion == 1``), binary outcomes Bernoulli, continuous normal with ``sd``. Seeded; a progress
+    ``dispersion == 1``), binary outcomes Bernoulli, continuous normal with ``sd``. Seeded (``seed=None``:
+    :data:`sop_eval.seeds.DEFAULT_SEED`); a progress
     bar shows for long runs (``progress=None``: more than 20,000 simulated people per chunk of runs).
     """
     if int(n_sims) < 1 or int(n_treated) < 2:
         raise SopEvalError(f"n_sims={n_sims} must be >= 1 and n_treated={n_treated} >= 2.")
     n1, n0 = int(n_treated), int(round(n_treated * ratio))
+    seed = resolve_seed(seed)
     rng = np.random.default_rng(seed)
     if pilot is not None:
         base = _pilot(pilot)

@@ -14,6 +14,7 @@ from sop_eval.cohorts.balance import BalanceTable, compute_balance, effective_sa
 from sop_eval.cohorts.propensity import fit_propensity
 from sop_eval.cohorts.weights import matching_weights, odds_weights
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
+from sop_eval.seeds import rng as seeded_rng
 
 _ORDERS = ("largest", "smallest", "random", "data")
 _DISCARDS = ("none", "treated", "control", "both")
@@ -244,7 +245,7 @@ def _treated_sequence(dist_t: np.ndarray, order: str, seed: int | None) -> np.nd
     if order == "smallest":
         return np.argsort(dist_t, kind="stable")
     if order == "random":
-        return np.random.default_rng(seed).permutation(len(dist_t))
+        return seeded_rng(seed).permutation(len(dist_t))
     return np.arange(len(dist_t))
 
 
@@ -346,7 +347,7 @@ def match(
       unmatched.
     - ``exact``: columns that must be equal within every matched set.
     - ``order``: the order in which treated units pick: ``"largest"`` distance first (ties in data
-      order), ``"smallest"``, ``"random"`` (numpy generator seeded by ``seed``) or ``"data"``.
+      order), ``"smallest"``, ``"random"`` (numpy generator seeded by ``seed``; None: :data:`sop_eval.seeds.DEFAULT_SEED`) or ``"data"``.
     - ``discard``: drop units outside the other group's range of the distance before matching
       (``"treated"``, ``"control"``, ``"both"``) or keep all (``"none"``).
     - ``ties``: with replacement, keep every control at exactly the k-th nearest distance too; their

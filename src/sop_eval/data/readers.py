@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 from pathlib import Path
 
 import pandas as pd
 
-from sop_eval.errors import SopEvalError
+from sop_eval.errors import SopEvalError, examples
 
 _CSV = {".csv", ".txt", ".gz"}
 _PARQUET = {".parquet", ".pq"}
@@ -25,9 +27,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in _PARQUET:
-            return pd.read_parquet(path)
+            return _checked(pd.read_parquet(path), path)
         if suffix in _CSV:
-            return pd.read_csv(path, low_memory=False)
+            _no_repeated_names(path)
+            return _checked(pd.read_csv(path, low_memory=False), path)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise SopEvalError(f"could not read data file '{path}': {exc}. Check that it is a valid {suffix} file.") from None
     except Exception as exc:  # pyarrow raises its own types for corrupt Parquet
@@ -36,3 +39,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
         f"data file '{path}' has extension '{suffix}'; sop_eval reads .csv, .csv.gz, .parquet or .pq files. "
         "Convert the file or rename it."
     )
+
+
+def _checked(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    repeated = frame.columns[frame.columns.duplicated()].unique().tolist()
+    if repeated:
+        raise SopEvalError(
+            f"data file '{path}' has repeated column names ({examples(repeated)}); rename them so each is unique."
+        )
+    if len(frame) == 0:
+        raise SopEvalError(f"data file '{path}' has no rows (only a header?); give a file with the evaluation's rows.")
+    return frame
+
+
+def _no_repeated_names(path: Path) -> None:
+    """pandas renames repeated CSV headers silently ('age', 'age.1'); refuse them instead."""
+    try:
+        with (gzip.open(path, "rt", newline="", encoding="utf-8-sig") if path.suffix.lower() == ".gz"
+              else open(path, newline="", encoding="utf-8-sig")) as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return
+    seen: set[str] = set()
+    repeated = [name for name in header if name in seen or seen.add(name)]
+    if repeated:
+        raise SopEvalError(
+            f"data file '{path}' has repeated column names ({examples(list(dict.fromkeys(repeated)))}); rename them "
+            "so each is unique."
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sop_eval.errors import SopEvalError
+from sop_eval.errors import SopEvalError, examples
 
 
 def _as_tuple(value: Any, name: str) -> tuple[str, ...]:
@@ -31,7 +31,8 @@ class ColumnRoles:
     and 0 for the comparison pool, ``cohort`` labels the contract cohort, ``covariates`` are
     pre-treatment characteristics used for matching, ``outcomes`` are measured after the index date
     (``index_date``, e.g. the release date). ``counts`` must be non-negative; ``allow_missing`` may
-    hold missing values (e.g. days to an event that never happened).
+    hold missing values (e.g. days to an event that never happened). ``categorical`` declares
+    covariates whose values are categories even where they look like numbers (codes).
     """
 
     id: str | None = None
@@ -42,9 +43,10 @@ class ColumnRoles:
     index_date: str | None = None
     counts: tuple[str, ...] = ()
     allow_missing: tuple[str, ...] = field(default=())
+    categorical: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        for name in ("covariates", "outcomes", "counts", "allow_missing"):
+        for name in ("covariates", "outcomes", "counts", "allow_missing", "categorical"):
             object.__setattr__(self, name, _as_tuple(getattr(self, name), name))
         for name in ("id", "treatment", "cohort", "index_date"):
             value = getattr(self, name)
@@ -58,6 +60,12 @@ class ColumnRoles:
             )
         if self.treatment in self.covariates:
             raise SopEvalError(f"the treatment column '{self.treatment}' cannot also be a covariate.")
+        undeclared = [c for c in self.categorical if c not in self.covariates]
+        if undeclared:
+            raise SopEvalError(
+                f"column(s) {examples(undeclared)} are declared categorical but are not covariates; list them "
+                "among the covariates too, or remove them from categorical."
+            )
 
     def columns(self) -> list[str]:
         """Every column named by a role, in a stable order without repeats."""
@@ -79,4 +87,5 @@ class ColumnRoles:
             "index_date": self.index_date,
             "counts": list(self.counts),
             "allow_missing": list(self.allow_missing),
+            "categorical": list(self.categorical),
         }

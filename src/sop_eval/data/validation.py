@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sop_eval.data.dates import parse_dates
 from sop_eval.data.readers import read_table
 from sop_eval.data.schema import ColumnRoles
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 
 _MAX_SHOWN = 5
+_MAX_CODES = 4
 
 
 def _rows(mask: pd.Series | np.ndarray, index: pd.Index) -> str:
@@ -104,14 +106,24 @@ def outcome_windows(
     return out.reset_index()
 
 
-def _check_treatment(col: pd.Series, name: str) -> pd.Series:
+def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None = None) -> pd.Series:
+    if treated_values is not None:
+        return col.isin(treated_values).astype(np.int64)
     if pd.api.types.is_bool_dtype(col):
         return col.astype(np.int64)
     if not pd.api.types.is_numeric_dtype(col):
-        values = pd.unique(col.dropna())
+        values = sorted(str(v) for v in pd.unique(col.dropna()))
+        if len(values) > _MAX_CODES:
+            raise SopEvalError(
+                f"treatment column '{name}' holds {len(values)} distinct text values, too many for a treatment "
+                "coding (is it an identifier column?); name the 0/1 treatment column in the contract's "
+                "[data.columns] treatment."
+            )
         raise SopEvalError(
-            f"treatment column '{name}' holds text or other non-numeric values ({examples(values)}); it must "
-            f"be 0/1 or True/False. Convert it, e.g. df['{name}'] = (df['{name}'] == 'yes').astype(int)."
+            f"treatment column '{name}' holds text ({examples(values, _MAX_CODES)}); it must be 0/1 or True/False, "
+            f"or say which values mean treated: in the contract add treated_values = [{values[-1]!r}] under "
+            f"[data.columns] (in Python: validate(..., treated_values=[{values[-1]!r}])); every other value is "
+            "the comparison pool."
         )
     bad = ~col.isin([0, 1])
     if bad.any():
@@ -123,24 +135,6 @@ def _check_treatment(col: pd.Series, name: str) -> pd.Series:
     return col.astype(np.int64)
 
 
-def _parse_dates(col: pd.Series, name: str) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(col):
-        return col
-    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-        raise SopEvalError(
-            f"date column '{name}' holds numbers ({examples(pd.unique(col.dropna()))}), not dates. "
-            "Give dates as text such as 2011-03-31 or convert them with pd.to_datetime first."
-        )
-    parsed = pd.to_datetime(col.astype("string"), errors="coerce", format="mixed")
-    bad = parsed.isna() & col.notna()
-    if bad.any():
-        raise SopEvalError(
-            f"date column '{name}' has {int(bad.sum())} value(s) that do not parse as dates "
-            f"({examples(pd.unique(col[bad]))}; rows {_rows(bad, col.index)}). Use ISO dates such as 2011-03-31."
-        )
-    return parsed.astype("datetime64[ns]")
-
-
 def validate(
     data: pd.DataFrame,
     roles: ColumnRoles,
@@ -150,6 +144,9 @@ def validate(
     court_lag_months: int = 0,
     today: str | pd.Timestamp | None = None,
     source: str | None = None,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+    treated_values: Any = None,
 ) -> EvaluationData:
     """Check person-level evaluation data and return a validated copy.
 
@@ -161,13 +158,19 @@ def validate(
     (last index date + ``follow_up_months`` + ``court_lag_months``) has not closed by ``extract_date``
     is a warning. Missing outcomes are a warning unless the column is in ``roles.allow_missing``;
     constant covariates are a warning. Messages show row labels, never identifiers.
+
+    Dates are never guessed (:mod:`sop_eval.data.dates`): ISO dates are read as such; any other form
+    needs ``date_format`` (a strptime pattern such as ``"%d/%m/%Y"``) or ``dayfirst``. Nor codings:
+    a text treatment column needs ``treated_values`` (the values meaning treated; all others are the
+    pool); a covariate of numbers with a few text cells is an error unless declared categorical.
     """
     if not isinstance(data, pd.DataFrame):
         raise SopEvalError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
     if not isinstance(roles, ColumnRoles):
         raise SopEvalError("roles must be a sop_eval.data.ColumnRoles naming the id, treatment, covariates, ….")
     if len(data) == 0:
-        raise SopEvalError("the data has no rows; load a non-empty file.")
+        where = f"data file '{source}'" if source else "the data"
+        raise SopEvalError(f"{where} has no rows (only a header?); give a file with the evaluation's rows.")
     if data.index.has_duplicates:
         dup = data.index.duplicated(keep=False)
         raise SopEvalError(
@@ -187,7 +190,8 @@ def validate(
 
     frame = data.copy()
     r = roles
-    frame[r.treatment] = _check_treatment_missing(frame[r.treatment], r.treatment)
+    frame[r.treatment] = _check_treatment_missing(frame[r.treatment], r.treatment, _values(treated_values))
+    _check_cells(frame, r)
 
     required = [c for c in (r.id, r.index_date, *r.covariates) if c is not None]
     for name in required:
@@ -211,7 +215,8 @@ def validate(
         if missing.any() and name not in r.allow_missing:
             warn(
                 f"outcome '{name}' has {int(missing.sum())} missing value(s) (rows {_rows(missing, frame.index)}); "
-                "they will be left out of estimates for that outcome. Declare it in allow_missing if expected."
+                "they will be left out of estimates for that outcome. Fill them or drop those rows; allow_missing "
+                "is only for outcomes missing by design (e.g. days to an event that never happened)."
             )
 
     treated = frame[r.treatment] == 1
@@ -270,7 +275,7 @@ def validate(
 
     extract = None if extract_date is None else _timestamp(extract_date, "extract_date")
     if r.index_date is not None:
-        frame[r.index_date] = _parse_dates(frame[r.index_date], r.index_date)
+        frame[r.index_date] = parse_dates(frame[r.index_date], r.index_date, date_format=date_format, dayfirst=dayfirst)
         limit = extract if extract is not None else _timestamp(today or pd.Timestamp.now().normalize(), "today")
         future = frame[r.index_date] > limit
         if future.any():
@@ -301,14 +306,78 @@ def validate(
     )
 
 
-def _check_treatment_missing(col: pd.Series, name: str) -> pd.Series:
+#: Covariate values beyond this size overflow once squared in the model; they are refused.
+LARGEST_VALUE = 1e150
+#: A text covariate is read as numbers with stray text when at least this share of its cells are numbers.
+_NUMERIC_SHARE = 0.5
+
+
+def _values(value: Any) -> tuple[Any, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, int, float, bool)):
+        return (value,)
+    return tuple(value)
+
+
+def _check_cells(frame: pd.DataFrame, r: ColumnRoles) -> None:
+    """Refuse cells no model can use: nested values, text outcomes, overflowing or stray-text covariates."""
+    for name in r.columns():
+        col = frame[name]
+        if col.dtype == object:
+            nested = col.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray)))
+            if nested.any():
+                raise SopEvalError(
+                    f"column '{name}' holds nested values (lists or records) in {int(nested.sum())} row(s) "
+                    f"(rows {_rows(nested, frame.index)}); each cell must be one number, text or date. Flatten it."
+                )
+    for name in (*r.outcomes, *r.counts):
+        col = frame[name]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            raise SopEvalError(
+                f"outcome column '{name}' holds text ({examples(sorted(map(str, pd.unique(col.dropna())))[:3], 3)}); "
+                "outcomes must be numbers (0/1 for a binary outcome, counts, days). Recode the column."
+            )
+    for name in r.covariates:
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+            huge = np.isfinite(values) & (np.abs(values) > LARGEST_VALUE)
+            if huge.any():
+                raise SopEvalError(
+                    f"covariate '{name}' has {int(huge.sum())} value(s) too large to model (beyond ±{LARGEST_VALUE:g}; "
+                    f"rows {_rows(huge, frame.index)}); they would overflow the propensity model. Correct them or "
+                    "drop those rows."
+                )
+        elif name not in r.categorical and not pd.api.types.is_bool_dtype(col):
+            present = col.dropna()
+            numeric = pd.to_numeric(present.astype("string"), errors="coerce").notna()
+            if len(present) and numeric.mean() >= _NUMERIC_SHARE and not numeric.all():
+                text = ~numeric.reindex(frame.index, fill_value=True)
+                raise SopEvalError(
+                    f"covariate '{name}' holds numbers but {int((~numeric).sum())} cell(s) are text "
+                    f"({examples(sorted(map(str, pd.unique(present[~numeric])))[:3], 3)}; rows {_rows(text, frame.index)}); "
+                    "it would be read as categories. Correct those cells, or if the column really is categorical "
+                    f"declare it: categorical = ['{name}'] under [data.columns] (ColumnRoles(categorical=...) in Python)."
+                )
+
+
+def _check_treatment_missing(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None) -> pd.Series:
     missing = col.isna()
     if missing.any():
         raise SopEvalError(
             f"treatment column '{name}' has {int(missing.sum())} missing value(s) (rows {_rows(missing, col.index)}); "
             "every row must be 0 (comparison) or 1 (treated)."
         )
-    return _check_treatment(col, name)
+    if treated_values is not None:
+        present = set(pd.unique(col))
+        absent = [v for v in treated_values if v not in present]
+        if len(absent) == len(treated_values):
+            raise SopEvalError(
+                f"treated_values {examples(list(treated_values))} match no value of treatment column '{name}' "
+                f"(it holds {examples(sorted(str(v) for v in present), 4)}); correct treated_values."
+            )
+    return _check_treatment(col, name, treated_values)
 
 
 def _timestamp(value: Any, name: str) -> pd.Timestamp:

@@ -10,16 +10,15 @@
 - ``measure(cohort, prepared, *, seed) -> CohortResult``: one contract cohort — ``"measured"`` with an
   :class:`~sop_eval.effects.estimate.EffectEstimate` (estimate, se, level, treated and comparison means,
   ``n_treated`` in the units the contract pays), or ``"not yet measurable"`` / ``"no treated people"``;
-- ``pool(results, cohorts, prepared)``: the pooled effect over the contract's pooled cohorts, or ``None``;
 - ``report_sections(evaluation, kit)``: the report sections it adds after the headline, built with the
   report's :class:`~sop_eval.designs.base.ReportKit` (disclosure control, figures drawn by a named plot
   function of :mod:`sop_eval.report`, sections);
 - ``methods(evaluation, *, significance, policy)``: the paragraphs of the report's methods section.
 
 and a ``register(NewDesign())`` line below. A figure type the report does not draw yet is one plot
-function (taking ``ax=``) added to :data:`sop_eval.report.evaluation_report.PLOTS`. Gates, payments,
-payment risk, the headline, the effects, gates, payments and sensitivity sections and the audit record
-are the same for every design.
+function (taking ``ax=``) added to :data:`sop_eval.report.evaluation_report.PLOTS`. Pooling, gates,
+payments, payment risk, the headline, the effects, gates, payments and sensitivity sections and the
+audit record are the same for every design.
 """
 
 from sop_eval.designs.base import DESIGNS, CohortResult, Design, Prepared, ReportKit, register

@@ -1,10 +1,10 @@
 """The interface every evaluation design implements, the per-cohort result it returns, and the registry.
 
 A design turns a contract's data into one :class:`CohortResult` per contract cohort (the effect with
-its uncertainty, in the one vocabulary of :class:`~sop_eval.effects.estimate.EffectEstimate`), pools
-them where the contract pools cohorts, and describes itself to the report: the sections it adds and
-its methods text. :func:`sop_eval.evaluation.evaluate` does everything else (loading the data, gates,
-payments, payment risk) the same way for every design.
+its uncertainty, in the one vocabulary of :class:`~sop_eval.effects.estimate.EffectEstimate`) and
+describes itself to the report: the sections it adds and its methods text.
+:func:`sop_eval.evaluation.evaluate` does everything else (loading the data, pooling, gates, payments,
+payment risk) the same way for every design.
 """
 
 from __future__ import annotations
@@ -162,11 +162,6 @@ class Design(Protocol):
 
     def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
         """The result for one contract cohort (measured, not yet measurable, or without treated people)."""
-        ...
-
-    def pool(self, results: Sequence[CohortResult], cohorts: Sequence[str],
-             prepared: Prepared) -> EffectEstimate | None:
-        """The pooled effect over the contract's pooled ``cohorts``, or ``None`` when it cannot be formed."""
         ...
 
     def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:

@@ -3,24 +3,26 @@
 Each cohort's effect is the group aggregate (the mean of its post-treatment ATT(g,t), per area and
 period) with its standard error; its ``n_treated`` counts the cohort's area-periods after adoption,
 so the units attributable (``-estimate × n_treated``) are the total avoided over the window. The
-pooled effect is the group aggregate over all cohorts, weighted by cohort size.
+pooled result (formed by :func:`sop_eval.evaluation.evaluate`, as for every design) is all cohorts
+together, weights ``n_treated``; its standard error treats the waves as independent although they
+share comparison areas.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
-from sop_eval.did import att_gt, raw_means, to_effect_estimate
+from sop_eval.did import att_gt, raw_means
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError, examples, require_columns
 from sop_eval.payments.contract import Cohort, Contract
+from sop_eval.stats.estimate import percent
 
 METHODS = (
     "Counterfactual: difference-in-differences across areas that adopt the service at different times "
@@ -28,7 +30,8 @@ METHODS = (
     "with comparison areas, using {did}.",
     "Effects: each contract cohort is one adoption wave; its effect is the mean of its post-treatment ATT(g,t) "
     "(per area and period); the units attributable are that effect times the wave's area-periods after "
-    "adoption. The pooled effect weights the waves by their number of areas. The relative change is the "
+    "adoption. The pooled result takes all waves together, weighted by their area-periods after adoption. "
+    "The relative change is the "
     "effect over the counterfactual mean (treated mean minus effect), its interval by the delta method. "
     "{significance}.",
     "Diagnostics: the Wald test over pre-treatment ATT(g,t) checks parallel pre-trends; the event study shows "
@@ -72,7 +75,6 @@ class DidEvaluation:
 @dataclass(frozen=True)
 class _State:
     fit: Any
-    by_group: Any
     estimated: dict[int, tuple[float, float]]
     unit_group: pd.Series
     last: Any
@@ -115,11 +117,11 @@ class DidDesign:
         d = ev.did
         fit = att_gt(frame, outcome, unit, time, group, control=d.control, covariates=covariates, method=d.method,
                      anticipation=d.anticipation, base_period=d.base_period, se=d.se, n_boot=d.n_boot, seed=seed,
-                     alpha=1 - ev.level)
+                     level=ev.level)
         by_group = fit.aggregate("group")
         unit_group = frame.groupby(unit)[group].first().fillna(0)
         estimated = {int(g): (float(a), float(se))
-                     for g, a, se in zip(by_group.labels, by_group.att, by_group.se, strict=True)}
+                     for g, a, se in zip(by_group.labels, by_group.att, by_group.row_se, strict=True)}
         pretrend = fit.pretrend_test() if (fit.time < fit.group).any() else None
         design_fit = DidEvaluation(
             att_gt=fit, by_group=by_group, dynamic=fit.aggregate("dynamic"), pretrend=pretrend,
@@ -133,7 +135,7 @@ class DidDesign:
                     "method": d.method, "anticipation": d.anticipation, "base_period": d.base_period, "se": d.se,
                     "n_boot": d.n_boot},
         }
-        state = _State(fit=fit, by_group=by_group, estimated=estimated, unit_group=unit_group,
+        state = _State(fit=fit, estimated=estimated, unit_group=unit_group,
                        last=frame[time].max(), settings=ev)
         return Prepared(outcome=outcome, parameters=parameters, fit=design_fit, state=state)
 
@@ -172,16 +174,6 @@ class DidDesign:
         return CohortResult(cohort.name, "measured", None, n_units * periods, n_comp, effect=effect, design="did",
                             details=info)
 
-    def pool(self, results: Sequence[CohortResult], cohorts: Sequence[str],
-             prepared: Prepared) -> EffectEstimate | None:
-        """The group aggregate over every wave, once as many waves are measured as the contract pools."""
-        s: _State = prepared.state
-        measured = [c.effect for c in results if c.effect is not None]
-        if not len(measured) == len(cohorts) > 1:
-            return None
-        overall = to_effect_estimate(s.by_group, label="pooled", outcome=prepared.outcome, level=s.settings.level)
-        return replace(overall, n_treated=sum(e.n_treated for e in measured))
-
     def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:
         """The panel and its adoption waves; parallel trends, the event study and the ATT(g,t)."""
         did = evaluation.fit
@@ -194,8 +186,9 @@ class DidDesign:
         figures = [
             kit.figure("parallel_trends.png", "Mean outcome by adoption wave and period (0: never treated); dotted "
                        "lines mark adoption", "parallel_trends_plot", did.means, size=(6.4, 3.8)),
-            kit.figure("event_study.png", "Effect by time since adoption (event study) with pointwise intervals and a "
-                       "uniform band", "event_study_plot", did.dynamic, size=(6.4, 3.8)),
+            kit.figure("event_study.png", "Effect by time since adoption (event study) with pointwise "
+                       f"{percent(did.dynamic.level)} intervals and a uniform band", "event_study_plot", did.dynamic,
+                       size=(6.4, 3.8)),
         ]
         pre = did.pretrend
         paragraphs = [

@@ -3,14 +3,14 @@
 Per cohort whose outcome window has closed by the extract date: nearest-neighbour matching on a
 logistic propensity score with the contract's settings (exact on the contract cohort), balance and
 baseline risk, the effect on the outcome with the named standard error, sensitivity to hidden bias
-and the minimum detectable reduction. Cohorts are pooled with cohort-size weights.
+and the minimum detectable reduction. The cohorts are pooled by :func:`sop_eval.evaluation.evaluate`,
+as for every design.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,6 @@ from sop_eval.data import COHORT_COLUMN, ColumnRoles, validate
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.matched import estimate_effect, infer_kind
-from sop_eval.effects.pooling import pool
 from sop_eval.effects.sensitivity import e_value, pair_differences, rosenbaum_bounds
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 from sop_eval.payments.contract import Cohort, Contract, add_months
@@ -42,9 +41,10 @@ METHODS = (
     "weighted regression of the outcome on treatment in the matched sample; standard error: {se}. The "
     "relative change is the difference over the comparison mean, its interval by the delta method. "
     "{significance}.",
-    "Pooling: the pooled effect is the cohort-size-weighted mean of cohort effects with the variance of a "
-    "weighted sum of independent estimates. The pooled gate compares the cohort-size-weighted mean of the "
-    "cohort reductions with its threshold, as the contract states.",
+    "Pooling: the pooled result is all cohorts together: the cohort-size-weighted mean of the cohort effects "
+    "and of their comparison means, with the variance of a weighted sum of independent estimates; its relative "
+    "change is the pooled effect over the pooled comparison mean. The pooled gate compares that relative change "
+    "with its threshold, as the contract states.",
     "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it and "
     "decides nothing unless the contract requires significance. Per-100 figures are rounded for display only.",
     "Timing: a cohort's outcome window closes {follow_up} months of follow-up plus {lag} months of court lag "
@@ -158,15 +158,6 @@ class PsmDesign:
             return CohortResult(cohort.name, "not yet measurable", closes, n_t, n_p)
         return _measure(cohort.name, rows, roles, prepared.outcome, s, closes, seed)
 
-    def pool(self, results: Sequence[CohortResult], cohorts: Sequence[str],
-             prepared: Prepared) -> EffectEstimate | None:
-        """The cohort-size-weighted pool of the pooled cohorts, once every one of them is measured."""
-        measured = [c.effect for c in results if c.effect is not None]
-        if len(measured) <= 1:
-            return None
-        members = [c.effect for c in results if c.effect is not None and c.name in cohorts]
-        return pool(members, weights="n", label="pooled") if len(members) == len(cohorts) else None
-
     def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:
         """Data and cohort flow (who was dropped), then balance and baseline risk per cohort."""
         return [_flow_section(evaluation, kit), _balance_section(evaluation, kit)]
@@ -237,7 +228,7 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
 def _sensitivity(matched: MatchedCohort, outcome: str, effect: EffectEstimate) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
-        out["rosenbaum"] = rosenbaum_bounds(pair_differences(matched, outcome)).to_dict()
+        out["rosenbaum"] = rosenbaum_bounds(pair_differences(matched, outcome), effect=effect.estimate).to_dict()
     except SopEvalError as exc:
         out["rosenbaum"] = {"not_computed": str(exc)}
     try:

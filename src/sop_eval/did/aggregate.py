@@ -22,8 +22,10 @@ from scipy import stats
 
 from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
 from sop_eval.did.panel import _gl
+from sop_eval.effects.estimate import EffectEstimate, effect_estimate_from
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
+from sop_eval.stats.estimate import alpha_of
 
 if TYPE_CHECKING:
     from sop_eval.did.att_gt import AttGtResult
@@ -35,7 +37,9 @@ _SE_TINY = math.sqrt(np.finfo(float).eps) * 10
 @dataclass(frozen=True, eq=False)
 class AggregateResult:
     """An aggregated DiD effect: ``overall_att`` with ``overall_se`` and, except for ``"simple"``, one row per
-    event time, cohort or period (``labels``) with pointwise and uniform intervals at ``1 - alpha``.
+    event time, cohort or period (``labels``: ``att`` with ``row_se``) with pointwise and uniform intervals at
+    ``level``. As an :class:`~sop_eval.stats.estimate.Estimate`, ``estimate`` is ``overall_att`` and ``se`` is
+    ``overall_se``.
 
     ``overall_influence`` is the per-unit influence function of ``overall_att`` (SE = sqrt(mean(psi²)/n)).
     ``treated_mean`` averages the treated cohorts' outcomes over the same cells with the same weights as
@@ -48,9 +52,9 @@ class AggregateResult:
     overall_se: float
     labels: np.ndarray
     att: np.ndarray
-    se: np.ndarray
+    row_se: np.ndarray
     crit_val: float
-    alpha: float
+    level: float
     se_method: str
     n_boot: int
     control: str
@@ -61,18 +65,42 @@ class AggregateResult:
     treated_mean: float
     balance_e: int | None = None
 
-    def conf_int(self) -> tuple[float, float]:
-        """Pointwise normal interval of ``overall_att`` at ``1 - alpha``."""
-        c = stats.norm.ppf(1 - self.alpha / 2)
+    @property
+    def estimate(self) -> float:
+        """The overall aggregate effect (``overall_att``)."""
+        return self.overall_att
+
+    @property
+    def se(self) -> float:
+        """Standard error of the overall effect (``overall_se``); the rows' are in ``row_se``."""
+        return self.overall_se
+
+    @property
+    def alpha(self) -> float:
+        """Deprecated: ``1 - level``."""
+        return alpha_of(self.level)
+
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Pointwise normal interval of ``overall_att`` at ``level`` (default: the result's level)."""
+        c = stats.norm.ppf(0.5 + (self.level if level is None else level) / 2)
         return (self.overall_att - c * self.overall_se, self.overall_att + c * self.overall_se)
+
+    def to_effect_estimate(self, *, kind: str = "continuous", label: str = "", outcome: str | None = None,
+                           level: float | None = None) -> EffectEstimate:
+        """The overall effect as an :class:`EffectEstimate` (design ``"did"``) for gates and payments."""
+        return effect_estimate_from(
+            self, treated_mean=self.treated_mean, kind=kind, label=label, outcome=outcome, level=level,
+            method=f"att_gt {self.kind} aggregate ({self.method}, {self.control} controls, {self.se_method} SE)",
+            details={"estimator": "att_gt", "aggregation": self.kind, "n_boot": self.n_boot},
+        )
 
     def summary(self) -> pd.DataFrame:
         """Tidy table: an ``overall`` row then one row per label (``event_time``, ``group`` or ``time``)."""
-        z = stats.norm.ppf(1 - self.alpha / 2)
+        z = stats.norm.ppf(0.5 + self.level / 2)
         lo, hi = self.conf_int()
         rows = [{"term": "overall", "label": np.nan, "att": self.overall_att, "se": self.overall_se,
                  "ci_low": lo, "ci_high": hi, "band_low": np.nan, "band_high": np.nan}]
-        for lab, a, s in zip(self.labels, self.att, self.se):
+        for lab, a, s in zip(self.labels, self.att, self.row_se):
             rows.append({"term": KINDS[self.kind], "label": _gl(lab), "att": a, "se": s, "ci_low": a - z * s,
                          "ci_high": a + z * s, "band_low": a - self.crit_val * s, "band_high": a + self.crit_val * s})
         out = pd.DataFrame(rows)
@@ -85,7 +113,7 @@ class AggregateResult:
         return _json_safe({
             "estimator": "att_gt aggregate", "kind": self.kind, "outcome": self.outcome,
             "overall_att": self.overall_att, "overall_se": self.overall_se, "crit_val": self.crit_val,
-            "alpha": self.alpha, "se_method": self.se_method, "n_boot": self.n_boot, "control": self.control,
+            "level": self.level, "se_method": self.se_method, "n_boot": self.n_boot, "control": self.control,
             "method": self.method, "balance_e": self.balance_e, "n_treated": self.n_treated,
             "n_comparison": self.n_comparison, "rows": self.summary().to_dict(orient="records"),
         })
@@ -198,13 +226,13 @@ def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None
     z = float(stats.norm.ppf(1 - res.alpha / 2))
     crit = z
     if len(labels):
-        crit = draws.uniform_critical(res.alpha, columns=np.arange(len(labels)))
+        crit = draws.uniform_critical(res.level, columns=np.arange(len(labels)))
         if not np.isfinite(crit) or crit < z:
             crit = z
     treated = np.isin(G, np.unique(g[window]))
     return AggregateResult(
         kind=kind, outcome=res.outcome, overall_att=overall, overall_se=float(ses[-1]), labels=labels,
-        att=np.array(rows_att), se=ses[:-1], crit_val=float(crit), alpha=res.alpha, se_method=res.se_method,
+        att=np.array(rows_att), row_se=ses[:-1], crit_val=float(crit), level=res.level, se_method=res.se_method,
         n_boot=res.n_boot, control=res.control, method=res.method, n_treated=int(treated.sum()),
         n_comparison=int((G == 0).sum()) if res.control == "never" else int((~treated).sum()),
         overall_influence=overall_if, treated_mean=float(cell_w @ res.treated_mean[ok]), balance_e=balance_e,

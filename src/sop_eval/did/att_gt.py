@@ -29,6 +29,8 @@ from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning
+from sop_eval.seeds import resolve_seed
+from sop_eval.stats.estimate import alpha_of, resolve_level
 
 _SE_TINY = math.sqrt(np.finfo(float).eps) * 10
 SE_METHODS = ("analytic", "bootstrap")
@@ -70,13 +72,23 @@ class AttGtResult:
     se_method: str
     n_boot: int
     seed: int | None
-    alpha: float
+    level: float
     crit_val: float
     treated_mean: np.ndarray
     unit_cluster: np.ndarray | None = None
     covariates: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     panel: bool = True
+
+    @property
+    def estimate(self) -> np.ndarray:
+        """The ATT(g,t) of every cell (``att``)."""
+        return self.att
+
+    @property
+    def alpha(self) -> float:
+        """Deprecated: ``1 - level``."""
+        return alpha_of(self.level)
 
     @property
     def n_units(self) -> int:
@@ -90,9 +102,10 @@ class AttGtResult:
     def post(self) -> np.ndarray:
         return self.time >= self.group
 
-    def conf_int(self, uniform: bool = False) -> pd.DataFrame:
-        """Pointwise normal intervals at ``1 - alpha``; ``uniform=True`` gives the simultaneous band."""
-        c = self.crit_val if uniform else stats.norm.ppf(1 - self.alpha / 2)
+    def conf_int(self, level: float | None = None, uniform: bool = False) -> pd.DataFrame:
+        """Pointwise normal intervals at ``level`` (default: the result's); ``uniform=True`` gives the
+        simultaneous band at the result's level."""
+        c = self.crit_val if uniform else stats.norm.ppf(0.5 + (self.level if level is None else level) / 2)
         return pd.DataFrame({"ci_low": self.att - c * self.se, "ci_high": self.att + c * self.se})
 
     def summary(self) -> pd.DataFrame:
@@ -104,6 +117,11 @@ class AttGtResult:
             "att": self.att, "se": self.se, "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
             "band_low": band["ci_low"], "band_high": band["ci_high"],
         })
+
+    def to_effect_estimate(self, **_: Any) -> Any:
+        """Not defined for a grid of ATT(g,t): a payment needs one number, so aggregate first."""
+        raise SopEvalError("aggregate the ATT(g,t) first, e.g. to_effect_estimate(res.aggregate('simple')); a payment "
+                           "needs one number.")
 
     def aggregate(self, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
                   max_e: float = math.inf) -> "AggregateResult":
@@ -122,7 +140,7 @@ class AttGtResult:
         return _json_safe({
             "estimator": "att_gt", "outcome": self.outcome, "control": self.control, "method": self.method,
             "base_period": self.base_period, "anticipation": self.anticipation, "se_method": self.se_method,
-            "n_boot": self.n_boot, "seed": self.seed, "alpha": self.alpha, "crit_val": self.crit_val,
+            "n_boot": self.n_boot, "seed": self.seed, "level": self.level, "crit_val": self.crit_val,
             "n_units": self.n_units, "panel": self.panel,
             "n_clusters": None if self.unit_cluster is None else int(self.unit_cluster.max()) + 1,
             "covariates": list(self.covariates), "notes": list(self.notes),
@@ -165,7 +183,8 @@ def att_gt(
     cluster: str | None = None,
     panel: bool = True,
     allow_unbalanced: bool = False,
-    alpha: float = 0.05,
+    level: float | None = None,
+    alpha: float | None = None,
 ) -> AttGtResult:
     """Estimate every ATT(g,t) of a staggered-adoption design (Callaway & Sant'Anna 2021, as R ``did``).
 
@@ -174,14 +193,15 @@ def att_gt(
     ``method``: ``"dr"`` (doubly robust, R's default), ``"ipw"`` or ``"reg"``; ``covariates`` enter the
     propensity and outcome models with the values of the earlier of the two periods. ``weights`` names a
     column of unit weights (e.g. matching weights). ``se``: ``"analytic"`` (influence function) or
-    ``"bootstrap"`` (``n_boot`` Rademacher multiplier draws, ``seed``; ``None`` means seed 0, so results are
-    reproducible); the uniform band over all cells needs the bootstrap. ``cluster`` names a column constant
+    ``"bootstrap"`` (``n_boot`` Rademacher multiplier draws, ``seed``; ``None`` means :data:`sop_eval.seeds.DEFAULT_SEED`, so
+    results are reproducible); the uniform band over all cells needs the bootstrap. ``cluster`` names a column constant
     within units (e.g. a person's local authority) by which standard errors are clustered, as R's
     ``clustervars``. ``panel=False`` treats the rows as repeated cross-sections (different people each period;
     ``unit`` may be None) and uses the ``DRDID`` cross-section estimators, each row then being an observation.
     ``allow_unbalanced=True`` keeps the units of an unbalanced panel: the rows are read as cross-sections and
     each unit's influence functions are summed (R's ``allow_unbalanced_panel``); otherwise units missing a
     period are dropped with a warning. Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
+    Intervals are at confidence ``level`` (default 0.95); ``alpha=`` is its deprecated spelling ``1 - level``.
     """
     _choice(control, "control", CONTROLS)
     _choice(method, "method", tuple(ESTIMATORS))
@@ -189,11 +209,11 @@ def att_gt(
     _choice(se, "se", SE_METHODS)
     if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 2):
         raise SopEvalError(f"n_boot={n_boot!r} must be a whole number of bootstrap draws >= 2, e.g. 999.")
-    if not 0 < alpha < 1:
-        raise SopEvalError(f"alpha={alpha!r} must lie strictly between 0 and 1.")
+    level = resolve_level(level, alpha, "att_gt")
+    alpha = alpha_of(level)
     if panel and unit is None:
         raise SopEvalError("att_gt needs unit= for a panel; pass panel=False for repeated cross-sections.")
-    seed = 0 if seed is None else seed
+    seed = resolve_seed(seed)
     options = dict(covariates=covariates, weights=weights, control=control, anticipation=anticipation,
                    cluster=cluster)
     units = None  # unit code of each row when an unbalanced panel is read as cross-sections
@@ -278,13 +298,13 @@ def att_gt(
     if se == "bootstrap":
         draws = multiplier_bootstrap(psi, n_boot, seed, clusters)
         se_vals = draws.se()
-        band = draws.uniform_critical(alpha)
+        band = draws.uniform_critical(level)
         crit = band if np.isfinite(band) and band >= crit else crit
     se_vals = np.where(se_vals <= _SE_TINY, np.nan, se_vals)
     return AttGtResult(
         outcome=outcome, group=np.array([c[0] for c in cells]), time=times[[c[1] for c in cells]], att=att,
         se=se_vals, influence=psi, unit_group=g_obs, unit_weights=w, times=times, control=control,
         method=method, base_period=base_period, anticipation=int(anticipation), se_method=se, n_boot=int(n_boot),
-        seed=seed, alpha=alpha, crit_val=crit, treated_mean=tmean, unit_cluster=clusters,
+        seed=seed, level=level, crit_val=crit, treated_mean=tmean, unit_cluster=clusters,
         covariates=tuple(covariates or ()), notes=tuple(notes), panel=panel,
     )

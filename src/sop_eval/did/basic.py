@@ -14,12 +14,14 @@ from sop_eval.did.bacon import BaconResult, adoption_times, bacon_decomposition
 from sop_eval.did.ols import demean, fit_ols
 from sop_eval.did.panel import _rows, check_numeric, covariate_matrix
 from sop_eval.outputs import json_safe as _json_safe
+from sop_eval.effects.estimate import EffectEstimate, effect_estimate_from
 from sop_eval.errors import SopEvalError, SopEvalWarning, require_columns
+from sop_eval.stats.estimate import alpha_of, resolve_level
 
 
 @dataclass(frozen=True, eq=False)
 class DidResult:
-    """A single DiD coefficient with its standard error (normal-approximation inference at ``1 - alpha``).
+    """A single DiD coefficient with its standard error (normal-approximation inference at confidence ``level``).
 
     ``treated_mean`` is the treated units' mean outcome after treatment and ``comparison_mean`` the implied
     counterfactual mean ``treated_mean - estimate``. ``caveats`` lists warnings that belong with the number
@@ -37,7 +39,7 @@ class DidResult:
     comparison_mean: float
     se_type: str
     n_clusters: int | None
-    alpha: float = 0.05
+    level: float = 0.95
     caveats: tuple[str, ...] = ()
     bacon: BaconResult | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -47,10 +49,24 @@ class DidResult:
         """Two-sided normal p-value of no effect."""
         return float(2 * stats.norm.sf(abs(self.estimate / self.se))) if self.se > 0 else float("nan")
 
-    def conf_int(self) -> tuple[float, float]:
-        """Normal confidence interval at ``1 - alpha``."""
-        z = stats.norm.ppf(1 - self.alpha / 2)
+    @property
+    def alpha(self) -> float:
+        """Deprecated: ``1 - level``."""
+        return alpha_of(self.level)
+
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Normal confidence interval at ``level`` (default: the result's level)."""
+        z = stats.norm.ppf(0.5 + (self.level if level is None else level) / 2)
         return (self.estimate - z * self.se, self.estimate + z * self.se)
+
+    def to_effect_estimate(self, *, kind: str = "continuous", label: str = "", outcome: str | None = None,
+                           level: float | None = None) -> EffectEstimate:
+        """This DiD effect as an :class:`EffectEstimate` (design ``"did"``) for gates and payments."""
+        return effect_estimate_from(
+            self, treated_mean=self.treated_mean, kind=kind, label=label, outcome=outcome, level=level,
+            method=f"{self.estimator} ({self.se_type})",
+            details={"estimator": self.estimator, "caveats": list(self.caveats)},
+        )
 
     def summary(self) -> pd.DataFrame:
         """One tidy row, with any caveat in the ``warning`` column."""
@@ -64,7 +80,7 @@ class DidResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record, including the Goodman-Bacon decomposition when present."""
         out = self.summary().iloc[0].to_dict()
-        out.update(treated_mean=self.treated_mean, comparison_mean=self.comparison_mean, alpha=self.alpha,
+        out.update(treated_mean=self.treated_mean, comparison_mean=self.comparison_mean, level=self.level,
                    n_clusters=self.n_clusters, caveats=list(self.caveats), details=self.details,
                    bacon=self.bacon.to_dict() if self.bacon is not None else None)
         return _json_safe(out)
@@ -94,11 +110,13 @@ def _weights(data: pd.DataFrame, weights: str | None) -> np.ndarray:
 
 def did2x2(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str | None = None,
            cluster: str | None = None, covariates: Sequence[str] | None = None, weights: str | None = None,
-           alpha: float = 0.05) -> DidResult:
+           level: float | None = None, alpha: float | None = None) -> DidResult:
     """The 2×2 DiD: OLS of ``outcome`` on treated, post, treated×post (and ``covariates``); the effect is the
     interaction. Works on panels (give ``unit``) and repeated cross-sections. Standard errors are clustered by
     ``cluster``, else by ``unit``, else HC1. ``weights`` (e.g. matching weights) give weighted least squares.
+    Intervals are at confidence ``level`` (default 0.95); ``alpha=`` is its deprecated spelling ``1 - level``.
     """
+    level = resolve_level(level, alpha, "did2x2")
     cols = [outcome, treated, post, *(covariates or [])] + [c for c in (unit, cluster, weights) if c]
     require_columns(cols, data.columns, "data")
     check_numeric(data, outcome, "outcome")
@@ -124,16 +142,18 @@ def did2x2(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: s
     else:
         n_t, n_c = int((d == 1).sum()), int((d == 0).sum())
     return DidResult("did2x2", outcome, est, float(np.sqrt(fit.vcov[3, 3])), len(y), int(n_t), int(n_c),
-                     treated_mean, treated_mean - est, fit.se_type, fit.n_clusters, alpha)
+                     treated_mean, treated_mean - est, fit.se_type, fit.n_clusters, level)
 
 
 def twfe(data: pd.DataFrame, outcome: str, unit: str, time: str, treated: str, *, cluster: str | None = None,
-         weights: str | None = None, alpha: float = 0.05) -> DidResult:
+         weights: str | None = None, level: float | None = None, alpha: float | None = None) -> DidResult:
     """Two-way fixed-effects DiD: OLS of ``outcome`` on ``treated`` with unit and period effects, clustered by
     ``cluster`` (default: ``unit``). Under staggered adoption the summary warns that the estimate can be biased
     when effects differ across cohorts or over time and :attr:`DidResult.bacon` holds its Goodman-Bacon
-    decomposition (balanced panels, unweighted).
+    decomposition (balanced panels, unweighted). Intervals are at confidence ``level`` (default 0.95); ``alpha=``
+    is its deprecated spelling ``1 - level``.
     """
+    level = resolve_level(level, alpha, "twfe")
     cols = [outcome, unit, time, treated] + [c for c in (cluster, weights) if c]
     require_columns(cols, data.columns, "panel data")
     check_numeric(data, outcome, "outcome")
@@ -177,5 +197,5 @@ def twfe(data: pd.DataFrame, outcome: str, unit: str, time: str, treated: str, *
         caveats.append(msg)
         warnings.warn("TWFE under " + msg, SopEvalWarning, stacklevel=2)
     return DidResult("twfe", outcome, est, float(np.sqrt(fit.vcov[0, 0])), fit.n_obs, int(ever.sum()),
-                     int((ever == 0).sum()), treated_mean, treated_mean - est, fit.se_type, fit.n_clusters, alpha,
+                     int((ever == 0).sum()), treated_mean, treated_mean - est, fit.se_type, fit.n_clusters, level,
                      tuple(caveats), bacon)

@@ -5,7 +5,7 @@ function by an independent Rademacher variable (±1 with probability 1/2) and av
 error is the interquartile range of the ``sqrt(n)``-scaled draws divided by the normal IQR (2 × 0.6745) and by
 ``sqrt(n)``. With clusters, one multiplier is drawn per cluster and applied to the cluster sums of the influence
 functions, and the standard error is ``IQR-sigma · sqrt(G) / n`` (``G`` clusters, ``n`` units). The uniform
-critical value is the ``1 - alpha`` quantile (type 1, the inverse empirical CDF) of the
+critical value is the ``level`` quantile (type 1, the inverse empirical CDF) of the
 largest absolute t-statistic across the columns.
 """
 
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from sop_eval.seeds import rng as seeded_rng
 
 _CHUNK = 256
 
@@ -34,8 +36,8 @@ class BootstrapDraws:
         sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, np.nan)
         return sigma * np.sqrt(self.n_clusters) / self.n
 
-    def uniform_critical(self, alpha: float = 0.05, columns: np.ndarray | None = None) -> float:
-        """Sup-t critical value over ``columns`` (all columns by default) for a 1 - alpha uniform band."""
+    def uniform_critical(self, level: float = 0.95, columns: np.ndarray | None = None) -> float:
+        """Sup-t critical value over ``columns`` (all columns by default) for a uniform band at ``level``."""
         draws = self.draws if columns is None else self.draws[:, columns]
         sigma = self.se() if columns is None else self.se()[columns]
         ok = np.isfinite(sigma)
@@ -43,7 +45,7 @@ class BootstrapDraws:
             return float("nan")
         scale = self.n / np.sqrt(self.n_clusters)  # back to the scale of the draws
         t_max = np.max(np.abs(draws[:, ok] / (sigma[ok] * scale)), axis=1)
-        return float(np.quantile(t_max, 1 - alpha, method="inverted_cdf"))
+        return float(np.quantile(t_max, level, method="inverted_cdf"))
 
 
 def cluster_sums(psi: np.ndarray, clusters: np.ndarray) -> np.ndarray:
@@ -68,7 +70,7 @@ def multiplier_bootstrap(psi: np.ndarray, n_boot: int, seed: int | np.random.Gen
     if clusters is not None:
         clean = cluster_sums(clean, clusters)
     n = clean.shape[0]
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     # v = 2b - 1 with b ~ Bernoulli(1/2) drawn as packed random bits; v @ psi = 2 (b @ psi) - colsum(psi).
     # The products run in float32 (the draws only feed quantiles); the column sums stay in float64.
     low = clean.astype(np.float32)

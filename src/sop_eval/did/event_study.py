@@ -14,6 +14,8 @@ from sop_eval.outputs import json_safe
 from sop_eval.did.ols import demean, fit_ols
 from sop_eval.did.panel import _rows, check_numeric
 from sop_eval.errors import SopEvalError, SopEvalWarning, require_columns
+from sop_eval.seeds import rng as seeded_rng
+from sop_eval.stats.estimate import alpha_of, resolve_level
 
 _BAND_DRAWS = 20_000
 
@@ -34,7 +36,7 @@ class EventStudyResult:
     reference: int
     window: tuple[int, int]
     crit_val: float
-    alpha: float
+    level: float
     n_obs: int
     n_clusters: int | None
     se_type: str
@@ -42,7 +44,7 @@ class EventStudyResult:
 
     def summary(self) -> pd.DataFrame:
         """One row per event time (the reference row has att 0 and no SE) with pointwise and uniform intervals."""
-        z = stats.norm.ppf(1 - self.alpha / 2)
+        z = stats.norm.ppf(0.5 + self.level / 2)
         ev = np.append(self.event_time, self.reference)
         att, se = np.append(self.att, 0.0), np.append(self.se, np.nan)
         order = np.argsort(ev)
@@ -51,39 +53,56 @@ class EventStudyResult:
                              "ci_low": att - z * se, "ci_high": att + z * se,
                              "band_low": att - self.crit_val * se, "band_high": att + self.crit_val * se})
 
-    def conf_int(self, uniform: bool = False) -> pd.DataFrame:
-        """Intervals by event time: pointwise, or the uniform band with ``uniform=True``."""
+    @property
+    def estimate(self) -> np.ndarray:
+        """The coefficient of every event time (``att``)."""
+        return self.att
+
+    @property
+    def alpha(self) -> float:
+        """Deprecated: ``1 - level``."""
+        return alpha_of(self.level)
+
+    def conf_int(self, level: float | None = None, uniform: bool = False) -> pd.DataFrame:
+        """Intervals by event time at the result's level: pointwise, or the uniform band with ``uniform=True``;
+        another ``level`` gives pointwise intervals at that level."""
         s = self.summary()
+        if level is not None and not uniform:
+            z = stats.norm.ppf(0.5 + level / 2)
+            s = s.assign(ci_low=s["att"] - z * s["se"], ci_high=s["att"] + z * s["se"])
         cols = ["band_low", "band_high"] if uniform else ["ci_low", "ci_high"]
         return s[["label", *cols]].set_axis(["event_time", "low", "high"], axis=1)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record."""
         return json_safe({"estimator": "event_study", "outcome": self.outcome, "reference": self.reference,
-                          "window": list(self.window), "crit_val": self.crit_val, "alpha": self.alpha,
+                          "window": list(self.window), "crit_val": self.crit_val, "level": self.level,
                           "n_obs": self.n_obs, "se_type": self.se_type, "caveats": list(self.caveats),
                           "rows": self.summary().to_dict(orient="records")})
 
 
-def sup_t_critical(vcov: np.ndarray, alpha: float, seed: int = 0) -> float:
-    """The 1 - alpha quantile of max |Z_k| / sd_k for Z ~ N(0, vcov) (a uniform band's critical value)."""
+def sup_t_critical(vcov: np.ndarray, level: float = 0.95, seed: int | None = None) -> float:
+    """The ``level`` quantile of max |Z_k| / sd_k for Z ~ N(0, vcov) (a uniform band's critical value);
+    ``seed=None`` means :data:`sop_eval.seeds.DEFAULT_SEED`."""
     sd = np.sqrt(np.diag(vcov))
     corr = vcov / np.outer(sd, sd)
-    draws = np.random.default_rng(seed).multivariate_normal(np.zeros(len(sd)), corr, size=_BAND_DRAWS,
+    draws = seeded_rng(seed).multivariate_normal(np.zeros(len(sd)), corr, size=_BAND_DRAWS,
                                                             method="eigh")
-    return float(np.quantile(np.abs(draws).max(axis=1), 1 - alpha))
+    return float(np.quantile(np.abs(draws).max(axis=1), level))
 
 
 def event_study(data: pd.DataFrame, outcome: str, unit: str, time: str, group: str, *,
                 window: tuple[int, int] | None = None, reference: int = -1, cluster: str | None = None,
-                alpha: float = 0.05) -> EventStudyResult:
+                level: float | None = None, alpha: float | None = None) -> EventStudyResult:
     """TWFE event study: ``outcome`` on indicators of event time ``e = time - group`` within ``window = (-k, m)``
     (event times beyond the window are binned into its end points), with unit and period effects; ``reference``
     is the omitted event time. ``group`` is the first treated period (0 or missing = never treated); SEs are
     clustered by ``cluster`` (default ``unit``). Under staggered adoption the coefficients can mix effects of
     other event times (Sun & Abraham 2021); the result then carries that caveat — prefer
-    ``att_gt(...).aggregate("dynamic")``.
+    ``att_gt(...).aggregate("dynamic")``. Intervals are at confidence ``level`` (default 0.95); ``alpha=`` is its
+    deprecated spelling ``1 - level``.
     """
+    level = resolve_level(level, alpha, "event_study")
     require_columns([outcome, unit, time, group] + ([cluster] if cluster else []), data.columns, "panel data")
     for c, what in ((outcome, "outcome"), (time, "time"), (group, "group")):
         check_numeric(data, c, what)
@@ -124,7 +143,7 @@ def event_study(data: pd.DataFrame, outcome: str, unit: str, time: str, group: s
                        "event times and cohorts (Sun & Abraham 2021); prefer att_gt(...).aggregate('dynamic').")
         warnings.warn("event_study under " + caveats[0], SopEvalWarning, stacklevel=2)
     return EventStudyResult(outcome=outcome, event_time=events, att=fit.beta, se=se, vcov=fit.vcov,
-                            reference=int(reference), window=(lo, hi), crit_val=sup_t_critical(fit.vcov, alpha),
-                            alpha=alpha, n_obs=fit.n_obs, n_clusters=fit.n_clusters, se_type=fit.se_type,
+                            reference=int(reference), window=(lo, hi), crit_val=sup_t_critical(fit.vcov, level),
+                            level=level, n_obs=fit.n_obs, n_clusters=fit.n_clusters, se_type=fit.se_type,
                             caveats=tuple(caveats))
 

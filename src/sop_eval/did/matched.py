@@ -15,6 +15,7 @@ import pandas as pd
 
 from sop_eval.did.basic import DidResult, did2x2
 from sop_eval.errors import SopEvalError, require_columns
+from sop_eval.stats.estimate import resolve_level
 
 _W, _T, _POST, _ID = "_sop_weight", "_sop_treated", "_sop_post", "_sop_unit"
 
@@ -50,7 +51,8 @@ def with_matching_weights(cohort: Any, panel: pd.DataFrame, id: str, *, weight: 
 
 
 def matched_did(cohort: Any, outcome: str, *, baseline: str | None = None, post: str | None = None,
-                panel: pd.DataFrame | None = None, id: str | None = None, alpha: float = 0.05) -> DidResult:
+                panel: pd.DataFrame | None = None, id: str | None = None, level: float | None = None,
+                alpha: float | None = None) -> DidResult:
     """DiD on a matched cohort, in one of three layouts.
 
     - ``baseline=``: one row per person in ``cohort.data`` with the pre-period outcome in ``baseline`` and the
@@ -59,7 +61,10 @@ def matched_did(cohort: Any, outcome: str, *, baseline: str | None = None, post:
       ``id`` from ``cohort.data``.
     - ``post=`` alone: ``cohort.data`` holds repeated cross-sections (people observed before or after the start,
       marked by ``post``), matched as one pool.
+
+    Intervals are at confidence ``level`` (default 0.95); ``alpha=`` is its deprecated spelling ``1 - level``.
     """
+    level = resolve_level(level, alpha, "matched_did")
     data, weights, treatment = _cohort_parts(cohort)
     if baseline is not None:
         require_columns([outcome, baseline], data.columns, "matched cohort data")
@@ -69,21 +74,21 @@ def matched_did(cohort: Any, outcome: str, *, baseline: str | None = None, post:
         long = pd.concat([wide.assign(**{_POST: 0.0, outcome: data.loc[keep, baseline].to_numpy(dtype=float)}),
                           wide.assign(**{_POST: 1.0, outcome: data.loc[keep, outcome].to_numpy(dtype=float)})],
                          ignore_index=True)
-        res = did2x2(long, outcome, _T, _POST, unit=_ID, weights=_W, alpha=alpha)
+        res = did2x2(long, outcome, _T, _POST, unit=_ID, weights=_W, level=level)
     elif panel is not None:
         if id is None or post is None:
             raise SopEvalError("matched_did with panel= needs id= (the person identifier column in both tables) "
                                "and post= (the 0/1 post-period column of the panel).")
         joined = with_matching_weights(cohort, panel, id, weight=_W, treated=_T)
-        res = did2x2(joined, outcome, _T, post, unit=id, weights=_W, alpha=alpha)
+        res = did2x2(joined, outcome, _T, post, unit=id, weights=_W, level=level)
     elif post is not None:
         require_columns([outcome, post], data.columns, "matched cohort data")
         joined = data.assign(**{_W: weights, _T: data[treatment].astype(float)})
         joined = joined[joined[_W] > 0]
-        res = did2x2(joined, outcome, _T, post, unit=id, weights=_W, alpha=alpha)
+        res = did2x2(joined, outcome, _T, post, unit=id, weights=_W, level=level)
     else:
         raise SopEvalError("matched_did needs baseline= (wide pre/post outcomes), panel= with id= and post= (a long "
                            "panel), or post= (repeated cross-sections in the cohort data).")
     return DidResult("matched did", outcome, res.estimate, res.se, res.n_obs, res.n_treated, res.n_comparison,
-                     res.treated_mean, res.comparison_mean, res.se_type, res.n_clusters, alpha,
+                     res.treated_mean, res.comparison_mean, res.se_type, res.n_clusters, level,
                      details={"layout": "wide" if baseline else "panel" if panel is not None else "cross-sections"})

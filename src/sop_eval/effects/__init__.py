@@ -4,7 +4,7 @@ from sop_eval.effects.baseline import versus_baseline
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.inference import SE_METHODS, get_se_method
 from sop_eval.effects.matched import estimate_by, estimate_effect
-from sop_eval.effects.pooling import pool
+from sop_eval.effects.pooling import mean_of_cohort_reductions, pool, pool_cohorts
 from sop_eval.effects.sensitivity import EValue, RosenbaumBounds, e_value, rosenbaum_bounds
 
 __all__ = [
@@ -16,7 +16,9 @@ __all__ = [
     "estimate_by",
     "estimate_effect",
     "get_se_method",
+    "mean_of_cohort_reductions",
     "pool",
+    "pool_cohorts",
     "rosenbaum_bounds",
     "versus_baseline",
 ]

@@ -11,6 +11,7 @@ from scipy import stats
 
 from sop_eval.errors import SopEvalError
 from sop_eval.outputs import json_safe as _json_safe
+from sop_eval.stats.estimate import Estimate, alpha_of, resolve_level
 
 KINDS = ("binary", "count", "continuous", "time_to_event")
 DESIGNS = ("psm", "did", "historical_baseline", "assumed_rate", "rct", "weighting")
@@ -27,7 +28,7 @@ class EffectEstimate:
     relative interval is the delta-method interval for ``estimate / comparison_mean``; it accounts for
     the uncertainty of the comparison mean through ``comparison_mean_se`` and ``cov_estimate_comparison``
     when they are known, and treats the comparison mean as fixed otherwise. A result is "significant at
-    alpha" when ``p_value < alpha`` (strict inequality); ``describe()`` and ``summary()`` state it.
+    level" when ``p_value < 1 - level`` (strict inequality); ``describe()`` and ``summary()`` state it.
     ``details`` holds method-specific extras (cluster counts, bootstrap settings, survival curves,
     ``n_events_treated``).
     """
@@ -82,9 +83,9 @@ class EffectEstimate:
         c = self._critical(self.level if level is None else level)
         return (self.estimate - c * self.se, self.estimate + c * self.se)
 
-    def significant(self, alpha: float = 0.05) -> bool:
-        """Whether ``p_value < alpha``."""
-        return self.p_value < alpha
+    def significant(self, level: float | None = None, *, alpha: float | None = None) -> bool:
+        """Whether ``p_value < 1 - level`` (default: the estimate's own level); ``alpha=`` is deprecated."""
+        return self.p_value < alpha_of(resolve_level(level, alpha, "significant", default=self.level))
 
     # -- relative change -----------------------------------------------------------------------------
     @property
@@ -286,3 +287,32 @@ class EffectEstimate:
             text += " The counterfactual is a historical baseline or an assumed rate: weaker evidence than a concurrent comparison group."
         return text
 
+
+def effect_estimate_from(
+    result: Estimate,
+    *,
+    treated_mean: float,
+    method: str,
+    details: Mapping[str, Any],
+    kind: str = "continuous",
+    design: str = "did",
+    label: str = "",
+    outcome: str | None = None,
+    level: float | None = None,
+) -> EffectEstimate:
+    """An :class:`EffectEstimate` from any result speaking the :class:`~sop_eval.stats.estimate.Estimate`
+    vocabulary that also carries ``n_treated``, ``n_comparison`` and ``outcome``.
+
+    ``treated_mean`` is the treated units' mean; ``comparison_mean`` is the counterfactual
+    ``treated_mean - estimate``, so the relative change is measured against what the treated would have had.
+    ``level`` defaults to the result's own.
+    """
+    est, se = float(result.estimate), float(result.se)
+    if not (se == se and se >= 0):
+        raise SopEvalError("the result has no usable standard error (too few units?); it cannot feed a gate.")
+    return EffectEstimate(
+        estimate=est, se=se, treated_mean=float(treated_mean), comparison_mean=float(treated_mean - est),
+        n_treated=int(getattr(result, "n_treated")), n_comparison=int(getattr(result, "n_comparison")),
+        outcome=outcome or getattr(result, "outcome", ""), kind=kind, design=design, method=method, label=label,
+        level=result.level if level is None else level, details=dict(details),
+    )

@@ -35,6 +35,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sop_eval.errors import SopEvalError
+from sop_eval.seeds import rng as seeded_rng
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def cluster_bootstrap(
 
     Each replicate draws as many matched sets as there are, with replacement (multinomial counts), and
     re-solves the weighted normal equations from per-set cross-products (how often each set was drawn,
-    times its cross-products). ``progress=None`` shows a bar
+    times its cross-products); ``seed=None`` means :data:`sop_eval.seeds.DEFAULT_SEED`. ``progress=None`` shows a bar
     when there are more than 2,000 replicates.
     """
     if int(n_boot) < 2:
@@ -176,7 +177,7 @@ def cluster_bootstrap(
     wx = design.X * design.w[:, None]
     per_set = np.zeros((n_clusters, k * k + k))
     np.add.at(per_set, design.cluster, np.column_stack([(wx[:, :, None] * design.X[:, None, :]).reshape(-1, k * k), wx * design.y[:, None]]))
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     draws = np.empty((int(n_boot), 2))
     show = progress if progress is not None else n_boot > 2000
     done = 0

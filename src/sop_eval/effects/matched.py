@@ -144,8 +144,9 @@ def estimate_effect(
     otherwise ``"continuous"``) or given. For ``"time_to_event"``, ``outcome`` is the time to the event
     and ``event`` the 0/1 event column; without ``event``, a missing time means no event by ``horizon``.
     The time-to-event effect is the difference in restricted mean time to event up to ``horizon``
-    (default: the largest observed time), with Kaplan–Meier curves, medians and a weighted Cox hazard
-    ratio in ``details`` (see :mod:`sop_eval.effects.survival`).
+    (default: the largest observed time; later times, events included, are censored at it), with
+    Kaplan–Meier curves, medians and a weighted Cox hazard ratio in ``details`` (see
+    :mod:`sop_eval.effects.survival`; there ``"robust"`` clusters on the person, ``"cluster"`` on the set).
 
     ``se`` names the standard error (:data:`sop_eval.effects.inference.SE_METHODS`): ``"cluster"``
     (matched set), ``"robust"``/``"HC0"``–``"HC3"``, ``"abadie-imbens"`` (nearest-neighbour matching

@@ -1,4 +1,12 @@
-"""Pooling effect estimates from independent cohorts into one (the Peterborough final result)."""
+"""Pooling effect estimates from independent cohorts into one (the Peterborough final result).
+
+The pooled result of a contract is :func:`pool_cohorts`: all cohorts together. Its effect and its
+comparison mean are the cohort-size-weighted (``n_treated``) means of the cohorts' effects and comparison
+means, so its relative change is the change across all cohorts together (for counts: the events avoided
+in all cohorts over the events expected in all cohorts). The contract's pooled gate is tested on it.
+:func:`mean_of_cohort_reductions` — the weighted mean of each cohort's own relative reduction — is a
+different, descriptive figure.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,34 @@ from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError, examples
 
 POOL_WEIGHTS = ("n", "inverse_variance")
+
+
+def pool_cohorts(
+    estimates: Sequence[EffectEstimate], weights: str | Sequence[float] = "n", label: str = "pooled"
+) -> EffectEstimate:
+    """The pooled result of a contract's cohorts: all cohorts together (see the module docstring).
+
+    ``weights`` are the cohort sizes (``"n"``, the contract's rule) unless the contract gives others; the
+    standard error treats the cohorts as independent.
+    """
+    return pool(estimates, weights=weights, label=label)
+
+
+def mean_of_cohort_reductions(estimates: Sequence[EffectEstimate], weights: str | Sequence[float] = "n") -> float:
+    """The weighted mean of the cohorts' relative reductions ``-estimate / comparison_mean`` (weights as
+    :func:`pool`, normalised). Descriptive only: the pooled gate is decided on :func:`pool_cohorts`."""
+    items = list(estimates)
+    if not items:
+        raise SopEvalError("mean_of_cohort_reductions() got no estimates.")
+    if isinstance(weights, str) and weights == "n":
+        raw = np.array([e.n_treated for e in items], dtype=float)
+    elif isinstance(weights, str):
+        raise SopEvalError(f"weights={weights!r} must be 'n' or a list of numbers.")
+    else:
+        raw = np.asarray(list(weights), dtype=float)
+    if raw.shape != (len(items),) or (raw < 0).any() or raw.sum() <= 0:
+        raise SopEvalError(f"weights= needs {len(items)} non-negative numbers with a positive total.")
+    return float((raw / raw.sum()) @ [-e.relative for e in items])
 
 
 def pool(estimates: Sequence[EffectEstimate], weights: str | Sequence[float] = "n", label: str = "pooled") -> EffectEstimate:
@@ -72,6 +108,7 @@ def pool(estimates: Sequence[EffectEstimate], weights: str | Sequence[float] = "
             "pool_weights": w.tolist(),
             "cohorts": [e.label or f"estimate {i + 1}" for i, e in enumerate(items)],
             "cohort_relative": [e.relative for e in items],
+            "mean_of_cohort_reductions": float(w @ [-e.relative for e in items]),
             "n_events_treated": sum(int(e.details.get("n_events_treated", 0)) for e in items)
             if all("n_events_treated" in e.details for e in items) else None,
         },

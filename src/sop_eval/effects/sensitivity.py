@@ -9,12 +9,15 @@ between the bounds from the normal approximation with ``p = gamma / (1 + gamma)`
 is the usual normal-approximation signed-rank test with the tie correction (as ``scipy.stats.wilcoxon``
 with ``method="approx", correction=False``). The critical gamma is the smallest gamma at which the
 upper bound exceeds ``alpha``. For 1:k matched sets the pair difference is the treated outcome minus
-the weighted mean of its controls (an approximation that treats each set as one pair).
+the weighted mean of its controls (an approximation that treats each set as one pair). With
+``alternative="auto"`` the one-sided direction is that of the effect estimate (the matched ATT, which is
+the mean pair difference), not of the median difference: with skewed outcomes the two can disagree.
 
 E-value (VanderWeele and Ding 2017): the minimum strength of association, on the risk-ratio scale,
 that an unmeasured confounder would need with both treatment and outcome to explain away the effect:
 ``RR + sqrt(RR (RR - 1))`` for ``RR >= 1`` (use ``1/RR`` below 1); for the confidence limit nearer 1,
-and 1 when the interval includes 1.
+and 1 when the interval includes 1. The interval of a risk or rate ratio is computed on the log scale,
+``exp(log RR -/+ z SE(log RR))`` with the delta-method ``SE(log RR) = SE(RR) / RR``.
 """
 
 from __future__ import annotations
@@ -42,10 +45,19 @@ class RosenbaumBounds:
     alternative: str
     n_pairs: int
     n_nonzero: int
+    direction_from: str = "given"
+
+    @property
+    def direction(self) -> str:
+        """The one-sided hypothesis tested and where its direction came from."""
+        side = "higher" if self.alternative == "greater" else "lower"
+        return f"treated {side} (alternative={self.alternative!r}; direction {self.direction_from})"
 
     def summary(self) -> pd.DataFrame:
-        """The bounds table (gamma, p_lower, p_upper, significant_at_upper)."""
-        return self.table.assign(significant_at_upper=self.table["p_upper"] < self.alpha)
+        """The bounds table (gamma, p_lower, p_upper, significant_at_upper) and the direction tested."""
+        return self.table.assign(
+            significant_at_upper=self.table["p_upper"] < self.alpha, direction_tested=self.direction
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record."""
@@ -53,6 +65,7 @@ class RosenbaumBounds:
             "critical_gamma": self.critical_gamma,
             "alpha": self.alpha,
             "alternative": self.alternative,
+            "direction_tested": self.direction,
             "n_pairs": self.n_pairs,
             "n_nonzero": self.n_nonzero,
             "table": self.table.to_dict(orient="list"),
@@ -72,18 +85,27 @@ def rosenbaum_bounds(
     gammas: Sequence[float] | None = None,
     alpha: float = 0.05,
     alternative: str = "auto",
+    effect: float | None = None,
 ) -> RosenbaumBounds:
     """Rosenbaum bounds for matched-pair ``differences`` (treated minus control).
 
     ``alternative``: ``"greater"`` (treated higher), ``"less"`` (treated lower, e.g. fewer
-    reconvictions) or ``"auto"`` (the direction of the median difference).
+    reconvictions) or ``"auto"``: the direction of the effect estimate ``effect`` (the matched ATT),
+    or without it of the mean difference (the matched ATT for :func:`pair_differences`); ``"greater"``
+    when it is zero. The direction tested is stated in :meth:`RosenbaumBounds.summary`.
     """
     d = np.asarray(differences, dtype=float)
     if d.ndim != 1 or np.isnan(d).any():
         raise SopEvalError("differences must be a 1-d array of pair differences without missing values.")
+    source = "given"
     if alternative == "auto":
-        nonzero = d[d != 0]
-        alternative = "less" if len(nonzero) and np.median(nonzero) < 0 else "greater"
+        if effect is None:
+            effect, source = (float(d.mean()) if len(d) else 0.0), "from the sign of the mean pair difference (the matched ATT)"
+        else:
+            source = f"from the sign of the effect estimate ({float(effect):g})"
+        if not np.isfinite(effect):
+            raise SopEvalError(f"effect={effect!r} must be a finite effect estimate to set the direction tested.")
+        alternative = "less" if effect < 0 else "greater"
     if alternative not in ("greater", "less"):
         raise SopEvalError(f"alternative={alternative!r} must be 'greater', 'less' or 'auto'.")
     signed = -d if alternative == "less" else d
@@ -107,11 +129,13 @@ def rosenbaum_bounds(
         critical = float("inf")
     else:
         critical = float(optimize.brentq(excess, 1.0, 1e6, xtol=1e-8))
-    return RosenbaumBounds(table, critical, float(alpha), alternative, len(d), len(signed))
+    return RosenbaumBounds(table, critical, float(alpha), alternative, len(d), len(signed), source)
 
 
 def pair_differences(cohort: Any, outcome: str) -> np.ndarray:
-    """Per matched set: the treated outcome minus the weighted mean outcome of its controls."""
+    """Per matched set: the treated outcome minus the weighted mean outcome of its controls.
+
+    Their mean is the matched ATT without covariate adjustment."""
     sample = matched_sample(cohort)
     y = sample.frame[outcome].to_numpy(dtype=float)
     g, w, t = sample.cluster, sample.weights, sample.treat
@@ -157,14 +181,23 @@ def e_value_ratio(rr: float, ci_low: float, ci_high: float, scale: str = "risk r
 def e_value(estimate: EffectEstimate, *, sd: float | None = None) -> EValue:
     """E-value of an effect estimate.
 
-    Binary and count outcomes: the ratio ``1 + relative`` with the delta-method interval of the
-    relative change. Time to event: the hazard ratio in ``details``, converted for a common outcome
+    Binary and count outcomes: the ratio ``treated_mean / comparison_mean`` with its interval computed
+    on the log scale (delta-method ``SE(log RR) = relative_se / RR``, as for a two-by-two table's
+    ``sqrt(1/a - 1/n1 + 1/c - 1/n0)`` when the groups are independent). Time to event: the hazard ratio in ``details``, converted for a common outcome
     with ``(1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``. Continuous outcomes need the outcome's ``sd``:
     ``RR = exp(0.91 * estimate / sd)``.
     """
     if estimate.kind in ("binary", "count"):
-        lo, hi = estimate.relative_conf_int()
-        return e_value_ratio(1 + estimate.relative, max(1 + lo, 1e-12), 1 + hi, "risk ratio" if estimate.kind == "binary" else "rate ratio")
+        rr = 1 + estimate.relative
+        if not rr > 0:
+            raise SopEvalError(
+                f"the {estimate.kind} outcome {estimate.outcome!r} has treated mean {estimate.treated_mean:g} and "
+                f"comparison mean {estimate.comparison_mean:g}; an E-value needs both positive."
+            )
+        z = estimate._critical(estimate.level)
+        se_log = estimate.relative_se / rr
+        lo, hi = rr * np.exp(-z * se_log), rr * np.exp(z * se_log)
+        return e_value_ratio(rr, lo, hi, "risk ratio" if estimate.kind == "binary" else "rate ratio")
     if estimate.kind == "time_to_event":
         hr = estimate.details.get("hazard_ratio")
         if hr is None:

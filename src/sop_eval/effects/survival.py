@@ -10,6 +10,9 @@ The Cox model (Breslow ties) is fitted with case weights and a robust (Lin–Wei
 clustered on matched set, as R ``coxph(Surv(time, event) ~ treat, weights = w, cluster = set,
 ties = "breslow")``; statsmodels' ``PHReg`` has no case weights, so the fit is done here and checked
 against ``PHReg(...).fit(groups=...)`` when all weights are 1.
+
+With a ``horizon`` every time beyond it is censored at it, events included (an event after the
+window is not an event within it), so passing pre-censored data gives the same results.
 """
 
 from __future__ import annotations
@@ -97,19 +100,36 @@ class CoxFit:
     information: float
     n_events: float
     converged: bool
+    level: float = 0.95
+
+    @property
+    def estimate(self) -> float:
+        """The log hazard ratio (``coef``); :meth:`conf_int` gives the hazard ratio's interval."""
+        return self.coef
 
     @property
     def hazard_ratio(self) -> float:
         return float(np.exp(self.coef))
 
-    def conf_int(self, level: float = 0.95) -> tuple[float, float]:
-        """Confidence interval of the hazard ratio (Wald on the log scale)."""
-        c = stats.norm.ppf(0.5 + level / 2)
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Confidence interval of the hazard ratio (Wald on the log scale) at ``level`` (default: the fit's)."""
+        c = stats.norm.ppf(0.5 + (self.level if level is None else level) / 2)
         return float(np.exp(self.coef - c * self.se)), float(np.exp(self.coef + c * self.se))
 
     @property
     def p_value(self) -> float:
         return float(2 * stats.norm.sf(abs(self.coef / self.se))) if self.se > 0 else float("nan")
+
+    def summary(self) -> pd.DataFrame:
+        """One row: log hazard ratio, its SE, the hazard ratio with its interval, the p-value."""
+        lo, hi = self.conf_int()
+        return pd.DataFrame([{"log_hazard_ratio": self.coef, "se": self.se, "hazard_ratio": self.hazard_ratio,
+                              "ci_low": lo, "ci_high": hi, "level": self.level, "p_value": self.p_value,
+                              "n_events": self.n_events, "converged": self.converged}])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record."""
+        return {k: (v.item() if hasattr(v, "item") else v) for k, v in self.summary().iloc[0].to_dict().items()}
 
 
 def weighted_cox(time: Any, event: Any, x: Any, weights: Any = None, cluster: Any = None, max_iter: int = 50) -> CoxFit:
@@ -178,12 +198,18 @@ def time_to_event_effect(
 ) -> EffectEstimate:
     """Difference in restricted mean time to event (treated minus comparison) in a matched sample.
 
-    ``details`` holds the Kaplan–Meier curves (``km_treated``, ``km_comparison``), medians, event counts
-    and the weighted Cox hazard ratio with its robust interval. ``se``: ``"cluster"`` (matched set) or
-    ``"robust"`` (person).
+    With ``horizon`` every time beyond it is censored at ``horizon``, events included; without
+    ``event`` a missing time is no event by ``horizon``. ``details`` holds the Kaplan–Meier curves
+    (``km_treated``, ``km_comparison``), medians, event counts within the window and the weighted Cox
+    hazard ratio with its robust interval. ``se`` sets the clusters of both the RMST and the Cox
+    variance: ``"cluster"`` (matched set) or ``"robust"`` (person: a comparison person who serves
+    several matched sets, as in matching with replacement, is one cluster; without replacement every
+    row is its own person).
     """
     if se not in ("cluster", "robust"):
         raise SopEvalError(f"se={se!r} is not available for time_to_event outcomes; use 'cluster' or 'robust'.")
+    if horizon is not None and not (isinstance(horizon, (int, float)) and horizon > 0):
+        raise SopEvalError(f"horizon={horizon!r} for {outcome!r} must be a positive number of time units (e.g. 365).")
     t = np.asarray(time, dtype=float)
     if event is None:
         if np.isnan(t).any() and horizon is None:
@@ -199,9 +225,12 @@ def time_to_event_effect(
             raise SopEvalError(f"time {outcome!r} must be complete and event must be 0/1 for every matched row.")
     if (t < 0).any():
         raise SopEvalError(f"time column {outcome!r} has negative values; times must be >= 0.")
+    if horizon is not None:
+        d = np.where(t > horizon, 0.0, d)
+        t = np.minimum(t, float(horizon))
     tau = float(np.max(t)) if horizon is None else float(horizon)
     tr, w = sample.treat, sample.weights
-    cluster = sample.cluster if se == "cluster" else np.arange(len(t))
+    cluster = sample.cluster if se == "cluster" else pd.factorize(sample.frame.index)[0]
     r_t, inf_t = rmst(t[tr], d[tr], w[tr], tau)
     r_c, inf_c = rmst(t[~tr], d[~tr], w[~tr], tau)
     n_g = int(cluster.max()) + 1
@@ -212,6 +241,8 @@ def time_to_event_effect(
     km_t, km_c = kaplan_meier(t[tr], d[tr], w[tr]), kaplan_meier(t[~tr], d[~tr], w[~tr])
     details = {
         "se_name": se,
+        "se_clusters": "matched set" if se == "cluster" else "person",
+        "n_clusters": len(np.unique(cluster)),
         "horizon": tau,
         "measure": f"restricted mean time to event up to {tau:g}",
         "n_events_treated": int(d[tr].sum()),
@@ -234,7 +265,10 @@ def time_to_event_effect(
         n_comparison=sample.n_comparison,
         outcome=outcome,
         kind="time_to_event",
-        method=f"RMST difference, influence-function SE ({'matched set' if se == 'cluster' else 'person'})",
+        method=(
+            "RMST difference (influence-function SE) and Cox hazard ratio (robust SE), clustered on "
+            + ("matched set" if se == "cluster" else "person (a comparison person in several matched sets counts once)")
+        ),
         label=label,
         level=level,
         comparison_mean_se=float(np.sqrt(var_c)),

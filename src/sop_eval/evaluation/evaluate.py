@@ -18,8 +18,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sop_eval.data import COHORT_COLUMN, read_table
-from sop_eval.designs import DESIGNS, Design
+from sop_eval.designs import DESIGNS, CohortResult, Design
 from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, SopEvalWarning
 from sop_eval.evaluation.audit import write_audit
 from sop_eval.evaluation.results import Evaluation
@@ -28,10 +29,9 @@ from sop_eval.outputs import atomic_directory, dumps
 from sop_eval.payments import Contract, calculate, load_contract
 from sop_eval.report import evaluation_report
 from sop_eval.report.disclosure import DEFAULT_POLICY
+from sop_eval.seeds import DEFAULT_SEED
 
 __all__ = ["COHORT_COLUMN", "DEFAULT_SEED", "evaluate", "run"]
-
-DEFAULT_SEED = 20100909
 
 
 # -- loading -------------------------------------------------------------------------------------------
@@ -93,9 +93,10 @@ def evaluate(
     to contract cohorts; for every cohort it measures the effect on the contract's outcome (matched
     cohorts: once the cohort's outcome window has closed by the extract date, matching the people
     served to the comparison pool of the same cohort, with balance, baseline risk and the named
-    standard error; staggered difference-in-differences: the cohort's adoption wave). The cohorts are
-    then pooled, the gates applied and the payments computed ``as_of`` a date, with the payment risk
-    over ``risk_draws`` draws. ``seed`` fixes every random step (cohort ``i`` is measured with ``seed + i``).
+    standard error; staggered difference-in-differences: the cohort's adoption wave). The cohorts the
+    contract pools are then pooled (all together, weights ``n_treated``), the gates applied and the
+    payments computed ``as_of`` a date, with the payment risk over ``risk_draws`` draws. ``seed``
+    fixes every random step (cohort ``i`` is measured with ``seed + i``).
     """
     if not isinstance(contract, Contract):
         contract = load_contract(contract)
@@ -105,10 +106,7 @@ def evaluate(
     bar = tqdm(contract.cohorts, desc="cohorts", unit="cohort", disable=_quiet(progress), leave=False)
     results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
     measured = [c.effect for c in results if c.effect is not None]
-    terms = next((o for o in contract.outcomes if o.name == prepared.outcome), None)
-    pooled = None
-    if terms is not None and terms.pooled is not None:
-        pooled = design.pool(results, terms.pooled.cohorts, prepared)
+    pooled = _pooled_result(contract, prepared.outcome, results)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SopEvalWarning)
         schedule = calculate(contract, estimates=measured, as_of=as_of)
@@ -117,6 +115,18 @@ def evaluate(
         schedule=schedule, payment_risk=_payment_risk(contract, measured, risk_draws, seed),
         parameters=prepared.parameters, inputs=inputs, design=design.name, fit=prepared.fit,
     )
+
+
+def _pooled_result(contract: Contract, outcome: str, results: Sequence[CohortResult]) -> EffectEstimate | None:
+    """The pooled result the contract's pooled gate is tested on (all its cohorts together), once every cohort
+    it pools has been measured; None when the outcome has no pooled gate over two or more cohorts."""
+    terms = next((o for o in contract.outcomes if o.name == outcome), None)
+    if terms is None or terms.pooled is None or len(terms.pooled.cohorts) < 2:
+        return None
+    members = [c.effect for c in results if c.effect is not None and c.name in terms.pooled.cohorts]
+    if len(members) != len(terms.pooled.cohorts):
+        return None
+    return pool_cohorts(members, label="pooled")
 
 
 def _quiet(progress: bool | None) -> bool | None:

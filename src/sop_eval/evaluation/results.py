@@ -54,9 +54,8 @@ class Evaluation:
     def headline(self) -> pd.DataFrame:
         """Per cohort and pooled: outcome per 100 treated and comparison, reduction with CI, gate, payment.
 
-        Where a gate on the relative reduction applies, ``reduction`` and its interval are the gate's own
-        figures (for the pooled row, the cohort-size-weighted mean of the cohort reductions, as the contract
-        pools them); otherwise they are ``-relative`` of the estimate.
+        ``reduction`` and its interval are ``-relative`` of the row's estimate; for the pooled row that is the
+        pooled result (all cohorts together), the figure the contract's pooled gate is decided on.
         """
         rows = []
         for c in self.cohorts:
@@ -137,10 +136,6 @@ def _headline_row(name: str, est: EffectEstimate | None, decision: Any, line: An
         )
     if decision is not None:
         row.update(gate=float(decision.threshold), gate_met=bool(decision.met), gate_measure=float(decision.value))
-        if decision.measure == "relative_reduction" and decision.ci_low is not None:
-            # the contractual figure: for a pooled gate, the cohort-size-weighted mean of the cohort reductions
-            row.update(reduction=float(decision.value), reduction_ci_low=float(decision.ci_low),
-                       reduction_ci_high=float(decision.ci_high))
     if line is not None:
         row.update(payment=float(line.amount), payment_status=line.status)
     return row

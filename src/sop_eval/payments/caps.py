@@ -16,50 +16,24 @@ order), so a line's amount depends only on lines due before it: a schedule compu
 cohorts' lines after caps)``.
 
 The pass is written once for two number systems: exact decimals for the calculator
-(:data:`DECIMAL`) and float arrays of draws for the Monte Carlo view (:data:`ARRAY`).
+(:data:`DECIMAL`, rounding to the penny) and float arrays of draws for the Monte Carlo view
+(:data:`ARRAY`); :class:`Ops` lives in :mod:`sop_eval.arithmetic`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-import numpy as np
-
+from sop_eval.arithmetic import ARRAY, EXACT, Ops
 from sop_eval.payments.contract import Contract, Outcome
 from sop_eval.payments.money import ZERO, split, to_pennies
 
 
-@dataclass(frozen=True)
-class Ops:
-    """Arithmetic for one number system: exact decimals or float arrays of Monte Carlo draws."""
-
-    const: Callable[[Any], Any]
-    where: Callable[[Any, Any, Any], Any]
-    minimum: Callable[[Any, Any], Any]
-    maximum: Callable[[Any, Any], Any]
-    round: Callable[[Any], Any]
-    split: Callable[[Any, Sequence[Decimal]], list[Any]]
-
-
-DECIMAL = Ops(
-    const=lambda x: Decimal(x),
-    where=lambda c, a, b: a if c else b,
-    minimum=min,
-    maximum=max,
-    round=to_pennies,
-    split=split,
-)
-ARRAY = Ops(
-    const=float,
-    where=np.where,
-    minimum=np.minimum,
-    maximum=np.maximum,
-    round=lambda x: x,
-    split=lambda amount, shares: [amount * float(s) for s in shares],
-)
+DECIMAL = dataclasses.replace(EXACT, round=to_pennies, split=split)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from sop_eval.data import ColumnRoles
 from sop_eval.effects.estimate import DESIGNS, WEAKER_DESIGNS
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.payments._toml import Table
+from sop_eval.stats.estimate import level_of
 from sop_eval.thresholds import MEASURES, Gate
 
 MECHANISMS = ("attributable", "rate_card", "ladder", "sliding_scale")
@@ -70,6 +71,11 @@ class Cohort:
         return add_months(self.entry_end, months)
 
 
+def _level(alpha: float | None) -> float | None:
+    """The confidence level of a contract's significance ``alpha`` (its TOML key), None when none is required."""
+    return None if alpha is None else level_of(alpha)
+
+
 @dataclass(frozen=True)
 class GateTerms:
     """A gate as the contract writes it (threshold on ``measure``, optional significance ``alpha``)."""
@@ -80,7 +86,7 @@ class GateTerms:
 
     def gate(self, label: str) -> Gate:
         """The :class:`sop_eval.thresholds.Gate` these terms describe."""
-        return Gate(self.threshold, measure=self.measure, alpha=self.alpha, label=label)
+        return Gate(self.threshold, measure=self.measure, level=_level(self.alpha), label=label)
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ class PooledTerms:
 
     def gate(self, label: str) -> Gate:
         """The pooled :class:`sop_eval.thresholds.Gate`."""
-        return Gate(self.threshold, measure=self.measure, alpha=self.alpha, label=label)
+        return Gate(self.threshold, measure=self.measure, level=_level(self.alpha), label=label)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,9 @@ def _existing(source: str | Path, what: str) -> tuple[Path, str]:
     return path, f"{what} file {path.name!r}"
 
 
-def read_estimates(source: str | Path | Iterable[Any] | Mapping[str, Any]) -> tuple[EffectEstimate, ...]:
+def read_estimates(
+    source: str | Path | EffectEstimate | Iterable[Any] | Mapping[str, Any],
+) -> tuple[EffectEstimate, ...]:
     """Effect estimates from a JSON file path, parsed JSON, or a sequence of estimates/records."""
     where = "estimates"
     if isinstance(source, (str, Path)):

@@ -5,8 +5,12 @@ when ``comparison_mean_se`` is known the comparison mean is drawn jointly (bivar
 ``cov_estimate_comparison``), otherwise it is held fixed. Cohorts are independent. Every draw goes
 through the same gates, pooled catch-up, ladders, scales and caps as the calculator
 (:func:`sop_eval.payments.caps.apply_caps` on float arrays, without penny rounding), all draws at once.
-A drawn result is "significant" for a gate with ``alpha`` when ``|draw / se| > z(1 - alpha/2)`` in the
-favourable direction. Rate-card claims have no sampling distribution and are left out.
+Each drawn result is decided by the same rule as the calculator's (:func:`sop_eval.thresholds.decide`, over
+float arrays): the threshold on the measure, and, when the gate requires significance at a level,
+``|draw / se| > c(level)`` in the favourable direction. A pooled gate is decided on the drawn pooled result
+(all cohorts together, :func:`sop_eval.effects.pooling.pool_cohorts`) with the pooled standard error.
+Rate-card claims have no sampling distribution and are left out. ``seed=None`` means
+:data:`sop_eval.seeds.DEFAULT_SEED`.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from sop_eval.arithmetic import ARRAY
 from sop_eval.errors import SopEvalError
 from sop_eval.payments.calculator import (
     EstimatesInput,
@@ -29,10 +33,11 @@ from sop_eval.payments.calculator import (
     match_estimates,
     order_entries,
 )
-from sop_eval.payments.caps import ARRAY, CatchUp, apply_caps
+from sop_eval.payments.caps import CatchUp, apply_caps
 from sop_eval.payments.contract import Contract, load_contract
 from sop_eval.payments.io import read_estimates
-from sop_eval.thresholds import se_known
+from sop_eval.seeds import resolve_seed
+from sop_eval.thresholds import critical_value, decide, gate_measure, se_known, z_statistic
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -77,26 +82,12 @@ class PaymentRisk:
         }
 
 
-def _measure(draw: np.ndarray, comparison: np.ndarray | float, measure: str) -> np.ndarray:
-    if measure == "reduction":
-        return -draw
-    if measure == "increase":
-        return draw
-    ratio = draw / comparison
-    return -ratio if measure == "relative_reduction" else ratio
-
-
-def _z(value: np.ndarray, se: float) -> np.ndarray:
-    if se > 0:
-        return value / se
-    return np.where(value != 0, np.inf, 0.0)
-
-
-def _significant(stat: np.ndarray, alpha: float | None, value: np.ndarray, df: float | None = None) -> Any:
-    if alpha is None:
-        return True
-    crit = float(stats.t.isf(alpha / 2, df) if df else stats.norm.isf(alpha / 2))
-    return (np.abs(stat) > crit) & (value > 0)
+def _met(gate: Any, value: np.ndarray, effect: np.ndarray, estimate: Any) -> Any:
+    """The gate on every draw: the calculator's rule (:func:`decide`) over float arrays."""
+    level = estimate.level if gate.level is None else gate.level
+    statistic = z_statistic(effect, estimate.se)
+    return decide(value, float(gate.threshold), statistic, critical_value(level, estimate.df), gate.level is not None,
+                  ARRAY)[2]
 
 
 def payment_risk(
@@ -104,19 +95,25 @@ def payment_risk(
     estimates: EstimatesInput,
     *,
     n_draws: int = 100_000,
-    seed: int | None = 0,
+    seed: int | None = None,
 ) -> PaymentRisk:
-    """Distribution of payments when each cohort effect is drawn from its estimate's sampling distribution."""
+    """Distribution of payments when each cohort effect is drawn from its estimate's sampling distribution.
+
+    ``seed``: the draws' seed; None means :data:`sop_eval.seeds.DEFAULT_SEED`.
+    """
     if not isinstance(contract, Contract):
         contract = load_contract(contract)
     if not isinstance(n_draws, int) or n_draws < 1:
         raise SopEvalError(f"n_draws={n_draws!r} must be a whole number >= 1.")
+    if estimates is None:
+        raise SopEvalError("payment_risk needs estimates: a JSON file, parsed JSON or a list of EffectEstimate.")
     ests = read_estimates(estimates)
     no_se = [e.label for e in ests if not se_known(e)]
     if no_se:
         raise SopEvalError(f"estimate(s) for {no_se} carry no standard error; payment risk needs 'se' for each.")
     found = match_estimates(contract, ests)
     entries = order_entries(estimate_entries(contract, ests, None)[0])
+    seed = resolve_seed(seed)
     rng = np.random.default_rng(seed)
     draws: dict[str, tuple[np.ndarray, Any]] = {}
     for e in {id(x): x for x in found.values()}.values():
@@ -136,6 +133,7 @@ def payment_risk(
 
     gate_hits: dict[str, np.ndarray] = {}
     sim = []
+    met: Any
     for entry in entries:
         o = entry.outcome
         new = dataclasses.replace(entry, gross=np.zeros(n_draws))
@@ -148,38 +146,41 @@ def payment_risk(
             parts = [drawn(o.name, c) for c in pooled.cohorts]
             weights = np.array([p[0].n_treated for p in parts], dtype=float)
             weights /= weights.sum()
-            value = sum(w * _measure(eff, comp, pooled.measure) for w, (_, eff, comp) in zip(weights, parts))
-            se = entry.decision.se or 0.0
-            met = (value >= float(pooled.threshold)) & _significant(_z(value, se), pooled.alpha, value)
+            effect_all = sum(w * eff for w, (_, eff, _) in zip(weights, parts))
+            comparison_all = sum(w * comp for w, (_, _, comp) in zip(weights, parts))
+            together = entry.decision.measured
+            gate = pooled.gate(entry.decision.gate)
+            met = _met(gate, gate_measure(effect_all, comparison_all, pooled.measure, ARRAY), effect_all, together)
             sign = -1.0 if o.direction == "reduction" else 1.0
-            prices = [float(entries[m].price) for m in entry.catch_up.members] if entry.catch_up else []
+            prices = [float(entries[m].price or 0) for m in entry.catch_up.members] if entry.catch_up else []
             due_all = sum(sign * eff * est.n_treated * p for (est, eff, _), p in zip(parts, prices))
             if entry.catch_up is not None:
                 new.catch_up = CatchUp(entry.catch_up.members, due_all, met)
             gate_hits[f"{o.name} / pooled"] = np.broadcast_to(met, (n_draws,))
         else:
             est, eff, comp = drawn(o.name, entry.cohort or "")
-            met: Any = True
+            met = True
             trigger = o.trigger()
             if trigger is not None:
-                value = _measure(eff, comp, trigger.measure)
-                hit = (value >= float(trigger.threshold)) & _significant(_z(eff, est.se), trigger.alpha, value, est.df)
+                gate = trigger.gate(f"{o.name} / {entry.cohort}")
+                hit = _met(gate, gate_measure(eff, comp, trigger.measure, ARRAY), eff, est)
                 gate_hits[f"{o.name} / {entry.cohort}"] = np.broadcast_to(hit, (n_draws,))
                 met = hit if o.gate is not None else True
             if o.mechanism == "attributable":
+                assert entry.price is not None
                 units = (-eff if o.direction == "reduction" else eff) * est.n_treated
                 new.gross = attributable_gross(units, entry.price, met, ARRAY)
             else:
-                new.gross = graded_gross(o, _measure(eff, comp, o.measure), est.n_treated, met, ARRAY)
+                new.gross = graded_gross(o, gate_measure(eff, comp, o.measure, ARRAY), est.n_treated, met, ARRAY)
         sim.append(new)
     capped = apply_caps(sim, contract, ARRAY)
     totals = np.zeros(n_draws)
     by_payer = {p.name: np.zeros(n_draws) for p in contract.payers}
     by_line = {}
-    for e, c in zip(sim, capped):
+    for line, c in zip(sim, capped):
         amount = np.broadcast_to(c.amount, (n_draws,))
         totals = totals + amount
-        by_line[f"{e.outcome.name} / {e.cohort}"] = float(np.mean(amount))
+        by_line[f"{line.outcome.name} / {line.cohort}"] = float(np.mean(amount))
         for name, part in c.payers:
             by_payer[name] = by_payer[name] + part
     return PaymentRisk(

@@ -14,6 +14,7 @@ from sop_eval.report.did_plots import event_study_plot, parallel_trends_plot
 from sop_eval.report.effect_plots import plot_effects
 from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.payment_plots import payment_risk_plot
+from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
 def _fig(name: str, caption: str, draw: Any, size: tuple[float, float] = (6.4, 3.4)) -> Figure:
     # a bare Figure draws without pyplot, so the caller's backend and open figures are left alone
@@ -109,6 +110,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     ))
 
     # headline
+    level = ev.parameters.get("level", DEFAULT_LEVEL)
     head = ev.headline()
     shown = pd.DataFrame({
         "cohort": head["cohort"],
@@ -118,7 +120,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
            {"treated per 100": head.get("treated_per_100", pd.Series(dtype=float)).round(1),
             "comparison per 100": head.get("comparison_per_100", pd.Series(dtype=float)).round(1)}),
         "reduction": head.get("reduction", pd.Series(dtype=float)).map(_pct),
-        "95% CI": [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "—"
+        interval_label(level): [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "—"
                    for lo, hi in zip(head.get("reduction_ci_low", [None] * len(head)),
                                      head.get("reduction_ci_high", [None] * len(head)))],
         "gate": head.get("gate", pd.Series(dtype=float)).map(_pct),
@@ -149,7 +151,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     if effect_table is not None:
         protected.append(effect_table)
     if ests:
-        effect_figs.append(_fig("reductions.png", "Relative change in the outcome versus the matched comparison, with 95% intervals; red: the gate",
+        effect_figs.append(_fig("reductions.png", "Relative change in the outcome versus the matched comparison, with "
+                                f"{percent(level)} intervals; red: the gate",
                                 lambda ax: plot_effects(ests, ax=ax, gate=gate_list)))
     figures += effect_figs
     sections.append(Section(
