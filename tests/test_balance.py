@@ -136,7 +136,7 @@ def test_ties_split_weights_equally():
     assert sorted(m.pairs["control"]) == ["b", "c"]
     assert m.weights["b"] == m.weights["c"] == pytest.approx(1.0)
     one = sop_eval.match(frame, "t", ["x"], distance="s", replace=True)
-    assert one.pairs["control"].tolist() == ["b"]  # without ties: the control first in the data
+    assert one.pairs["control"].tolist() == ["b"]  # without ties: the control below wins an exact tie
 
 
 def test_plots_draw_on_given_axes(cohort):

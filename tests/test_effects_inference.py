@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sop_eval
 from sop_eval.datasets import load_lalonde
 from sop_eval.effects import SE_METHODS, get_se_method
 from sop_eval.effects.inference import abadie_imbens, cluster_bootstrap, nn_match_ties
@@ -38,6 +39,17 @@ def test_weighted_regression_se_equals_r_sandwich(lalonde, design, adjustment, s
     )
     assert result.estimate == pytest.approx(estimate, rel=1e-9)
     assert result.se == pytest.approx(se, rel=1e-9)
+
+
+@pytest.mark.parametrize("ratio", [1, 2])
+def test_reference_designs_are_what_match_builds(lalonde, ratio):
+    """The R reference's matches (MatchIt's sorted-scan tie rule) are the ones sop_eval.match builds."""
+    d, matches, _ = lalonde
+    m = sop_eval.match(d.assign(ps_r=matches["ps"]), "treat", COVARIATES, distance="ps_r", ratio=ratio)
+    assert np.allclose(m.weights.to_numpy(), matches[f"weights_nn{ratio}"].to_numpy(float), atol=1e-12)
+    ref_sets = matches[f"subclass_nn{ratio}"]
+    mine_sets = m.subclass.fillna(0).astype(int).astype(str).replace("0", "")
+    assert (mine_sets == ref_sets.astype(str)).all()
 
 
 @pytest.mark.parametrize("row", pd.read_csv(RESULTS / "lalonde_ai_se.csv").to_dict("records"), ids=lambda r: f"M{r['M']}")

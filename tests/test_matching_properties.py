@@ -83,36 +83,70 @@ def test_matching_invariants(world):
     pd.testing.assert_frame_equal(m.pairs, again.pairs)
 
 
-def _brute_force(score, treat, sequence, ratio, caliper):
-    """Plain O(n_treated * n_controls) greedy matching without replacement, as MatchIt's general path."""
+def _brute_force(score, treat, sequence, ratio, caliper, replace=False):
+    """Plain O(n_treated * n_controls) greedy matching under MatchIt's sorted-scan tie rule.
+
+    Units are ordered by (score, position in the data). Each round, a treated unit looks at every
+    available control: the nearest below it in that order and the nearest above; the closer wins,
+    the one below on an exact tie.
+    """
     t_pos, c_pos = np.flatnonzero(treat), np.flatnonzero(~treat)
     used, chosen = set(), {int(i): [] for i in range(len(t_pos))}
+    active = set(chosen)
     for rnd in range(ratio):
         for i in sequence:
-            if rnd > 0 and not chosen[i]:
+            if i not in active:
                 continue
-            free = [c for c in c_pos if c not in used]
-            if not free:
+            key_t = (score[t_pos[i]], t_pos[i])
+            free = [c for c in c_pos if c not in chosen[i] and (replace or c not in used)]
+            below = [c for c in free if (score[c], c) < key_t]
+            above = [c for c in free if (score[c], c) > key_t]
+            options = []
+            if below:
+                c = max(below, key=lambda c: (score[c], c))
+                options.append((score[t_pos[i]] - score[c], 0, c))
+            if above:
+                c = min(above, key=lambda c: (score[c], c))
+                options.append((score[c] - score[t_pos[i]], 1, c))
+            if not options or min(options)[0] > caliper:
+                active.discard(i)
                 continue
-            d = np.abs(score[free] - score[t_pos[i]])
-            j = int(np.argmin(d))
-            if d[j] <= caliper:
-                chosen[i].append(free[j])
-                used.add(free[j])
+            c = min(options)[2]
+            chosen[i].append(int(c))
+            used.add(int(c))
     return {(int(t_pos[i]), c) for i, cs in chosen.items() for c in cs}
 
 
 @SETTINGS
-@given(st.integers(0, 10_000), st.integers(1, 3), st.sampled_from([np.inf, 0.05, 0.2]))
-def test_union_find_equals_brute_force(seed, ratio, caliper):
+@given(st.integers(0, 10_000), st.integers(1, 3), st.sampled_from([np.inf, 0.05, 0.2]), st.booleans())
+def test_union_find_equals_brute_force(seed, ratio, caliper, replace):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(5, 80))
     treat = rng.random(n) < 0.3
     treat[0], treat[-1] = True, False
     score = rng.integers(0, 40, n) / 40.0
     sequence = rng.permutation(int(treat.sum()))
-    t_pos, c_pos, _, _ = nearest_pairs(score, treat, np.zeros(n, bool), None, sequence, ratio, False, caliper, False)
-    assert set(zip(t_pos.tolist(), c_pos.tolist())) == _brute_force(score, treat, sequence.tolist(), ratio, caliper)
+    t_pos, c_pos, _, _ = nearest_pairs(score, treat, np.zeros(n, bool), None, sequence, ratio, replace, caliper, False)
+    expected = _brute_force(score, treat, sequence.tolist(), ratio, caliper, replace)
+    assert set(zip(t_pos.tolist(), c_pos.tolist())) == expected
+
+
+def test_tie_rule_below_last_above_first():
+    """Equal-score controls: below the treated unit the last in the data wins, above it the first."""
+    # treated at 0.5; controls b, c at 0.4 (below), d, e at 0.6 (above): 0.1 away on both sides
+    frame = pd.DataFrame({"t": [1, 0, 0, 0, 0], "s": [0.5, 0.4, 0.4, 0.6, 0.6], "x": np.arange(5.0)},
+                         index=list("abcde"))
+    m = sop_eval.match(frame, "t", ["x"], distance="s")
+    assert m.pairs["control"].tolist() == ["c"]  # below wins the exact tie; the last of b, c
+    above_only = frame.drop(index=["b", "c"])
+    assert sop_eval.match(above_only, "t", ["x"], distance="s").pairs["control"].tolist() == ["d"]
+    # controls with the treated unit's own score: those earlier in the data sort below it
+    same = pd.DataFrame({"t": [0, 0, 1, 0], "s": [0.5, 0.5, 0.5, 0.5], "x": np.arange(4.0)}, index=list("pqrs"))
+    assert sop_eval.match(same, "t", ["x"], distance="s").pairs["control"].tolist() == ["q"]
+    later = same.loc[["r", "s", "p", "q"]]  # now every control comes after it: the first of them
+    assert sop_eval.match(later, "t", ["x"], distance="s").pairs["control"].tolist() == ["s"]
+    three = sop_eval.match(frame, "t", ["x"], distance="s", ratio=3, replace=True)
+    assert three.pairs["control"].tolist() == ["c", "b", "d"]  # merged by distance, below first
 
 
 def test_seed_changes_random_order_only_through_seed():

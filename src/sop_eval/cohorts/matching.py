@@ -23,9 +23,9 @@ NO_EXACT = "no exact match"
 DISCARD = "discard"
 
 CONVENTIONS = (
-    "greedy nearest neighbour on the distance (MatchIt 4.5 'nearest'); treated units pick in "
-    "'order'; ratio k runs in k rounds; ties between controls at the same distance go to the one "
-    "first in the data; caliper in SDs of the distance over non-discarded units when std_caliper; "
+    "greedy nearest neighbour on the distance (MatchIt >= 4.5.4 'nearest'); treated units pick in "
+    "'order'; ratio k runs in k rounds; " + nearest.TIE_RULE + "; caliper in SDs of the distance "
+    "over non-discarded units when std_caliper; "
     "ATT weights: matched treated 1, controls sum of 1/(set size) rescaled to the number of matched "
     "controls; SMD denominator: treated SD in the full sample"
 )
@@ -262,8 +262,10 @@ def nearest_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
     """Run nearest-neighbour matching over all strata.
 
-    ``sequence`` orders the treated units (positions among the treated). Returns pair positions
-    (treated, control, slot) into the full data and the reason each treated unit has no match.
+    ``sequence`` orders the treated units (positions among the treated). Units with equal distances
+    are ordered by their position in the data, which decides ties (see :mod:`sop_eval.cohorts.nearest`).
+    Returns pair positions (treated, control, slot) into the full data and the reason each treated
+    unit has no match.
     """
     t_pos = np.flatnonzero(treat)
     c_pos = np.flatnonzero(~treat)
@@ -296,7 +298,8 @@ def nearest_pairs(
             continue
         local_seq = np.argsort(rank_in_seq[keep_t], kind="stable")
         chosen, why = nearest.match_stratum(
-            dist[t_pos[keep_t]], dist[c_pos[keep_c]], c_pos[keep_c], local_seq, ratio, replace, caliper, ties
+            dist[t_pos[keep_t]], dist[c_pos[keep_c]], t_pos[keep_t], c_pos[keep_c], local_seq, ratio, replace,
+            caliper, ties,
         )
         for local, (picks, reason) in enumerate(zip(chosen, why)):
             ti = int(keep_t[local])
@@ -329,7 +332,7 @@ def match(
     seed: int | None = None,
     warn_dropped: float = 0.05,
 ) -> MatchedCohort:
-    """Build a comparison cohort by greedy nearest-neighbour propensity score matching (MatchIt 4.5 rules).
+    """Build a comparison cohort by greedy nearest-neighbour propensity score matching (MatchIt >= 4.5.4 rules).
 
     Parameters follow R's ``MatchIt::matchit(method = "nearest")``:
 
@@ -356,8 +359,15 @@ def match(
       probability weights for the ATE.
     - ``warn_dropped``: warn (``SopEvalWarning``) when more than this share of treated units is unmatched.
 
-    Ties between controls at the same distance go to the control first in the data. The caller's
-    DataFrame is never modified; ``MatchedCohort.data`` is a copy.
+    Ties follow MatchIt (>= 4.5.4): all units are sorted by distance with a stable sort, so equal
+    distances keep the row order of ``data`` (the tiebreak input, as in MatchIt). From each treated
+    unit, the nearest available control below (lower or equal distance) and the nearest above are
+    found; the closer is taken and the one below wins an exact tie, so among controls with the same
+    distance the last in the data is taken when they lie below the treated unit, the first when above.
+    With ``ratio`` k the k rounds apply this rule each time (with replacement: the k nearest, merging
+    below and above by distance, below first on ties). Reordering the rows can therefore change which
+    of several equally near controls is chosen, never the matched distances. The caller's DataFrame
+    is never modified; ``MatchedCohort.data`` is a copy.
     """
     ratio = _check_options(method, ratio, caliper, order, discard, estimand, replace, ties)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)

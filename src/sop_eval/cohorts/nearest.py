@@ -1,21 +1,31 @@
-"""Greedy nearest-neighbour matching on a scalar score in O(n log n).
+"""Greedy nearest-neighbour matching on a scalar score in O(n log n), with MatchIt's tie rule.
 
-Controls are sorted once by score; each treated unit finds its place by binary search. Without
-replacement, used controls are skipped with two path-compressed "next free" maps (to the left and
-to the right of a sorted position), so each search costs amortised near-constant time and the whole
-match costs O((n_treated + n_controls) log n_controls). Only used positions are stored, so memory
+The rule (MatchIt >= 4.5.4, ``nn_matchC_vec``): all units are sorted by score with a stable sort, so
+units with equal scores keep data order. From a treated unit's sorted position, the nearest eligible
+control below (lower or equal score) and the nearest above are found; the closer one is taken, and
+the one below wins an exact tie. Among controls with the same score, one below the treated unit is
+therefore the last of them in data order, one above the first.
+
+Units are sorted once; each treated unit's position is known from the sort. Without replacement,
+used controls are skipped with two path-compressed "next free" maps (to the left and to the right of
+a sorted position), so each search costs amortised near-constant time and the whole match costs
+O((n_treated + n_controls) log(n_treated + n_controls)). Only used positions are stored, so memory
 beyond the sort is O(n_treated * ratio).
 """
 
 from __future__ import annotations
-
-from typing import Iterator
 
 import numpy as np
 
 # reasons a treated unit has no (first) match
 NO_CONTROLS = "no controls left"
 CALIPER = "caliper"
+
+TIE_RULE = (
+    "ties between controls go to the nearest in MatchIt's stable sort by distance (data order among "
+    "equal distances): the control below the treated unit wins an exact tie with the one above; among "
+    "equal-distance controls below it the last in data order is taken, above it the first"
+)
 
 
 class _FreeSlots:
@@ -47,15 +57,27 @@ class _FreeSlots:
         self.left[i] = i - 1
 
 
-def _sorted_controls(c_score: np.ndarray, c_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Controls sorted by score, ties by ``c_rank``; returns (order, sorted scores, sorted ranks)."""
-    order = np.lexsort((c_rank, c_score))
-    return order, c_score[order], c_rank[order]
+def sorted_positions(
+    t_score: np.ndarray, c_score: np.ndarray, t_rank: np.ndarray, c_rank: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stable sort of all units by score, ties by rank (data order).
+
+    Returns the controls in sorted order (positions into ``c_score``) and, per treated unit, the
+    number of controls sorted before it (its insertion point among the sorted controls).
+    """
+    n_t = len(t_score)
+    order = np.lexsort((np.concatenate([t_rank, c_rank]), np.concatenate([t_score, c_score])))
+    is_c = order >= n_t
+    before = np.cumsum(is_c)
+    starts = np.empty(n_t, dtype=np.int64)
+    starts[order[~is_c]] = before[~is_c]
+    return order[is_c] - n_t, starts
 
 
 def match_stratum(
     t_score: np.ndarray,
     c_score: np.ndarray,
+    t_rank: np.ndarray,
     c_rank: np.ndarray,
     t_sequence: np.ndarray,
     ratio: int,
@@ -65,54 +87,53 @@ def match_stratum(
 ) -> tuple[list[list[int]], list[str | None]]:
     """Match treated units (in ``t_sequence`` order) to controls within one stratum.
 
-    ``c_rank`` breaks ties between controls at the same distance: the lower rank wins (MatchIt picks
-    the control that comes first in the data). Without replacement, matching runs in ``ratio`` rounds:
-    every treated unit gets a first control before any gets a second, and a unit left without a first
-    match is not offered later ones. With replacement each unit takes its ``ratio`` nearest controls;
-    with ``ties`` it also keeps every further control at exactly the last chosen distance.
-    Returns, per treated unit (by position in ``t_score``), the chosen control positions (into
-    ``c_score``) and the reason it has no first match (None when matched).
+    ``t_rank`` and ``c_rank`` give every unit's place in the data (distinct integers): they order
+    units with equal scores in the sort, and so decide ties by the rule in the module docstring.
+    Without replacement, matching runs in ``ratio`` rounds: every treated unit gets a first control
+    before any gets a second, and a unit left without a match in a round is not offered later ones.
+    With replacement each unit takes its ``ratio`` nearest controls, merging the controls below and
+    above it by distance (below first on ties); with ``ties`` it also keeps every further control at
+    exactly the last chosen distance. Returns, per treated unit (by position in ``t_score``), the
+    chosen control positions (into ``c_score``) and the reason it has no first match (None when
+    matched).
     """
     n_t = len(t_score)
     chosen: list[list[int]] = [[] for _ in range(n_t)]
     reason: list[str | None] = [None] * n_t
     if len(c_score) == 0:
         return chosen, [NO_CONTROLS] * n_t
-    order, cs, cr = _sorted_controls(c_score, c_rank)
+    order, starts_arr = sorted_positions(t_score, c_score, t_rank, c_rank)
+    cs = c_score[order]
     n = len(cs)
-    starts = np.searchsorted(cs, t_score, side="left").tolist()
+    starts = starts_arr.tolist()
     tsl = t_score.tolist()
     # the per-control arrays stay numpy (no Python lists): memory stays O(n) bytes at 10^7 controls
     if replace:
         for i in t_sequence.tolist():
-            picks, why = _k_nearest(cs, cr, tsl[i], starts[i], ratio, caliper, ties, n)
+            picks, why = _k_nearest(cs, tsl[i], starts[i], ratio, caliper, ties, n)
             chosen[i] = [int(order[p]) for p in picks]
             reason[i] = why
         return chosen, reason
     free = _FreeSlots(n)
-    has_runs = bool(np.any(cs[1:] == cs[:-1]))
+    inf = float("inf")
     active = t_sequence.tolist()
     for rnd in range(ratio):
         still = []
         for i in active:
             s, p = tsl[i], starts[i]
-            r = free.next_right(p)
             left = free.next_left(p - 1)
-            if has_runs and left > 0 and cs[left - 1] == cs[left]:
-                # among free controls with the same score, the lowest rank (first in the data) wins
-                candidate = free.next_right(int(np.searchsorted(cs, cs[left], side="left")))
-                if candidate <= left:
-                    left = candidate
-            best = r if r < n else -1
-            if left >= 0:
-                dl, dr = s - cs[left], (cs[r] - s) if r < n else np.inf
-                if dl < dr or (dl == dr and cr[left] < cr[r]):
-                    best = left
-            if best < 0:
+            right = free.next_right(p)
+            dl = s - cs[left] if left >= 0 else inf
+            dr = cs[right] - s if right < n else inf
+            if dl <= dr:  # the control below wins an exact tie
+                best, d = left, dl
+            else:
+                best, d = right, dr
+            if d == inf:
                 if rnd == 0:
                     reason[i] = NO_CONTROLS
                 continue
-            if abs(cs[best] - s) > caliper:
+            if d > caliper:
                 if rnd == 0:
                     reason[i] = CALIPER
                 continue
@@ -123,27 +144,21 @@ def match_stratum(
     return chosen, reason
 
 
-def _leftwards(cs: np.ndarray, lo: int) -> Iterator[int]:
-    """Sorted positions from ``lo`` down to 0, each run of equal scores in ascending rank order."""
-    while lo >= 0:
-        first = int(np.searchsorted(cs, cs[lo], side="left"))
-        yield from range(first, lo + 1)
-        lo = first - 1
-
-
 def _k_nearest(
-    cs: np.ndarray, cr: np.ndarray, s: float, p: int, k: int, caliper: float, ties: bool, n: int
+    cs: np.ndarray, s: float, p: int, k: int, caliper: float, ties: bool, n: int
 ) -> tuple[list[int], str | None]:
-    """The k nearest sorted positions to score ``s`` (inserted at ``p``), two pointers outwards."""
-    left = _leftwards(cs, p - 1)
-    lo = next(left, -1)
-    hi = p
+    """The k nearest sorted positions to score ``s`` (inserted at ``p``), two pointers outwards.
+
+    The controls below and above are merged by distance, below first on ties (MatchIt's k rounds).
+    """
+    lo, hi = p - 1, p
     picks: list[int] = []
     last = None
+    inf = float("inf")
     while lo >= 0 or hi < n:
-        dl = s - cs[lo] if lo >= 0 else np.inf
-        dr = cs[hi] - s if hi < n else np.inf
-        take_left = dl < dr or (dl == dr and cr[lo] < cr[hi])
+        dl = s - cs[lo] if lo >= 0 else inf
+        dr = cs[hi] - s if hi < n else inf
+        take_left = dl <= dr
         d = dl if take_left else dr
         if d > caliper:
             break
@@ -151,7 +166,7 @@ def _k_nearest(
             break
         if take_left:
             picks.append(lo)
-            lo = next(left, -1)
+            lo -= 1
         else:
             picks.append(hi)
             hi += 1

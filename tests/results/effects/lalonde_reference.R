@@ -1,10 +1,21 @@
 # Reference numbers for the matched-cohort effect estimators, computed on the Lalonde sample.
 # Run from the repository root:  Rscript tests/results/effects/lalonde_reference.R
-# Needs MatchIt (4.5.1), Matching, sandwich. Writes, next to this script:
-#   lalonde_matches.csv   per row: logit propensity score and MatchIt weights/subclass for each design
+# Needs Matching and sandwich. Writes, next to this script:
+#   lalonde_matches.csv   per row: logit propensity score and matching weights/subclass for each design
 #   lalonde_lm_se.csv     weighted lm(re78 ~ treat [+ covariates]) estimate with cluster and HC0-HC3 SEs
 #   lalonde_ai_se.csv     Matching::Match(ATT, ties=TRUE) estimate with Abadie-Imbens SE, M = 1, 2, 3
-suppressPackageStartupMessages({library(MatchIt); library(Matching); library(sandwich)})
+#
+# The designs are 1:1 and 1:2 greedy nearest-neighbour matching without replacement on the glm logit
+# score, largest score first, under MatchIt's sorted-scan tie rule (MatchIt >= 4.5.4). The matches
+# come from the plain R matcher in tests/results/matchit/sorted_scan.R, cross-checked against
+# MatchIt's general path by tests/results/matchit/tie_rule_reference.R. MatchIt 4.5.1 (Debian's) is
+# not used for them: a numeric `distance` vector sends its matchit() down the fast path
+# (nn_matchC_vec), which in 4.5.1 does not always take the nearest control, and its general path
+# breaks ties between equally near controls another way. Weights are MatchIt's (treated 1; a control
+# the sum of 1/(set size) over its sets, rescaled to the number of matched controls); subclass numbers
+# the matched sets by the treated unit's row.
+suppressPackageStartupMessages({library(Matching); library(sandwich)})
+source("tests/results/matchit/sorted_scan.R")
 out_dir <- "tests/results/effects"
 d <- read.csv("src/sop_eval/fixtures/lalonde.csv", stringsAsFactors = FALSE)
 d$race <- factor(d$race, levels = c("black", "hispan", "white"))
@@ -15,13 +26,24 @@ designs <- list(nn1 = list(ratio = 1), nn2 = list(ratio = 2))
 matches <- data.frame(id = d$id, ps = d$ps)
 lm_rows <- list()
 for (nm in names(designs)) {
-  # a numeric distance vector sends matchit() down its general nearest-neighbour path
-  m <- matchit(f_ps, data = d, method = "nearest", distance = d$ps, ratio = designs[[nm]]$ratio)
-  matches[[paste0("weights_", nm)]] <- m$weights
-  sc <- as.character(m$subclass)
-  sc[is.na(sc)] <- ""
+  score <- setNames(d$ps, d$id)
+  mm <- greedy_nn(score, d$treat, designs[[nm]]$ratio, replace = FALSE,
+                  seq_t = treated_sequence(score[d$treat == 1], "largest"))
+  w <- mm_weights(mm, d$treat)
+  sc <- rep("", nrow(d))
+  t_idx <- which(d$treat == 1)
+  set_no <- 0
+  for (i in seq_len(nrow(mm))) {
+    cs <- mm[i, !is.na(mm[i, ])]
+    if (!length(cs)) next
+    set_no <- set_no + 1
+    sc[c(t_idx[i], cs)] <- as.character(set_no)
+  }
+  matches[[paste0("weights_", nm)]] <- w
   matches[[paste0("subclass_", nm)]] <- sc
-  md <- match.data(m, data = d, distance = "ps_md")
+  md <- d[w > 0, ]
+  md$weights <- w[w > 0]
+  md$subclass <- factor(sc[w > 0])
   for (adj in c("none", "covariates")) {
     f <- if (adj == "none") re78 ~ treat else re78 ~ treat + age + educ + race + married + nodegree + re74 + re75
     fit <- lm(f, data = md, weights = weights)
@@ -41,6 +63,6 @@ for (k in 1:3) {
                              n_treated = r$wnobs, n_matched_rows = length(r$index.treated))
 }
 write.csv(do.call(rbind, ai_rows), file.path(out_dir, "lalonde_ai_se.csv"), row.names = FALSE)
-writeLines(c(R.version.string, paste("MatchIt", packageVersion("MatchIt")),
+writeLines(c(R.version.string, "matches: tests/results/matchit/sorted_scan.R (MatchIt >= 4.5.4 tie rule)",
              paste("Matching", packageVersion("Matching")), paste("sandwich", packageVersion("sandwich"))),
            file.path(out_dir, "versions.txt"))

@@ -12,6 +12,8 @@
 # monotone in the score difference, so the nearest control is the nearest on the score; the
 # caliper and the matching order still use `distance`. Every match is then checked by hand
 # against a plain greedy implementation written below (check_greedy), which must agree.
+# Ties between equally near controls follow 4.5.1's general path here (the first in the data);
+# sop_eval follows MatchIt >= 4.5.4 instead, whose matches are in tie_rule_reference.R's outputs.
 
 suppressPackageStartupMessages({library(MatchIt); library(Matching)})
 stopifnot(as.character(packageVersion("MatchIt")) == "4.5.1")
