@@ -123,7 +123,9 @@ def test_horizon_and_clustering_equal_r_on_a_sample_matched_with_replacement(se)
         assert est.se == pytest.approx(ref["rmst_diff_se_person" if se == "robust" else "rmst_diff_se_set"], rel=1e-9)
         assert np.isnan(d["median_treated"]) and ref["median_treated"] is None
         # R takes the midpoint where survival sits exactly at 0.5; here the first time it reaches 0.5
-        assert d["median_comparison"] == 141 and ref["median_comparison"] == (141 + 144) / 2
+        later = np.sort(d["km_comparison"]["time"])
+        following = later[later > d["median_comparison"]][0]
+        assert ref["median_comparison"] == (d["median_comparison"] + following) / 2
         assert ("person" in est.method) == (se == "robust") and est.summary()["se_method"].iloc[0] == est.method
 
 
