@@ -25,12 +25,15 @@ _LAZY = {
     "payments": "sop_eval.payments:",
     "finance": "sop_eval.finance:",
     "report": "sop_eval.report:",
+    "designs": "sop_eval.designs:",
+    "evaluation": "sop_eval.evaluation:",
     "audit": "sop_eval.audit:",
     "match": "sop_eval.cohorts.matching:match",
     "MatchedCohort": "sop_eval.cohorts.matching:MatchedCohort",
     "pool": "sop_eval.effects.pooling:pool",
     "EffectEstimate": "sop_eval.effects.estimate:EffectEstimate",
-    "evaluate": "sop_eval.pipeline:evaluate",
+    "evaluate": "sop_eval.evaluation:evaluate",
+    "Evaluation": "sop_eval.evaluation:Evaluation",
 }
 
 __all__ = ["__version__", "datasets", "SopEvalError", "SopEvalWarning", *_LAZY]

@@ -1,6 +1,8 @@
 """The ``sop-eval`` command: ``demo`` and the evaluation subcommands.
 
 Every user error is a :class:`SopEvalError`, printed as one readable line on stderr with exit code 2.
+The subcommands import the evaluation (pandas, scipy, matplotlib) when they run, so ``--help`` and
+``--version`` answer at once.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from importlib import resources
+from pathlib import Path
 from typing import Callable, Sequence
 
 from sop_eval._version import __version__
@@ -19,7 +23,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _print_headline(evaluation, out) -> None:  # noqa: ANN001
-    from sop_eval.report.tables import format_table
+    from sop_eval.report.tables import format_table  # lazy: fast --help (module docstring)
 
     head = evaluation.headline()
     table = head[["cohort"]].copy()
@@ -48,9 +52,7 @@ def _print_headline(evaluation, out) -> None:  # noqa: ANN001
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from sop_eval.pipeline import run
+    from sop_eval.evaluation import run  # lazy: fast --help (module docstring)
 
     out = Path(args.out)
     evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of)
@@ -59,10 +61,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from importlib import resources
-    from pathlib import Path
-
-    from sop_eval.pipeline import run
+    from sop_eval.evaluation import run  # lazy: fast --help (module docstring)
 
     out = Path(args.out)
     with resources.as_file(resources.files("sop_eval").joinpath("fixtures/contracts/demo.toml")) as contract:
@@ -73,7 +72,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from sop_eval.audit import verify
+    from sop_eval.evaluation import verify  # lazy: fast --help (module docstring)
     from sop_eval.report.tables import format_table
 
     result = verify(args.directory)
@@ -90,7 +89,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _pay(args: argparse.Namespace) -> int:
-    from sop_eval.payments.cli import run_pay
+    from sop_eval.payments.cli import run_pay  # lazy: fast --help (module docstring)
 
     return run_pay(args)
 

@@ -1,5 +1,5 @@
-"""Atomic writing of output files and directories (a failed run never leaves half-written output), JSON and
-plain-text tables."""
+"""Output files and text: atomic writing (a failed run never leaves half-written output), canonical JSON and
+plain-text tables for the terminal."""
 
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ class MatchedCohort:
 
     def effect(self, outcome: str, **kwargs: Any) -> Any:
         """Estimate the effect on ``outcome`` in this cohort (``sop_eval.effects.estimate_effect``)."""
-        from sop_eval.effects import estimate_effect
+        from sop_eval.effects import estimate_effect  # effects sits above cohorts: a convenience reaching up on call
 
         return estimate_effect(self, outcome, **kwargs)
 
@@ -179,6 +179,26 @@ class MatchedCohort:
             "coefficients": {str(k): float(v) for k, v in self.coefficients.items()},
             "balance": self.balance().to_dict(),
         }
+
+    def __repr__(self) -> str:
+        # a few lines, as MatchIt prints a matchit object; the data frames are in the attributes
+        t = self.treated
+        if self.method == "nearest":
+            how = f"1:{self.ratio} nearest neighbour matching {'with' if self.replace else 'without'} replacement"
+        else:
+            how = "odds weighting"
+        caliper = "none" if self.caliper is None else f"{self.caliper:.4g} in distance units"
+        if self.settings.get("caliper_sd") is not None:
+            caliper += f" ({self.settings['caliper_sd']} SD)"
+        more = len(self.covariates) - 8
+        covariates = ", ".join(self.covariates[:8]) + (f", … ({more} more)" if more > 0 else "")
+        return (
+            f"<MatchedCohort: {how}, estimand {self.estimand}\n"
+            f"  distance: {self.settings.get('distance', '?')}, caliper: {caliper}\n"
+            f"  treated: {int(t.sum())} ({self.n_matched_treated} matched), control: {int((~t).sum())} "
+            f"({self.n_matched_controls} matched)\n"
+            f"  covariates: {covariates}>"
+        )
 
 
 def _check_options(method, ratio, caliper, order, discard, estimand, replace, ties) -> int:

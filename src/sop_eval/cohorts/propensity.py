@@ -109,6 +109,7 @@ def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _classifier_scores(model: Any, X: pd.DataFrame, treat: np.ndarray) -> np.ndarray:
+    # lazy: scikit-learn is slow to import and needed only when a classifier is passed as distance=
     from sklearn.base import clone
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sop_eval.contract import schema as s
+from sop_eval.contract import vocabulary as v
 from sop_eval.contract._toml import MISSING, Table
 from sop_eval.contract.plan import DataSettings, DidSettings, EvaluationSettings, MatchingSettings
 from sop_eval.contract.terms import (
@@ -258,27 +259,30 @@ def _data(t: Table, base: Path, design: str | None) -> DataSettings:
     kw = read(t, s.DATA, base=base)
     cols_t = kw.pop("columns") or _empty("data.columns", t.source)
     if design is not None:
-        _refuse_other(cols_t, s.DESIGN_COLUMNS[design], [k.name for k in s.COLUMNS], f"by design {design!r}")
+        _refuse_other(cols_t, v.EVALUATION_DESIGNS[design][1], [k.name for k in s.COLUMNS], f"by design {design!r}")
     columns = {k: v for k, v in read(cols_t, s.COLUMNS).items() if v is not None}
     return DataSettings(columns=columns, **kw)
 
 
 def _evaluation(t: Table) -> EvaluationSettings:
     design = read(t, s.EVALUATION[:1], finish=False)["design"]
-    allowed = s.DESIGN_KEYS[design]
+    if design not in v.EVALUATION_DESIGNS:
+        raise t.fail("design", design, f"not supported; expected one of the supported values "
+                     f"{examples(sorted(v.EVALUATION_DESIGNS), 20)}; {s.EVALUATION[0].note}.")
+    allowed = v.EVALUATION_DESIGNS[design][0]
     _refuse_other(t, allowed, [k.name for k in s.EVALUATION], f"by design {design!r}")
     kw = read(t, [k for k in s.EVALUATION[1:] if k.name in allowed])
     if not 0 < kw["level"] < 1:
         raise t.fail("level", kw["level"], "expected a confidence level strictly between 0 and 1.")
     kw["level"] = float(kw["level"])
-    if design == "psm":
+    if "matching" in allowed:
         m = read(kw.pop("matching") or _empty("evaluation.matching", t.source), s.MATCHING)
         kw["matching"] = MatchingSettings(**m)
         try:
             kw["se"] = check_se(kw["se"], "psm", replace=bool(m["replace"]), ratio=int(m["ratio"])).name
         except SopEvalError as exc:
             raise t.fail("se", kw["se"], str(exc)) from None
-    else:
+    if "did" in allowed:
         did_t = kw.pop("did") or _empty("evaluation.did", t.source)
         d = read(did_t, s.DID)
         try:

@@ -169,14 +169,10 @@ COLUMNS = (
     Key("treated_values", "texts", note="the treatment column's values that mean treated, e.g. [\"Y\"]"),
 )
 
-DESIGN_COLUMNS = {
-    "psm": (*v.COLUMN_ROLES, *v.COLUMN_LISTS, "treated_values"),
-    "did": (*v.PANEL_ROLES, "outcomes", "covariates"),
-}
-"""The ``[data.columns]`` roles each end-to-end design reads."""
+
 
 EVALUATION = (
-    Key("design", "text", "psm", choices=v.EVALUATION_DESIGNS,
+    Key("design", "text", "psm",
         note="other designs: estimate them yourself (e.g. sop_eval.effects.versus_baseline) and pay them with "
         "`sop-eval pay --estimates`"),
     Key("outcome", "text"),
@@ -188,11 +184,7 @@ EVALUATION = (
     Key("did", "table", note="did only"),
 )
 
-DESIGN_KEYS = {
-    "psm": ("design", "outcome", "extract_date", "se", "level", "allow_small", "matching"),
-    "did": ("design", "outcome", "level", "did"),
-}
-"""The ``[evaluation]`` keys each end-to-end design reads."""
+
 
 MATCHING = (
     Key("method", "text", "nearest", choices=v.EVALUATION_MATCH_METHODS),

@@ -19,7 +19,14 @@ DESIGNS = ("psm", "did", "historical_baseline", "assumed_rate", "rct", "weightin
 """Designs an estimate (and a paid outcome) may come from."""
 WEAKER_DESIGNS = ("historical_baseline", "assumed_rate")
 """Designs without a concurrent comparison group."""
-EVALUATION_DESIGNS = ("psm", "did")
+EVALUATION_DESIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+"""``[evaluation] design``: every design ``evaluate()`` runs, with the ``[evaluation]`` keys and the
+``[data.columns]`` roles it reads. Filled by :func:`declare_design`, which registering a design calls."""
+
+
+def declare_design(name: str, evaluation_keys: tuple[str, ...], data_columns: tuple[str, ...]) -> None:
+    """Let contracts name design ``name``, reading these ``[evaluation]`` keys and ``[data.columns]`` roles."""
+    EVALUATION_DESIGNS[name] = (tuple(evaluation_keys), tuple(data_columns))
 """Designs ``evaluate()`` runs end to end from a contract (``[evaluation] design``)."""
 
 # -- matched cohorts ([evaluation.matching] and sop_eval.match) ------------------------------------
@@ -46,3 +53,8 @@ DID_SE = se_names("did")
 COLUMN_ROLES = ("id", "treatment", "cohort", "index_date")
 COLUMN_LISTS = ("covariates", "outcomes", "counts", "allow_missing", "categorical")
 PANEL_ROLES = ("unit", "time", "group")
+
+
+declare_design("psm", ("design", "outcome", "extract_date", "se", "level", "allow_small", "matching"),
+               (*COLUMN_ROLES, *COLUMN_LISTS, "treated_values"))
+declare_design("did", ("design", "outcome", "level", "did"), (*PANEL_ROLES, "outcomes", "covariates"))

@@ -13,6 +13,7 @@ import pandas as pd
 from sop_eval.contract import Cohort
 from sop_eval.contract.timing import WindowTiming, window_closes
 from sop_eval.data.dates import parse_dates
+from sop_eval.data.readers import read_table
 from sop_eval.data.schema import ColumnRoles
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 
@@ -472,6 +473,4 @@ def load(
     **checks: Any,
 ) -> EvaluationData:
     """Read a CSV or Parquet file and validate it (keyword arguments go to :func:`validate`)."""
-    from sop_eval.data.readers import read_table
-
     return validate(read_table(path), roles, source=str(path), **checks)

@@ -17,7 +17,7 @@ import functools
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,8 @@ from scipy import stats
 
 from sop_eval.contract.vocabulary import DID_BASE_PERIODS as BASE_PERIODS
 from sop_eval.contract.vocabulary import DID_CONTROLS as CONTROLS
+from sop_eval.did.aggregate import AggregateResult, aggregate
+from sop_eval.did.diagnostics import WaldTest, pretrend_test
 from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
 from sop_eval.did.inference import standard_errors
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
@@ -35,10 +37,6 @@ from sop_eval.stats.bootstrap import multiplier_bootstrap
 from sop_eval.stats.estimate import alpha_of, resolve_level
 from sop_eval.stats.influence import cluster_sums
 from sop_eval.stats.registry import check_se, se_names
-
-if TYPE_CHECKING:
-    from sop_eval.did.aggregate import AggregateResult
-    from sop_eval.did.diagnostics import WaldTest
 
 _SE_TINY = math.sqrt(np.finfo(float).eps) * 10
 SE_METHODS = se_names("did")
@@ -135,14 +133,10 @@ class AttGtResult:
 
         See :func:`sop_eval.did.aggregate.aggregate` for the weights and the inference.
         """
-        from sop_eval.did.aggregate import aggregate
-
         return aggregate(self, kind, balance_e=balance_e, min_e=min_e, max_e=max_e)
 
     def pretrend_test(self) -> "WaldTest":
         """Wald test that every pre-treatment ATT(g,t) is zero (see :func:`sop_eval.did.diagnostics.pretrend_test`)."""
-        from sop_eval.did.diagnostics import pretrend_test
-
         return pretrend_test(self)
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,7 +10,8 @@ import pandas as pd
 
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.inference import Inference
-from sop_eval.errors import SopEvalError, require_columns
+from sop_eval.effects.survival import time_to_event_effect
+from sop_eval.errors import SopEvalError, examples, require_columns
 from sop_eval.stats.design import design_matrix
 from sop_eval.stats.registry import check_se, se_implementation
 
@@ -193,8 +194,6 @@ def _estimate(
         )
     replace = bool(getattr(cohort, "replace", False))
     if kind == "time_to_event":
-        from sop_eval.effects.survival import time_to_event_effect
-
         if covariates:
             raise SopEvalError("covariates= adjustment is not available for time_to_event outcomes; leave it out.")
         check_se(se, "psm", kind=kind, replace=replace)

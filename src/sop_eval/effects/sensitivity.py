@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.effects.matched import matched_sample
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError
 
@@ -135,8 +136,6 @@ def pair_differences(cohort: Any, outcome: str) -> np.ndarray:
     """Per matched set: the treated outcome minus the weighted mean outcome of its controls.
 
     Their mean is the matched ATT without covariate adjustment."""
-    from sop_eval.effects.matched import matched_sample
-
     sample = matched_sample(cohort)
     y = sample.frame[outcome].to_numpy(dtype=float)
     g, w, t = sample.cluster, sample.weights, sample.treat

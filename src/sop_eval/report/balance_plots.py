@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def _axes(ax: Axes | None) -> Axes:
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: pyplot (and its backend) only when no ax= is given
 
     return plt.subplots(figsize=(6, 4))[1]
 

@@ -15,7 +15,7 @@ from sop_eval.errors import SopEvalError
 def _axes(ax: Any) -> Any:
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: pyplot (and its backend) only when no ax= is given
 
     return plt.subplots(figsize=(6, 4))[1]
 

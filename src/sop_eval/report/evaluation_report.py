@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
-from sop_eval.pipeline import COHORT_COLUMN
+from sop_eval.designs import DESIGNS
 from sop_eval.report.balance_plots import love_plot, propensity_overlap
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect
 from sop_eval.report.did_plots import event_study_plot, parallel_trends_plot
@@ -16,69 +16,11 @@ from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.payment_plots import payment_risk_plot
 from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
-METHODS = (
-    "Comparison cohorts: for each contract cohort, the people served are matched to people in the comparison "
-    "pool who entered in the same cohort window, on pre-treatment characteristics only; the matching never "
-    "sees the outcome.",
-    "Propensity score: logistic regression of being served on the covariates (categorical covariates as "
-    "indicators, first level dropped). Matching: {matching}.",
-    "Balance: standardised mean differences use the treated group's standard deviation in the full sample "
-    "as denominator (the ATT convention of MatchIt and cobalt); binary terms use the same denominator; "
-    "terms with |SMD| above 0.1 after matching are flagged.",
-    "Effects: the average effect on the treated (treated mean minus matched comparison mean), from a "
-    "weighted regression of the outcome on treatment in the matched sample; standard error: {se}. The "
-    "relative change is the difference over the comparison mean, its interval by the delta method. "
-    "{significance}.",
-    "Pooling: the pooled result is all cohorts together: the cohort-size-weighted mean of the cohort effects "
-    "and of their comparison means, with the variance of a weighted sum of independent estimates; its relative "
-    "change is the pooled effect over the pooled comparison mean. The pooled gate compares that relative change "
-    "with its threshold, as the contract states.",
-    "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it and "
-    "decides nothing unless the contract requires significance. Per-100 figures are rounded for display only.",
-    "Timing: a cohort's outcome window closes {follow_up} months of follow-up plus {lag} months of court lag "
-    "after its last entry date; a cohort whose window has not closed by the data extract date is not "
-    "measurable and triggers no payment.",
-    "Baseline risk: a prognostic score (expected outcome without the service given the covariates) is fitted "
-    "on the comparison pool only and compared between the people served, the matched comparison group and "
-    "the people dropped from the match.",
-    "Sensitivity: Rosenbaum bounds on the signed-rank test of matched-set differences give the hidden-bias "
-    "factor Γ at which the conclusion would change; the E-value is the minimum strength of association an "
-    "unmeasured confounder would need with both service and outcome to explain the effect away.",
-    "Payment risk: effects are drawn from each estimate's normal sampling distribution and passed through the "
-    "contract's gates, caps and payer shares.",
-    "Disclosure control: {policy}. No identifiers or person-level rows appear in this report.",
-)
-
-
-METHODS_DID = (
-    "Counterfactual: difference-in-differences across areas that adopt the service at different times "
-    "(Callaway and Sant'Anna 2021, as the R package did): each adoption wave is compared, period by period, "
-    "with comparison areas, using {did}.",
-    "Effects: each contract cohort is one adoption wave; its effect is the mean of its post-treatment ATT(g,t) "
-    "(per area and period); the units attributable are that effect times the wave's area-periods after "
-    "adoption. The pooled result takes all waves together, weighted by their area-periods after adoption. "
-    "The relative change is the "
-    "effect over the counterfactual mean (treated mean minus effect), its interval by the delta method. "
-    "{significance}.",
-    "Diagnostics: the Wald test over pre-treatment ATT(g,t) checks parallel pre-trends; the event study shows "
-    "effects by time since adoption with a uniform band from the multiplier bootstrap.",
-    "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it and "
-    "decides nothing unless the contract requires significance.",
-    "Payment risk: effects are drawn from each estimate's normal sampling distribution and passed through the "
-    "contract's gates, caps and payer shares.",
-    "Disclosure control: {policy}. The data are area-level; no identifiers or person-level rows appear.",
-)
-
-
 def _fig(name: str, caption: str, draw: Any, size: tuple[float, float] = (6.4, 3.4)) -> Figure:
     # a bare Figure draws without pyplot, so the caller's backend and open figures are left alone
     fig = MplFigure(figsize=size)
     draw(fig.subplots())
     return Figure(name=name, png=figure_png(fig), caption=caption)
-
-
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")
 
 
 EFFECT_COLUMNS = [
@@ -95,107 +37,46 @@ def _p_values(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(p_value=shown)
 
 
-def _count(x: Any) -> str:
-    return f"{x:,}" if isinstance(x, int) else str(x)
-
-
 def _pct(x: Any) -> str:
     return "—" if x is None or pd.isna(x) else f"{100 * x:.1f}%"
 
 
-def _matching_sections(ev: Any, policy: DisclosurePolicy) -> tuple[list[Section], list[Figure], list[ProtectedTable]]:
-    """Cohort flow, who was dropped, balance and baseline risk of a matched-cohort evaluation."""
-    protected: list[ProtectedTable] = []
-    figures: list[Figure] = []
-    sections: list[Section] = []
-    # flow
-    flows = pd.DataFrame([{"cohort": k.name, "status": k.status_text, **k.flow()} for k in ev.cohorts]).set_index("cohort")
-    flow = protect(flows, ["matched", "dropped", "eligible"], name="cohort flow", policy=policy, row_total="eligible")
-    pool_t = protect(flows, ["pool", "controls_used"], name="comparison pool", policy=policy)
-    protected += [flow, pool_t]
-    flow_table = flow.table[["status", "eligible", "matched", "dropped"]].join(pool_t.table[["pool", "controls_used"]])
-    tables: list[tuple[str, pd.DataFrame]] = [("Eligible → matched → dropped (people served) and comparison pool", flow_table.reset_index())]
-    notes = list(ev.data.warnings)
-    outside = ev.parameters.get("rows_outside_cohorts", {}).get("treated", 0)
-    if outside:
-        shown_outside = f"fewer than {policy.threshold + 1}" if outside <= policy.threshold else f"about {policy.round_count(outside):,}"
-        notes.append(f"{shown_outside} people served fall in no contract cohort (outside every entry window) and are left out.")
-    for k in ev.cohorts:
-        if k.dropped is None:
-            continue
-        n_dropped = k.flow()["dropped"]
-        if 1 <= n_dropped <= policy.threshold:
-            notes.append(f"{k.name}: the profile of the people dropped is not shown: fewer than {policy.threshold + 1} people.")
-            continue
-        if n_dropped:
-            tables.append((f"{k.name}: people dropped from the match against those matched (means)",
-                           k.dropped.drop(index="n", errors="ignore").reset_index().round(3)))
-        share = k.dropped.attrs.get("share_dropped")
-        if share:
-            notes.append(f"{k.name}: {share:.1%} of the people served were left out of the match.")
-    sizes = protect(pd.DataFrame([ev.data.to_dict()])[["n_treated", "n_pool"]], ["n_treated", "n_pool"],
-                    name="people in the data", policy=policy)
-    protected.append(sizes)
-    shown_sizes = sizes.table.iloc[0]
-    sections.append(Section("Data and cohort flow", paragraphs=(
-        f"{_count(shown_sizes['n_treated'])} people served and {_count(shown_sizes['n_pool'])} in the comparison pool "
-        f"(counts under the disclosure policy); data extract date {ev.parameters.get('extract_date')}.",),
-        tables=tables, notes=notes))
-
-    # balance and risk
-    bal_tables, bal_figs, bal_notes = [], [], []
-    for k in ev.cohorts:
-        if k.matched is None:
-            continue
-        balance = k.matched.balance()
-        summary = balance.summary()
-        cols = ["term", "smd_before", "smd_after", "var_ratio_before", "var_ratio_after", "ecdf_mean_after", "ecdf_max_after", "flag"]
-        bal_tables.append((f"{k.name}: balance before and after matching", summary[[x for x in cols if x in summary]].round(3)))
-        if k.risk is not None:
-            bal_tables.append((f"{k.name}: baseline risk (expected {ev.outcome} without the service)", k.risk.reset_index().round(3)))
-        if balance.imbalanced:
-            bal_notes.append(f"{k.name}: terms still imbalanced after matching (|SMD| > {balance.threshold}): {', '.join(balance.imbalanced)}.")
-        slug = _slug(k.name)
-        bal_figs.append(_fig(f"love_{slug}.png", f"{k.name}: standardised mean differences before and after matching (Love plot)",
-                             lambda ax, b=balance: love_plot(b, ax=ax), size=(6.4, 4.2)))
-        bal_figs.append(_fig(f"overlap_{slug}.png", f"{k.name}: propensity score overlap before and after matching",
-                             lambda ax, m=k.matched: propensity_overlap(m, ax=ax)))
-    figures += bal_figs
-    sections.append(Section("Balance and baseline risk", tables=bal_tables, figures=bal_figs, notes=bal_notes))
-
-    return sections, figures, protected
+# plot functions a design may name in ReportKit.figure (each draws on the ``ax`` it is given)
+PLOTS: dict[str, Callable[..., Any]] = {
+    "love_plot": love_plot,
+    "propensity_overlap": propensity_overlap,
+    "parallel_trends_plot": parallel_trends_plot,
+    "event_study_plot": event_study_plot,
+}
 
 
-def _did_sections(ev: Any, policy: DisclosurePolicy) -> tuple[list[Section], list[Figure], list[ProtectedTable]]:
-    """The panel and its adoption waves, parallel trends, the event study and the ATT(g,t) of a DiD evaluation."""
-    did = ev.did
-    p = ev.parameters["did"]
-    waves = pd.DataFrame([{"cohort": k.name, "first treated period": k.details.get("group"), "status": k.status_text,
-                           "areas": k.details.get("areas", 0), "comparison areas": k.n_pool,
-                           "post-treatment periods": k.details.get("post_periods")} for k in ev.cohorts])
-    areas = protect(waves, ["areas", "comparison areas"], name="adoption waves", policy=policy)
-    figures = [
-        _fig("parallel_trends.png", "Mean outcome by adoption wave and period (0: never treated); dotted lines mark adoption",
-             lambda ax: parallel_trends_plot(did.means, ax=ax), size=(6.4, 3.8)),
-        _fig("event_study.png", f"Effect by time since adoption (event study) with pointwise {percent(did.dynamic.level)} "
-             "intervals and a uniform band",
-             lambda ax: event_study_plot(did.dynamic, ax=ax), size=(6.4, 3.8)),
-    ]
-    pre = did.pretrend
-    paragraphs = [
-        f"{did.units['treated']:,} areas adopt the service and {did.units['never_treated']:,} never do "
-        "(counts of areas, not people). Comparison: "
-        + ("areas not yet treated and never treated." if p["control"] == "not_yet" else "areas never treated."),
-    ]
-    if pre is not None:
-        verdict = "no evidence against parallel pre-trends" if pre.p_value >= 0.05 else "evidence against parallel pre-trends"
-        paragraphs.append(f"Pre-trend Wald test over the pre-treatment ATT(g,t): χ² = {pre.statistic:.2f} on {pre.df} "
-                          f"degrees of freedom, p = {pre.p_value:.3f} — {verdict}.")
-    att = _p_values(did.att_gt.summary()).round(4) if "p_value" in did.att_gt.summary() else did.att_gt.summary().round(4)
-    return ([
-        Section("Panel and adoption", paragraphs=tuple(paragraphs), tables=(("Adoption waves", areas.table),)),
-        Section("Parallel trends and event study", tables=(("ATT(g,t)", att),), figures=tuple(figures)),
-    ], figures, [areas])
+class _Kit:
+    """The :class:`~sop_eval.designs.base.ReportKit` a design builds its sections with; records what it made."""
+
+    def __init__(self, policy: DisclosurePolicy) -> None:
+        self.policy = policy
+        self.figures: list[Figure] = []
+        self.protected: list[ProtectedTable] = []
+
+    def protect(self, frame: pd.DataFrame, counts: Sequence[str], *, name: str,
+                row_total: str | None = None) -> ProtectedTable:
+        table = protect(frame, list(counts), name=name, policy=self.policy, row_total=row_total)
+        self.protected.append(table)
+        return table
+
+    def figure(self, name: str, caption: str, plot: str, *args: Any, size: tuple[float, float] = (6.4, 3.4),
+               **kwargs: Any) -> Figure:
+        draw = PLOTS[plot]
+        fig = _fig(name, caption, lambda ax: draw(*args, ax=ax, **kwargs), size=size)
+        self.figures.append(fig)
+        return fig
+
+    def estimates(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return _p_values(frame).round(4)
+
+    def section(self, title: str, *, paragraphs: Sequence[str] = (), tables: Sequence[tuple[str, pd.DataFrame]] = (),
+                figures: Sequence[Figure] = (), notes: Sequence[str] = ()) -> Section:
+        return Section(title, paragraphs=paragraphs, tables=tables, figures=figures, notes=notes)
 
 
 def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> tuple[str, list[Figure], list[ProtectedTable]]:
@@ -252,16 +133,11 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
         tables=(("Per cohort and pooled", shown),),
     ))
 
-    if ev.design == "did":
-        did_sections, did_figures, did_tables = _did_sections(ev, policy)
-        sections += did_sections
-        figures += did_figures
-        protected += did_tables
-    else:
-        psm_sections, psm_figures, psm_tables = _matching_sections(ev, policy)
-        sections += psm_sections
-        figures += psm_figures
-        protected += psm_tables
+    design = DESIGNS[ev.design]
+    kit = _Kit(policy)
+    sections += design.report_sections(ev, kit)
+    figures += kit.figures
+    protected += kit.protected
 
     # effects
     ests = [k.effect for k in ev.cohorts if k.effect is not None] + ([ev.pooled] if ev.pooled is not None else [])
@@ -337,27 +213,11 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
 
     # methods
     params = ev.parameters
-    m = params.get("matching", {})
-    matching = (f"nearest neighbour, up to {m.get('ratio')} control(s) each, "
-                f"{'with' if m.get('replace') else 'without'} replacement, caliper {m.get('caliper')} SD of the "
-                f"{'logit of the ' if m.get('caliper_scale') == 'logit' else ''}propensity score, exact on "
-                f"{', '.join('the contract cohort' if x == COHORT_COLUMN else x for x in m.get('exact', []))}, treated units in order of {m.get('order')} score first")
     significance = ests[0].significance_rule if ests and hasattr(ests[0], "significance_rule") else "significant when p < 0.05"
-    fmt = dict(
-        matching=matching, se=params.get("se"), significance=significance[:1].upper() + significance[1:],
-        follow_up=params.get("follow_up_months"), lag=params.get("court_lag_months"),
-        policy=f"policy '{policy.name}': counts of 1 to {policy.threshold} suppressed, others rounded to the nearest "
-               f"{policy.rounding}{', with secondary suppression' if policy.secondary else ''}",
-    )
-    methods = METHODS_DID if ev.design == "did" else METHODS
-    if ev.design == "did":
-        d = params["did"]
-        fmt["did"] = (f"{ {'dr': 'doubly robust', 'ipw': 'inverse probability weighting', 'reg': 'outcome regression'}[d['method']] } "
-                      f"comparisons with {'not-yet-treated and never-treated' if d['control'] == 'not_yet' else 'never-treated'} "
-                      f"areas, {d['base_period']} base period, anticipation {d['anticipation']} period(s), "
-                      f"{'multiplier bootstrap (' + str(d['n_boot']) + ' draws)' if d['se'] == 'bootstrap' else 'analytic'} "
-                      f"standard errors" + (f", covariates {', '.join(d['covariates'])}" if d['covariates'] else ""))
-    sections.append(Section("Methods and conventions", paragraphs=tuple(p.format(**fmt) for p in methods)))
+    policy_text = (f"policy '{policy.name}': counts of 1 to {policy.threshold} suppressed, others rounded to the nearest "
+                   f"{policy.rounding}{', with secondary suppression' if policy.secondary else ''}")
+    methods = design.methods(ev, significance=significance[:1].upper() + significance[1:], policy=policy_text)
+    sections.append(Section("Methods and conventions", paragraphs=methods))
 
     html = render_report(f"Evaluation report — {c.name}", f"Contract version {c.version} · outcome {ev.outcome} · seed {params.get('seed')}", sections)
     return html, figures, protected

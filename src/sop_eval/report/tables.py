@@ -1,4 +1,4 @@
-"""Plain-text tables for the terminal (the formatter lives in :mod:`sop_eval.outputs`)."""
+"""Plain-text tables for the terminal (:func:`format_table` lives in :mod:`sop_eval.outputs`)."""
 
 from sop_eval.outputs import format_table
 

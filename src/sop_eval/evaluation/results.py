@@ -1,8 +1,8 @@
-"""The results of an evaluation: per-cohort results, the whole evaluation and its headline table."""
+"""The results of an evaluation: the whole evaluation, its per-cohort results and its headline table."""
 
 from __future__ import annotations
 
-import datetime as dt
+import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,87 +10,23 @@ from typing import Any
 import pandas as pd
 
 from sop_eval.data import EvaluationData
+from sop_eval.designs import CohortResult, DidEvaluation
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError, examples
-from sop_eval.payments import Contract, PaymentSchedule
+from sop_eval.contract import Contract
+from sop_eval.payments import PaymentSchedule
 
-
-@dataclass(frozen=True)
-class CohortResult:
-    """One contract cohort: its people, the comparison cohort built for it and the effect measured.
-
-    ``status`` is ``"measured"``, ``"not yet measurable"`` (its outcome window — the last entry date
-    plus follow-up plus court lag — closes after the data extract date) or ``"no treated people"``.
-    """
-
-    name: str
-    status: str
-    window_closes: dt.date | None
-    n_treated: int
-    n_pool: int
-    matched: Any = None
-    effect: EffectEstimate | None = None
-    risk: pd.DataFrame | None = None
-    dropped: pd.DataFrame | None = None
-    sensitivity: dict[str, Any] = field(default_factory=dict)
-    mde: float | None = None
-    design: str = "psm"
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def measured(self) -> bool:
-        """Whether an effect was estimated for this cohort."""
-        return self.status == "measured"
-
-    @property
-    def status_text(self) -> str:
-        """The status in words, with the first measurable date where it applies."""
-        if self.status == "not yet measurable" and self.design == "did":
-            return f"not yet measurable — first measurable when period {self.details.get('group')} is in the data"
-        if self.status == "not yet measurable":
-            return f"not yet measurable — first measurable on {self.window_closes}"
-        return self.status
-
-    def flow(self) -> dict[str, int]:
-        """People in the cohort flow: eligible treated, matched, dropped; comparison pool and controls used."""
-        if self.matched is None:
-            return {"eligible": self.n_treated, "matched": 0, "dropped": 0, "pool": self.n_pool, "controls_used": 0}
-        sizes = self.matched.summary().set_index("group")
-        return {
-            "eligible": self.n_treated,
-            "matched": int(sizes.loc["treated", "matched"]),
-            "dropped": int(sizes.loc["treated", "unmatched"]),
-            "pool": self.n_pool,
-            "controls_used": int(sizes.loc["control", "matched"]),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe record of every figure for this cohort (aggregates only)."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "status": self.status,
-            "status_text": self.status_text,
-            "window_closes": None if self.window_closes is None else self.window_closes.isoformat(),
-            "flow": self.flow() if self.design == "psm" else None,
-            "minimum_detectable_reduction": self.mde,
-            "design": self.design,
-            "details": self.details,
-        }
-        if self.matched is not None:
-            out["matching"] = self.matched.to_dict()
-        if self.effect is not None:
-            out["effect"] = self.effect.to_dict()
-        if self.risk is not None:
-            out["baseline_risk"] = self.risk.reset_index().to_dict(orient="records")
-        if self.dropped is not None:
-            out["dropped_profile"] = self.dropped.reset_index().to_dict(orient="records")
-        out["sensitivity"] = self.sensitivity
-        return out
+__all__ = ["CohortResult", "DidEvaluation", "Evaluation"]
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A whole evaluation: validated data, per-cohort results, the pooled effect and the payment schedule."""
+    """A whole evaluation: validated data, per-cohort results, the pooled effect and the payment schedule.
+
+    ``design`` names the evaluation design (``"psm"``: matched cohorts, ``"did"``: staggered adoption;
+    see :mod:`sop_eval.designs`); ``fit`` is the design-wide result where the design has one (for
+    ``"did"`` the :class:`DidEvaluation`), else ``None``.
+    """
 
     contract: Contract
     data: EvaluationData | None
@@ -101,12 +37,13 @@ class Evaluation:
     payment_risk: Any = None
     parameters: dict[str, Any] = field(default_factory=dict)
     inputs: tuple[Path, ...] = ()
-    did: "DidEvaluation | None" = None
+    design: str = "psm"
+    fit: Any = None
 
     @property
-    def design(self) -> str:
-        """The counterfactual design: ``"psm"`` (matched cohorts) or ``"did"`` (staggered adoption)."""
-        return "did" if self.did is not None else "psm"
+    def did(self) -> DidEvaluation | None:
+        """The staggered-adoption fit of a difference-in-differences evaluation (``None`` for other designs)."""
+        return self.fit if isinstance(self.fit, DidEvaluation) else None
 
     def cohort(self, name: str) -> CohortResult:
         """The result for the contract cohort ``name``."""
@@ -154,27 +91,22 @@ class Evaluation:
             "payment_risk": None if self.payment_risk is None else self.payment_risk.to_dict(),
         }
 
+    def __repr__(self) -> str:
+        c = self.contract
+        measured = sum(k.measured for k in self.cohorts)
+        pooled = ("" if self.pooled is None
+                  else f", pooled estimate {self.pooled.estimate:.4g} (se {self.pooled.se:.3g})")
+        return (f"<Evaluation of {c.name!r} version {c.version}: design {self.design}, outcome {self.outcome}\n"
+                f"  cohorts: {len(self.cohorts)} ({measured} measured){pooled}\n"
+                f"  total due: {c.currency} {float(self.schedule.total):,.2f}>")
 
-@dataclass(frozen=True)
-class DidEvaluation:
-    """The staggered-adoption fit behind a difference-in-differences evaluation, and its diagnostics."""
-
-    att_gt: Any
-    by_group: Any
-    dynamic: Any
-    pretrend: Any
-    means: pd.DataFrame
-    units: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe record: ATT(g,t), the group and event-time aggregates, the pre-trend test, unit counts."""
-        return {
-            "att_gt": self.att_gt.to_dict(),
-            "by_group": self.by_group.to_dict(),
-            "dynamic": self.dynamic.to_dict(),
-            "pretrend": None if self.pretrend is None else self.pretrend.summary().to_dict(orient="records")[0],
-            "units": self.units,
-        }
+    def _repr_html_(self) -> str:
+        c = self.contract
+        title = html.escape(f"{c.name} (version {c.version}): design {self.design}, outcome {self.outcome}")
+        table = self.headline().to_html(index=False, escape=True, border=0, na_rep="—",
+                                        float_format=lambda v: f"{v:.4g}")
+        total = html.escape(f"total due: {c.currency} {float(self.schedule.total):,.2f}")
+        return f"<div><p><strong>{title}</strong></p>{table}<p>{total}</p></div>"
 
 
 def _line_for(schedule: PaymentSchedule, outcome: str, cohort: str | None) -> Any:

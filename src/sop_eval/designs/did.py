@@ -1,0 +1,220 @@
+"""Staggered difference-in-differences: Callaway–Sant'Anna ATT(g,t) on an area panel, one cohort per wave.
+
+Each cohort's effect is the group aggregate (the mean of its post-treatment ATT(g,t), per area and
+period) with its standard error; its ``n_treated`` counts the cohort's area-periods after adoption,
+so the units attributable (``-estimate × n_treated``) are the total avoided over the window. The
+pooled result (formed by :func:`sop_eval.evaluation.evaluate`, as for every design) is all cohorts
+together, weights ``n_treated``; its standard error treats the waves as independent although they
+share comparison areas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sop_eval.designs.base import CohortResult, Prepared, ReportKit
+from sop_eval.did import att_gt, raw_means
+from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.contract import Cohort, Contract
+from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
+from sop_eval.stats.estimate import percent
+
+METHODS = (
+    "Counterfactual: difference-in-differences across areas that adopt the service at different times "
+    "(Callaway and Sant'Anna 2021, as the R package did): each adoption wave is compared, period by period, "
+    "with comparison areas, using {did}.",
+    "Effects: each contract cohort is one adoption wave; its effect is the mean of its post-treatment ATT(g,t) "
+    "(per area and period); the units attributable are that effect times the wave's area-periods after "
+    "adoption. The pooled result takes all waves together, weighted by their area-periods after adoption. "
+    "The relative change is the "
+    "effect over the counterfactual mean (treated mean minus effect), its interval by the delta method. "
+    "{significance}.",
+    "Diagnostics: the Wald test over pre-treatment ATT(g,t) checks parallel pre-trends; the event study shows "
+    "effects by time since adoption with a uniform band from the multiplier bootstrap.",
+    "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it and "
+    "decides nothing unless the contract requires significance.",
+    "Payment risk: effects are drawn from each estimate's normal sampling distribution and passed through the "
+    "contract's gates, caps and payer shares.",
+    "Disclosure control: {policy}. The data are area-level; no identifiers or person-level rows appear.",
+)
+
+ESTIMATORS = {"dr": "doubly robust", "ipw": "inverse probability weighting", "reg": "outcome regression"}
+
+
+@dataclass(frozen=True)
+class DidEvaluation:
+    """The staggered-adoption fit behind a difference-in-differences evaluation, and its diagnostics."""
+
+    att_gt: Any
+    by_group: Any
+    dynamic: Any
+    pretrend: Any
+    means: pd.DataFrame
+    units: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: ATT(g,t), the group and event-time aggregates, the pre-trend test, unit counts."""
+        return {
+            "att_gt": self.att_gt.to_dict(),
+            "by_group": self.by_group.to_dict(),
+            "dynamic": self.dynamic.to_dict(),
+            "pretrend": None if self.pretrend is None else self.pretrend.summary().to_dict(orient="records")[0],
+            "units": self.units,
+        }
+
+    def __repr__(self) -> str:
+        return (f"DidEvaluation(groups={len(self.by_group.labels)}, treated units={self.units['treated']}, "
+                f"never treated={self.units['never_treated']})")
+
+
+@dataclass(frozen=True)
+class _State:
+    fit: Any
+    estimated: dict[int, tuple[float, float]]
+    unit_group: pd.Series
+    last: Any
+    settings: Any
+
+
+class DidDesign:
+    """Staggered adoption across areas (``[evaluation] design = "did"``)."""
+
+    name = "did"
+    title = "staggered difference-in-differences"
+    contract_keys, data_columns = EVALUATION_DESIGNS["did"]
+
+    def prepare(self, contract: Contract, frame: pd.DataFrame, *, seed: int, as_of: dt.date | str | None,
+                risk_draws: int) -> Prepared:
+        """Check the panel columns and the cohorts' groups, and fit ATT(g,t) once on the whole panel."""
+        ev = contract.evaluation
+        assert ev is not None  # evaluate() refuses a contract without [evaluation]
+        settings = contract.data
+        cols = settings.panel_columns() if settings is not None else {}
+        missing = [k for k in ("unit", "time", "group") if k not in cols]
+        if settings is None or missing:
+            raise SopEvalError(
+                f"contract '{contract.source}': a difference-in-differences evaluation needs [data.columns] "
+                f"{', '.join(missing)} (the area, the period and the first treated period, 0 for never)."
+            )
+        roles = settings.column_roles()
+        outcome = ev.outcome or (roles.outcomes[0] if roles.outcomes else None)
+        if outcome is None:
+            raise SopEvalError(f"contract '{contract.source}': name the outcome in [evaluation] outcome = \"...\".")
+        unit, time, group = cols["unit"], cols["time"], cols["group"]
+        covariates = list(roles.covariates) or None
+        require_columns([unit, time, group, outcome, *(covariates or [])], frame.columns,
+                        f"data for contract '{contract.source}'")
+        no_group = [c.name for c in contract.cohorts if c.group is None]
+        if no_group:
+            raise SopEvalError(
+                f"contract '{contract.source}': cohort(s) {examples(no_group)} have no `group`; in a difference-in-"
+                "differences evaluation each [[cohorts]] names its first treated period, e.g. group = 4."
+            )
+        d = ev.did
+        fit = att_gt(frame, outcome, unit, time, group, control=d.control, covariates=covariates, method=d.method,
+                     anticipation=d.anticipation, base_period=d.base_period, se=d.se, n_boot=d.n_boot, seed=seed,
+                     level=ev.level)
+        by_group = fit.aggregate("group")
+        unit_group = frame.groupby(unit)[group].first().fillna(0)
+        estimated = {int(g): (float(a), float(se))
+                     for g, a, se in zip(by_group.labels, by_group.att, by_group.row_se, strict=True)}
+        pretrend = fit.pretrend_test() if (fit.time < fit.group).any() else None
+        design_fit = DidEvaluation(
+            att_gt=fit, by_group=by_group, dynamic=fit.aggregate("dynamic"), pretrend=pretrend,
+            means=raw_means(frame, outcome, time, group),
+            units={"treated": int((unit_group > 0).sum()), "never_treated": int((unit_group == 0).sum())},
+        )
+        parameters = {
+            "seed": int(seed), "as_of": None if as_of is None else str(as_of), "outcome": outcome, "design": "did",
+            "level": ev.level, "risk_draws": int(risk_draws),
+            "did": {"unit": unit, "time": time, "group": group, "covariates": covariates or [], "control": d.control,
+                    "method": d.method, "anticipation": d.anticipation, "base_period": d.base_period, "se": d.se,
+                    "n_boot": d.n_boot},
+        }
+        state = _State(fit=fit, estimated=estimated, unit_group=unit_group,
+                       last=frame[time].max(), settings=ev)
+        return Prepared(outcome=outcome, parameters=parameters, fit=design_fit, state=state)
+
+    def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
+        """The cohort's adoption wave: the mean of its post-treatment ATT(g,t), once its first period is in the data."""
+        s: _State = prepared.state
+        d = s.settings.did
+        assert cohort.group is not None  # prepare() refuses cohorts without a group
+        g = int(cohort.group)
+        n_units = int((s.unit_group == g).sum())
+        comparison = (s.unit_group == 0) | ((s.unit_group > g) if d.control == "not_yet" else False)
+        n_comp = int(comparison.sum())
+        info: dict[str, Any] = {"group": g, "areas": n_units}
+        if n_units == 0:
+            return CohortResult(cohort.name, "no treated people", None, 0, n_comp, design="did", details=info)
+        if g > s.last:
+            return CohortResult(cohort.name, "not yet measurable", None, n_units, n_comp, design="did", details=info,
+                                first_measurable=f"when period {g} is in the data")
+        if g not in s.estimated:
+            raise SopEvalError(
+                f"no effect could be estimated for cohort {cohort.name!r} (group {g}); see the warnings about its "
+                "cells."
+            )
+        att, se = s.estimated[g]
+        fit = s.fit
+        post = (fit.group == g) & (fit.time >= g)
+        periods = int(post.sum())
+        treated_mean = float(np.mean(fit.treated_mean[post]))
+        info.update(post_periods=periods, per="area and period")
+        effect = EffectEstimate(
+            estimate=att, se=se, treated_mean=treated_mean, comparison_mean=treated_mean - att,
+            n_treated=n_units * periods, n_comparison=n_comp, outcome=prepared.outcome, kind="continuous",
+            design="did", method=f"att_gt group aggregate ({d.method}, {d.control} controls, {d.se} SE)",
+            label=cohort.name, level=s.settings.level, details=info,
+        )
+        return CohortResult(cohort.name, "measured", None, n_units * periods, n_comp, effect=effect, design="did",
+                            details=info)
+
+    def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:
+        """The panel and its adoption waves; parallel trends, the event study and the ATT(g,t)."""
+        did = evaluation.fit
+        p = evaluation.parameters["did"]
+        waves = pd.DataFrame([{"cohort": k.name, "first treated period": k.details.get("group"),
+                               "status": k.status_text, "areas": k.details.get("areas", 0),
+                               "comparison areas": k.n_pool, "post-treatment periods": k.details.get("post_periods")}
+                              for k in evaluation.cohorts])
+        areas = kit.protect(waves, ["areas", "comparison areas"], name="adoption waves")
+        figures = [
+            kit.figure("parallel_trends.png", "Mean outcome by adoption wave and period (0: never treated); dotted "
+                       "lines mark adoption", "parallel_trends_plot", did.means, size=(6.4, 3.8)),
+            kit.figure("event_study.png", "Effect by time since adoption (event study) with pointwise "
+                       f"{percent(did.dynamic.level)} intervals and a uniform band", "event_study_plot", did.dynamic,
+                       size=(6.4, 3.8)),
+        ]
+        pre = did.pretrend
+        paragraphs = [
+            f"{did.units['treated']:,} areas adopt the service and {did.units['never_treated']:,} never do "
+            "(counts of areas, not people). Comparison: "
+            + ("areas not yet treated and never treated." if p["control"] == "not_yet" else "areas never treated."),
+        ]
+        if pre is not None:
+            verdict = ("no evidence against parallel pre-trends" if pre.p_value >= 0.05
+                       else "evidence against parallel pre-trends")
+            paragraphs.append(f"Pre-trend Wald test over the pre-treatment ATT(g,t): χ² = {pre.statistic:.2f} on "
+                              f"{pre.df} degrees of freedom, p = {pre.p_value:.3f} — {verdict}.")
+        att = kit.estimates(did.att_gt.summary())
+        return [
+            kit.section("Panel and adoption", paragraphs=tuple(paragraphs), tables=(("Adoption waves", areas.table),)),
+            kit.section("Parallel trends and event study", tables=(("ATT(g,t)", att),), figures=tuple(figures)),
+        ]
+
+    def methods(self, evaluation: Any, *, significance: str, policy: str) -> tuple[str, ...]:
+        """The comparison, effects, diagnostics, gates, payment risk and disclosure conventions."""
+        d = evaluation.parameters["did"]
+        did = (f"{ESTIMATORS[d['method']]} comparisons with "
+               f"{'not-yet-treated and never-treated' if d['control'] == 'not_yet' else 'never-treated'} "
+               f"areas, {d['base_period']} base period, anticipation {d['anticipation']} period(s), "
+               f"{'multiplier bootstrap (' + str(d['n_boot']) + ' draws)' if d['se'] == 'bootstrap' else 'analytic'} "
+               "standard errors" + (f", covariates {', '.join(d['covariates'])}" if d['covariates'] else ""))
+        return tuple(p.format(did=did, significance=significance, policy=policy) for p in METHODS)
