@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Hashable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from sop_eval.effects.estimate import EffectEstimate
-from sop_eval.effects.inference import Inference, get_se_method
+from sop_eval.effects.inference import SE_METHODS, Inference, conditional_variance, get_se_method, point_estimate
 from sop_eval.errors import SopEvalError, examples, require_columns
 
 JDL_MIN_TREATED = 60
+RECOMMENDED_WITH_REPLACEMENT = ("cluster", "abadie-imbens")
 
 
 @dataclass(frozen=True)
@@ -20,15 +21,17 @@ class MatchedSample:
     """The analysis rows of a matched cohort: one row per (matched set, member).
 
     Without replacement these are the rows with a positive MatchIt weight, clustered on ``subclass``
-    (rows without a subclass, as after weighting, are their own cluster). With replacement a control
-    appears once per set it serves, weighted ``1 / (controls in the set)``, and treated rows weigh 1 —
-    the ATT of nearest-neighbour matching with replacement, clustered on set.
+    (rows without a subclass, as after weighting, are their own cluster), and ``person`` is None. With
+    replacement they are R MatchIt's ``get_matches()`` rows: a control appears once per set it serves,
+    weighted ``1 / (controls in the set)``, treated rows weigh 1 (the ATT of nearest-neighbour matching
+    with replacement), ``cluster`` is the set and ``person`` the row's position in the cohort's data.
     """
 
     frame: pd.DataFrame
     treat: np.ndarray
     weights: np.ndarray
     cluster: np.ndarray
+    person: np.ndarray | None = None
 
     @property
     def n_treated(self) -> int:
@@ -39,7 +42,8 @@ class MatchedSample:
         return int(self.frame.index[~self.treat].nunique())
 
     def take(self, rows: np.ndarray) -> "MatchedSample":
-        return MatchedSample(self.frame.iloc[rows], self.treat[rows], self.weights[rows], self.cluster[rows])
+        person = None if self.person is None else self.person[rows]
+        return MatchedSample(self.frame.iloc[rows], self.treat[rows], self.weights[rows], self.cluster[rows], person)
 
 
 def matched_sample(cohort: Any) -> MatchedSample:
@@ -82,6 +86,7 @@ def _with_replacement(data: pd.DataFrame, pairs: pd.DataFrame, treat_all: np.nda
         treat=np.r_[np.ones(len(t_pos), bool), np.zeros(len(c_pos), bool)],
         weights=np.r_[np.ones(len(t_pos)), 1.0 / controls_per_set[inverse]],
         cluster=np.r_[inverse[~first], inverse],
+        person=rows,
     )
 
 
@@ -146,12 +151,15 @@ def estimate_effect(
     (default: the largest observed time), with Kaplan–Meier curves, medians and a weighted Cox hazard
     ratio in ``details`` (see :mod:`sop_eval.effects.survival`).
 
-    ``se`` names the standard error (:data:`sop_eval.effects.inference.SE_METHODS`): ``"cluster"``
-    (matched set), ``"robust"``/``"HC0"``–``"HC3"``, ``"abadie-imbens"`` (nearest-neighbour matching
-    with replacement only; re-matches on the cohort's propensity score with ties as R ``Matching``) or
-    ``"bootstrap"`` (``n_boot`` replicates of matched sets, ``seed``). With replacement, ``"cluster"``
-    and ``"bootstrap"`` treat matched sets as independent although they share controls, which understates
-    the SE a little when controls are reused often; ``"abadie-imbens"`` accounts for the reuse. ``covariates`` (column names, or
+    ``se`` names the standard error (:data:`sop_eval.effects.inference.SE_METHODS`); it never changes
+    the point estimate. ``"cluster"`` clusters on matched set, and with replacement on matched set and
+    person (two-way), so a comparison person serving several sets is counted; ``"robust"``/``"HC0"``–
+    ``"HC3"`` cluster on nothing (one row per person, MatchIt's ``match.data()`` form);
+    ``"abadie-imbens"`` (matching with replacement only) is the Abadie–Imbens variance of the matches as
+    made, each comparison person's outcome variance estimated from its ``ratio`` nearest comparison
+    people on the matching distance (within exact strata); ``"bootstrap"`` (``n_boot`` replicates of
+    matched sets, ``seed``) is refused with replacement. Recommended with replacement: ``"cluster"`` or
+    ``"abadie-imbens"`` (:data:`RECOMMENDED_WITH_REPLACEMENT`). ``covariates`` (column names, or
     True for the matching covariates) adds regression adjustment in the matched sample (doubly robust).
 
     Refuses to run with fewer than ``min_treated`` (60, the Justice Data Lab minimum) treated people
@@ -215,57 +223,48 @@ def _estimate(
         )
     cov_names = list(cohort.covariates) if covariates is True else list(covariates or [])
     X = _covariate_matrix(frame, cov_names) if cov_names else None
-    if se == "abadie-imbens":
+    method = get_se_method(se)
+    options: dict[str, Any] = {}
+    if method is SE_METHODS["abadie-imbens"]:
         if X is not None:
             raise SopEvalError("se='abadie-imbens' has no regression adjustment here; drop covariates= or use se='cluster'.")
-        inf = _abadie_imbens_for(cohort, outcome, within)
-    else:
-        inf = get_se_method(se)(
-            y, sample.treat, sample.weights, cluster=sample.cluster, covariates=X,
-            n_boot=n_boot, seed=seed, progress=progress,
-        )
+        options["sigma2"] = _comparison_variance(cohort, sample, outcome, within)
+    inf = method(
+        y, sample.treat, sample.weights, cluster=sample.cluster, covariates=X, person=sample.person,
+        n_boot=n_boot, seed=seed, progress=progress, **options,
+    )
+    estimate, treated_mean, comparison_mean = point_estimate(y, sample.treat, sample.weights, X, sample.person)
+    inf = replace(inf, estimate=estimate, treated_mean=treated_mean, comparison_mean=comparison_mean)
     return _to_estimate(inf, sample, outcome, kind, cohort, level, label, cov_names, se, within)
 
 
-def _abadie_imbens_for(cohort: Any, outcome: str, within: np.ndarray | None = None) -> Inference:
-    """Abadie–Imbens on the cohort's score, within exact-matching strata, combined by treated counts."""
-    from sop_eval.effects.inference import abadie_imbens
-
-    if not getattr(cohort, "replace", False):
+def _comparison_variance(cohort: Any, sample: MatchedSample, outcome: str, within: np.ndarray | None) -> np.ndarray:
+    """Per row of ``sample``: its person's outcome variance given the distance, by matching among the
+    non-discarded comparison people of its exact stratum (and of ``within``), ``ratio`` neighbours."""
+    if not getattr(cohort, "replace", False) or sample.person is None:
         raise SopEvalError(
             "se='abadie-imbens' applies to nearest-neighbour matching with replacement; this cohort was "
             "matched without replacement. Use se='cluster' (or match with replace=True)."
         )
     data = cohort.data
     treat = data[cohort.treatment].astype(bool).to_numpy()
-    keep = ~treat | (cohort.weights.reindex(data.index).fillna(0).to_numpy() > 0)
-    if within is not None:
-        keep &= within
-    score = cohort.propensity.reindex(data.index).to_numpy(dtype=float)
+    distance = getattr(cohort, "distance", None)
+    score = (cohort.propensity if distance is None else distance).reindex(data.index).to_numpy(dtype=float)
     y = data[outcome].to_numpy(dtype=float)
+    pool = ~treat & np.isfinite(score) & np.isfinite(y)
+    discarded = getattr(cohort, "discarded", None)
+    if discarded is not None:
+        pool &= ~discarded.reindex(data.index).fillna(False).to_numpy(dtype=bool)
+    if within is not None:
+        pool &= within
     exact = list((getattr(cohort, "settings", None) or {}).get("exact") or [])
     strata = data[exact].astype(str).agg("|".join, axis=1).to_numpy() if exact else np.zeros(len(data))
-    parts, n1 = [], []
-    for s in np.unique(strata[keep & treat]):
-        rows = np.flatnonzero(keep & (strata == s))
-        if treat[rows].all():
-            continue
-        parts.append(abadie_imbens(y[rows], treat[rows], score[rows], m=int(cohort.ratio)))
-        n1.append(float(treat[rows].sum()))
-    if len(parts) == 1:
-        return parts[0]
-    share = np.array(n1) / sum(n1)
-    est = float(share @ [p.estimate for p in parts])
-    return Inference(
-        estimate=est,
-        se=float(np.sqrt(share**2 @ [p.se**2 for p in parts])),
-        treated_mean=float(share @ [p.treated_mean for p in parts]),
-        comparison_mean=float(share @ [p.comparison_mean for p in parts]),
-        comparison_mean_se=float(np.sqrt(share**2 @ [(p.comparison_mean_se or 0.0) ** 2 for p in parts])),
-        cov_estimate_comparison=float(share**2 @ [p.cov_estimate_comparison for p in parts]),
-        method=parts[0].method + ", within exact strata",
-        details={"n_strata": len(parts)},
-    )
+    scale = float(np.std(score[np.isfinite(score)], ddof=1)) or 1.0
+    by_person = np.zeros(len(data))
+    for s in np.unique(strata[pool]):
+        rows = np.flatnonzero(pool & (strata == s))
+        by_person[rows] = conditional_variance(y, score, rows, int(cohort.ratio), scale=scale)
+    return by_person[sample.person]
 
 
 def _to_estimate(
