@@ -338,7 +338,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
                 f"{', '.join('the contract cohort' if x == COHORT_COLUMN else x for x in m.get('exact', []))}, treated units in order of {m.get('order')} score first")
     significance = ests[0].significance_rule if ests and hasattr(ests[0], "significance_rule") else "significant when p < 0.05"
     fmt = dict(
-        matching=matching, se=params.get("se"), significance=significance[:1].upper() + significance[1:],
+        matching=matching, se=_se_text(params.get("se"), ests), significance=significance[:1].upper() + significance[1:],
         follow_up=params.get("follow_up_months"), lag=params.get("court_lag_months"),
         policy=f"policy '{policy.name}': counts of 1 to {policy.threshold} suppressed, others rounded to the nearest "
                f"{policy.rounding}{', with secondary suppression' if policy.secondary else ''}",
@@ -355,3 +355,11 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
 
     html = render_report(f"Evaluation report — {c.name}", f"Contract version {c.version} · outcome {ev.outcome} · seed {params.get('seed')}", sections)
     return html, figures, protected
+
+
+def _se_text(name: Any, ests: list[Any]) -> str:
+    """The SE's name, its method and what it clusters on, as the first cohort's estimate records them."""
+    first = next((e for e in ests if getattr(e, "details", None) and e.details.get("clusters_on")), None)
+    if first is None:
+        return str(name)
+    return f"{name} — {first.method}, clustered on {first.details['clusters_on']}"
