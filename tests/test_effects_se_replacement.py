@@ -10,7 +10,11 @@ import pytest
 import sop_eval
 from sop_eval.datasets import load_lalonde
 from sop_eval.effects import get_se_method
-from sop_eval.effects.inference import abadie_imbens, abadie_imbens_matched, conditional_variance
+from sop_eval.effects.inference import (
+    abadie_imbens,
+    abadie_imbens_matched,
+    conditional_variance,
+)
 
 RESULTS = Path(__file__).parent / "results" / "effects"
 COVARIATES = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
@@ -33,7 +37,7 @@ def _cases():
 
 @pytest.mark.parametrize("design,adjustment,se_type,estimate,se", _cases())
 def test_cohort_se_equals_r_sandwich_on_the_exported_matches(lalonde_cohorts, design, adjustment, se_type, estimate, se):
-    d, cohorts = lalonde_cohorts
+    _, cohorts = lalonde_cohorts
     m = cohorts[design]
     units = pd.read_csv(RESULTS / f"lalonde_units_{design}.csv")
     assert (units["row"].to_numpy() - 1 == np.flatnonzero(m.weights > 0)).all()  # the export is this match
@@ -59,8 +63,7 @@ def test_two_way_cluster_on_get_matches_rows_equals_r(design):
     assert two_way.se > 1.3 * one_way.se  # set-only clustering misses the reuse of comparison people
 
 
-def test_without_replacement_person_clustering_changes_nothing(lalonde_cohorts):
-    _, cohorts = lalonde_cohorts
+def test_without_replacement_person_clustering_changes_nothing():
     units = pd.read_csv(RESULTS / "lalonde_units_nn1.csv")
     y = load_lalonde()["re78"].to_numpy()[units["row"] - 1]
     args = (y, units["treat"].to_numpy(), units["weights"].to_numpy())

@@ -86,11 +86,13 @@ def main(worlds: int = 500) -> None:
     lines = [
         "# Coverage with heavy reuse of comparison people (matching with replacement)",
         "",
-        f"{worlds} simulated worlds: {N_TREATED} treated, a pool of {N_POOL}, constant true effect {EFFECT:g}; "
-        "logistic propensity score, nearest neighbour with replacement; 95% normal interval of the difference. "
-        f"Monte Carlo SE of a 95% coverage: {mc:.3f}. {meta['seconds']} s. Produced by "
-        "`bench_coverage_replacement.py`; recommended SEs with replacement: "
-        f"{', '.join(RECOMMENDED_WITH_REPLACEMENT)}.",
+        (
+            f"{worlds} simulated worlds: {N_TREATED} treated, a pool of {N_POOL}, constant true effect {EFFECT:g}; "
+            "logistic propensity score, nearest neighbour with replacement; 95% normal interval of the difference. "
+            f"Monte Carlo SE of a 95% coverage: {mc:.3f}. {meta['seconds']} s. Produced by "
+            "`bench_coverage_replacement.py`; recommended SEs with replacement: "
+            f"{', '.join(RECOMMENDED_WITH_REPLACEMENT)}."
+        ),
         "",
         "| ratio | SE | recommended | clusters on | coverage | mean SE | SD of estimates | sets per comparison person |",
         "|---:|---|:---:|---|---:|---:|---:|---:|",
