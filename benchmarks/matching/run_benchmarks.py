@@ -148,7 +148,7 @@ def write_results(res: dict, path: Path) -> None:
         lines.append(f"| R MatchIt 4.5.1 | {r.get('status')} | |")
     lines += [
         "",
-        "sop_eval's time covers the design matrix, the logit fit (statsmodels, Newton), the matching,",
+        "sop_eval's time covers the design matrix, the logit fit (Newton, sop_eval.stats.logit), the matching,",
         "the weights and the result object; R's times cover `glm` and `matchit` (reading the CSV excluded).",
         "MatchIt's default path is the one whose caliper handling is broken in 4.5.1; its general path",
         "compares each treated unit with every control (O(n_treated × n_controls)).",

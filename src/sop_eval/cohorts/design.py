@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.stats.design import design_matrix
 
 
 def check_frame(data: pd.DataFrame, treatment: str, columns: Sequence[str]) -> None:
@@ -57,77 +58,17 @@ def treatment_indicator(data: pd.DataFrame, treatment: str) -> np.ndarray:
     return treat
 
 
-def _is_categorical(col: pd.Series) -> bool:
-    return (
-        isinstance(col.dtype, pd.CategoricalDtype)
-        or pd.api.types.is_string_dtype(col)
-        or pd.api.types.is_bool_dtype(col)
-        or col.dtype == np.dtype("O")
-    )
-
-
-def _levels(col: pd.Series) -> list:
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        present = set(col.dropna().unique())
-        return [c for c in col.cat.categories if c in present]
-    return sorted(col.dropna().unique(), key=str)
-
-
 def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str], *, all_levels: bool) -> pd.DataFrame:
     """Numeric design matrix of ``covariates`` (no intercept), one column per term.
 
     Categorical, string and boolean columns become 0/1 indicators named ``column_level``: every level
     when ``all_levels`` (for balance tables, as MatchIt's summary), all but the first otherwise (for
     model fitting, as R's treatment contrasts). Missing or infinite values and constant covariates
-    raise :class:`SopEvalError` naming the column.
+    raise :class:`SopEvalError` naming the column (:func:`sop_eval.stats.design.design_matrix`).
     """
-    if isinstance(covariates, str):
-        covariates = [covariates]
-    covariates = list(covariates)
-    if not covariates:
-        raise SopEvalError("covariates is empty; name at least one pre-treatment column to match on.")
-    if len(set(covariates)) != len(covariates):
-        dup = [c for c in covariates if covariates.count(c) > 1]
-        raise SopEvalError(f"covariates lists {examples(sorted(set(dup)))} more than once; list each once.")
-    parts: dict[str, np.ndarray] = {}
-    for name in covariates:
-        col = data[name]
-        missing = col.isna().to_numpy()
-        if missing.any():
-            rows = data.index[missing]
-            raise SopEvalError(
-                f"covariate {name!r} has {len(rows)} missing value(s) (rows {examples(rows)}); "
-                "matching needs complete covariates: impute them or drop those rows first."
-            )
-        if _is_categorical(col):
-            levels = _levels(col)
-            if len(levels) > 20 and len(levels) > len(col) / 2:
-                # an identifier or free text: its levels would name people in term labels and messages
-                raise SopEvalError(
-                    f"covariate {name!r} has {len(levels)} distinct text values among {len(col)} rows; it looks like "
-                    "an identifier or free text, not a pre-treatment characteristic. Remove it from covariates, or "
-                    "group it into a few categories first."
-                )
-            if len(levels) < 2:
-                raise SopEvalError(f"covariate {name!r} is constant (only {examples(levels)}); "
-                                   "remove it from covariates.")
-            values = col.astype(object).to_numpy() if not isinstance(col.dtype, pd.CategoricalDtype) else col
-            for level in levels if all_levels else levels[1:]:
-                parts[f"{name}_{level}"] = np.asarray(values == level, dtype=float)
-            continue
-        x = col.to_numpy(dtype=float)
-        infinite = ~np.isfinite(x)
-        if infinite.any():
-            rows = data.index[infinite]
-            raise SopEvalError(
-                f"covariate {name!r} has {len(rows)} infinite value(s) (rows {examples(rows)}); "
-                "replace or drop them before matching."
-            )
-        if x.size and np.all(x == x[0]):
-            raise SopEvalError(f"covariate {name!r} is constant (every value is {x[0]:g}); "
-                               "remove it from covariates.")
-        parts[name] = x
-    return pd.DataFrame(parts, index=data.index)
+    design = design_matrix(data, covariates, all_levels=all_levels,
+                           remedy="matching needs complete covariates: impute them or drop those rows first.")
+    return design.frame(data.index)
 
 
 def term_sources(data: pd.DataFrame, covariates: Sequence[str], terms: Sequence[str]) -> dict[str, str]:

@@ -12,6 +12,8 @@ import pandas as pd
 from scipy.special import expit
 
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
+from sop_eval.stats.design import collinear_terms
+from sop_eval.stats.logit import newton_logit
 
 _BUILTIN = ("logit", "linear_logit")
 
@@ -51,20 +53,6 @@ def _separation_error(terms: list[str]) -> SopEvalError:
     )
 
 
-def _collinear_terms(gram: np.ndarray, names: list[str], tol: float = 1e-9) -> list[str]:
-    """Terms that are linear combinations of the intercept and earlier terms (from the scaled X'X)."""
-    kept = [0]
-    dropped: list[str] = []
-    for j in range(1, gram.shape[0]):
-        sub = gram[np.ix_(kept + [j], kept + [j])]
-        eig = np.linalg.eigvalsh(sub)
-        if eig[0] <= tol * max(eig[-1], 1.0):
-            dropped.append(names[j - 1])
-        else:
-            kept.append(j)
-    return dropped
-
-
 def _strongest_terms(X: pd.DataFrame, params: np.ndarray, k: int = 3) -> list[str]:
     """The ``k`` terms with the largest |coefficient| x SD (column by column: no copy of X)."""
     std_coef = np.abs(params[1:]) * np.array([np.std(X[c].to_numpy()) for c in X.columns])
@@ -72,13 +60,12 @@ def _strongest_terms(X: pd.DataFrame, params: np.ndarray, k: int = 3) -> list[st
 
 
 def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.Series]:
-    """Maximum-likelihood logistic regression of ``treat`` on ``X`` plus an intercept (statsmodels).
+    """Maximum-likelihood logistic regression of ``treat`` on ``X`` plus an intercept (Newton–Raphson,
+    :func:`sop_eval.stats.logit.newton_logit`).
 
     Returns the fitted probabilities, the linear predictor and the coefficients. Complete separation
     and collinear terms raise :class:`SopEvalError` naming the terms.
     """
-    import statsmodels.api as sm
-
     separating = _separating_terms(X, treat)
     if separating:
         raise _separation_error(separating)
@@ -91,28 +78,21 @@ def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     design /= scale
     y = treat.astype(float)
     gram = design.T @ design / len(design)
-    collinear = _collinear_terms(gram, list(map(str, X.columns)))
+    collinear = collinear_terms(gram, list(map(str, X.columns)))
     if collinear:
         raise SopEvalError(
             f"the propensity model cannot be fitted: covariate term(s) {examples(collinear, 8)} are "
             "linear combinations of the other covariates; remove them from covariates."
         )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            # rank already checked on X'X; statsmodels' own check would copy the n x p matrix
-            result = sm.Logit(y, design, check_rank=False).fit(disp=0, method="newton", maxiter=100)
-        except np.linalg.LinAlgError:
-            raise _separation_error(list(map(str, X.columns))) from None
-        except Exception as exc:  # statsmodels' PerfectSeparationError in older releases
-            if "separation" in type(exc).__name__.lower() or "separation" in str(exc).lower():
-                raise _separation_error(list(map(str, X.columns))) from None
-            raise
-    params = np.asarray(result.params) / scale
-    lp = design @ np.asarray(result.params)
+    try:
+        fit = newton_logit(design, y)
+    except np.linalg.LinAlgError:
+        raise _separation_error(list(map(str, X.columns))) from None
+    params = fit.coef / scale
+    lp = fit.linear_predictor
     score = expit(lp)
     separated = lp[treat].min() > lp[~treat].max() or lp[treat].max() < lp[~treat].min()
-    if separated or any("separation" in str(w.message).lower() for w in caught) or not np.all(np.isfinite(params)):
+    if separated or fit.perfect_prediction or not np.all(np.isfinite(params)):
         raise _separation_error(_strongest_terms(X, params))
     extreme = int(np.count_nonzero((score < 1e-8) | (score > 1 - 1e-8)))
     if extreme:

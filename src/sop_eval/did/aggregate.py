@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
+from sop_eval.did.inference import standard_errors
 from sop_eval.did.panel import _gl
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
+from sop_eval.stats.bootstrap import multiplier_bootstrap
 
 if TYPE_CHECKING:
     from sop_eval.did.att_gt import AttGtResult
@@ -193,7 +194,7 @@ def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None
     row_if = np.column_stack(rows_if) if rows_if else np.empty((res.n_units, 0))
     full = np.column_stack([row_if, overall_if])
     draws = multiplier_bootstrap(full, res.n_boot, res.seed, res.unit_cluster)
-    ses = draws.se() if res.se_method == "bootstrap" else analytic_se(full, res.unit_cluster)
+    ses = standard_errors(res.se_method, full, res.unit_cluster, lambda: draws)
     ses = np.where(ses <= _SE_TINY, np.nan, ses)
     z = float(stats.norm.ppf(1 - res.alpha / 2))
     crit = z

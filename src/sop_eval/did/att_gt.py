@@ -13,6 +13,7 @@ Standard errors come from the influence functions (``se="analytic"``) or the mul
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -22,18 +23,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sop_eval.did.bootstrap import analytic_se, cluster_sums, multiplier_bootstrap
 from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
+from sop_eval.did.inference import standard_errors
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning
+from sop_eval.stats.bootstrap import multiplier_bootstrap
+from sop_eval.stats.influence import cluster_sums
+from sop_eval.stats.registry import check_se, se_names
 
 if TYPE_CHECKING:
     from sop_eval.did.aggregate import AggregateResult
     from sop_eval.did.diagnostics import WaldTest
 
 _SE_TINY = math.sqrt(np.finfo(float).eps) * 10
-SE_METHODS = ("analytic", "bootstrap")
+SE_METHODS = se_names("did")
 CONTROLS = ("never", "not_yet")
 BASE_PERIODS = ("varying", "universal")
 
@@ -192,7 +196,9 @@ def att_gt(
     _choice(control, "control", CONTROLS)
     _choice(method, "method", tuple(ESTIMATORS))
     _choice(base_period, "base_period", BASE_PERIODS)
-    _choice(se, "se", SE_METHODS)
+    se_method = check_se(se, "did", panel=bool(panel), covariates=bool(covariates), weights=weights is not None,
+                         cluster=cluster is not None)
+    se = se_method.name
     if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 2):
         raise SopEvalError(f"n_boot={n_boot!r} must be a whole number of bootstrap draws >= 2, e.g. 999.")
     if not 0 < alpha < 1:
@@ -279,12 +285,11 @@ def att_gt(
         first = np.unique(units, return_index=True)[1]
         g_obs, w = g_obs[first], w[first] / w[first].mean()
         clusters = None if clusters is None else pd.factorize(clusters[first])[0]
-    se_vals = analytic_se(psi, clusters)
+    draws = functools.cache(lambda: multiplier_bootstrap(psi, n_boot, seed, clusters))
+    se_vals = standard_errors(se, psi, clusters, draws)
     crit = float(stats.norm.ppf(1 - alpha / 2))
-    if se == "bootstrap":
-        draws = multiplier_bootstrap(psi, n_boot, seed, clusters)
-        se_vals = draws.se()
-        band = draws.uniform_critical(alpha)
+    if se_method.uniform_band:
+        band = draws().uniform_critical(alpha)
         crit = band if np.isfinite(band) and band >= crit else crit
     se_vals = np.where(se_vals <= _SE_TINY, np.nan, se_vals)
     return AttGtResult(

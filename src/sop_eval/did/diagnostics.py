@@ -10,9 +10,9 @@ import pandas as pd
 from scipy import stats
 
 from sop_eval.outputs import json_safe as _json_safe
-from sop_eval.did.bootstrap import influence_covariance
 from sop_eval.did.panel import check_numeric
 from sop_eval.errors import SopEvalError, require_columns
+from sop_eval.stats.influence import influence_covariance
 
 if TYPE_CHECKING:
     from sop_eval.did.att_gt import AttGtResult

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
+from sop_eval.stats.design import design_matrix
 
 
 def _rows(mask: np.ndarray | pd.Series, index: pd.Index) -> str:
@@ -31,24 +32,9 @@ def check_numeric(data: pd.DataFrame, column: str, what: str) -> None:
 def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Numeric design columns for ``covariates`` (categoricals become 0/1 dummies, first level dropped)."""
     require_columns(list(covariates), data.columns, "data")
-    parts, names = [], []
-    for c in covariates:
-        col = data[c]
-        if col.isna().any():
-            raise SopEvalError(
-                f"covariate {c!r} has {int(col.isna().sum())} missing values (rows {_rows(col.isna(), data.index)}); "
-                "impute or drop them before estimating."
-            )
-        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            parts.append(col.to_numpy(dtype=float)[:, None])
-            names.append(c)
-        else:
-            dummies = pd.get_dummies(col.astype("category"), prefix=c, drop_first=True, dtype=float)
-            parts.append(dummies.to_numpy())
-            names.extend(dummies.columns.astype(str))
-    if not parts:
-        return np.empty((len(data), 0)), []
-    return np.hstack(parts), names
+    design = design_matrix(data, covariates, booleans="numeric", strict=False,
+                           remedy="impute or drop them before estimating.")
+    return design.values, list(design.names)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

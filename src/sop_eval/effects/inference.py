@@ -19,7 +19,8 @@ person sits in every set it serves). Summing a person's rows gives MatchIt's ``m
 row per person, weight = the sum over its sets, before MatchIt's rescaling of comparison weights,
 which changes no estimate or SE without covariates). Every SE of one cohort shares one point estimate.
 
-Names (``SE_METHODS``), what each clusters on, and their sources:
+Names (``SE_METHODS``; declared with their capabilities in :mod:`sop_eval.stats.registry`, where the
+implementations below register themselves), what each clusters on, and their sources:
 
 - ``"cluster"``: sandwich clustered on matched set; with replacement (``person`` given) two-way, on
   matched set and on person (Cameron, Gelbach and Miller 2011), so a comparison person's reuse across
@@ -58,6 +59,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sop_eval.errors import SopEvalError
+from sop_eval.stats.bootstrap import cluster_bootstrap_wls
+from sop_eval.stats.registry import check_se, register_se
+from sop_eval.stats.wls import SingularDesign, WLSFit, cluster_vcov, hc_vcov, twoway_cluster_vcov, wls
 
 
 @dataclass(frozen=True)
@@ -129,26 +133,20 @@ class WLSDesign:
         w = np.bincount(self.person, weights=self.w)
         return WLSDesign(y=self.y[first], X=self.X[first], w=w, cluster=np.arange(len(first)), person=None)
 
+    def fit(self) -> WLSFit:
+        """The weighted least-squares fit (:func:`sop_eval.stats.wls.wls`)."""
+        try:
+            return wls(self.y, self.X, self.w)
+        except SingularDesign as err:
+            raise SopEvalError(
+                f"the regression adjustment is singular (rank {err.rank} of {err.k}): a covariate is "
+                "constant in the matched sample or collinear with others; drop it from covariates=."
+            ) from None
+
     def solve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Coefficients, residuals and the bread ``(X'WX)^-1``."""
-        xtwx = self.X.T @ (self.X * self.w[:, None])
-        rank = np.linalg.matrix_rank(xtwx)
-        if rank < xtwx.shape[0]:
-            raise SopEvalError(
-                f"the regression adjustment is singular (rank {rank} of {xtwx.shape[0]}): a covariate is "
-                "constant in the matched sample or collinear with others; drop it from covariates=."
-            )
-        bread = np.linalg.inv(xtwx)
-        beta = bread @ (self.X.T @ (self.w * self.y))
-        return beta, self.y - self.X @ beta, bread
-
-
-def _cluster_meat(scores: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, int]:
-    """``G/(G-1)`` times the cross-product of scores summed within each cluster code, and ``G``."""
-    n_clusters = int(codes.max()) + 1
-    summed = np.zeros((n_clusters, scores.shape[1]))
-    np.add.at(summed, codes, scores)
-    return n_clusters / (n_clusters - 1) * (summed.T @ summed), n_clusters
+        fit = self.fit()
+        return fit.beta, fit.resid, fit.bread
 
 
 def sandwich_vcov(design: WLSDesign, kind: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -160,31 +158,22 @@ def sandwich_vcov(design: WLSDesign, kind: str) -> tuple[np.ndarray, np.ndarray,
     """
     if kind != "cluster":
         design = design.per_person()
-    beta, resid, bread = design.solve()
-    n, k = design.X.shape
-    scores = design.X * (design.w * resid)[:, None]
-    details: dict[str, Any] = {"n_obs": int(n)}
-    if kind == "cluster":
-        if int(design.cluster.max()) + 1 < 2:
-            raise SopEvalError("se='cluster' needs at least 2 matched sets; use se='robust'.")
-        meat, details["n_clusters"] = _cluster_meat(scores, design.cluster)
-        details["clusters_on"] = "matched set"
-        if design.person is not None:
-            by_person, details["n_persons"] = _cluster_meat(scores, design.person)
-            both = np.unique(np.column_stack([design.cluster, design.person]), axis=0, return_inverse=True)[1]
-            by_both, _ = _cluster_meat(scores, both.ravel())
-            meat = meat + by_person - by_both
-            details["clusters_on"] = "matched set and person (two-way)"
-        factor = (n - 1) / (n - k)
-    else:
-        if kind in ("HC2", "HC3"):
-            leverage = design.w * np.einsum("ij,jk,ik->i", design.X, bread, design.X)
-            scale = np.sqrt(1 - leverage) if kind == "HC2" else 1 - leverage
-            scores = scores / np.where(scale > 0, scale, np.inf)[:, None]
-        meat = scores.T @ scores
-        factor = n / (n - k) if kind == "HC1" else 1.0
+    fit = design.fit()
+    details: dict[str, Any] = {"n_obs": fit.n_obs}
+    if kind != "cluster":
         details["clusters_on"] = "nothing (one row per person)"
-    return beta, factor * bread @ meat @ bread, details
+        return fit.beta, hc_vcov(fit, kind).vcov, details
+    details["n_clusters"] = int(design.cluster.max()) + 1
+    if details["n_clusters"] < 2:
+        raise SopEvalError("se='cluster' needs at least 2 matched sets; use se='robust'.")
+    if design.person is None:
+        details["clusters_on"] = "matched set"
+        return fit.beta, cluster_vcov(fit, design.cluster).vcov, details
+    # R sandwich::vcovCL(cluster = ~subclass + id): each term its own G/(G-1)
+    sandwich = twoway_cluster_vcov(fit, design.cluster, design.person, small_sample="each")
+    details.update(n_persons=int(design.person.max()) + 1, clusters_on="matched set and person (two-way)",
+                   psd_fixed=sandwich.psd_fixed)
+    return fit.beta, sandwich.vcov, details
 
 
 def _from_coefficients(beta: np.ndarray, vcov: np.ndarray, method: str, details: dict[str, Any]) -> Inference:
@@ -242,8 +231,8 @@ def cluster_bootstrap(
 
     Each replicate draws as many matched sets as there are, with replacement (multinomial counts), and
     re-solves the weighted normal equations from per-set cross-products (how often each set was drawn,
-    times its cross-products). ``progress=None`` shows a bar
-    when there are more than 2,000 replicates. Clusters on matched set only, so it is refused when a
+    times its cross-products; :func:`sop_eval.stats.bootstrap.cluster_bootstrap_wls`). ``progress=None``
+    shows a bar when there are more than 2,000 replicates. Clusters on matched set only, so it is refused when a
     ``person`` has rows in several sets (matching with replacement): the sets are then dependent and the
     bootstrap is not valid for nearest-neighbour matching (Abadie and Imbens 2008).
     """
@@ -259,28 +248,10 @@ def cluster_bootstrap(
         )
     beta, _, _ = design.solve()
     n_clusters = int(design.cluster.max()) + 1
-    k = design.X.shape[1]
-    wx = design.X * design.w[:, None]
-    per_set = np.zeros((n_clusters, k * k + k))
-    np.add.at(per_set, design.cluster, np.column_stack([(wx[:, :, None] * design.X[:, None, :]).reshape(-1, k * k), wx * design.y[:, None]]))
-    rng = np.random.default_rng(seed)
-    draws = np.empty((int(n_boot), 2))
     show = progress if progress is not None else n_boot > 2000
-    done = 0
     with tqdm(total=int(n_boot), disable=not show, desc="bootstrap", unit="rep") as bar:
-        while done < n_boot:
-            b = min(chunk, int(n_boot) - done)
-            draws_idx = rng.integers(0, n_clusters, (b, n_clusters)) + (np.arange(b) * n_clusters)[:, None]
-            counts = np.bincount(draws_idx.ravel(), minlength=b * n_clusters).reshape(b, n_clusters).astype(float)
-            sums = counts @ per_set
-            xtwx = sums[:, : k * k].reshape(b, k, k)
-            xtwy = sums[:, k * k :]
-            ok = np.abs(np.linalg.det(xtwx)) > 1e-12 * np.abs(np.diagonal(xtwx, axis1=1, axis2=2)).prod(1)
-            coef = np.full((b, k), np.nan)
-            coef[ok] = np.linalg.solve(xtwx[ok], xtwy[ok][:, :, None])[:, :, 0]
-            draws[done : done + b] = coef[:, :2]
-            done += b
-            bar.update(b)
+        draws = cluster_bootstrap_wls(design.y, design.X, design.w, design.cluster, n_boot=int(n_boot), seed=seed,
+                                      chunk=chunk, on_progress=bar.update)[:, :2]
     good = np.isfinite(draws).all(1)
     draws = draws[good]
     cov = np.cov(draws.T, ddof=1)
@@ -483,6 +454,42 @@ def abadie_imbens(
     return Inference(**{**inf.__dict__, "method": method, "details": {**inf.details, "m": int(m)}})
 
 
+def abadie_imbens_for_cohort(
+    y: np.ndarray, treat: np.ndarray, weights: np.ndarray, cluster: np.ndarray | None = None,
+    person: np.ndarray | None = None, *, cohort: Any, outcome: str, within: np.ndarray | None = None, **_: Any,
+) -> Inference:
+    """:func:`abadie_imbens_matched` on a cohort's get_matches rows (``person``: positions in ``cohort.data``).
+
+    Each comparison person's outcome variance comes from its ``cohort.ratio`` nearest non-discarded
+    comparison people on the matching distance, within its exact-matching stratum (and ``within``).
+    """
+    if not getattr(cohort, "replace", False) or person is None:
+        raise SopEvalError(
+            "se='abadie-imbens' applies to nearest-neighbour matching with replacement; this cohort was "
+            "matched without replacement. Use se='cluster' (or match with replace=True)."
+        )
+    data = cohort.data
+    treat_all = data[cohort.treatment].astype(bool).to_numpy()
+    distance = getattr(cohort, "distance", None)
+    score = (cohort.propensity if distance is None else distance).reindex(data.index).to_numpy(dtype=float)
+    y_all = data[outcome].to_numpy(dtype=float)
+    pool = ~treat_all & np.isfinite(score) & np.isfinite(y_all)
+    discarded = getattr(cohort, "discarded", None)
+    if discarded is not None:
+        pool &= ~discarded.reindex(data.index).fillna(False).to_numpy(dtype=bool)
+    if within is not None:
+        pool &= within
+    exact = list((getattr(cohort, "settings", None) or {}).get("exact") or [])
+    strata = data[exact].astype(str).agg("|".join, axis=1).to_numpy() if exact else np.zeros(len(data))
+    scale = float(np.std(score[np.isfinite(score)], ddof=1)) or 1.0
+    by_person = np.zeros(len(data))
+    for s in np.unique(strata[pool]):
+        rows = np.flatnonzero(pool & (strata == s))
+        by_person[rows] = conditional_variance(y_all, score, rows, int(cohort.ratio), scale=scale)
+    return abadie_imbens_matched(y, treat, weights, cluster=cluster, person=person, sigma2=by_person[person])
+
+
+# array-level implementations, by name (``abadie-imbens`` here takes matched sets; the registry's takes the cohort)
 _ON_SET = "Clusters on matched set; with ``person`` given (matching with replacement) on matched set and person, two-way."
 _ON_PERSON = "Clusters on nothing: one row per person, its weights summed (MatchIt's match.data form)."
 
@@ -498,10 +505,10 @@ SE_METHODS: dict[str, Callable[..., Inference]] = {
 }
 
 
+for _name, _method in SE_METHODS.items():
+    register_se("psm", _name)(abadie_imbens_for_cohort if _name == "abadie-imbens" else _method)
+
+
 def get_se_method(name: str) -> Callable[..., Inference]:
-    """The SE implementation registered under ``name`` (case-insensitive for HC names)."""
-    key = name.upper() if name.upper() in {"HC0", "HC1", "HC2", "HC3"} else name.lower()
-    try:
-        return SE_METHODS[key]
-    except KeyError:
-        raise SopEvalError(f"se={name!r} is not a known standard error; choose one of {', '.join(SE_METHODS)}.") from None
+    """The array-level SE implementation registered under ``name`` (case-insensitive for HC names)."""
+    return SE_METHODS[check_se(name, "psm").name]

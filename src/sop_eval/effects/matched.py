@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Hashable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from sop_eval.effects.estimate import EffectEstimate
-from sop_eval.effects.inference import SE_METHODS, Inference, conditional_variance, get_se_method, point_estimate
-from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.effects.inference import Inference, point_estimate
+from sop_eval.errors import SopEvalError, require_columns
+from sop_eval.stats.design import design_matrix
+from sop_eval.stats.registry import check_se, se_implementation
 
 JDL_MIN_TREATED = 60
 # covers 94.8% (1:1) and 95.4% (1:5) in benchmarks/effects/coverage_replacement_results.md
@@ -116,14 +118,8 @@ def _numeric_outcome(frame: pd.DataFrame, column: str, role: str = "outcome") ->
 
 def _covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
     require_columns(list(covariates), frame.columns, "the matched cohort's data (covariates=)")
-    X = pd.get_dummies(frame[list(covariates)], drop_first=True, dtype=float)
-    bad = X.columns[X.isna().any()].tolist()
-    if bad:
-        raise SopEvalError(
-            f"covariates= column(s) {examples(bad)} have missing values among the matched rows; "
-            "impute them or leave them out of the regression adjustment."
-        )
-    return X.to_numpy(dtype=float)
+    return design_matrix(frame, covariates, booleans="numeric", strict=False,
+                         remedy="impute them or leave them out of the regression adjustment (covariates=).").values
 
 
 def estimate_effect(
@@ -204,11 +200,13 @@ def _estimate(
             f"only {sample.n_treated} treated people were matched; at least {min_treated} are needed before "
             "an effect is estimated (the Justice Data Lab rule). Pass allow_small=True to override."
         )
+    replace = bool(getattr(cohort, "replace", False))
     if kind == "time_to_event":
         from sop_eval.effects.survival import time_to_event_effect
 
         if covariates:
             raise SopEvalError("covariates= adjustment is not available for time_to_event outcomes; leave it out.")
+        check_se(se, "psm", kind=kind, replace=replace)
         ev = None if event is None else _numeric_outcome(frame, event, "event")
         return time_to_event_effect(
             sample, y, ev, outcome=outcome, se=se, horizon=horizon, level=level, label=label
@@ -224,49 +222,16 @@ def _estimate(
             "'time_to_event' and event=)."
         )
     cov_names = list(cohort.covariates) if covariates is True else list(covariates or [])
+    method = check_se(se, "psm", kind=kind, replace=replace, covariates=bool(cov_names))
     X = _covariate_matrix(frame, cov_names) if cov_names else None
-    method = get_se_method(se)
-    options: dict[str, Any] = {}
-    if method is SE_METHODS["abadie-imbens"]:
-        if X is not None:
-            raise SopEvalError("se='abadie-imbens' has no regression adjustment here; drop covariates= or use se='cluster'.")
-        options["sigma2"] = _comparison_variance(cohort, sample, outcome, within)
-    inf = method(
+    inf = se_implementation("psm", method.name)(
         y, sample.treat, sample.weights, cluster=sample.cluster, covariates=X, person=sample.person,
-        n_boot=n_boot, seed=seed, progress=progress, **options,
+        n_boot=n_boot, seed=seed, progress=progress, cohort=cohort, outcome=outcome, within=within,
     )
     estimate, treated_mean, comparison_mean = point_estimate(y, sample.treat, sample.weights, X, sample.person)
-    inf = replace(inf, estimate=estimate, treated_mean=treated_mean, comparison_mean=comparison_mean)
+    inf = Inference(**{**inf.__dict__, "estimate": estimate, "treated_mean": treated_mean,
+                       "comparison_mean": comparison_mean})
     return _to_estimate(inf, sample, outcome, kind, cohort, level, label, cov_names, se, within)
-
-
-def _comparison_variance(cohort: Any, sample: MatchedSample, outcome: str, within: np.ndarray | None) -> np.ndarray:
-    """Per row of ``sample``: its person's outcome variance given the distance, by matching among the
-    non-discarded comparison people of its exact stratum (and of ``within``), ``ratio`` neighbours."""
-    if not getattr(cohort, "replace", False) or sample.person is None:
-        raise SopEvalError(
-            "se='abadie-imbens' applies to nearest-neighbour matching with replacement; this cohort was "
-            "matched without replacement. Use se='cluster' (or match with replace=True)."
-        )
-    data = cohort.data
-    treat = data[cohort.treatment].astype(bool).to_numpy()
-    distance = getattr(cohort, "distance", None)
-    score = (cohort.propensity if distance is None else distance).reindex(data.index).to_numpy(dtype=float)
-    y = data[outcome].to_numpy(dtype=float)
-    pool = ~treat & np.isfinite(score) & np.isfinite(y)
-    discarded = getattr(cohort, "discarded", None)
-    if discarded is not None:
-        pool &= ~discarded.reindex(data.index).fillna(False).to_numpy(dtype=bool)
-    if within is not None:
-        pool &= within
-    exact = list((getattr(cohort, "settings", None) or {}).get("exact") or [])
-    strata = data[exact].astype(str).agg("|".join, axis=1).to_numpy() if exact else np.zeros(len(data))
-    scale = float(np.std(score[np.isfinite(score)], ddof=1)) or 1.0
-    by_person = np.zeros(len(data))
-    for s in np.unique(strata[pool]):
-        rows = np.flatnonzero(pool & (strata == s))
-        by_person[rows] = conditional_variance(y, score, rows, int(cohort.ratio), scale=scale)
-    return by_person[sample.person]
 
 
 def _to_estimate(
