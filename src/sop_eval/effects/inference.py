@@ -246,7 +246,7 @@ def cluster_bootstrap(
             "replacement (Abadie and Imbens 2008). Use se='cluster' (two-way: matched set and person) "
             "or se='abadie-imbens'."
         )
-    beta, _, _ = design.solve()
+    beta = design.fit().beta
     n_clusters = int(design.cluster.max()) + 1
     show = progress if progress is not None else n_boot > 2000
     with tqdm(total=int(n_boot), disable=not show, desc="bootstrap", unit="rep") as bar:

@@ -148,7 +148,7 @@ def estimate_effect(
     (default: the largest observed time), with Kaplan–Meier curves, medians and a weighted Cox hazard
     ratio in ``details`` (see :mod:`sop_eval.effects.survival`).
 
-    ``se`` names the standard error (:data:`sop_eval.effects.inference.SE_METHODS`); it never changes
+    ``se`` names the standard error (declared in :mod:`sop_eval.stats.registry`); it never changes
     the point estimate. ``"cluster"`` clusters on matched set, and with replacement on matched set and
     person (two-way), so a comparison person serving several sets is counted; ``"robust"``/``"HC0"``–
     ``"HC3"`` cluster on nothing (one row per person, MatchIt's ``match.data()`` form);
