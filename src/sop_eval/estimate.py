@@ -35,7 +35,8 @@ class EffectEstimate:
     when they are known, and treats the comparison mean as fixed otherwise. A result is "significant at
     level" when ``p_value < 1 - level`` (strict inequality); ``describe()`` and ``summary()`` state it.
     ``details`` holds method-specific extras (cluster counts, bootstrap settings, survival curves,
-    ``n_events_treated``).
+    ``n_events_treated``); ``details["clusters_on"]`` says what the standard error clusters on (shown as
+    ``se_clusters_on`` in :meth:`summary`).
     """
 
     estimate: float
@@ -181,6 +182,7 @@ class EffectEstimate:
             "relative_ci_high": rhi,
             "design": self.design,
             "se_method": self.method,
+            "se_clusters_on": self.details.get("clusters_on", ""),
             "evidence": "weaker: no concurrent comparison group" if self.weaker_evidence else "concurrent comparison",
             "significance_rule": self.significance_rule,
             "relative_ci_method": "delta method",

@@ -18,16 +18,17 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.cohorts.matching import MatchedCohort, match
+from sop_eval.cohorts.nearest import TIE_RULE
 from sop_eval.cohorts.risk import prognostic_score
+from sop_eval.contract import Cohort, Contract
+from sop_eval.contract.timing import window_closes
+from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.data import COHORT_COLUMN, ColumnRoles, validate
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.matched import estimate_effect, infer_kind
 from sop_eval.effects.sensitivity import e_value, pair_differences, rosenbaum_bounds
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
-from sop_eval.contract import Cohort, Contract
-from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
-from sop_eval.contract.timing import window_closes
 from sop_eval.power import dispersion_from_pilot, mde
 
 METHODS = (
@@ -174,8 +175,9 @@ class PsmDesign:
         matching = (f"nearest neighbour, up to {m.get('ratio')} control(s) each, "
                     f"{'with' if m.get('replace') else 'without'} replacement, caliper {m.get('caliper')} SD of the "
                     f"{'logit of the ' if m.get('caliper_scale') == 'logit' else ''}propensity score, exact on "
-                    f"{exact}, treated units in order of {m.get('order')} score first")
-        fmt = dict(matching=matching, se=params.get("se"), significance=significance, policy=policy,
+                    f"{exact}, treated units in order of {m.get('order')} score first; {TIE_RULE}")
+        ests = [c.effect for c in evaluation.cohorts if c.effect is not None]
+        fmt = dict(matching=matching, se=_se_text(params.get("se"), ests), significance=significance, policy=policy,
                    follow_up=params.get("follow_up_months"), lag=params.get("court_lag_months"))
         return tuple(p.format(**fmt) for p in METHODS)
 
@@ -327,3 +329,11 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
                                   f"{k.name}: propensity score overlap before and after matching",
                                   "propensity_overlap", k.matched))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
+
+
+def _se_text(name: Any, ests: list[EffectEstimate]) -> str:
+    """The SE's name, its method and what it clusters on, as the first cohort's estimate records them."""
+    first = next((e for e in ests if e.details.get("clusters_on")), None)
+    if first is None:
+        return str(name)
+    return f"{name} — {first.method}, clustered on {first.details['clusters_on']}"

@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.effects.estimate import EffectEstimate
-from sop_eval.effects.inference import Inference
+from sop_eval.effects.inference import Inference, point_estimate
 from sop_eval.effects.survival import time_to_event_effect
 from sop_eval.errors import SopEvalError, examples, require_columns
 from sop_eval.stats.design import design_matrix
 from sop_eval.stats.registry import check_se, se_implementation
 
 JDL_MIN_TREATED = 60
+# covers 94.8% (1:1) and 95.4% (1:5) in benchmarks/effects/coverage_replacement_results.md
+RECOMMENDED_WITH_REPLACEMENT = ("cluster",)
 
 
 @dataclass(frozen=True)
@@ -23,15 +25,17 @@ class MatchedSample:
     """The analysis rows of a matched cohort: one row per (matched set, member).
 
     Without replacement these are the rows with a positive MatchIt weight, clustered on ``subclass``
-    (rows without a subclass, as after weighting, are their own cluster). With replacement a control
-    appears once per set it serves, weighted ``1 / (controls in the set)``, and treated rows weigh 1 —
-    the ATT of nearest-neighbour matching with replacement, clustered on set.
+    (rows without a subclass, as after weighting, are their own cluster), and ``person`` is None. With
+    replacement they are R MatchIt's ``get_matches()`` rows: a control appears once per set it serves,
+    weighted ``1 / (controls in the set)``, treated rows weigh 1 (the ATT of nearest-neighbour matching
+    with replacement), ``cluster`` is the set and ``person`` the row's position in the cohort's data.
     """
 
     frame: pd.DataFrame
     treat: np.ndarray
     weights: np.ndarray
     cluster: np.ndarray
+    person: np.ndarray | None = None
 
     @property
     def n_treated(self) -> int:
@@ -42,7 +46,8 @@ class MatchedSample:
         return int(self.frame.index[~self.treat].nunique())
 
     def take(self, rows: np.ndarray) -> "MatchedSample":
-        return MatchedSample(self.frame.iloc[rows], self.treat[rows], self.weights[rows], self.cluster[rows])
+        person = None if self.person is None else self.person[rows]
+        return MatchedSample(self.frame.iloc[rows], self.treat[rows], self.weights[rows], self.cluster[rows], person)
 
 
 def matched_sample(cohort: Any) -> MatchedSample:
@@ -85,6 +90,7 @@ def _with_replacement(data: pd.DataFrame, pairs: pd.DataFrame, treat_all: np.nda
         treat=np.r_[np.ones(len(t_pos), bool), np.zeros(len(c_pos), bool)],
         weights=np.r_[np.ones(len(t_pos)), 1.0 / controls_per_set[inverse]],
         cluster=np.r_[inverse[~first], inverse],
+        person=rows,
     )
 
 
@@ -144,12 +150,16 @@ def estimate_effect(
     Kaplan–Meier curves, medians and a weighted Cox hazard ratio in ``details`` (see
     :mod:`sop_eval.effects.survival`; there ``"robust"`` clusters on the person, ``"cluster"`` on the set).
 
-    ``se`` names the standard error (declared in :mod:`sop_eval.stats.registry`): ``"cluster"``
-    (matched set), ``"robust"``/``"HC0"``–``"HC3"``, ``"abadie-imbens"`` (nearest-neighbour matching
-    with replacement only; re-matches on the cohort's propensity score with ties as R ``Matching``) or
-    ``"bootstrap"`` (``n_boot`` replicates of matched sets, ``seed``). With replacement, ``"cluster"``
-    and ``"bootstrap"`` treat matched sets as independent although they share controls, which understates
-    the SE a little when controls are reused often; ``"abadie-imbens"`` accounts for the reuse. ``covariates`` (column names, or
+    ``se`` names the standard error (declared in :mod:`sop_eval.stats.registry`); it never changes
+    the point estimate. ``"cluster"`` clusters on matched set, and with replacement on matched set and
+    person (two-way), so a comparison person serving several sets is counted; ``"robust"``/``"HC0"``–
+    ``"HC3"`` cluster on nothing (one row per person, MatchIt's ``match.data()`` form);
+    ``"abadie-imbens"`` (matching with replacement only) is the Abadie–Imbens variance of the matches as
+    made, each comparison person's outcome variance estimated from its ``ratio`` nearest comparison
+    people on the matching distance (within exact strata); ``"bootstrap"`` (``n_boot`` replicates of
+    matched sets, ``seed``) is refused with replacement. Recommended with replacement: ``"cluster"``
+    (:data:`RECOMMENDED_WITH_REPLACEMENT`); ``"abadie-imbens"`` leaves out the variability of the
+    matching discrepancies, and covered 93% where a thin pool leaves them large. ``covariates`` (column names, or
     True for the matching covariates) adds regression adjustment in the matched sample (doubly robust).
 
     Refuses to run with fewer than ``min_treated`` (60, the Justice Data Lab minimum) treated people
@@ -215,9 +225,12 @@ def _estimate(
     method = check_se(se, "psm", kind=kind, replace=replace, covariates=bool(cov_names))
     X = _covariate_matrix(frame, cov_names) if cov_names else None
     inf = se_implementation("psm", method.name)(
-        y, sample.treat, sample.weights, cluster=sample.cluster, covariates=X, n_boot=n_boot, seed=seed,
-        progress=progress, cohort=cohort, outcome=outcome, within=within,
+        y, sample.treat, sample.weights, cluster=sample.cluster, covariates=X, person=sample.person,
+        n_boot=n_boot, seed=seed, progress=progress, cohort=cohort, outcome=outcome, within=within,
     )
+    estimate, treated_mean, comparison_mean = point_estimate(y, sample.treat, sample.weights, X, sample.person)
+    inf = Inference(**{**inf.__dict__, "estimate": estimate, "treated_mean": treated_mean,
+                       "comparison_mean": comparison_mean})
     return _to_estimate(inf, sample, outcome, kind, cohort, level, label, cov_names, se, within)
 
 

@@ -70,10 +70,12 @@ _SANDWICH = "weighted regression of the outcome on treatment (and centred covari
 _DECLARED: tuple[SEMethod, ...] = (
     SEMethod(
         "cluster", "psm",
-        _SANDWICH + "CR1 sandwich, small-sample factor G/(G-1)*(n-1)/(n-k); R sandwich::vcovCL(type='HC1'). "
-        "For time to event, the Cox model's robust variance with matched-set clusters.",
-        "matched set (the subclass; with replacement, the set a treated person heads, its controls repeated "
-        "in each set they serve; rows without a set, as after weighting, are their own cluster)",
+        _SANDWICH + "CR1 sandwich, small-sample factor G/(G-1)*(n-1)/(n-k); R sandwich::vcovCL(type='HC1'); "
+        "with replacement two-way on R MatchIt's get_matches() rows, each term its own G/(G-1), R "
+        "vcovCL(cluster = ~subclass + id). For time to event, the Cox model's robust variance with matched-set "
+        "clusters.",
+        "matched set (the subclass; rows without a set, as after weighting, are their own cluster); with "
+        "replacement, matched set and person (two-way), as a comparison person serves several sets",
         _EFFECTS,
     ),
     SEMethod(
@@ -83,8 +85,9 @@ _DECLARED: tuple[SEMethod, ...] = (
     ),
     *(
         SEMethod(
-            hc, "psm", _SANDWICH + f"{hc} sandwich (MacKinnon and White 1985); R sandwich::vcovHC(type='{hc}').",
-            "nothing: every analysis row is independent", _EFFECTS,
+            hc, "psm", _SANDWICH + f"{hc} sandwich (MacKinnon and White 1985) on one row per person (R MatchIt's "
+            f"match.data() form); R sandwich::vcovHC(type='{hc}').",
+            "nothing: every person is independent (one row per person, its weights summed)", _EFFECTS,
             supports={"kind": _NOT_TIME_TO_EVENT},
             fixes={"kind": "use se='cluster' or se='robust'."},
         )
@@ -92,9 +95,10 @@ _DECLARED: tuple[SEMethod, ...] = (
     ),
     SEMethod(
         "abadie-imbens", "psm",
-        "nearest-neighbour matching with replacement on the propensity score, ties kept, within exact-matching "
-        "strata, with the Abadie and Imbens (2006) variance that accounts for controls used more than once; "
-        "R Matching::Match(estimand='ATT', M=ratio, ties=TRUE).",
+        "the Abadie and Imbens (2006) variance of the matches as made (no re-matching), which counts controls "
+        "used more than once; each control's outcome variance from its M = ratio nearest controls on the "
+        "matching distance, within exact strata; R Matching::Match(estimand='ATT', M=ratio, ties=TRUE, "
+        "Var.calc=ratio) where the matches coincide.",
         "nothing: the variance counts how often each control is reused instead of clustering", _EFFECTS,
         supports={"kind": _NOT_TIME_TO_EVENT, "covariates": (False,), "replace": (True,)},
         fixes={"kind": "use se='cluster' or se='robust'.",
@@ -106,8 +110,11 @@ _DECLARED: tuple[SEMethod, ...] = (
         "cluster bootstrap: resamples whole matched sets with replacement (seeded, n_boot replicates) and "
         "re-solves the weighted regression; the SE is the replicates' standard deviation.",
         "matched set (whole sets are resampled)", _EFFECTS,
-        supports={"kind": _NOT_TIME_TO_EVENT},
-        fixes={"kind": "use se='cluster' or se='robust'."},
+        supports={"kind": _NOT_TIME_TO_EVENT, "replace": (False,)},
+        fixes={"kind": "use se='cluster' or se='robust'.",
+               "replace": "use se='cluster' (two-way: matched set and person) or se='abadie-imbens'; resampling "
+                          "matched sets that share controls is not valid for nearest-neighbour matching with "
+                          "replacement (Abadie and Imbens 2008)."},
     ),
     SEMethod(
         "analytic", "did",
