@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from sop_eval import SopEvalError
-
 from sop_eval.audit import compare_results, environment, flatten, sha256_bytes, sha256_file
 from sop_eval.outputs import atomic_directory, dumps, write_json_atomic
 

@@ -44,8 +44,8 @@ def test_demo_runs_in_a_subprocess(tmp_path):
 
 
 def test_user_error_is_one_line_and_exit_2(monkeypatch, capsys):
-    from sop_eval import SopEvalError
     import sop_eval.cli as cli
+    from sop_eval import SopEvalError
 
     def broken(args):
         raise SopEvalError("column 'x' is missing; add it")

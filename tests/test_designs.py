@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from contract_copies import FIXTURES, copy_contract
 
 import sop_eval
+from contract_copies import FIXTURES, copy_contract
 from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.designs import DESIGNS, CohortResult, Prepared, register
 from sop_eval.designs.psm import assign_cohorts

@@ -78,8 +78,8 @@ def test_matched_did_long_panel_and_cross_sections_agree_with_wide(cohort):
 
 
 def test_matched_did_with_real_matching():
-    from sop_eval.datasets import make_reoffending
     from sop_eval.cohorts.matching import match
+    from sop_eval.datasets import make_reoffending
 
     df = make_reoffending(n_per_cohort=300, n_cohorts=1, pool_size=3000, seed=3)
     with warnings.catch_warnings():

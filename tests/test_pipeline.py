@@ -9,13 +9,11 @@ import pandas as pd
 import pytest
 
 import sop_eval
+from contract_copies import FIXTURES, copy_contract
 from sop_eval import SopEvalError
 from sop_eval.audit import read_audit, verify
 from sop_eval.cli import main
 from sop_eval.pipeline import evaluate, run
-
-from contract_copies import FIXTURES, copy_contract
-
 
 
 def contract_for(tmp: Path, data: Path, **replace: str) -> Path:

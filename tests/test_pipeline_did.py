@@ -7,12 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contract_copies import FIXTURES, copy_contract
 from sop_eval import SopEvalError
 from sop_eval.audit import verify
 from sop_eval.datasets import make_staggered_panel
 from sop_eval.pipeline import evaluate, run
-
-from contract_copies import FIXTURES, copy_contract
 
 PANEL_ARGS = dict(n_units=150, n_periods=8, waves=(4, 6), never_share=0.4, effect=-6.0, dynamic=-1.0,
                   heterogeneity=0.25, noise=3.0, baseline=120.0, seed=7)

@@ -1,9 +1,8 @@
 """The pipeline's standard error for a contract matched with replacement, and what the report says of it."""
 
+from contract_copies import FIXTURES, copy_contract
 from sop_eval.effects.matched import RECOMMENDED_WITH_REPLACEMENT
 from sop_eval.pipeline import run
-
-from contract_copies import FIXTURES, copy_contract
 
 
 def test_demo_contract_uses_a_recommended_se_and_the_report_names_its_clusters(tmp_path):

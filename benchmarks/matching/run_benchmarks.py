@@ -50,7 +50,6 @@ def _best(fn, repeats: int) -> float:
 def child(kind: str, n_t: int, n_c: int, repeats: int) -> dict:
     """Measurements made inside the child process."""
     import numpy as np
-
     from data import COVARIATES, make_problem
 
     # psmpy is held to the 8 GB budget; sop_eval gets a looser address-space guard (virtual size

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Sequence
 
 from sop_eval._version import __version__
 from sop_eval.errors import SopEvalError, SopEvalWarning

@@ -319,7 +319,7 @@ def effect_estimate_from(
         raise SopEvalError("the result has no usable standard error (too few units?); it cannot feed a gate.")
     return EffectEstimate(
         estimate=est, se=se, treated_mean=float(treated_mean), comparison_mean=float(treated_mean - est),
-        n_treated=int(getattr(result, "n_treated")), n_comparison=int(getattr(result, "n_comparison")),
-        outcome=outcome or getattr(result, "outcome", ""), kind=kind, design=design, method=method, label=label,
+        n_treated=int(result.n_treated), n_comparison=int(result.n_comparison),
+        outcome=str(outcome or getattr(result, "outcome", "") or ""), kind=kind, design=design, method=method, label=label,
         level=result.level if level is None else level, details=dict(details),
     )

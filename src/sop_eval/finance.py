@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-from sop_eval.errors import SopEvalError, examples
 from sop_eval.contract import Contract, Drawdown, InvestorTerms
+from sop_eval.errors import SopEvalError, examples
 from sop_eval.payments.risk import PaymentRisk, payment_risk
 from sop_eval.payments.schedule import PaymentSchedule
 

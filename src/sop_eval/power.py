@@ -24,8 +24,8 @@ import pandas as pd
 from scipy import optimize, stats
 from tqdm.auto import tqdm
 
-from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.seeds import resolve_seed
 
 KINDS = ("count", "binary", "continuous")

@@ -8,14 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from scipy.special import expit
 
 from sop_eval.contract.vocabulary import PROPENSITY_DISTANCES as _BUILTIN
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 from sop_eval.stats.design import collinear_terms
 from sop_eval.stats.logit import newton_logit
-
 
 
 @dataclass(frozen=True)

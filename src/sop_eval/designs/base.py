@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from sop_eval.contract import Cohort, Contract
+from sop_eval.contract.vocabulary import EVALUATION_DESIGNS, declare_design
 from sop_eval.data import EvaluationData
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError
-from sop_eval.contract import Cohort, Contract
-from sop_eval.contract.vocabulary import EVALUATION_DESIGNS, declare_design
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sop_eval.contract import Cohort, Contract
+from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.did import att_gt, raw_means
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError, examples, require_columns
-from sop_eval.contract import Cohort, Contract
-from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.stats.estimate import percent
 
 METHODS = (

@@ -23,8 +23,8 @@ from scipy import stats
 from sop_eval.did.inference import standard_errors
 from sop_eval.did.panel import _gl
 from sop_eval.effects.estimate import EffectEstimate, effect_estimate_from
-from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.stats.bootstrap import multiplier_bootstrap
 from sop_eval.stats.estimate import alpha_of
 
@@ -136,7 +136,7 @@ def _combine(psi: np.ndarray, att: np.ndarray, keep: np.ndarray, weights: np.nda
     return out
 
 
-def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None = None,
+def aggregate(res: AttGtResult, kind: str = "simple", *, balance_e: int | None = None,
               min_e: float = -math.inf, max_e: float = math.inf) -> AggregateResult:
     """Aggregate an :class:`~sop_eval.did.att_gt.AttGtResult` (see the module docstring for the conventions).
 

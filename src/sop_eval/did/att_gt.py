@@ -16,8 +16,9 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,8 +31,8 @@ from sop_eval.did.diagnostics import WaldTest, pretrend_test
 from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
 from sop_eval.did.inference import standard_errors
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
-from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, SopEvalWarning
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.seeds import resolve_seed
 from sop_eval.stats.bootstrap import multiplier_bootstrap
 from sop_eval.stats.estimate import alpha_of, resolve_level
@@ -128,14 +129,14 @@ class AttGtResult:
                            "needs one number.")
 
     def aggregate(self, kind: str = "simple", *, balance_e: int | None = None, min_e: float = -math.inf,
-                  max_e: float = math.inf) -> "AggregateResult":
+                  max_e: float = math.inf) -> AggregateResult:
         """Aggregate ATT(g,t): ``"simple"``, ``"group"``, ``"dynamic"`` (event time) or ``"calendar"``.
 
         See :func:`sop_eval.did.aggregate.aggregate` for the weights and the inference.
         """
         return aggregate(self, kind, balance_e=balance_e, min_e=min_e, max_e=max_e)
 
-    def pretrend_test(self) -> "WaldTest":
+    def pretrend_test(self) -> WaldTest:
         """Wald test that every pre-treatment ATT(g,t) is zero (see :func:`sop_eval.did.diagnostics.pretrend_test`)."""
         return pretrend_test(self)
 

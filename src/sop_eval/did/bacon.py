@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.did.panel import _gl, check_numeric
-from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError, require_columns
+from sop_eval.outputs import json_safe as _json_safe
 
 FORBIDDEN = "later vs earlier treated"
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +14,9 @@ from scipy import stats
 from sop_eval.did.bacon import BaconResult, adoption_times, bacon_decomposition
 from sop_eval.did.ols import demean, fit_ols
 from sop_eval.did.panel import _rows, check_numeric, covariate_matrix
-from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.effects.estimate import EffectEstimate, effect_estimate_from
 from sop_eval.errors import SopEvalError, SopEvalWarning, require_columns
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.stats.estimate import alpha_of, resolve_level
 
 

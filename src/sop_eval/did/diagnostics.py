@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.did.panel import check_numeric
 from sop_eval.errors import SopEvalError, require_columns
+from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.stats.influence import influence_covariance
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class WaldTest:
         return _json_safe(dict(statistic=self.statistic, df=self.df, p_value=self.p_value, hypothesis=self.hypothesis))
 
 
-def pretrend_test(res: "AttGtResult") -> WaldTest:
+def pretrend_test(res: AttGtResult) -> WaldTest:
     """Wald test that all pre-treatment ATT(g,t) (``t < g - anticipation``) are jointly zero.
 
     As R ``did``: ``W = n · att_pre' V_pre⁻¹ att_pre`` with ``V = psi'psi / n`` from the analytic influence

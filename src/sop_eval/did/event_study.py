@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sop_eval.outputs import json_safe
 from sop_eval.did.ols import demean, fit_ols
 from sop_eval.did.panel import _rows, check_numeric
 from sop_eval.errors import SopEvalError, SopEvalWarning, require_columns
+from sop_eval.outputs import json_safe
 from sop_eval.seeds import rng as seeded_rng
 from sop_eval.stats.estimate import alpha_of, resolve_level
 

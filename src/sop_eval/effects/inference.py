@@ -52,8 +52,9 @@ implementations below register themselves), what each clusters on, and their sou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -102,7 +103,7 @@ class WLSDesign:
         cluster: np.ndarray | None = None,
         covariates: np.ndarray | None = None,
         person: np.ndarray | None = None,
-    ) -> "WLSDesign":
+    ) -> WLSDesign:
         y = np.asarray(y, dtype=float)
         t = np.asarray(treat, dtype=float)
         w = np.asarray(weights, dtype=float)
@@ -125,7 +126,7 @@ class WLSDesign:
         pairs = np.unique(np.column_stack([self.person, self.cluster]), axis=0)
         return len(pairs) > int(self.person.max()) + 1
 
-    def per_person(self) -> "WLSDesign":
+    def per_person(self) -> WLSDesign:
         """One row per person, its weights summed (MatchIt's ``match.data()`` form of stacked rows)."""
         if self.person is None:
             return self

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import pandas as pd
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.inference import Inference, point_estimate
 from sop_eval.effects.survival import time_to_event_effect
-from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.errors import SopEvalError, require_columns
 from sop_eval.stats.design import design_matrix
 from sop_eval.stats.registry import check_se, se_implementation
 
@@ -45,7 +46,7 @@ class MatchedSample:
     def n_comparison(self) -> int:
         return int(self.frame.index[~self.treat].nunique())
 
-    def take(self, rows: np.ndarray) -> "MatchedSample":
+    def take(self, rows: np.ndarray) -> MatchedSample:
         person = None if self.person is None else self.person[rows]
         return MatchedSample(self.frame.iloc[rows], self.treat[rows], self.weights[rows], self.cluster[rows], person)
 

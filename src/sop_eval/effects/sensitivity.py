@@ -22,8 +22,9 @@ and 1 when the interval includes 1. The interval of a risk or rate ratio is comp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,8 +32,8 @@ from scipy import optimize, stats
 
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.matched import matched_sample
-from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.errors import SopEvalError
+from sop_eval.outputs import json_safe as _json_safe
 
 
 @dataclass(frozen=True)

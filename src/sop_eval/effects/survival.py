@@ -186,7 +186,7 @@ def weighted_cox(time: Any, event: Any, x: Any, weights: Any = None, cluster: An
 
 
 def time_to_event_effect(
-    sample: "MatchedSample",
+    sample: MatchedSample,
     time: np.ndarray,
     event: np.ndarray | None,
     *,

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from sop_eval.contract import Contract, load_contract
 from sop_eval.data import COHORT_COLUMN, read_table
 from sop_eval.designs import DESIGNS, CohortResult, Design
 from sop_eval.effects.estimate import EffectEstimate
@@ -26,7 +27,6 @@ from sop_eval.evaluation.audit import write_audit
 from sop_eval.evaluation.results import Evaluation
 from sop_eval.finance import payment_risk
 from sop_eval.outputs import atomic_directory, dumps
-from sop_eval.contract import Contract, load_contract
 from sop_eval.payments import calculate
 from sop_eval.report import evaluation_report
 from sop_eval.report.disclosure import DEFAULT_POLICY

@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
+from sop_eval.contract import Contract
 from sop_eval.data import EvaluationData
 from sop_eval.designs import CohortResult, DidEvaluation
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError, examples
-from sop_eval.contract import Contract
 from sop_eval.payments import PaymentSchedule
 
 __all__ = ["CohortResult", "DidEvaluation", "Evaluation"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -32,7 +32,6 @@ from typing import Any
 from sop_eval.arithmetic import ARRAY, EXACT, Ops
 from sop_eval.contract import Contract, Outcome
 from sop_eval.payments.money import ZERO, split, to_pennies
-
 
 DECIMAL = dataclasses.replace(EXACT, round=to_pennies, split=split)
 

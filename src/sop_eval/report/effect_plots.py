@@ -6,7 +6,8 @@ nothing here computes a statistic.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
 from sop_eval.designs import DESIGNS
 from sop_eval.report.balance_plots import love_plot, propensity_overlap
-from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect
 from sop_eval.report.did_plots import event_study_plot, parallel_trends_plot
+from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect
 from sop_eval.report.effect_plots import plot_effects
 from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.payment_plots import payment_risk_plot
 from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
+
 
 def _fig(name: str, caption: str, draw: Any, size: tuple[float, float] = (6.4, 3.4)) -> Figure:
     # a bare Figure draws without pyplot, so the caller's backend and open figures are left alone

@@ -20,9 +20,9 @@ import math
 import warnings
 from pathlib import Path
 
+import csdid
 import numpy as np
 import pandas as pd
-import csdid
 from csdid.att_gt import ATTgt
 
 from sop_eval.datasets import make_staggered_panel
