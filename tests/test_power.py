@@ -13,12 +13,12 @@ from sop_eval.errors import SopEvalError
 def test_equal_variance_mde_equals_statsmodels(n, ratio, alpha, target, alternative):
     mean, phi = 1.7, 2.5
     sd = np.sqrt(phi * mean)
-    ours = pw.mde(n_treated=n, ratio=ratio, baseline_mean=mean, dispersion=phi, alpha=alpha, power=target,
+    ours = pw.mde(n_treated=n, ratio=ratio, baseline_mean=mean, dispersion=phi, level=1 - alpha, power=target,
                   alternative=alternative, equal_variance=True)
     sm_alt = "two-sided" if alternative == "two-sided" else "smaller"
     d = NormalIndPower().solve_power(effect_size=None, nobs1=n, alpha=alpha, power=target, ratio=ratio, alternative=sm_alt)
     assert ours * mean / sd == pytest.approx(abs(d), rel=1e-4)  # statsmodels solves numerically
-    p = pw.power(-ours, n_treated=n, ratio=ratio, baseline_mean=mean, dispersion=phi, alpha=alpha,
+    p = pw.power(-ours, n_treated=n, ratio=ratio, baseline_mean=mean, dispersion=phi, level=1 - alpha,
                  alternative=alternative, equal_variance=True)
     assert p == pytest.approx(NormalIndPower().power(ours * mean / sd, nobs1=n, alpha=alpha, ratio=ratio, alternative="two-sided" if alternative == "two-sided" else "larger"), rel=1e-9)
 
@@ -66,15 +66,15 @@ def test_what_the_peterborough_gates_mean():
     phi = pw.dispersion_from_pilot(pool.loc[pool.treated == 0, "reconviction_events"])
     assert 1.5 < phi < 4  # over-dispersed: a Poisson assumption would overstate power
     common = dict(baseline_mean=1.7, ratio=10, dispersion=phi)
-    table = pw.mde_table([1000, 2000], alphas=[0.01, 0.05, 0.10], powers=[0.5, 0.8, 0.9], **common)
+    table = pw.mde_table([1000, 2000], levels=[0.99, 0.95, 0.90], powers=[0.5, 0.8, 0.9], **common)
     single = table.query("n_treated == 1000")
     pooled = table.query("n_treated == 2000")
     near_10 = single[(single.mde - 0.10).abs() < 0.01]
     near_75 = pooled[(pooled.mde - 0.075).abs() < 0.0075]
-    assert ((near_10.alpha == 0.05) & (near_10.power == 0.8)).any()
-    assert ((near_75.alpha == 0.05) & (near_75.power == 0.8)).any()
+    assert ((near_10.level == 0.95) & (near_10.power == 0.8)).any()
+    assert ((near_75.level == 0.95) & (near_75.power == 0.8)).any()
     # pooling two cohorts shrinks the MDE by about sqrt(2): 10% / 7.5% is the same ratio, roughly
-    ratio = single.set_index(["alpha", "power"]).mde / pooled.set_index(["alpha", "power"]).mde
+    ratio = single.set_index(["level", "power"]).mde / pooled.set_index(["level", "power"]).mde
     assert np.allclose(ratio, np.sqrt(2), rtol=0.03)
     # the gate on the point estimate is a much stricter test than alpha = 0.05 when there is no effect ...
     false_pay = pw.gate_pay_probability(0.10, 0.0, n_treated=1000, **common)
@@ -83,13 +83,13 @@ def test_what_the_peterborough_gates_mean():
     assert pw.gate_pay_probability(0.10, -0.10, n_treated=1000, **common) == pytest.approx(0.5)
     assert pw.gate_pay_probability(0.075, -0.15, n_treated=2000, **common) > 0.99
     # a Poisson assumption would understate the MDE
-    assert pw.mde(n_treated=1000, baseline_mean=1.7, ratio=10, dispersion=1.0) < single.query("alpha == 0.05 and power == 0.8").mde.iloc[0]
+    assert pw.mde(n_treated=1000, baseline_mean=1.7, ratio=10, dispersion=1.0) < single.query("level == 0.95 and power == 0.8").mde.iloc[0]
 
 
 @pytest.mark.parametrize(
     "kwargs,match",
     [(dict(kind="binary", baseline_mean=1.7), "between 0 and 1"), (dict(kind="weird", baseline_mean=1), "kind="),
-     (dict(baseline_mean=1.7, alpha=1.5), "alpha"), (dict(baseline_mean=1.7, alternative="left"), "alternative"),
+     (dict(baseline_mean=1.7, level=1.5), "level"), (dict(baseline_mean=1.7, alternative="left"), "alternative"),
      (dict(kind="continuous", baseline_mean=1.0), "sd=")],
 )
 def test_power_rejects_bad_settings(kwargs, match):

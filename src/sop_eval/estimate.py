@@ -17,14 +17,15 @@ from scipy import stats
 
 from sop_eval.contract.vocabulary import DESIGNS, WEAKER_DESIGNS
 from sop_eval.errors import SopEvalError
+from sop_eval.outputs import ShortRepr
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.stats.estimate import Estimate, alpha_of, resolve_level
 
 KINDS = ("binary", "count", "continuous", "time_to_event")
 
 
-@dataclass(frozen=True)
-class EffectEstimate:
+@dataclass(frozen=True, repr=False)
+class EffectEstimate(ShortRepr):
     """An attributable effect: treated mean minus comparison mean (the ATT), with its inference.
 
     Conventions: ``estimate`` is in outcome units per person (events per person, a proportion, days);

@@ -21,6 +21,7 @@ from scipy.optimize import brentq
 
 from sop_eval.contract import Contract, Drawdown, InvestorTerms
 from sop_eval.errors import SopEvalError, examples
+from sop_eval.outputs import ShortRepr
 from sop_eval.payments.risk import PaymentRisk, payment_risk
 from sop_eval.payments.schedule import PaymentSchedule
 
@@ -101,8 +102,8 @@ def years_between(start: dt.date, dates: Iterable[dt.date]) -> list[float]:
     return [(d - start).days / DAYS_PER_YEAR for d in dates]
 
 
-@dataclass(frozen=True)
-class Waterfall:
+@dataclass(frozen=True, repr=False)
+class Waterfall(ShortRepr):
     """Outcome payments split between investor capital, investor return (up to the caps) and the excess.
 
     ``rows`` has one row per cash event (drawdown or receipt) with the columns date, drawdown,

@@ -193,3 +193,50 @@ def format_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+class ShortRepr:
+    """A short ``repr`` for result objects, as statsmodels and MatchIt print: one line of headline figures.
+
+    A result with an uncertainty shows its estimate, SE and interval; any other shows the size of its
+    :meth:`summary` table. A class adds its own figures with ``_repr_items()`` (label, value pairs).
+    In notebooks ``_repr_html_`` shows the :meth:`summary` table. Dataclasses using it pass ``repr=False``.
+    """
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        return []
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        items = list(self._repr_items())
+        est, se = getattr(self, "estimate", None), getattr(self, "se", None)
+        if isinstance(est, (int, float, np.floating)) and isinstance(se, (int, float, np.floating)):
+            level = getattr(self, "level", None)
+            items[:0] = [("estimate", est), ("SE", se)]
+            conf_int = getattr(self, "conf_int", None)
+            if callable(conf_int) and isinstance(level, float):
+                try:
+                    lo, hi = conf_int()
+                    items.insert(2, (f"{round(level * 100, 6):g}% CI", f"[{_short(lo)}, {_short(hi)}]"))
+                except (TypeError, ValueError):
+                    pass
+        if not items:
+            summary = getattr(self, "summary", None)
+            table = summary() if callable(summary) else None
+            if isinstance(table, pd.DataFrame):
+                items.append(("summary()", f"{len(table)} rows × {table.shape[1]} columns"))
+        return f"<{name}: " + ", ".join(f"{k} {_short(v)}" for k, v in items) + ">"
+
+    def _repr_html_(self) -> str:
+        summary = getattr(self, "summary", None)
+        table = summary() if callable(summary) else None
+        head = format(repr(self)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        if isinstance(table, pd.DataFrame):
+            return f"<p><code>{head}</code></p>" + table.to_html(max_rows=30, float_format=lambda v: f"{v:.4g}")
+        return f"<p><code>{head}</code></p>"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    return str(value)

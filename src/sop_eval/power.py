@@ -16,6 +16,7 @@ reuse of controls or unequal matching weights (1 = independent, equally weighted
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,20 +26,25 @@ from scipy import optimize, stats
 from tqdm.auto import tqdm
 
 from sop_eval.errors import SopEvalError
+from sop_eval.outputs import ShortRepr
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.seeds import resolve_seed
+from sop_eval.stats.estimate import alpha_of, level_of, resolve_level
 
 KINDS = ("count", "binary", "continuous")
 ALTERNATIVES = ("two-sided", "one-sided")
 
 
-def _check(kind: str, baseline_mean: float, dispersion: float, sd: float | None, alpha: float, alternative: str) -> None:
+def _check(
+    kind: str, baseline_mean: float, dispersion: float, sd: float | None, alpha: float, alternative: str
+) -> None:
+    """Validate a scenario; ``alpha`` is the test size ``1 - level``."""
     if kind not in KINDS:
         raise SopEvalError(f"kind={kind!r} must be one of {', '.join(KINDS)}.")
     if alternative not in ALTERNATIVES:
         raise SopEvalError(f"alternative={alternative!r} must be 'two-sided' or 'one-sided'.")
     if not 0 < alpha < 1:
-        raise SopEvalError(f"alpha={alpha} must lie strictly between 0 and 1, e.g. 0.05.")
+        raise SopEvalError(f"level={1 - alpha:g} must lie strictly between 0 and 1, e.g. 0.95.")
     if kind == "binary" and not 0 < baseline_mean < 1:
         raise SopEvalError(f"baseline_mean={baseline_mean}: a binary outcome's rate must lie strictly between 0 and 1.")
     if kind == "count" and not (baseline_mean > 0 and dispersion > 0):
@@ -72,12 +78,18 @@ def power(
     kind: str = "count",
     dispersion: float = 1.0,
     sd: float | None = None,
-    alpha: float = 0.05,
+    level: float | None = None,
     alternative: str = "two-sided",
     design_effect: float = 1.0,
     equal_variance: bool = False,
+    alpha: float | None = None,
 ) -> float:
-    """Probability that the z-test rejects no effect when the true relative change is ``relative_effect``."""
+    """Probability that the z-test rejects no effect when the true relative change is ``relative_effect``.
+
+    The test is run at significance ``1 - level`` (``level`` 0.95 by default: a 5% test); ``alpha=`` is the
+    deprecated spelling of ``1 - level``.
+    """
+    alpha = alpha_of(resolve_level(level, alpha, "power"))
     _check(kind, baseline_mean, dispersion, sd, alpha, alternative)
     if n_treated <= 0 or ratio <= 0:
         raise SopEvalError(f"n_treated={n_treated} and ratio={ratio} must be positive.")
@@ -89,8 +101,8 @@ def power(
     return float(stats.norm.sf(crit - shift) + stats.norm.cdf(-crit - shift))
 
 
-_SCENARIO = ("n_treated", "baseline_mean", "ratio", "kind", "dispersion", "sd", "alpha", "alternative", "design_effect",
-             "equal_variance")
+_SCENARIO = ("n_treated", "baseline_mean", "ratio", "kind", "dispersion", "sd", "level", "alternative", "design_effect",
+             "equal_variance", "alpha")
 
 
 def _scenario(options: dict[str, Any], caller: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -107,7 +119,7 @@ def mde(*, power: float = 0.8, **scenario: Any) -> float:
     """Minimum detectable relative reduction (positive, 0.10 = 10%) with probability ``power``.
 
     ``scenario``: the keyword arguments of :func:`power` (``n_treated``, ``baseline_mean``, ``ratio``,
-    ``kind``, ``dispersion``, ``sd``, ``alpha``, ``alternative``, ``design_effect``, ``equal_variance``).
+    ``kind``, ``dispersion``, ``sd``, ``level``, ``alternative``, ``design_effect``, ``equal_variance``).
     Infinite when no reduction up to 100% (counts, rates) reaches that power.
     """
     target = power
@@ -142,11 +154,12 @@ def gate_pay_probability(gate: float, relative_effect: float, **scenario: Any) -
     """Probability that the estimated relative reduction reaches ``gate`` (e.g. 0.10) when the truth is
     ``relative_effect`` (normal approximation for the estimate; the comparison mean taken as known).
 
-    ``scenario``: the keyword arguments of :func:`power` (``alpha`` and ``alternative`` play no part).
-    At ``relative_effect=0`` this is the gate's false-payment rate: the one-sided alpha the gate implies.
+    ``scenario``: the keyword arguments of :func:`power` (``level`` and ``alternative`` play no part).
+    At ``relative_effect=0`` this is the gate's false-payment rate: the one-sided test size the gate implies.
     """
+    given = _scenario(scenario, "gate_pay_probability", exclude=("level", "alpha", "alternative"))
     options = {"ratio": 1.0, "kind": "count", "dispersion": 1.0, "sd": None, "design_effect": 1.0,
-               "equal_variance": False, **_scenario(scenario, "gate_pay_probability", exclude=("alpha", "alternative"))}
+               "equal_variance": False, **given}
     _check(options["kind"], options["baseline_mean"], options["dispersion"], options["sd"], 0.05, "two-sided")
     se = _se(relative_effect, options["n_treated"], options["ratio"], options["baseline_mean"], options["kind"],
              options["dispersion"], options["sd"], options["design_effect"], options["equal_variance"])
@@ -172,8 +185,8 @@ def _pilot(values: Any) -> np.ndarray:
     return v
 
 
-@dataclass(frozen=True)
-class SimulatedPower:
+@dataclass(frozen=True, repr=False)
+class SimulatedPower(ShortRepr):
     """Power estimated by simulation, with its Monte Carlo standard error."""
 
     power: float
@@ -224,12 +237,13 @@ def simulate_power(
     kind: str = "count",
     dispersion: float = 1.0,
     sd: float | None = None,
-    alpha: float = 0.05,
+    level: float | None = None,
     alternative: str = "two-sided",
     n_sims: int = 1000,
     seed: int | None = None,
     progress: bool | None = None,
     chunk: int = 100,
+    alpha: float | None = None,
 ) -> SimulatedPower:
     """Power of the z-test (unequal variances) by simulating treated and comparison groups.
 
@@ -240,7 +254,9 @@ def simulate_power(
     ``dispersion == 1``), binary outcomes Bernoulli, continuous normal with ``sd``. Seeded (``seed=None``:
     :data:`sop_eval.seeds.DEFAULT_SEED`); a progress
     bar shows for long runs (``progress=None``: more than 20,000 simulated people per chunk of runs).
+    The test is run at significance ``1 - level`` (``alpha=`` is its deprecated spelling).
     """
+    alpha = alpha_of(resolve_level(level, alpha, "simulate_power"))
     if int(n_sims) < 1 or int(n_treated) < 2:
         raise SopEvalError(f"n_sims={n_sims} must be >= 1 and n_treated={n_treated} >= 2.")
     n1, n0 = int(n_treated), int(round(n_treated * ratio))
@@ -302,16 +318,23 @@ def simulate_power(
     )
 
 
-def mde_table(n_treated: Any, *, alphas: Any = (0.05, 0.10), powers: Any = (0.8, 0.9), **scenario: Any) -> pd.DataFrame:
-    """Minimum detectable relative reduction for every combination of sample size, alpha and power.
+def mde_table(
+    n_treated: Any, *, levels: Any = (0.95, 0.90), powers: Any = (0.8, 0.9), alphas: Any = None, **scenario: Any
+) -> pd.DataFrame:
+    """Minimum detectable relative reduction for every combination of sample size, test level and power.
 
-    ``scenario``: the other keyword arguments of :func:`power` (``baseline_mean``, ``ratio`` …).
+    ``levels``: the tests' confidence levels (0.95: a 5% test); ``alphas=`` is the deprecated spelling of
+    ``1 - level``. ``scenario``: the other keyword arguments of :func:`power` (``baseline_mean``, ``ratio`` …).
     """
-    options = _scenario(scenario, "mde_table", exclude=("n_treated", "alpha"))
+    options = _scenario(scenario, "mde_table", exclude=("n_treated", "level", "alpha"))
+    if alphas is not None:
+        warnings.warn("mde_table: alphas= is deprecated; pass levels= (1 - alpha) instead.", DeprecationWarning,
+                      stacklevel=2)
+        levels = [level_of(a) for a in np.atleast_1d(alphas)]
     alternative = options.get("alternative", "two-sided")
     rows = [
-        {"n_treated": n, "alpha": a, "power": p, "alternative": alternative,
-         "mde": mde(n_treated=n, alpha=a, power=p, **options)}
-        for n in np.atleast_1d(n_treated) for a in np.atleast_1d(alphas) for p in np.atleast_1d(powers)
+        {"n_treated": n, "level": float(lv), "power": p, "alternative": alternative,
+         "mde": mde(n_treated=n, level=float(lv), power=p, **options)}
+        for n in np.atleast_1d(n_treated) for lv in np.atleast_1d(levels) for p in np.atleast_1d(powers)
     ]
     return pd.DataFrame(rows)

@@ -44,6 +44,7 @@ from sop_eval.contract.vocabulary import MEASURES
 from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.estimate import EffectEstimate
+from sop_eval.outputs import ShortRepr
 from sop_eval.stats.estimate import alpha_of, percent, resolve_level
 
 
@@ -136,8 +137,8 @@ def _check_measure(measure: str) -> None:
         raise SopEvalError(f"gate measure {measure!r} is not one of {examples(MEASURES)}.")
 
 
-@dataclass(frozen=True)
-class TriggerDecision:
+@dataclass(frozen=True, repr=False)
+class TriggerDecision(ShortRepr):
     """The outcome of a gate on an estimate: the contractual test and the statistical test side by side.
 
     ``value`` is the estimate on the gate's measure (unrounded; ``value_exact`` holds the decimal used for

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sop_eval.outputs import json_safe
+from sop_eval.outputs import ShortRepr, json_safe
 
 _EPS = np.sqrt(np.finfo(float).eps)
 _STATS = ("mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max")
@@ -107,8 +107,8 @@ def effective_sample_size(w: np.ndarray) -> float:
     return float(w.sum() ** 2 / np.sum(w**2)) if len(w) else 0.0
 
 
-@dataclass(frozen=True)
-class BalanceTable:
+@dataclass(frozen=True, repr=False)
+class BalanceTable(ShortRepr):
     """Balance of each term before and after matching (or weighting).
 
     ``table`` is indexed by term (``distance`` first, then each covariate, categoricals as one row per

@@ -16,6 +16,7 @@ from sop_eval.data.dates import parse_dates
 from sop_eval.data.readers import read_table
 from sop_eval.data.schema import ColumnRoles
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
+from sop_eval.outputs import ShortRepr
 
 _MAX_SHOWN = 5
 _MAX_CODES = 4
@@ -27,8 +28,8 @@ def _rows(mask: pd.Series | np.ndarray, index: pd.Index) -> str:
     return examples(labels.tolist(), _MAX_SHOWN)
 
 
-@dataclass(frozen=True)
-class EvaluationData:
+@dataclass(frozen=True, repr=False)
+class EvaluationData(ShortRepr):
     """Validated evaluation data: a checked copy of the frame with its column roles.
 
     ``frame`` is a copy of the input with the treatment as 0/1 integers and the index date parsed;

@@ -24,6 +24,7 @@ from sop_eval.did.inference import standard_errors
 from sop_eval.did.panel import _gl
 from sop_eval.effects.estimate import EffectEstimate, effect_estimate_from
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
+from sop_eval.outputs import ShortRepr
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.stats.bootstrap import multiplier_bootstrap
 from sop_eval.stats.estimate import alpha_of
@@ -35,8 +36,8 @@ KINDS = {"simple": None, "group": "group", "dynamic": "event_time", "calendar": 
 _SE_TINY = math.sqrt(np.finfo(float).eps) * 10
 
 
-@dataclass(frozen=True, eq=False)
-class AggregateResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AggregateResult(ShortRepr):
     """An aggregated DiD effect: ``overall_att`` with ``overall_se`` and, except for ``"simple"``, one row per
     event time, cohort or period (``labels``: ``att`` with ``row_se``) with pointwise and uniform intervals at
     ``level``. As an :class:`~sop_eval.stats.estimate.Estimate`, ``estimate`` is ``overall_att`` and ``se`` is

@@ -32,6 +32,7 @@ from sop_eval.did.estimators import ESTIMATORS, RC_ESTIMATORS, CellNotEstimable
 from sop_eval.did.inference import standard_errors
 from sop_eval.did.panel import Observations, _gl, prepare_cross_sections, prepare_panel
 from sop_eval.errors import SopEvalError, SopEvalWarning
+from sop_eval.outputs import ShortRepr
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.seeds import resolve_seed
 from sop_eval.stats.bootstrap import multiplier_bootstrap
@@ -49,8 +50,8 @@ def _choice(value: Any, name: str, allowed: Sequence[str]) -> str:
     return value
 
 
-@dataclass(frozen=True, eq=False)
-class AttGtResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AttGtResult(ShortRepr):
     """ATT(g,t) estimates with per-unit influence functions (``influence[i, k]`` for unit ``i``, cell ``k``; for
     repeated cross-sections, ``panel=False``, the "units" are the observations).
 

@@ -17,13 +17,14 @@ import pandas as pd
 
 from sop_eval.did.panel import _gl, check_numeric
 from sop_eval.errors import SopEvalError, require_columns
+from sop_eval.outputs import ShortRepr
 from sop_eval.outputs import json_safe as _json_safe
 
 FORBIDDEN = "later vs earlier treated"
 
 
-@dataclass(frozen=True, eq=False)
-class BaconResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class BaconResult(ShortRepr):
     """The 2×2 comparisons (``table``: type, treated, comparison, estimate, weight) and their weighted sum."""
 
     table: pd.DataFrame

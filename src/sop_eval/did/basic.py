@@ -16,12 +16,13 @@ from sop_eval.did.ols import demean, fit_ols
 from sop_eval.did.panel import _rows, check_numeric, covariate_matrix
 from sop_eval.effects.estimate import EffectEstimate, effect_estimate_from
 from sop_eval.errors import SopEvalError, SopEvalWarning, require_columns
+from sop_eval.outputs import ShortRepr
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.stats.estimate import alpha_of, resolve_level
 
 
-@dataclass(frozen=True, eq=False)
-class DidResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class DidResult(ShortRepr):
     """A single DiD coefficient with its standard error (normal-approximation inference at confidence ``level``).
 
     ``treated_mean`` is the treated units' mean outcome after treatment and ``comparison_mean`` the implied

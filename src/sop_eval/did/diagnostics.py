@@ -11,6 +11,7 @@ from scipy import stats
 
 from sop_eval.did.panel import check_numeric
 from sop_eval.errors import SopEvalError, require_columns
+from sop_eval.outputs import ShortRepr
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.stats.influence import influence_covariance
 
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
     from sop_eval.did.att_gt import AttGtResult
 
 
-@dataclass(frozen=True)
-class WaldTest:
+@dataclass(frozen=True, repr=False)
+class WaldTest(ShortRepr):
     """A chi-squared Wald test: ``statistic`` on ``df`` degrees of freedom with its ``p_value``."""
 
     statistic: float

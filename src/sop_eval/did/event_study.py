@@ -13,15 +13,15 @@ from scipy import stats
 from sop_eval.did.ols import demean, fit_ols
 from sop_eval.did.panel import _rows, check_numeric
 from sop_eval.errors import SopEvalError, SopEvalWarning, require_columns
-from sop_eval.outputs import json_safe
+from sop_eval.outputs import ShortRepr, json_safe
 from sop_eval.seeds import rng as seeded_rng
 from sop_eval.stats.estimate import alpha_of, resolve_level
 
 _BAND_DRAWS = 20_000
 
 
-@dataclass(frozen=True, eq=False)
-class EventStudyResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class EventStudyResult(ShortRepr):
     """Event-time coefficients (``event_time``, ``att``, ``se``) relative to ``reference`` (fixed at 0).
 
     The uniform band uses the sup-t critical value ``crit_val`` of the coefficients' estimated joint normal

@@ -33,11 +33,13 @@ from scipy import optimize, stats
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.matched import matched_sample
 from sop_eval.errors import SopEvalError
+from sop_eval.outputs import ShortRepr
 from sop_eval.outputs import json_safe as _json_safe
+from sop_eval.stats.estimate import alpha_of, resolve_level
 
 
-@dataclass(frozen=True)
-class RosenbaumBounds:
+@dataclass(frozen=True, repr=False)
+class RosenbaumBounds(ShortRepr):
     """Bounds on the one-sided signed-rank p-value over a grid of ``gamma`` and the critical gamma."""
 
     table: pd.DataFrame
@@ -84,17 +86,23 @@ def _signed_rank_bound(d: np.ndarray, gamma: float, upper: bool) -> float:
 def rosenbaum_bounds(
     differences: Any,
     gammas: Sequence[float] | None = None,
-    alpha: float = 0.05,
+    *,
+    level: float | None = None,
     alternative: str = "auto",
     effect: float | None = None,
+    alpha: float | None = None,
 ) -> RosenbaumBounds:
     """Rosenbaum bounds for matched-pair ``differences`` (treated minus control).
+
+    Γ* (``critical_gamma``) is the largest hidden bias at which the one-sided signed-rank test still
+    rejects at significance ``1 - level`` (``level`` 0.95 by default; ``alpha=`` is its deprecated spelling).
 
     ``alternative``: ``"greater"`` (treated higher), ``"less"`` (treated lower, e.g. fewer
     reconvictions) or ``"auto"``: the direction of the effect estimate ``effect`` (the matched ATT),
     or without it of the mean difference (the matched ATT for :func:`pair_differences`); ``"greater"``
     when it is zero. The direction tested is stated in :meth:`RosenbaumBounds.summary`.
     """
+    alpha = alpha_of(resolve_level(level, alpha, "rosenbaum_bounds"))
     d = np.asarray(differences, dtype=float)
     if d.ndim != 1 or np.isnan(d).any():
         raise SopEvalError("differences must be a 1-d array of pair differences without missing values.")
@@ -146,8 +154,8 @@ def pair_differences(cohort: Any, outcome: str) -> np.ndarray:
     return (sums[0] - sums[1])[with_both]
 
 
-@dataclass(frozen=True)
-class EValue:
+@dataclass(frozen=True, repr=False)
+class EValue(ShortRepr):
     """E-values for a risk (or rate) ratio and its confidence interval."""
 
     risk_ratio: float

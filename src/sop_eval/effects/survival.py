@@ -26,6 +26,7 @@ from scipy import stats
 
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError
+from sop_eval.outputs import ShortRepr
 
 if TYPE_CHECKING:
     from sop_eval.effects.matched import MatchedSample
@@ -91,8 +92,8 @@ def rmst(time: Any, event: Any, weights: Any = None, horizon: float | None = Non
     return value, -w * (at_own - compensator)
 
 
-@dataclass(frozen=True)
-class CoxFit:
+@dataclass(frozen=True, repr=False)
+class CoxFit(ShortRepr):
     """A one-covariate weighted Cox fit: log hazard ratio, its robust SE and the information."""
 
     coef: float

@@ -19,7 +19,7 @@ import pandas as pd
 from sop_eval.errors import SopEvalError
 from sop_eval.evaluation.audit import read_audit, sha256_bytes, sha256_file
 from sop_eval.evaluation.evaluate import evaluate
-from sop_eval.outputs import dumps
+from sop_eval.outputs import ShortRepr, dumps
 
 FLOAT_RTOL = 1e-9
 FLOAT_ATOL = 1e-12
@@ -82,8 +82,8 @@ def compare_results(stored: Any, recomputed: Any) -> list[Difference]:
     return out
 
 
-@dataclass(frozen=True)
-class Verification:
+@dataclass(frozen=True, repr=False)
+class Verification(ShortRepr):
     """The outcome of re-running an evaluation from its audit record and comparing every figure."""
 
     directory: str

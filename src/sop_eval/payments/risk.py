@@ -26,6 +26,7 @@ import pandas as pd
 from sop_eval.arithmetic import ARRAY
 from sop_eval.contract import Contract, load_contract
 from sop_eval.errors import SopEvalError
+from sop_eval.outputs import ShortRepr
 from sop_eval.payments.calculator import (
     EstimatesInput,
     attributable_gross,
@@ -43,8 +44,8 @@ from sop_eval.thresholds import critical_value, decide, gate_measure, se_known, 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-@dataclass(frozen=True)
-class PaymentRisk:
+@dataclass(frozen=True, repr=False)
+class PaymentRisk(ShortRepr):
     """The distribution of total payments over ``n_draws`` simulated results (seeded).
 
     ``expected_total`` is the mean payment; ``prob_gate_met`` the share of draws in which each gate is

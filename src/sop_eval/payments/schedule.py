@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from sop_eval.errors import SopEvalError
-from sop_eval.outputs import format_table
+from sop_eval.outputs import ShortRepr, format_table
 from sop_eval.payments.money import ZERO, fmt_money
 from sop_eval.thresholds import TriggerDecision
 
@@ -115,8 +115,8 @@ class PaymentLine:
         }
 
 
-@dataclass(frozen=True)
-class PaymentSchedule:
+@dataclass(frozen=True, repr=False)
+class PaymentSchedule(ShortRepr):
     """Every payment line of a contract for the given estimates/claims ``as_of`` a date, with totals.
 
     Totals count only the lines' ``amount`` (after all caps). ``summary()`` is one row per line;
