@@ -315,12 +315,13 @@ def effect_estimate_from(
     ``treated_mean - estimate``, so the relative change is measured against what the treated would have had.
     ``level`` defaults to the result's own.
     """
+    counted: Any = result  # carries n_treated and n_comparison besides the Estimate protocol
     est, se = float(result.estimate), float(result.se)
     if not (se == se and se >= 0):
         raise SopEvalError("the result has no usable standard error (too few units?); it cannot feed a gate.")
     return EffectEstimate(
         estimate=est, se=se, treated_mean=float(treated_mean), comparison_mean=float(treated_mean - est),
-        n_treated=int(result.n_treated), n_comparison=int(result.n_comparison),
+        n_treated=int(counted.n_treated), n_comparison=int(counted.n_comparison),
         outcome=str(outcome or getattr(result, "outcome", "") or ""), kind=kind, design=design, method=method, label=label,
         level=result.level if level is None else level, details=dict(details),
     )
