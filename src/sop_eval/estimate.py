@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from scipy import stats
@@ -291,12 +291,23 @@ class EffectEstimate:
                 f"({pct}; p = {self.p_value:.3g}, not significant); {tell} (80% power)."
             )
         if self.weaker_evidence:
-            text += " The counterfactual is a historical baseline or an assumed rate: weaker evidence than a concurrent comparison group."
+            text += (" The counterfactual is a historical baseline or an assumed rate: weaker evidence than a "
+                     "concurrent comparison group.")
         return text
 
 
+class SizedEstimate(Estimate, Protocol):
+    """An :class:`~sop_eval.stats.estimate.Estimate` that also carries its group sizes."""
+
+    @property
+    def n_treated(self) -> Any: ...
+
+    @property
+    def n_comparison(self) -> Any: ...
+
+
 def effect_estimate_from(
-    result: Estimate,
+    result: SizedEstimate,
     *,
     treated_mean: float,
     method: str,
@@ -320,6 +331,7 @@ def effect_estimate_from(
     return EffectEstimate(
         estimate=est, se=se, treated_mean=float(treated_mean), comparison_mean=float(treated_mean - est),
         n_treated=int(result.n_treated), n_comparison=int(result.n_comparison),
-        outcome=str(outcome or getattr(result, "outcome", "") or ""), kind=kind, design=design, method=method, label=label,
+        outcome=str(outcome or getattr(result, "outcome", "") or ""), kind=kind, design=design, method=method,
+        label=label,
         level=result.level if level is None else level, details=dict(details),
     )
