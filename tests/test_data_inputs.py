@@ -101,7 +101,8 @@ def _people(**cols):
 
 def test_a_few_text_cells_in_a_numeric_covariate_are_named_not_read_as_categories():
     frame = _people(age=["20", "30", "forty", "35", "41", "19"])
-    with pytest.raises(SopEvalError, match=r"covariate 'age' holds numbers but 1 cell\(s\) are text \('forty'; rows 2\)"):
+    with pytest.raises(SopEvalError,
+                       match=r"covariate 'age' holds numbers but 1 cell\(s\) are text \('forty'; rows 2\)"):
         validate(frame, _roles())
     checked = validate(frame, _roles(categorical=["age"]))
     assert checked.frame["age"].tolist()[2] == "forty"

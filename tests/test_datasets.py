@@ -97,7 +97,10 @@ def test_staggered_panel_structure_and_truth():
 def test_staggered_panel_simple_did_recovers_first_effect():
     df = make_staggered_panel(n_units=4000, seed=4, noise=0.5)
     g, t = 4, 4
-    cell = lambda grp, per: df[(df.group == grp) & (df.period == per)]["y"].mean()
+
+    def cell(grp, per):
+        return df[(df.group == grp) & (df.period == per)]["y"].mean()
+
     est = (cell(g, t) - cell(g, t - 1)) - (cell(0, t) - cell(0, t - 1))
     truth = next(r["att"] for r in df.attrs["true_att_gt"] if r["group"] == g and r["time"] == t)
     assert est == pytest.approx(truth, abs=0.15)

@@ -37,7 +37,8 @@ def _matched_on_prognosis(df: pd.DataFrame) -> SimpleNamespace:
     return SimpleNamespace(
         data=df, treatment="treated", covariates=(), weights=weights, subclass=pd.Series(np.nan, index=idx),
         pairs=pd.DataFrame({"treated": idx[ti], "control": idx[ci], "subclass": ti}),
-        propensity=pd.Series(score, index=idx), ratio=RATIO, replace=True, estimand="ATT", method="nearest", settings={},
+        propensity=pd.Series(score, index=idx), ratio=RATIO, replace=True, estimand="ATT", method="nearest",
+        settings={},
     )
 
 

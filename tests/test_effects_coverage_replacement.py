@@ -36,7 +36,9 @@ def worlds(request):
             cohort = sop_eval.match(_world(seed), "treat", ["x"], ratio=request.param, replace=True)
         est = cohort.effect("y", se="cluster")
         sample = matched_sample(cohort)
-        set_only = get_se_method("cluster")(sample.frame["y"].to_numpy(), sample.treat, sample.weights, cluster=sample.cluster)
+        set_only = get_se_method("cluster")(
+            sample.frame["y"].to_numpy(), sample.treat, sample.weights, cluster=sample.cluster
+        )
         lo, hi = est.conf_int()
         rows.append({"estimate": est.estimate, "se": est.se, "set_only_se": set_only.se, "covers": lo <= 1 <= hi})
     return pd.DataFrame(rows)

@@ -52,7 +52,8 @@ def test_reference_designs_are_what_match_builds(lalonde, ratio):
     assert (mine_sets == ref_sets.astype(str)).all()
 
 
-@pytest.mark.parametrize("row", pd.read_csv(RESULTS / "lalonde_ai_se.csv").to_dict("records"), ids=lambda r: f"M{r['M']}")
+@pytest.mark.parametrize("row", pd.read_csv(RESULTS / "lalonde_ai_se.csv").to_dict("records"),
+                         ids=lambda r: f"M{r['M']}")
 def test_abadie_imbens_equals_r_matching(lalonde, row):
     d, matches, _ = lalonde
     result = abadie_imbens(d["re78"].to_numpy(), d["treat"].to_numpy(), matches["ps"].to_numpy(), m=int(row["M"]))

@@ -13,7 +13,8 @@ from sop_eval.effects import EffectEstimate, estimate_by, estimate_effect, pool
 from sop_eval.effects.matched import infer_kind
 from sop_eval.errors import SopEvalError
 
-COVARIATES = ["age", "prior_convictions", "prior_custodial", "offence_group", "sentence_months", "drug_misuse", "no_fixed_abode"]
+COVARIATES = ["age", "prior_convictions", "prior_custodial", "offence_group", "sentence_months", "drug_misuse",
+              "no_fixed_abode"]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,8 @@ def test_replacement_cohort_uses_sets_and_abadie_imbens(cohort_replace):
     ai = cohort_replace.effect("reconviction_events", se="abadie-imbens")
     pairs = cohort_replace.pairs
     y = cohort_replace.data["reconviction_events"]
-    per_set = pairs.assign(yc=y.loc[pairs["control"]].to_numpy()).groupby("subclass").agg(t=("treated", "first"), yc=("yc", "mean"))
+    per_set = (pairs.assign(yc=y.loc[pairs["control"]].to_numpy())
+               .groupby("subclass").agg(t=("treated", "first"), yc=("yc", "mean")))
     assert cluster.estimate == pytest.approx((y.loc[per_set["t"]].to_numpy() - per_set["yc"].to_numpy()).mean())
     assert ai.se == pytest.approx(cluster.se, rel=0.5)
     assert "abadie-imbens" in ai.method and "two-way" in cluster.method
@@ -83,7 +85,8 @@ def test_the_standard_error_never_moves_the_estimate(cohort_replace, cohort, cov
         first = next(iter(ests.values()))
         assert len({e.se for e in ests.values()}) == len(ests)
         for e in ests.values():
-            assert (e.estimate, e.treated_mean, e.comparison_mean) == (first.estimate, first.treated_mean, first.comparison_mean)
+            assert ((e.estimate, e.treated_mean, e.comparison_mean)
+                    == (first.estimate, first.treated_mean, first.comparison_mean))
 
 
 def test_abadie_imbens_refuses_matching_without_replacement(cohort):
@@ -117,7 +120,8 @@ def test_binary_wording_and_summary_row(cohort):
     est = cohort.effect("reconvicted")
     row = est.summary().iloc[0]
     assert est.kind == "binary" and row["significance_rule"].startswith("significant when p < 0.05")
-    for col in ("treated_mean", "comparison_mean", "difference", "ci_low", "ci_high", "p_value", "n_treated", "n_comparison"):
+    for col in ("treated_mean", "comparison_mean", "difference", "ci_low", "ci_high", "p_value", "n_treated",
+                "n_comparison"):
         assert col in row.index
     text = est.describe()
     assert "per 100 people" in text and ("statistically significant" in text or "would be needed to tell" in text)
@@ -129,7 +133,8 @@ def test_time_to_event_effect_and_headline_rule(cohort):
     assert est.details["n_events_treated"] >= 30 and "no headline" not in est.describe()
     assert 0 < est.details["hazard_ratio"] < 2
     assert est.treated_mean <= 365 and est.comparison_mean <= 365
-    few = EffectEstimate(**{**{k: getattr(est, k) for k in est.__dataclass_fields__}, "details": {**est.details, "n_events_treated": 29}})
+    fields = {k: getattr(est, k) for k in est.__dataclass_fields__}
+    few = EffectEstimate(**{**fields, "details": {**est.details, "n_events_treated": 29}})
     assert "no headline" in few.describe() and "at least 30" in few.describe()
     assert few.summary()["headline"].iloc[0].startswith("refused") and est.summary()["headline"].iloc[0] == "given"
     with pytest.raises(SopEvalError, match="horizon"):
@@ -140,7 +145,8 @@ def test_lalonde_abadie_imbens_uses_the_cohort_matches_not_a_rematch():
     d = load_lalonde()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = sop_eval.match(d, "treat", ["age", "educ", "race", "married", "nodegree", "re74", "re75"], ratio=2, replace=True, ties=True)
+        m = sop_eval.match(d, "treat", ["age", "educ", "race", "married", "nodegree", "re74", "re75"], ratio=2,
+                           replace=True, ties=True)
     from sop_eval.effects.inference import abadie_imbens
 
     # R Matching's tolerance ties pick other controls than the exact ties of this match

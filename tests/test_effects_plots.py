@@ -32,7 +32,8 @@ def test_plot_km_draws_both_curves_from_details(tte):
 
 
 def test_plot_effects_and_refusals(tte):
-    est = EffectEstimate(estimate=-0.2, se=0.05, treated_mean=1.5, comparison_mean=1.7, n_treated=1000, n_comparison=9000, kind="count", label="cohort 1")
+    est = EffectEstimate(estimate=-0.2, se=0.05, treated_mean=1.5, comparison_mean=1.7, n_treated=1000,
+                         n_comparison=9000, kind="count", label="cohort 1")
     fig, ax = plt.subplots()
     _, bars = plot_effects([est], ax=ax, gate=0.10)
     assert bars.lines[0].get_xdata()[0] == pytest.approx(100 * est.relative)

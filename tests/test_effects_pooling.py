@@ -58,7 +58,8 @@ def test_pool_rejects_bad_input(items, kwargs, match):
 
 
 def test_pool_refuses_mixed_outcomes():
-    other = EffectEstimate(estimate=0.1, se=0.1, treated_mean=0.5, comparison_mean=0.4, n_treated=100, n_comparison=100, kind="binary")
+    other = EffectEstimate(estimate=0.1, se=0.1, treated_mean=0.5, comparison_mean=0.4, n_treated=100,
+                           n_comparison=100, kind="binary")
     with pytest.raises(SopEvalError, match="kind"):
         pool([_est(-0.1, 0.1, 100), other])
 
@@ -113,7 +114,8 @@ def test_to_dict_is_json_safe_and_round_trips():
 
 
 def test_fieller_interval_equals_delta_when_the_comparison_is_known_and_is_close_otherwise():
-    known = EffectEstimate(estimate=-0.2, se=0.05, treated_mean=1.5, comparison_mean=1.7, n_treated=1000, n_comparison=9000, kind="count")
+    known = EffectEstimate(estimate=-0.2, se=0.05, treated_mean=1.5, comparison_mean=1.7, n_treated=1000,
+                           n_comparison=9000, kind="count")
     assert known.relative_conf_int(method="fieller") == pytest.approx(known.relative_conf_int())
     est = _est(-0.2, 0.05, 1000, cm=1.7, cm_se=0.02)
     lo, hi = est.relative_conf_int(method="fieller")

@@ -36,7 +36,9 @@ def _cases():
 
 
 @pytest.mark.parametrize("design,adjustment,se_type,estimate,se", _cases())
-def test_cohort_se_equals_r_sandwich_on_the_exported_matches(lalonde_cohorts, design, adjustment, se_type, estimate, se):
+def test_cohort_se_equals_r_sandwich_on_the_exported_matches(
+    lalonde_cohorts, design, adjustment, se_type, estimate, se
+):
     _, cohorts = lalonde_cohorts
     m = cohorts[design]
     units = pd.read_csv(RESULTS / f"lalonde_units_{design}.csv")
@@ -91,8 +93,8 @@ def test_abadie_imbens_equals_r_matching_on_the_same_matches(simulated, m):
     ref = pd.read_csv(RESULTS / "ai_sim_se.csv").query("M == @m").set_index("var_calc")
     r_pairs = pd.read_csv(RESULTS / f"ai_sim_pairs_M{m}.csv")
     cohort = sop_eval.match(simulated, "treat", ["score"], distance="score", ratio=m, replace=True)
-    ours = sorted(zip(cohort.pairs["treated"] + 1, cohort.pairs["control"] + 1))
-    assert ours == sorted(zip(r_pairs["index_treated"], r_pairs["index_control"]))  # the same matched sets
+    ours = sorted(zip(cohort.pairs["treated"] + 1, cohort.pairs["control"] + 1, strict=True))
+    assert ours == sorted(zip(r_pairs["index_treated"], r_pairs["index_control"], strict=True))  # the same matched sets
     est = cohort.effect("y", se="abadie-imbens", allow_small=True)
     assert est.estimate == pytest.approx(ref.loc[m, "estimate"], rel=1e-9)
     assert est.se == pytest.approx(ref.loc[m, "se"], rel=1e-9)  # Var.calc = M

@@ -90,7 +90,7 @@ def test_scenario_table_reproduces_seed_within_rounding():
     ref = pd.read_csv(RESULTS / "seed_tables.csv")
     table = pd.concat([finance.scenario_table(), finance.scenario_table(finance.FAMILY_THERAPY)], ignore_index=True)
     assert len(table) == len(ref)
-    for got, want in zip(table.itertuples(), ref.itertuples()):
+    for got, want in zip(table.itertuples(), ref.itertuples(), strict=True):
         assert _round_to(got.outcomes, want.outcomes_step) == pytest.approx(want.outcomes), want.scenario
         assert _round_to(got.total_paid, want.total_step) == pytest.approx(want.total_paid), want.scenario
         assert _round_to(got.cost_per_outcome, want.per_outcome_step) == pytest.approx(want.cost_per_outcome)

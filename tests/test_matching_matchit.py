@@ -203,7 +203,8 @@ def test_ties_equal_r_matching(lalonde, ref_ps):
     ref = pd.read_csv(REF / "matching_ties.csv")
     frame = lalonde.assign(ps_r=ref_ps.reindex(lalonde.index))
     m = sop_eval.match(frame, "treat", COVARIATES, distance="ps_r", replace=True, ties=True)
-    assert set(zip(m.pairs["treated"], m.pairs["control"])) == set(zip(ref["treated"], ref["control"]))
+    assert (set(zip(m.pairs["treated"], m.pairs["control"], strict=True))
+            == set(zip(ref["treated"], ref["control"], strict=True)))
     # Matching's pair weights 1/(tied controls) summed by control are MatchIt's control weights up to scale
     by_control = ref.groupby("control")["weight"].sum()
     mine = m.weights.loc[by_control.index]

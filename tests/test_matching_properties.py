@@ -93,7 +93,7 @@ def _brute_force(score, treat, sequence, ratio, caliper, replace=False):
     t_pos, c_pos = np.flatnonzero(treat), np.flatnonzero(~treat)
     used, chosen = set(), {int(i): [] for i in range(len(t_pos))}
     active = set(chosen)
-    for rnd in range(ratio):
+    for _round in range(ratio):
         for i in sequence:
             if i not in active:
                 continue
@@ -128,7 +128,7 @@ def test_union_find_equals_brute_force(seed, ratio, caliper, replace):
     sequence = rng.permutation(int(treat.sum()))
     t_pos, c_pos, _, _ = nearest_pairs(score, treat, np.zeros(n, bool), None, sequence, ratio, replace, caliper, False)
     expected = _brute_force(score, treat, sequence.tolist(), ratio, caliper, replace)
-    assert set(zip(t_pos.tolist(), c_pos.tolist())) == expected
+    assert set(zip(t_pos.tolist(), c_pos.tolist(), strict=True)) == expected
 
 
 def test_tie_rule_below_last_above_first():

@@ -82,7 +82,8 @@ def test_estimates_as_effect_estimate_records_give_the_same_schedule():
 def test_estimate_errors_name_the_culprit():
     ests = read_estimates(PB_ESTIMATES)
     with pytest.raises(SopEvalError, match="cohort 9"):
-        calculate(PETERBOROUGH, estimates=[{"cohort": "cohort 9", "n_treated": 10, "treated_mean": 1, "comparison_mean": 2}])
+        calculate(PETERBOROUGH,
+                  estimates=[{"cohort": "cohort 9", "n_treated": 10, "treated_mean": 1, "comparison_mean": 2}])
     with pytest.raises(SopEvalError, match="treated_events"):
         read_estimates([{"cohort": "cohort 1", "n_treated": 10, "comparison_mean": 2}])
     with pytest.raises(SopEvalError, match="unknown key"):

@@ -21,8 +21,8 @@ def test_pay_prints_table_and_writes_json(tmp_path, capsys):
 
 
 def test_pay_claims_and_as_of(capsys):
-    code = main(["pay", str(FIX / "contracts" / "rate_card.toml"), "--claims", str(FIX / "claims" / "rate_card_example.csv"),
-                 "--as-of", "2015-06-30"])
+    code = main(["pay", str(FIX / "contracts" / "rate_card.toml"),
+                 "--claims", str(FIX / "claims" / "rate_card_example.csv"), "--as-of", "2015-06-30"])
     assert code == 0
     text = capsys.readouterr().out
     assert "total payment: £6,000.00" in text and "not included" in text

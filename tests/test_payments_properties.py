@@ -67,7 +67,7 @@ share = {D(1) - D(share)}
 
 def estimates(reductions, sizes):
     out = []
-    for i, (r, n) in enumerate(zip(reductions, sizes)):
+    for i, (r, n) in enumerate(zip(reductions, sizes, strict=True)):
         comparison = 1.6
         treated = float(D("1.6") * (1 - D(str(r))))
         out.append(EffectEstimate(estimate=treated - comparison, se=0.05, treated_mean=treated,
@@ -137,7 +137,7 @@ def test_paying_in_two_stages_never_pays_more_than_paying_once(red, n, price, co
     final = calculate(c, estimates=ests)
     assert first.total <= final.total
     # whatever was payable at the first stage is paid identically in the final schedule
-    for early, late in zip(first.lines, final.lines):
+    for early, late in zip(first.lines, final.lines, strict=True):
         assert (early.outcome, early.cohort, early.kind) == (late.outcome, late.cohort, late.kind)
         if early.status != "not yet measurable":
             assert early.amount == late.amount and early.payers == late.payers

@@ -92,8 +92,8 @@ def test_recovers_true_effect_on_the_demo_data():
     assert head.loc["pooled", "gate"] == 0.075
     # the pooled row is all cohorts together, the figure the pooled gate is decided on
     sizes = [c.effect.n_treated for c in evaluation.cohorts]
-    avoided = -sum(n * c.effect.estimate for n, c in zip(sizes, evaluation.cohorts))
-    expected = sum(n * c.effect.comparison_mean for n, c in zip(sizes, evaluation.cohorts))
+    avoided = -sum(n * c.effect.estimate for n, c in zip(sizes, evaluation.cohorts, strict=True))
+    expected = sum(n * c.effect.comparison_mean for n, c in zip(sizes, evaluation.cohorts, strict=True))
     together = avoided / expected
     assert head.loc["pooled", "reduction"] == pytest.approx(together, rel=1e-12)
     assert head.loc["pooled", "gate_measure"] == pytest.approx(together, rel=1e-12)
@@ -175,7 +175,8 @@ def test_report_is_self_contained_escaped_and_private(tmp_path):
     assert not re.search(r"(src|href)=\"(https?:)?//", html) and "@import" not in html and "@font-face" not in html
     assert html.count("data:image/png;base64,") >= 4
     for section in ("Contract", "Data and cohort flow", "Balance and baseline risk", "Effects",
-                    "Gates and statistical tests", "Payments", "Sensitivity and payment risk", "Methods and conventions"):
+                    "Gates and statistical tests", "Payments", "Sensitivity and payment risk",
+                    "Methods and conventions"):
         assert f">{section}</h2>" in html
     ids = pd.read_parquet(FIXTURES / "reoffending_small.parquet")["person_id"]
     text = html + (out / "results.json").read_text() + (out / "audit.json").read_text()
@@ -209,5 +210,6 @@ def test_people_outside_every_cohort_window_are_reported(tmp_path):
     outside = evaluation.parameters["rows_outside_cohorts"]
     data = pd.read_parquet(FIXTURES / "reoffending_small.parquet")
     late = data["release_date"] > pd.Timestamp("2013-12-31")
-    assert outside == {"treated": int((late & (data.treated == 1)).sum()), "comparison": int((late & (data.treated == 0)).sum())}
+    assert outside == {"treated": int((late & (data.treated == 1)).sum()),
+                       "comparison": int((late & (data.treated == 0)).sum())}
     assert evaluation.cohort("cohort 2").n_treated == int(((data.cohort == 2) & (data.treated == 1) & ~late).sum())

@@ -66,7 +66,9 @@ def test_run_writes_report_and_verifies(tmp_path):
 
 
 def test_wave_after_the_data_is_not_yet_measurable(tmp_path):
-    contract = contract_for(tmp_path, **{"name = \"wave 2\"\ngroup = 6": "name = \"wave 2\"\ngroup = 6\n\n[[cohorts]]\nname = \"wave 3\"\ngroup = 10"})
+    contract = contract_for(tmp_path, **{
+        "name = \"wave 2\"\ngroup = 6": "name = \"wave 2\"\ngroup = 6\n\n[[cohorts]]\nname = \"wave 3\"\ngroup = 10"
+    })
     evaluation = evaluate(contract, risk_draws=0)
     assert evaluation.cohort("wave 3").status == "no treated people"
     panel = pd.read_csv(tmp_path / "care_panel.csv")

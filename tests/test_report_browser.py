@@ -18,7 +18,8 @@ def _chromium() -> str:
     """Path of the system's Chromium; the test is skipped where none is installed (CI installs Debian's)."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        pytest.skip("no Chromium on this machine: install it (Debian: apt-get install chromium) to run the browser check")
+        pytest.skip("no Chromium on this machine: install it (Debian: apt-get install chromium) "
+                    "to run the browser check")
     return found
 
 

@@ -78,7 +78,8 @@ def test_auto_direction_follows_the_matched_att_not_the_median_difference():
     d = load_lalonde()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = sop_eval.match(d, "treat", ["age", "educ", "race", "married", "nodegree", "re74", "re75"], ratio=3, replace=True)
+        m = sop_eval.match(d, "treat", ["age", "educ", "race", "married", "nodegree", "re74", "re75"], ratio=3,
+                           replace=True)
     att = m.effect("re78").estimate
     diffs = pair_differences(m, "re78")
     assert att == pytest.approx(1573.75, abs=0.01) and diffs.mean() == pytest.approx(att)
@@ -104,7 +105,8 @@ def test_binary_e_value_interval_on_the_log_scale_two_by_two_table():
     p1, p0 = a / n1, c / n0
     var1, var0 = p1 * (1 - p1) / n1, p0 * (1 - p0) / n0
     est = EffectEstimate(estimate=p1 - p0, se=np.sqrt(var1 + var0), treated_mean=p1, comparison_mean=p0, n_treated=n1,
-                         n_comparison=n0, kind="binary", comparison_mean_se=np.sqrt(var0), cov_estimate_comparison=-var0)
+                         n_comparison=n0, kind="binary", comparison_mean_se=np.sqrt(var0),
+                         cov_estimate_comparison=-var0)
     se_log = np.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n0)
     lo, hi = 0.6 * np.exp(-1.959963984540054 * se_log), 0.6 * np.exp(1.959963984540054 * se_log)
     assert (lo, hi) == pytest.approx((0.39899, 0.90228), abs=1e-5)

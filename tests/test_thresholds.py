@@ -35,7 +35,8 @@ def test_threshold_compared_exactly_not_in_floating_point():
     d = Gate(0.10, measure="relative_increase").evaluate(e)
     assert d.met and d.margin == 0.0 and str(d.value_exact) == "0.1"
     below = Gate(0.10, measure="relative_increase").evaluate(
-        EffectEstimate(estimate=0.2999, se=0.05, treated_mean=3.2999, comparison_mean=3.0, n_treated=100, n_comparison=100)
+        EffectEstimate(estimate=0.2999, se=0.05, treated_mean=3.2999, comparison_mean=3.0, n_treated=100,
+                       n_comparison=100)
     )
     assert not below.met and below.margin < 0
 

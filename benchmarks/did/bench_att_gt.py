@@ -100,8 +100,10 @@ def main() -> None:
             print(f"{cov or 'none'} {name} {version}: {seconds:.2f} s, simple ATT {simple:.6f}", flush=True)
         base = rows[0][2]
         for name, version, seconds, simple in rows:
-            lines.append(f"| {cov or 'none'} | {name} | {version} | {seconds:.2f} | {seconds / base:.1f} | {simple:.6f} |")
-    lines += ["", "The simple ATT agrees across packages to the printed digits (the same estimator on the same data).", ""]
+            lines.append(f"| {cov or 'none'} | {name} | {version} | {seconds:.2f} | {seconds / base:.1f} "
+                         f"| {simple:.6f} |")
+    lines += ["", "The simple ATT agrees across packages to the printed digits (the same estimator on the same data).",
+              ""]
     tmp = OUT.with_suffix(".md.tmp")
     tmp.write_text("\n".join(lines))
     tmp.replace(OUT)

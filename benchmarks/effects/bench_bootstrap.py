@@ -94,11 +94,14 @@ def main() -> None:
     if shutil.which("Rscript"):
         with tempfile.TemporaryDirectory() as tmp:
             csv = Path(tmp) / "pairs.csv"
-            np.savetxt(csv, np.column_stack([y, treat, w, sets]), delimiter=",", header="y,treat,w,set", comments="", fmt="%.10g")
+            np.savetxt(csv, np.column_stack([y, treat, w, sets]), delimiter=",", header="y,treat,w,set", comments="",
+                       fmt="%.10g")
             script = Path(tmp) / "boot.R"
             script.write_text(R_SCRIPT)
             version = subprocess.run(["Rscript", "-e", "cat(R.version.string)"], capture_output=True, text=True).stdout
-            out = subprocess.run(["Rscript", str(script), str(csv)], capture_output=True, text=True, check=True).stdout.split()
+            out = subprocess.run(
+                ["Rscript", str(script), str(csv)], capture_output=True, text=True, check=True
+            ).stdout.split()
         rows.append(("R loop refitting lm.wfit", version.strip(), float(out[0]), float(out[1])))
         r_cluster = (float(out[2]), float(out[3]))
         r_note = "R timings are measured inside R (proc.time), excluding start-up and reading the CSV."
@@ -107,7 +110,8 @@ def main() -> None:
         "",
         f"{N_PAIRS:,} matched pairs ({2 * N_PAIRS:,} rows) of over-dispersed counts; {N_BOOT:,} bootstrap replicates "
         "resampling whole matched sets; estimate = weighted difference in means. Single-threaded BLAS, "
-        f"Python {platform.python_version()} on {platform.machine()}. Median of 3 runs for sop_eval, 1 run for the peers. "
+        f"Python {platform.python_version()} on {platform.machine()}. "
+        "Median of 3 runs for sop_eval, 1 run for the peers. "
         "Produced by `bench_bootstrap.py`. " + r_note,
         "",
         "| implementation | version | seconds | × slower than sop_eval | bootstrap SE |",

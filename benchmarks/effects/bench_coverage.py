@@ -24,8 +24,10 @@ from sop_eval.datasets import make_reoffending
 from sop_eval.outputs import write_text_atomic
 
 OUT = Path(__file__).parent / "coverage_results.md"
-COVARIATES = ["age", "prior_convictions", "prior_custodial", "offence_group", "sentence_months", "drug_misuse", "no_fixed_abode"]
-VARIANTS = {"cluster": {"se": "cluster"}, "abadie-imbens": {"se": "abadie-imbens"}, "doubly robust (cluster)": {"se": "cluster", "covariates": True}}
+COVARIATES = ["age", "prior_convictions", "prior_custodial", "offence_group", "sentence_months", "drug_misuse",
+              "no_fixed_abode"]
+VARIANTS = {"cluster": {"se": "cluster"}, "abadie-imbens": {"se": "abadie-imbens"},
+            "doubly robust (cluster)": {"se": "cluster", "covariates": True}}
 
 
 def main(reps: int = 200) -> None:
@@ -58,7 +60,8 @@ def main(reps: int = 200) -> None:
         "|---|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {name} | {r.mean_relative:.4f} | {r.mc_se_of_mean:.4f} | {r.empirical_sd:.4f} | {r.mean_se:.4f} | {r.coverage:.3f} |"
+        f"| {name} | {r.mean_relative:.4f} | {r.mc_se_of_mean:.4f} | {r.empirical_sd:.4f} | {r.mean_se:.4f} "
+        f"| {r.coverage:.3f} |"
         for name, r in summary.iterrows()
     ]
     write_text_atomic(OUT, "\n".join(lines) + "\n")

@@ -59,7 +59,8 @@ def intervals(df: pd.DataFrame, ratio: int, seed: int) -> list[dict]:
     # for comparison: clustering on matched set only, as sop_eval did before two-way clustering
     sample = matched_sample(cohort)
     old = get_se_method("cluster")(sample.frame["y"].to_numpy(), sample.treat, sample.weights, cluster=sample.cluster)
-    rows.append({**rows[0], "se_name": SET_ONLY, "se": old.se, "covers": abs(old.estimate - EFFECT) <= 1.959963984540054 * old.se})
+    rows.append({**rows[0], "se_name": SET_ONLY, "se": old.se,
+                 "covers": abs(old.estimate - EFFECT) <= 1.959963984540054 * old.se})
     return rows
 
 
@@ -94,19 +95,20 @@ def main(worlds: int = 500) -> None:
             f"{', '.join(RECOMMENDED_WITH_REPLACEMENT)}."
         ),
         "",
-        "| ratio | SE | recommended | clusters on | coverage | mean SE | SD of estimates | sets per comparison person |",
+        "| ratio | SE | recommended | clusters on | coverage | mean SE | SD of estimates "
+        "| sets per comparison person |",
         "|---:|---|:---:|---|---:|---:|---:|---:|",
     ]
     on = {"cluster": "matched set and person", "abadie-imbens": "nothing (reuse counted by K_j)",
           "bootstrap": "matched set", SET_ONLY: "matched set"}
     for r in table:
         if r["coverage"] is None:
-            lines.append(f"| {r['ratio']} | {r['se']} | {'yes' if r['recommended'] else ''} | {on.get(r['se'], 'nothing')} "
-                         "| refused | | | |")
+            lines.append(f"| {r['ratio']} | {r['se']} | {'yes' if r['recommended'] else ''} "
+                         f"| {on.get(r['se'], 'nothing')} | refused | | | |")
         else:
-            lines.append(f"| {r['ratio']} | {r['se']} | {'yes' if r['recommended'] else ''} | {on.get(r['se'], 'nothing')} "
-                         f"| {r['coverage']:.3f} | {r['mean_se']:.4f} | {r['sd_estimate']:.4f} | "
-                         f"{r['sets_per_comparison_person']:.1f} |")
+            lines.append(f"| {r['ratio']} | {r['se']} | {'yes' if r['recommended'] else ''} "
+                         f"| {on.get(r['se'], 'nothing')} | {r['coverage']:.3f} | {r['mean_se']:.4f} "
+                         f"| {r['sd_estimate']:.4f} | {r['sets_per_comparison_person']:.1f} |")
     write_text_atomic(OUT.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 

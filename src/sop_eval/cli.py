@@ -36,11 +36,11 @@ def _print_headline(evaluation, out) -> None:  # noqa: ANN001
     if "reduction" in head:
         table[f"reduction ({interval_label(evaluation.parameters.get('level', DEFAULT_LEVEL))})"] = [
             f"{100 * r:.1f}% ({100 * lo:.1f}% to {100 * hi:.1f}%)" if r == r else "—"
-            for r, lo, hi in zip(head["reduction"], head["reduction_ci_low"], head["reduction_ci_high"])
+            for r, lo, hi in zip(head["reduction"], head["reduction_ci_low"], head["reduction_ci_high"], strict=True)
         ]
     if "gate" in head:
         table["gate"] = [f"{100 * g:.1f}% {'met' if m else 'not met'}" if g == g else "—"
-                         for g, m in zip(head["gate"], head["gate_met"])]
+                         for g, m in zip(head["gate"], head["gate_met"], strict=True)]
     if "payment" in head:
         table["payment"] = head["payment"].map(lambda v: f"{v:,.2f}" if v == v else "—")
     c = evaluation.contract
@@ -104,12 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="run the whole evaluation on bundled Peterborough-like data")
     demo.add_argument("--out", default="sop-eval-demo", help="output directory (default ./sop-eval-demo)")
-    demo.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of every random step (default {DEFAULT_SEED})")
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                      help=f"seed of every random step (default {DEFAULT_SEED})")
     demo.set_defaults(handler=_demo)
     run = sub.add_parser("run", help="evaluate a contract: results.json, report.html, figures/, audit.json")
     run.add_argument("contract", help="contract terms (TOML) with [data] and [evaluation] sections")
     run.add_argument("--out", required=True, help="output directory")
-    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of every random step (default {DEFAULT_SEED})")
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                     help=f"seed of every random step (default {DEFAULT_SEED})")
     run.add_argument("--as-of", metavar="DATE", help="compute payments as of this date (YYYY-MM-DD)")
     run.set_defaults(handler=_run)
     verify = sub.add_parser("verify", help="re-run an evaluation from its audit record and compare every figure")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from scipy import stats
@@ -292,12 +292,23 @@ class EffectEstimate(ShortRepr):
                 f"({pct}; p = {self.p_value:.3g}, not significant); {tell} (80% power)."
             )
         if self.weaker_evidence:
-            text += " The counterfactual is a historical baseline or an assumed rate: weaker evidence than a concurrent comparison group."
+            text += (" The counterfactual is a historical baseline or an assumed rate: weaker evidence than a "
+                     "concurrent comparison group.")
         return text
 
 
+class SizedEstimate(Estimate, Protocol):
+    """An :class:`~sop_eval.stats.estimate.Estimate` that also carries its group sizes."""
+
+    @property
+    def n_treated(self) -> Any: ...
+
+    @property
+    def n_comparison(self) -> Any: ...
+
+
 def effect_estimate_from(
-    result: Estimate,
+    result: SizedEstimate,
     *,
     treated_mean: float,
     method: str,
@@ -315,13 +326,13 @@ def effect_estimate_from(
     ``treated_mean - estimate``, so the relative change is measured against what the treated would have had.
     ``level`` defaults to the result's own.
     """
-    counted: Any = result  # carries n_treated and n_comparison besides the Estimate protocol
     est, se = float(result.estimate), float(result.se)
     if not (se == se and se >= 0):
         raise SopEvalError("the result has no usable standard error (too few units?); it cannot feed a gate.")
     return EffectEstimate(
         estimate=est, se=se, treated_mean=float(treated_mean), comparison_mean=float(treated_mean - est),
-        n_treated=int(counted.n_treated), n_comparison=int(counted.n_comparison),
-        outcome=str(outcome or getattr(result, "outcome", "") or ""), kind=kind, design=design, method=method, label=label,
+        n_treated=int(result.n_treated), n_comparison=int(result.n_comparison),
+        outcome=str(outcome or getattr(result, "outcome", "") or ""), kind=kind, design=design, method=method,
+        label=label,
         level=result.level if level is None else level, details=dict(details),
     )

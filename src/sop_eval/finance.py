@@ -72,7 +72,7 @@ def irr(amounts: Sequence[Any], times: Sequence[float] | None = None) -> float:
 
     values = (a[None, :] * np.exp(-t[None, :] * np.log1p(_GRID)[:, None])).sum(axis=1)
     grid = _GRID
-    roots = [float(r) for r, v in zip(grid, values) if v == 0]
+    roots = [float(r) for r, v in zip(grid, values, strict=True) if v == 0]
     for i in np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0)[0]:
         roots.append(float(brentq(f, grid[i], grid[i + 1], xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)))
     if not roots:
@@ -234,9 +234,12 @@ def investor_cash_flows(
 # -- pay for inputs vs pay for outcomes ---------------------------------------------------------------
 
 SEED_SCENARIOS: tuple[Mapping[str, Any], ...] = (
-    {"scenario": "pay for inputs, design", "basis": "inputs", "budget": 10_000_000, "people": 1000, "success_rate": 0.60},
-    {"scenario": "pay for inputs, actual", "basis": "inputs", "budget": 10_000_000, "people": 800, "success_rate": 0.40},
-    {"scenario": "pay for outcomes, design", "basis": "outcomes", "price": 17_000, "people": 1000, "success_rate": 0.60},
+    {"scenario": "pay for inputs, design", "basis": "inputs", "budget": 10_000_000, "people": 1000,
+     "success_rate": 0.60},
+    {"scenario": "pay for inputs, actual", "basis": "inputs", "budget": 10_000_000, "people": 800,
+     "success_rate": 0.40},
+    {"scenario": "pay for outcomes, design", "basis": "outcomes", "price": 17_000, "people": 1000,
+     "success_rate": 0.60},
     {"scenario": "pay for outcomes, under-performing", "basis": "outcomes", "price": 17_000, "people": 800,
      "success_rate": 0.40},
     {"scenario": "pay for outcomes, over-performing", "basis": "outcomes", "price": 15_000, "people": 1200,

@@ -48,7 +48,8 @@ def _check(
     if kind == "binary" and not 0 < baseline_mean < 1:
         raise SopEvalError(f"baseline_mean={baseline_mean}: a binary outcome's rate must lie strictly between 0 and 1.")
     if kind == "count" and not (baseline_mean > 0 and dispersion > 0):
-        raise SopEvalError(f"a count outcome needs baseline_mean > 0 and dispersion > 0; got {baseline_mean}, {dispersion}.")
+        raise SopEvalError(f"a count outcome needs baseline_mean > 0 and dispersion > 0; "
+                           f"got {baseline_mean}, {dispersion}.")
     if kind == "continuous" and not (sd is not None and sd > 0):
         raise SopEvalError("a continuous outcome needs sd= (its standard deviation) > 0.")
 
@@ -220,7 +221,8 @@ class SimulatedPower(ShortRepr):
     def summary(self) -> pd.DataFrame:
         """One row with the simulated power and its settings."""
         lo, hi = self.conf_int()
-        return pd.DataFrame([{**{k: v for k, v in asdict(self).items() if k != "details"}, "ci_low": lo, "ci_high": hi}])
+        settings = {k: v for k, v in asdict(self).items() if k != "details"}
+        return pd.DataFrame([{**settings, "ci_low": lo, "ci_high": hi}])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record."""
@@ -266,13 +268,15 @@ def simulate_power(
         base = _pilot(pilot)
         source = f"pilot data ({len(base)} people)"
         if kind in ("count", "binary") and not -1 <= relative_effect <= 0:
-            raise SopEvalError("simulation from pilot counts or rates supports reductions only (-1 <= relative_effect <= 0).")
+            raise SopEvalError("simulation from pilot counts or rates supports reductions only "
+                               "(-1 <= relative_effect <= 0).")
     else:
         if baseline_mean is None:
             raise SopEvalError("give pilot= data or baseline_mean= (with dispersion= or sd=) to simulate from.")
         _check(kind, baseline_mean, dispersion, sd, alpha, alternative)
         if kind == "count" and dispersion < 1:
-            raise SopEvalError(f"dispersion={dispersion} < 1 (under-dispersion) cannot be simulated as negative binomial.")
+            raise SopEvalError(f"dispersion={dispersion} < 1 (under-dispersion) cannot be simulated as "
+                               "negative binomial.")
         source = f"{kind} model, mean {baseline_mean:g}"
 
     def draw(size: tuple[int, int], treated: bool) -> np.ndarray:

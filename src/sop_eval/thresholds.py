@@ -2,9 +2,9 @@
 
 A :class:`Gate` is a test the contract writes on the **point estimate** — e.g. "a relative reduction
 in reconviction events of at least 10%" — optionally also requiring statistical significance at a
-confidence ``level`` (0.95: a two-sided test at 5%). :meth:`Gate.evaluate` returns a :class:`TriggerDecision` that records, side by side, the
-contractual test (value, threshold, margin, met or not) and the statistical test (confidence interval,
-p-value, significant or not).
+confidence ``level`` (0.95: a two-sided test at 5%). :meth:`Gate.evaluate` returns a :class:`TriggerDecision`
+that records, side by side, the contractual test (value, threshold, margin, met or not) and the statistical
+test (confidence interval, p-value, significant or not).
 
 Conventions:
 
@@ -325,8 +325,9 @@ class Gate:
             )
         total = sum(w)
         share = [EXACT.divide(x, total) for x in w]
-        effect = sum((s * to_decimal(e.estimate, "estimate") for s, e in zip(share, ests)), Decimal(0))
-        base = sum((s * to_decimal(e.comparison_mean, "comparison_mean") for s, e in zip(share, ests)), Decimal(0))
+        effect = sum((s * to_decimal(e.estimate, "estimate") for s, e in zip(share, ests, strict=True)), Decimal(0))
+        base = sum((s * to_decimal(e.comparison_mean, "comparison_mean") for s, e in zip(share, ests, strict=True)),
+                   Decimal(0))
         _check_base(base, self.measure, "pooled")
         value = gate_measure(effect, base, self.measure)
         by_size = isinstance(weights, str)

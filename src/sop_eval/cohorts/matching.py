@@ -280,8 +280,8 @@ def nearest_pairs(
         ot, oc = np.argsort(st, kind="stable"), np.argsort(sc, kind="stable")
         keys_t, start_t = np.unique(st[ot], return_index=True)
         keys_c, start_c = np.unique(sc[oc], return_index=True)
-        split_t = dict(zip(keys_t.tolist(), np.split(ot, start_t[1:])))
-        split_c = dict(zip(keys_c.tolist(), np.split(oc, start_c[1:])))
+        split_t = dict(zip(keys_t.tolist(), np.split(ot, start_t[1:]), strict=True))
+        split_c = dict(zip(keys_c.tolist(), np.split(oc, start_c[1:]), strict=True))
         groups = []
         for key, members in split_t.items():
             if key not in split_c:
@@ -302,7 +302,7 @@ def nearest_pairs(
             dist[t_pos[keep_t]], dist[c_pos[keep_c]], t_pos[keep_t], c_pos[keep_c], local_seq, ratio, replace,
             caliper, ties,
         )
-        for local, (picks, reason) in enumerate(zip(chosen, why)):
+        for local, (picks, reason) in enumerate(zip(chosen, why, strict=True)):
             ti = int(keep_t[local])
             if reason is not None:
                 reasons[ti] = reason
@@ -351,7 +351,8 @@ def match(
       unmatched.
     - ``exact``: columns that must be equal within every matched set.
     - ``order``: the order in which treated units pick: ``"largest"`` distance first (ties in data
-      order), ``"smallest"``, ``"random"`` (numpy generator seeded by ``seed``; None: :data:`sop_eval.seeds.DEFAULT_SEED`) or ``"data"``.
+      order), ``"smallest"``, ``"random"`` (numpy generator seeded by ``seed``; None:
+      :data:`sop_eval.seeds.DEFAULT_SEED`) or ``"data"``.
     - ``discard``: drop units outside the other group's range of the distance before matching
       (``"treated"``, ``"control"``, ``"both"``) or keep all (``"none"``).
     - ``ties``: with replacement, keep every control at exactly the k-th nearest distance too; their

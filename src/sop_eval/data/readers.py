@@ -21,7 +21,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        raise SopEvalError(f"data file '{path}' does not exist; check the path (relative paths are resolved from {Path.cwd()}).")
+        raise SopEvalError(f"data file '{path}' does not exist; check the path "
+                           f"(relative paths are resolved from {Path.cwd()}).")
     if path.is_dir():
         raise SopEvalError(f"'{path}' is a directory, not a data file; name a .csv or .parquet file.")
     suffix = path.suffix.lower()
@@ -32,7 +33,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
             _no_repeated_names(path)
             return _checked(pd.read_csv(path, low_memory=False), path)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise SopEvalError(f"could not read data file '{path}': {exc}. Check that it is a valid {suffix} file.") from None
+        raise SopEvalError(
+            f"could not read data file '{path}': {exc}. Check that it is a valid {suffix} file."
+        ) from None
     except Exception as exc:  # pyarrow raises its own types for corrupt Parquet
         raise SopEvalError(f"could not read data file '{path}': {type(exc).__name__}: {exc}.") from None
     raise SopEvalError(

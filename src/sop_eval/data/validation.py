@@ -151,7 +151,7 @@ def outcome_windows(
     timing = [owners.get(value) or default for value in last.index]
     out = pd.DataFrame({
         "last_index_date": last,
-        "window_closes": [window_closes(day, t) for day, t in zip(last, timing)],
+        "window_closes": [window_closes(day, t) for day, t in zip(last, timing, strict=True)],
         "follow_up_months": [t.follow_up_months for t in timing],
         "court_lag_months": [t.court_lag_months for t in timing],
     }, index=last.index)
@@ -230,8 +230,9 @@ def validate(
     is a warning. With contract ``cohorts``, each cohort's window uses its own contract cohort's months
     (a cohort column value ``v`` belongs to the contract cohort named ``v`` or ``"cohort v"``, else to
     the one whose entry window holds its index dates), and a cohort whose ``size`` differs from the
-    number of people served the data hold for it is a warning. Missing outcomes are a warning unless the column is in ``roles.allow_missing``;
-    constant covariates are a warning. Messages show row labels, never identifiers.
+    number of people served the data hold for it is a warning. Missing outcomes are a warning unless
+    the column is in ``roles.allow_missing``; constant covariates are a warning. Messages show row labels,
+    never identifiers.
 
     Dates are never guessed (:mod:`sop_eval.data.dates`): ISO dates are read as such; any other form
     needs ``date_format`` (a strptime pattern such as ``"%d/%m/%Y"``) or ``dayfirst``. Nor codings:
@@ -281,7 +282,8 @@ def validate(
             infinite = np.isinf(col.to_numpy(dtype=float, na_value=np.nan))
             if infinite.any():
                 raise SopEvalError(
-                    f"column '{name}' has {int(infinite.sum())} infinite value(s) (rows {_rows(infinite, frame.index)}); "
+                    f"column '{name}' has {int(infinite.sum())} infinite value(s) "
+                    f"(rows {_rows(infinite, frame.index)}); "
                     "replace them with a finite value or drop those rows."
                 )
     for name in r.outcomes:
@@ -336,7 +338,8 @@ def validate(
         negative = col < 0
         if negative.any():
             raise SopEvalError(
-                f"count column '{name}' has {int(negative.sum())} negative value(s) ({examples(pd.unique(col[negative]))}; "
+                f"count column '{name}' has {int(negative.sum())} negative value(s) "
+                f"({examples(pd.unique(col[negative]))}; "
                 f"rows {_rows(negative, frame.index)}); counts cannot be negative. Correct or drop those rows."
             )
 
@@ -364,7 +367,8 @@ def validate(
             for _, row in windows[~windows["closed"]].iterrows():
                 warn(
                     f"the outcome window of cohort {row.iloc[0]} has not closed by the extract date "
-                    f"{extract.date()}: {row['follow_up_months']} months of follow-up and {row['court_lag_months']} months of "
+                    f"{extract.date()}: {row['follow_up_months']} months of follow-up and "
+                    f"{row['court_lag_months']} months of "
                     f"court lag after the last index date ({row['last_index_date'].date()}) end on "
                     f"{row['window_closes'].date()}. Its outcomes are incomplete and cannot trigger a payment."
                 )
@@ -434,9 +438,11 @@ def _check_cells(frame: pd.DataFrame, r: ColumnRoles) -> None:
                 text = ~numeric.reindex(frame.index, fill_value=True)
                 raise SopEvalError(
                     f"covariate '{name}' holds numbers but {int((~numeric).sum())} cell(s) are text "
-                    f"({examples(sorted(map(str, pd.unique(present[~numeric])))[:3], 3)}; rows {_rows(text, frame.index)}); "
+                    f"({examples(sorted(map(str, pd.unique(present[~numeric])))[:3], 3)}; "
+                    f"rows {_rows(text, frame.index)}); "
                     "it would be read as categories. Correct those cells, or if the column really is categorical "
-                    f"declare it: categorical = ['{name}'] under [data.columns] (ColumnRoles(categorical=...) in Python)."
+                    f"declare it: categorical = ['{name}'] under [data.columns] "
+                    "(ColumnRoles(categorical=...) in Python)."
                 )
 
 

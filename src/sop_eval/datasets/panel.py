@@ -67,7 +67,9 @@ def make_staggered_panel(
     n_never = int(round(never_share * n_units))
     n_treated = n_units - n_never
     group = np.zeros(n_units, dtype=np.int64)
-    wave_of_rank = np.repeat(np.arange(len(waves)), np.diff(np.linspace(0, n_treated, len(waves) + 1).round().astype(int)))
+    wave_of_rank = np.repeat(
+        np.arange(len(waves)), np.diff(np.linspace(0, n_treated, len(waves) + 1).round().astype(int))
+    )
     group[order[:n_treated]] = np.asarray(waves)[wave_of_rank]
 
     unit_effect = rng.normal(scale=2.0, size=n_units) + 0.5 * x
@@ -94,7 +96,8 @@ def make_staggered_panel(
         df.loc[post, ["group", "period"]].drop_duplicates().sort_values(["group", "period"]).to_numpy().tolist()
     )
     df.attrs["true_att_gt"] = [
-        {"group": int(gg), "time": int(t), "att": float(effect * (1 + heterogeneity * wave_index[gg]) + dynamic * (t - gg))}
+        {"group": int(gg), "time": int(t),
+         "att": float(effect * (1 + heterogeneity * wave_index[gg]) + dynamic * (t - gg))}
         for gg, t in cells
     ]
     df.attrs["group_sizes"] = {int(k): int(v) for k, v in pd.Series(group).value_counts().sort_index().items()}

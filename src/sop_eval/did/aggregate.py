@@ -102,7 +102,7 @@ class AggregateResult(ShortRepr):
         lo, hi = self.conf_int()
         rows = [{"term": "overall", "label": np.nan, "att": self.overall_att, "se": self.overall_se,
                  "ci_low": lo, "ci_high": hi, "band_low": np.nan, "band_high": np.nan}]
-        for lab, a, s in zip(self.labels, self.att, self.row_se):
+        for lab, a, s in zip(self.labels, self.att, self.row_se, strict=True):
             rows.append({"term": KINDS[self.kind], "label": _gl(lab), "att": a, "se": s, "ci_low": a - z * s,
                          "ci_high": a + z * s, "band_low": a - self.crit_val * s, "band_high": a + self.crit_val * s})
         out = pd.DataFrame(rows)
@@ -148,7 +148,7 @@ def aggregate(res: AttGtResult, kind: str = "simple", *, balance_e: int | None =
         raise SopEvalError(f"kind={kind!r} is not one of {', '.join(map(repr, KINDS))}.")
     ok = np.isfinite(res.att) & np.isfinite(res.influence).all(axis=0)
     if not ok.all():
-        bad = [f"(g={_gl(g)}, t={_gl(t)})" for g, t in zip(res.group[~ok], res.time[~ok])]
+        bad = [f"(g={_gl(g)}, t={_gl(t)})" for g, t in zip(res.group[~ok], res.time[~ok], strict=True)]
         warnings.warn(f"{int((~ok).sum())} ATT(g,t) cell(s) {examples(bad)} could not be estimated and are left "
                       f"out of the {kind} aggregation.", SopEvalWarning, stacklevel=3)
     g, t, att, psi = res.group[ok], res.time[ok], res.att[ok], res.influence[:, ok]

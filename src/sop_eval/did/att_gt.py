@@ -198,15 +198,15 @@ def att_gt(
     ``control``: ``"never"`` (never-treated units) or ``"not_yet"`` (never treated plus not yet treated).
     ``method``: ``"dr"`` (doubly robust, R's default), ``"ipw"`` or ``"reg"``; ``covariates`` enter the
     propensity and outcome models with the values of the earlier of the two periods. ``weights`` names a
-    column of unit weights (e.g. matching weights). ``se``: ``"analytic"`` (influence function) or
-    ``"bootstrap"`` (``n_boot`` Rademacher multiplier draws, ``seed``; ``None`` means :data:`sop_eval.seeds.DEFAULT_SEED`, so
-    results are reproducible); the uniform band over all cells needs the bootstrap. ``cluster`` names a column constant
-    within units (e.g. a person's local authority) by which standard errors are clustered, as R's
+    column of unit weights (e.g. matching weights). ``se``: ``"analytic"`` (influence function) or ``"bootstrap"``
+    (``n_boot`` Rademacher multiplier draws, ``seed``; ``None`` means :data:`sop_eval.seeds.DEFAULT_SEED`, so
+    results are reproducible); the uniform band over all cells needs the bootstrap. ``cluster`` names a column
+    constant within units (e.g. a person's local authority) by which standard errors are clustered, as R's
     ``clustervars``. ``panel=False`` treats the rows as repeated cross-sections (different people each period;
     ``unit`` may be None) and uses the ``DRDID`` cross-section estimators, each row then being an observation.
-    ``allow_unbalanced=True`` keeps the units of an unbalanced panel: the rows are read as cross-sections and
-    each unit's influence functions are summed (R's ``allow_unbalanced_panel``); otherwise units missing a
-    period are dropped with a warning. Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
+    ``allow_unbalanced=True`` keeps the units of an unbalanced panel: the rows are read as cross-sections and each
+    unit's influence functions are summed (R's ``allow_unbalanced_panel``); otherwise units missing a period are
+    dropped with a warning. Messy input is reported, not hidden: see :func:`sop_eval.did.panel.prepare_panel`.
     Intervals are at confidence ``level`` (default 0.95); ``alpha=`` is its deprecated spelling ``1 - level``.
     """
     _choice(control, "control", CONTROLS)

@@ -98,22 +98,22 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str, 
 
     rows = []
     for k in range(len(starts)):
-        for l in range(len(starts)):
-            dk, dl = dbar[k], dbar[l]
-            if not dk > dl:
+        for j in range(len(starts)):
+            dk, dj = dbar[k], dbar[j]
+            if not dk > dj:
                 continue
-            nk, nl = share[k], share[l]
-            nkl = nk / (nk + nl)
+            nk, nj = share[k], share[j]
+            nkj = nk / (nk + nj)
             if dk < 1:
-                window = period < starts[l] if starts[l] >= 0 else np.ones(T, dtype=bool)
-                w = ((nk + nl) * (1 - dl)) ** 2 * nkl * (1 - nkl) * ((dk - dl) / (1 - dl)) * ((1 - dk) / (1 - dl))
-                kind = "treated vs never treated" if starts[l] < 0 else "earlier vs later treated"
-                rows.append((kind, label(k), label(l), did(k, l, window, period >= starts[k]), w))
-            if dl > 0:
+                window = period < starts[j] if starts[j] >= 0 else np.ones(T, dtype=bool)
+                w = ((nk + nj) * (1 - dj)) ** 2 * nkj * (1 - nkj) * ((dk - dj) / (1 - dj)) * ((1 - dk) / (1 - dj))
+                kind = "treated vs never treated" if starts[j] < 0 else "earlier vs later treated"
+                rows.append((kind, label(k), label(j), did(k, j, window, period >= starts[k]), w))
+            if dj > 0:
                 window = period >= starts[k]
-                w = ((nk + nl) * dk) ** 2 * nkl * (1 - nkl) * (dl / dk) * ((dk - dl) / dk)
+                w = ((nk + nj) * dk) ** 2 * nkj * (1 - nkj) * (dj / dk) * ((dk - dj) / dk)
                 kind = "treated vs always treated" if dk == 1 else FORBIDDEN
-                rows.append((kind, label(l), label(k), did(l, k, window, period >= starts[l]), w))
+                rows.append((kind, label(j), label(k), did(j, k, window, period >= starts[j]), w))
     if not rows:
         raise SopEvalError(f"treatment {treated!r} has no variation over time; there is no DiD to decompose.")
     table = pd.DataFrame(rows, columns=["type", "treated", "comparison", "estimate", "weight"])

@@ -106,7 +106,8 @@ def _weights(data: pd.DataFrame, weights: str | None) -> np.ndarray:
     w = data[weights].astype(float)
     bad = w.isna() | (w < 0)
     if bad.any():
-        raise SopEvalError(f"weights column {weights!r} has missing or negative values in rows {_rows(bad, data.index)}.")
+        raise SopEvalError(f"weights column {weights!r} has missing or negative values in rows "
+                           f"{_rows(bad, data.index)}.")
     return w.to_numpy()
 
 
@@ -129,7 +130,8 @@ def did2x2(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: s
     for dv, pv, name in ((1, 1, "treated units after"), (1, 0, "treated units before"),
                          (0, 1, "comparison units after"), (0, 0, "comparison units before")):
         if not ((d == dv) & (p == pv) & (w > 0)).any():
-            raise SopEvalError(f"the 2×2 DiD needs {name} the start, but there are none; check {treated!r} and {post!r}.")
+            raise SopEvalError(f"the 2×2 DiD needs {name} the start, but there are none; "
+                               f"check {treated!r} and {post!r}.")
     xc, _ = covariate_matrix(data, covariates or [])
     X = np.column_stack([np.ones(len(d)), d, p, d * p, xc])
     y = data[outcome].to_numpy(dtype=float)

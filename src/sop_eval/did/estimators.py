@@ -100,7 +100,9 @@ def dr_did(dy: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple
     return float(eta_t - eta_c), inf_t - inf_c
 
 
-def reg_did_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+def reg_did_rc(
+    y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Outcome-regression DiD for repeated cross-sections, as ``DRDID::reg_did_rc``."""
     out_pre, rep_pre = wls_influence(y, X, w * (1 - d) * (1 - post))
     out_post, rep_post = wls_influence(y, X, w * (1 - d) * post)
@@ -113,7 +115,9 @@ def reg_did_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w:
     return a_post - a_pre - a_c, inf_post - inf_pre - inf_control
 
 
-def ipw_did_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+def ipw_did_rc(
+    y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Normalised IPW DiD for repeated cross-sections, as ``DRDID::std_ipw_did_rc``."""
     ps, trim, score_rep = propensity(d, X, w)
     odds = ps * (1 - d) / (1 - ps)

@@ -101,7 +101,8 @@ def _checked_frame(data: pd.DataFrame, outcome: str, unit: str | None, time: str
             raise SopEvalError(f"weights column {weights!r} has missing or negative values in rows "
                                f"{_rows(w_bad, df.index)}.")
     if cluster and df[cluster].isna().any():
-        raise SopEvalError(f"cluster column {cluster!r} has missing values in rows {_rows(df[cluster].isna(), df.index)}.")
+        raise SopEvalError(f"cluster column {cluster!r} has missing values in rows "
+                           f"{_rows(df[cluster].isna(), df.index)}.")
     if unit:
         dup = df.duplicated([unit, time], keep=False)
         if dup.any():
@@ -116,9 +117,10 @@ def _checked_frame(data: pd.DataFrame, outcome: str, unit: str | None, time: str
             if varies.any():
                 bad = df[unit].isin(varies.index[varies])
                 raise SopEvalError(
-                    f"{what} column {c!r} changes over time for {int(varies.sum())} unit(s) (rows {_rows(bad, df.index)}); "
-                    f"it must be constant within each unit" + (" (its first treated period on every row)." if c == group
-                                                               else " (units nest in clusters)." if c == cluster else ".")
+                    f"{what} column {c!r} changes over time for {int(varies.sum())} unit(s) "
+                    f"(rows {_rows(bad, df.index)}); it must be constant within each unit"
+                    + (" (its first treated period on every row)." if c == group
+                       else " (units nest in clusters)." if c == cluster else ".")
                 )
     return df
 
@@ -139,7 +141,8 @@ def _group_rules(g: np.ndarray, keep: np.ndarray, times: np.ndarray, control: st
     for gv in np.unique(g[too_early]):
         k = int((too_early & (g == gv)).sum())
         _warn(notes, f"group {_gl(gv)} ({k} {what}) is treated in or before the first period {_gl(first)}"
-                     f"{' plus anticipation' if anticipation else ''}, so it has no pre-treatment period and is dropped.")
+                     f"{' plus anticipation' if anticipation else ''}, "
+                     "so it has no pre-treatment period and is dropped.")
     keep = keep & ~too_early
     late = (g > times[-1]) & keep
     if late.any():

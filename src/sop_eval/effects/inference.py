@@ -492,7 +492,8 @@ def abadie_imbens_for_cohort(
 
 
 # array-level implementations, by name (``abadie-imbens`` here takes matched sets; the registry's takes the cohort)
-_ON_SET = "Clusters on matched set; with ``person`` given (matching with replacement) on matched set and person, two-way."
+_ON_SET = ("Clusters on matched set; with ``person`` given (matching with replacement) on matched set and person, "
+           "two-way.")
 _ON_PERSON = "Clusters on nothing: one row per person, its weights summed (MatchIt's match.data form)."
 
 SE_METHODS: dict[str, Callable[..., Inference]] = {

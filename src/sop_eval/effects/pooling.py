@@ -48,7 +48,9 @@ def mean_of_cohort_reductions(estimates: Sequence[EffectEstimate], weights: str 
     return float((raw / raw.sum()) @ [-e.relative for e in items])
 
 
-def pool(estimates: Sequence[EffectEstimate], weights: str | Sequence[float] = "n", label: str = "pooled") -> EffectEstimate:
+def pool(
+    estimates: Sequence[EffectEstimate], weights: str | Sequence[float] = "n", label: str = "pooled"
+) -> EffectEstimate:
     """Weighted mean of cohort estimates, with the SE of a weighted sum of independent estimates.
 
     ``weights``: ``"n"`` (treated cohort sizes, the Peterborough rule), ``"inverse_variance"``
@@ -80,7 +82,8 @@ def pool(estimates: Sequence[EffectEstimate], weights: str | Sequence[float] = "
     else:
         raw = np.asarray(list(weights), dtype=float)
         if raw.shape != (len(items),) or (raw < 0).any() or not np.isfinite(raw).all():
-            raise SopEvalError(f"weights= needs {len(items)} finite non-negative numbers, one per estimate; got {examples(raw.tolist())}.")
+            raise SopEvalError(f"weights= needs {len(items)} finite non-negative numbers, one per estimate; "
+                               f"got {examples(raw.tolist())}.")
     if raw.sum() <= 0:
         raise SopEvalError("pool() weights sum to zero; at least one cohort must carry weight.")
     w = raw / raw.sum()

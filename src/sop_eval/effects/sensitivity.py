@@ -109,7 +109,8 @@ def rosenbaum_bounds(
     source = "given"
     if alternative == "auto":
         if effect is None:
-            effect, source = (float(d.mean()) if len(d) else 0.0), "from the sign of the mean pair difference (the matched ATT)"
+            effect = float(d.mean()) if len(d) else 0.0
+            source = "from the sign of the mean pair difference (the matched ATT)"
         else:
             source = f"from the sign of the effect estimate ({float(effect):g})"
         if not np.isfinite(effect):
@@ -149,7 +150,8 @@ def pair_differences(cohort: Any, outcome: str) -> np.ndarray:
     y = sample.frame[outcome].to_numpy(dtype=float)
     g, w, t = sample.cluster, sample.weights, sample.treat
     n = int(g.max()) + 1
-    sums = [np.bincount(g[m], weights=(w * y)[m], minlength=n) / np.bincount(g[m], weights=w[m], minlength=n) for m in (t, ~t)]
+    sums = [np.bincount(g[m], weights=(w * y)[m], minlength=n) / np.bincount(g[m], weights=w[m], minlength=n)
+            for m in (t, ~t)]
     with_both = (np.bincount(g[t], minlength=n) > 0) & (np.bincount(g[~t], minlength=n) > 0)
     return (sums[0] - sums[1])[with_both]
 
@@ -192,9 +194,9 @@ def e_value(estimate: EffectEstimate, *, sd: float | None = None) -> EValue:
 
     Binary and count outcomes: the ratio ``treated_mean / comparison_mean`` with its interval computed
     on the log scale (delta-method ``SE(log RR) = relative_se / RR``, as for a two-by-two table's
-    ``sqrt(1/a - 1/n1 + 1/c - 1/n0)`` when the groups are independent). Time to event: the hazard ratio in ``details``, converted for a common outcome
-    with ``(1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``. Continuous outcomes need the outcome's ``sd``:
-    ``RR = exp(0.91 * estimate / sd)``.
+    ``sqrt(1/a - 1/n1 + 1/c - 1/n0)`` when the groups are independent). Time to event: the hazard ratio in
+    ``details``, converted for a common outcome with ``(1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``. Continuous
+    outcomes need the outcome's ``sd``: ``RR = exp(0.91 * estimate / sd)``.
     """
     if estimate.kind in ("binary", "count"):
         rr = 1 + estimate.relative

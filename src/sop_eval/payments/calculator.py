@@ -7,8 +7,8 @@ Conventions (see also :mod:`sop_eval.payments.money` and :mod:`sop_eval.payments
 - **Attributable** lines: units attributable = ``-estimate * n_treated`` for an outcome to reduce (events
   avoided), ``estimate * n_treated`` for one to increase; gross = units × price, paid only when the
   cohort gate is met and units > 0. A **pooled** gate is tested on the pooled result, all cohorts together
-  (:func:`sop_eval.effects.pooling.pool_cohorts`); when met, the catch-up line pays the pooled due in all (the sum of every pooled
-  cohort's units × price) less what was paid on those cohorts' lines, never below zero.
+  (:func:`sop_eval.effects.pooling.pool_cohorts`); when met, the catch-up line pays the pooled due in all
+  (the sum of every pooled cohort's units × price) less what was paid on those cohorts' lines, never below zero.
 - **Ladder** and **sliding-scale** lines pay by the estimate's value on the outcome's measure
   (:mod:`sop_eval.payments.ladders`), times ``n_treated`` when ``per_person``, behind an optional gate.
 - **Timing**: a cohort's result is measurable from its ``measurable_from`` date; ``as_of`` an earlier

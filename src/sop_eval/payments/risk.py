@@ -148,15 +148,15 @@ def payment_risk(
             parts = [drawn(o.name, c) for c in pooled.cohorts]
             weights = np.array([p[0].n_treated for p in parts], dtype=float)
             weights /= weights.sum()
-            effect_all = sum(w * eff for w, (_, eff, _) in zip(weights, parts))
-            comparison_all = sum(w * comp for w, (_, _, comp) in zip(weights, parts))
+            effect_all = sum(w * eff for w, (_, eff, _) in zip(weights, parts, strict=True))
+            comparison_all = sum(w * comp for w, (_, _, comp) in zip(weights, parts, strict=True))
             together = entry.decision.measured
             gate = gate_of(pooled, entry.decision.gate)
             met = _met(gate, gate_measure(effect_all, comparison_all, pooled.measure, ARRAY), effect_all, together)
             sign = -1.0 if o.direction == "reduction" else 1.0
-            prices = [float(entries[m].price or 0) for m in entry.catch_up.members] if entry.catch_up else []
-            due_all = sum(sign * eff * est.n_treated * p for (est, eff, _), p in zip(parts, prices))
             if entry.catch_up is not None:
+                prices = [float(entries[m].price or 0) for m in entry.catch_up.members]
+                due_all = sum(sign * eff * est.n_treated * p for (est, eff, _), p in zip(parts, prices, strict=True))
                 new.catch_up = CatchUp(entry.catch_up.members, due_all, met)
             gate_hits[f"{o.name} / pooled"] = np.broadcast_to(met, (n_draws,))
         else:

@@ -99,7 +99,8 @@ def protect(
     v = values.to_numpy(dtype=float)
     if (v < 0).any() or not np.isfinite(v).all():
         bad = values.columns[((values < 0) | ~np.isfinite(values)).any()].tolist()
-        raise SopEvalError(f"table '{name}': count column(s) {bad} hold negative or infinite values; counts must be >= 0.")
+        raise SopEvalError(f"table '{name}': count column(s) {bad} hold negative or infinite values; "
+                           "counts must be >= 0.")
     hidden = (v >= 1) & (v <= policy.threshold)
     reasons = np.where(hidden, "primary", "").astype(object)
 

@@ -21,7 +21,9 @@ def _axes(ax: Any) -> Any:
     return plt.subplots(figsize=(6, 4))[1]
 
 
-def plot_km(estimate: EffectEstimate, ax: Any = None, labels: tuple[str, str] = ("treated", "matched comparison")) -> tuple[Any, list[Any]]:
+def plot_km(
+    estimate: EffectEstimate, ax: Any = None, labels: tuple[str, str] = ("treated", "matched comparison")
+) -> tuple[Any, list[Any]]:
     """Step plot of the treated and weighted comparison Kaplan–Meier curves of a time-to-event estimate.
 
     Returns ``(ax, [treated_line, comparison_line])``.
@@ -31,7 +33,7 @@ def plot_km(estimate: EffectEstimate, ax: Any = None, labels: tuple[str, str] = 
         raise SopEvalError("plot_km needs a time_to_event EffectEstimate (with Kaplan–Meier curves in details).")
     ax = _axes(ax)
     lines = []
-    for curve, label in zip(curves, labels):
+    for curve, label in zip(curves, labels, strict=True):
         times, surv = [0.0, *curve["time"]], [1.0, *curve["survival"]]
         lines.append(ax.step(times, surv, where="post", label=label)[0])
     ax.set_ylim(0, 1.02)
@@ -57,14 +59,15 @@ def plot_effects(
     ys = list(range(len(items)))[::-1]
     rel = [100 * e.relative for e in items]
     cis = [e.relative_conf_int() for e in items]
-    err = [[r - 100 * lo for r, (lo, _) in zip(rel, cis)], [100 * hi - r for r, (_, hi) in zip(rel, cis)]]
+    err = [[r - 100 * lo for r, (lo, _) in zip(rel, cis, strict=True)],
+           [100 * hi - r for r, (_, hi) in zip(rel, cis, strict=True)]]
     bars = ax.errorbar(rel, ys, xerr=err, fmt="o", capsize=3)
     ax.axvline(0, color="grey", lw=0.8)
     if isinstance(gate, (int, float)):
         ax.axvline(-100 * gate, color="tab:red", ls="--", lw=1, label=f"gate: {100 * gate:g}% reduction")
         ax.legend()
     elif gate is not None:
-        rows = [(y, g) for y, g in zip(ys, gate) if g is not None]
+        rows = [(y, g) for y, g in zip(ys, gate, strict=True) if g is not None]
         for i, (y, g) in enumerate(rows):
             ax.plot([-100 * g] * 2, [y - 0.3, y + 0.3], color="tab:red", lw=2, label="gate" if i == 0 else None)
         if rows:

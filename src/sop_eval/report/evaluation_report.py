@@ -81,7 +81,9 @@ class _Kit:
         return Section(title, paragraphs=paragraphs, tables=tables, figures=figures, notes=notes)
 
 
-def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> tuple[str, list[Figure], list[ProtectedTable]]:
+def build_report(
+    evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY
+) -> tuple[str, list[Figure], list[ProtectedTable]]:
     """Render the HTML report of ``evaluation``; returns the HTML, the figures and the disclosure log."""
     ev = evaluation
     c = ev.contract
@@ -124,7 +126,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
         "reduction": head.get("reduction", pd.Series(dtype=float)).map(_pct),
         interval_label(level): [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "—"
                    for lo, hi in zip(head.get("reduction_ci_low", [None] * len(head)),
-                                     head.get("reduction_ci_high", [None] * len(head)))],
+                                     head.get("reduction_ci_high", [None] * len(head)), strict=True)],
         "gate": head.get("gate", pd.Series(dtype=float)).map(_pct),
         "gate met": head.get("gate_met", pd.Series(dtype=object)),
         "payment": head.get("payment", pd.Series(dtype=float)),
@@ -149,7 +151,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     if ev.pooled is not None:
         gate_list.append(float(pooled_terms.threshold) if pooled_terms else None)
     effect_figs = []
-    effect_table = protect(ev.summary(), ["n_treated", "n_comparison"], name="effect estimates", policy=policy) if ests else None
+    effect_table = (protect(ev.summary(), ["n_treated", "n_comparison"], name="effect estimates", policy=policy)
+                    if ests else None)
     if effect_table is not None:
         protected.append(effect_table)
     if ests:
@@ -185,7 +188,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     # payments
     lines = ev.schedule.summary()
     by_payer = pd.DataFrame([{"payer": k, "amount": float(v)} for k, v in ev.schedule.by_payer.items()])
-    capped = [f"line {ln.number} ({ln.reference}): cut from {float(ln.gross):,.2f} to {float(ln.amount):,.2f} by {ln.capped_by}"
+    capped = [f"line {ln.number} ({ln.reference}): cut from {float(ln.gross):,.2f} to {float(ln.amount):,.2f} "
+              f"by {ln.capped_by}"
               for ln in ev.schedule.lines if ln.capped_by]
     sections.append(Section("Payments", tables=(("Payment lines", lines), ("By payer", by_payer)),
                             notes=tuple(capped) + tuple(ev.schedule.notes)))
@@ -202,7 +206,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
     risk_figs, risk_tables, risk_par = [], [], []
     if ev.payment_risk is not None:
         r = ev.payment_risk
-        risk_figs.append(_fig("payment_risk.png", "Distribution of the total payment over the sampling uncertainty of the effects",
+        risk_figs.append(_fig("payment_risk.png",
+                              "Distribution of the total payment over the sampling uncertainty of the effects",
                               lambda ax: payment_risk_plot(r.totals, float(ev.schedule.total), c.currency, ax=ax)))
         risk_tables.append(("Payment risk", r.summary()))
         risk_par.append(f"Expected payment {c.currency} {r.expected_total:,.0f} over {r.n_draws:,} draws; "
@@ -215,12 +220,14 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
 
     # methods
     params = ev.parameters
-    significance = ests[0].significance_rule if ests and hasattr(ests[0], "significance_rule") else "significant when p < 0.05"
-    policy_text = (f"policy '{policy.name}': counts of 1 to {policy.threshold} suppressed, others rounded to the nearest "
-                   f"{policy.rounding}{', with secondary suppression' if policy.secondary else ''}")
+    significance = (ests[0].significance_rule if ests and hasattr(ests[0], "significance_rule")
+                    else "significant when p < 0.05")
+    policy_text = (f"policy '{policy.name}': counts of 1 to {policy.threshold} suppressed, others rounded to the "
+                   f"nearest {policy.rounding}{', with secondary suppression' if policy.secondary else ''}")
     methods = design.methods(ev, significance=significance[:1].upper() + significance[1:], policy=policy_text)
     sections.append(Section("Methods and conventions", paragraphs=methods))
 
-    html = render_report(f"Evaluation report — {c.name}", f"Contract version {c.version} · outcome {ev.outcome} · seed {params.get('seed')}", sections)
+    html = render_report(f"Evaluation report — {c.name}",
+                         f"Contract version {c.version} · outcome {ev.outcome} · seed {params.get('seed')}", sections)
     return html, figures, protected
 

@@ -13,7 +13,9 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (6.4, 3.2)) -> Axes:
     return ax
 
 
-def payment_risk_plot(draws: np.ndarray, observed: float | None = None, currency: str = "", ax: Axes | None = None) -> Axes:
+def payment_risk_plot(
+    draws: np.ndarray, observed: float | None = None, currency: str = "", ax: Axes | None = None
+) -> Axes:
     """Histogram of simulated total payments, with the payment due on the point estimates."""
     ax = _axes(ax)
     ax.hist(np.asarray(draws, dtype=float) / 1000, bins=40, color="#7aa6c2", edgecolor="white")

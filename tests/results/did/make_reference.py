@@ -78,7 +78,7 @@ def _run(df, control, method, cov, *, bstrap=False, base_period="varying", antic
     res = o.results
     rec = {
         "cells": [{"group": _num(g), "time": _num(t), "att": _num(a), "se": _num(s)}
-                  for g, t, a, s in zip(res["group"], res["year"], res["att"], res["se"])],
+                  for g, t, a, s in zip(res["group"], res["year"], res["att"], res["se"], strict=True)],
         "W": _num(o.MP.get("W")), "Wpval": _num(o.MP.get("Wpval")), "aggregates": {},
     }
     variants = {"simple": ("simple", {}), "group": ("group", {}), "dynamic": ("dynamic", {}),

@@ -51,8 +51,10 @@ def main() -> None:
             k = pairs.groupby("subclass")["control"].transform("size").to_numpy()
             treated = pairs.drop_duplicates("subclass")
             sets = pd.concat([
-                pd.DataFrame({"subclass": treated["subclass"], "row": row[treated["treated"]].to_numpy(), "treat": 1, "weights": 1.0}),
-                pd.DataFrame({"subclass": pairs["subclass"], "row": row[pairs["control"]].to_numpy(), "treat": 0, "weights": 1.0 / k}),
+                pd.DataFrame({"subclass": treated["subclass"], "row": row[treated["treated"]].to_numpy(), "treat": 1,
+                              "weights": 1.0}),
+                pd.DataFrame({"subclass": pairs["subclass"], "row": row[pairs["control"]].to_numpy(), "treat": 0,
+                              "weights": 1.0 / k}),
             ]).sort_values(["subclass", "treat"], ascending=[True, False], kind="stable")
             sets.to_csv(OUT / f"lalonde_sets_{name}.csv", index=False)
             units["weights_sum"] = sets.groupby("row")["weights"].sum().reindex(units["row"]).to_numpy()
@@ -70,7 +72,9 @@ def main() -> None:
     score = np.r_[treated, controls]
     treat = np.r_[np.ones(n_t, int), np.zeros(n_c, int)]
     y = 2.0 + 4.0 * score + 1.5 * treat + rng.normal(0, 0.5 + 2 * score)
-    pd.DataFrame({"y": y, "treat": treat, "score": score}).to_csv(OUT / "ai_sim_data.csv", index=False, float_format="%.17g")
+    pd.DataFrame({"y": y, "treat": treat, "score": score}).to_csv(
+        OUT / "ai_sim_data.csv", index=False, float_format="%.17g"
+    )
 
 
 if __name__ == "__main__":

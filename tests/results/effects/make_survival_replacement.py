@@ -18,7 +18,8 @@ from sop_eval.effects.matched import matched_sample
 df = make_reoffending(n_per_cohort=150, n_cohorts=1, pool_size=1500, effect=-0.4, seed=4)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    m = sop_eval.match(df, "treated", ["age", "prior_convictions", "offence_group", "drug_misuse"], ratio=3, replace=True)
+    m = sop_eval.match(df, "treated", ["age", "prior_convictions", "offence_group", "drug_misuse"], ratio=3,
+                       replace=True)
 s = matched_sample(m)
 days = s.frame["days_to_reconviction"].to_numpy()
 pd.DataFrame({
