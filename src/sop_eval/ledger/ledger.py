@@ -23,10 +23,13 @@ import pandas as pd
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.ledger.chain import canonical, chain_rows, first_break
 from sop_eval.ledger.due import Due, cumulative_due
+from sop_eval.ledger.indigo import contract_toml_from_indigo, export_project
 from sop_eval.ledger.pence import to_money, to_pence
 from sop_eval.ledger.sampling import RULE, ErrorRate, draw, estimate
 from sop_eval.ledger.state import ELIGIBLE, State, replay, replay_terms
+from sop_eval.ledger.statement import write_statement
 from sop_eval.ledger.store import Store, append_rows, existing_keys, head, read_entries
+from sop_eval.outputs import write_json_atomic
 from sop_eval.payments import Contract, parse_contract, read_claims
 
 #: Called inside a write transaction just before it commits (tests use it to hold a run open).
@@ -560,6 +563,17 @@ class Ledger:
                     break
         return Verification(count, None, tuple(differences))
 
+    def export_indigo(self, out: str | Path | None = None) -> dict[str, Any]:
+        """The contract's terms and payments in the INDIGO data standard's JSON (written atomically to ``out``)."""
+        project = export_project(self.state())
+        if out is not None:
+            write_json_atomic(out, project)
+        return project
+
+    def statement(self, payer: str, out: str | Path) -> Path:
+        """Write ``payer``'s HTML statement to ``out`` (atomically)."""
+        return write_statement(self.state(), payer, out)
+
     # -- internals ----------------------------------------------------------------------------------
 
     @staticmethod
@@ -579,8 +593,6 @@ def _contract_text(contract: str | Path) -> tuple[str, str]:
     if not p.is_file():
         raise SopEvalError(f"contract file {str(p)!r} does not exist; give the path of a .toml contract.")
     if p.suffix.lower() == ".json":
-        from sop_eval.ledger.indigo import contract_toml_from_indigo
-
         return contract_toml_from_indigo(p), str(p)
     return p.read_text("utf-8"), str(p)
 
