@@ -1,7 +1,7 @@
 """The INDIGO data standard (Government Outcomes Lab): a contract's terms and payments as a project's JSON.
 
 Exported: ``outcome_metrics`` (one per outcome), ``outcome_pricings`` (one per outcome and contract
-version, with the price index in ``contracted_increases_to_outcome_pricing``), ``outcome_payment_commitments``
+version that changes its price, with the price index in ``contracted_increases_to_outcome_pricing``), ``outcome_payment_commitments``
 (one per payer: its cap as the maximum potential payment, what it has paid, variations as alterations) and
 ``outcome_payments`` (one per payment run or clawback, outcome and payer, type ``Actual``). Values use the
 standard's ``{"value": …}`` objects. Imported: a rate-card contract's terms from the same sections (the
@@ -49,10 +49,12 @@ def export_project(state: State) -> dict[str, Any]:
                         "unit_type_of_targeted_service_users_or_beneficiaries": _v("Individual"),
                         "unit_description_of_service_user_or_beneficiaries": _v(o.unit or "person"),
                         "outcome_validation_method": _v(f"{o.mechanism.replace('_', ' ')}; design {o.design}")})
+        last = None
         for version, start in starts:
             price = c.price(o, start)[0]
-            if price is None:
+            if price is None or price == last:
                 continue
+            last = price
             pricing: dict[str, Any] = {
                 "outcome_metric_id": _v(o.name), "currency": _v(currency),
                 "price_per_unit": {"amount": _v(_num(price))},
