@@ -11,20 +11,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 GENESIS = "0" * 64
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_PLAIN = re.compile(r"^[A-Za-z0-9_]*$")
+
+
 def canonical(value: Any) -> str:
     """Canonical JSON text: sorted keys, no whitespace, UTF-8 (no ASCII escapes), no NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
+
+
+def _text(value: str | None) -> str:
+    if value is None:
+        return "null"
+    return f'"{value}"' if _PLAIN.match(value) else _ENCODER.encode(value)
 
 
 def entry_text(seq: int, kind: str, key: str | None, body_text: str) -> str:
     """Canonical JSON of a whole entry, built around its already-canonical ``body_text``."""
-    return (f'{{"body":{body_text},"key":{canonical(key)},"kind":{canonical(kind)},"seq":{seq}}}')
+    return f'{{"body":{body_text},"key":{_text(key)},"kind":{_text(kind)},"seq":{seq}}}'
 
 
 def entry_hash(seq: int, kind: str, key: str | None, body_text: str, prev_hash: str) -> str:

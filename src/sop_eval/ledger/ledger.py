@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
 
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.ledger.chain import canonical, chain_rows, first_break
@@ -28,7 +29,8 @@ from sop_eval.ledger.pence import to_money, to_pence
 from sop_eval.ledger.sampling import RULE, ErrorRate, draw, estimate
 from sop_eval.ledger.state import ELIGIBLE, State, replay, replay_terms
 from sop_eval.ledger.statement import write_statement
-from sop_eval.ledger.store import Store, append_rows, existing_keys, head, read_entries
+from sop_eval.ledger.schema import entries
+from sop_eval.ledger.store import Store, append_rows, bulk, existing_keys, head, read_entries
 from sop_eval.outputs import write_json_atomic
 from sop_eval.payments import Contract, parse_contract, read_claims
 
@@ -134,6 +136,7 @@ class Ledger:
 
     def __init__(self, db: str | Path) -> None:
         self.store = Store(db)
+        self._cache: State | None = None
         if self.store.schema_version() is None:
             where = self.store.where
             self.store.close()
@@ -254,7 +257,7 @@ class Ledger:
         except SopEvalError as exc:
             raise SopEvalError(f"{where}: {exc}") from None
         evidence = frame["evidence"].astype(str).to_numpy() if "evidence" in frame.columns else np.full(len(frame), "")
-        with self.store.writing() as conn:
+        with self.store.writing() as conn, bulk():
             state = replay_terms(read_entries(conn, skip=("claim",)))
             cards = {o.name for o in state.contract.outcomes if o.mechanism == "rate_card"}
             bad = ~claims["outcome"].isin(cards)
@@ -265,19 +268,18 @@ class Ledger:
                                    f"outcomes are {examples(sorted(cards), 10) or 'none'}.")
             salt = state.ledger_id
             sha = hashlib.sha256
-            persons = [sha(f"{salt}:{v}".encode()).hexdigest()[:24] for v in claims["person"]]
+            persons = [sha(f"{salt}:{v}".encode()).hexdigest()[:24] for v in claims["person"].tolist()]
             dates = [d.isoformat() for d in claims["date"]]
             status = np.where(claims["validated"].to_numpy(dtype=bool), "claimed", "not validated")
             ids = claims["claim_id"].tolist() if "claim_id" in claims.columns else None
-            keys = [sha((f"id:{ids[i]}" if ids else f"{persons[i]}|{o}|{d}").encode()).hexdigest()
-                    for i, (o, d) in enumerate(zip(claims["outcome"], dates))]
+            keys = [sha((f"id:{ids[i]}" if ids else f"{persons[i]}|{o}|{d}").encode()).hexdigest()[:32]
+                    for i, (o, d) in enumerate(zip(claims["outcome"].tolist(), dates))]
             known = existing_keys(conn, "claim")
             seen: dict[str, tuple[int, tuple[str, ...]]] = {}
             new = []
             already = 0
-            for i, key in enumerate(keys):
-                content = (persons[i], claims["outcome"].iat[i], dates[i], str(evidence[i]), str(status[i]))
-                row = i + 1
+            contents = zip(persons, claims["outcome"].tolist(), dates, [str(e) for e in evidence], status.tolist())
+            for row, (key, content) in enumerate(zip(keys, contents), start=1):
                 if key in seen:
                     first, before = seen[key]
                     if before != content:
@@ -322,7 +324,7 @@ class Ledger:
         if not 0 < fraction <= 1:
             raise SopEvalError(f"sample fraction = {fraction}; give a fraction in (0, 1], e.g. 0.05.")
         with self.store.writing() as conn:
-            state = replay(read_entries(conn))
+            state = self._current(conn)
             arr = state.claims_array()
             inside = (arr["date"] >= np.datetime64(lo)) & (arr["date"] <= np.datetime64(hi)) & \
                 np.isin(arr["status"], ELIGIBLE)
@@ -367,7 +369,7 @@ class Ledger:
             if f not in ("valid", "invalid"):
                 raise SopEvalError(f"{where}, row {i}: finding = {f!r} for claim {c}; expected valid or invalid.")
         with self.store.writing() as conn:
-            state = replay(read_entries(conn))
+            state = self._current(conn)
             if sample not in state.samples:
                 raise SopEvalError(f"ledger entry {sample} is not a verification sample; samples: "
                                    f"{examples(sorted(state.samples))}.")
@@ -458,7 +460,7 @@ class Ledger:
         """Pay, for every group and payer, what is due up to ``period_end`` less what was already paid."""
         end = _day(period_end, "payment period end")
         with self.store.writing() as conn:
-            state = replay(read_entries(conn))
+            state = self._current(conn)
             if state.last_period_end is not None and end < state.last_period_end:
                 raise SopEvalError(f"payment period end {end} is before the last run's ({state.last_period_end}); "
                                    "runs go forward in time.")
@@ -473,7 +475,7 @@ class Ledger:
         if not reason.strip():
             raise SopEvalError("a clawback needs a reason; give --reason.")
         with self.store.writing() as conn:
-            state = replay(read_entries(conn))
+            state = self._current(conn)
             for c in claims:
                 if c not in state.claim_pos:
                     raise SopEvalError(f"claim {c} is not recorded in this ledger; give claim numbers from the ledger.")
@@ -504,6 +506,8 @@ class Ledger:
     def state(self, upto: int | None = None) -> State:
         """The ledger's state (replayed from its entries)."""
         with self.store.reading() as conn:
+            if upto is None:
+                return self._current(conn)
             return replay(read_entries(conn, upto))
 
     @property
@@ -575,6 +579,20 @@ class Ledger:
         return write_statement(self.state(), payer, out)
 
     # -- internals ----------------------------------------------------------------------------------
+
+    def _current(self, conn: Any) -> State:
+        """The whole state as committed now: the cached state brought up to date when the ledger still holds
+        the entry it ends with (entries are append-only), else a full replay."""
+        cached = self._cache
+        with bulk():
+            if cached is not None and cached.last_seq:
+                found = conn.execute(select(entries.c.hash).where(entries.c.seq == cached.last_seq)).scalar()
+                if found == cached.last_hash:
+                    for e in read_entries(conn, after=cached.last_seq):
+                        cached.apply(e)
+                    return cached
+            self._cache = replay(read_entries(conn))
+        return self._cache
 
     @staticmethod
     def _append(conn: Any, items: Sequence[tuple[str, str | None, Any]]) -> list[int]:

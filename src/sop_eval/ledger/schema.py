@@ -16,10 +16,10 @@ entries = Table(
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("kind", String(32), nullable=False),
-    Column("key", String(128), nullable=True),
+    Column("key", String(64), nullable=True),
     Column("body", Text, nullable=False),
-    Column("prev_hash", String(64), nullable=False, unique=True),
-    Column("hash", String(64), nullable=False, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     Index("ix_ledger_entries_kind_key", "kind", "key", unique=True),
 )
 

@@ -97,6 +97,7 @@ class State:
     adjustments: list[dict[str, Any]] = field(default_factory=list)
     settled: dict[Group, list[int]] = field(default_factory=dict)
     last_seq: int = 0
+    last_hash: str = ""
     _contract: Contract | None = None
 
     @property
@@ -139,6 +140,7 @@ class State:
     def apply(self, entry: Entry) -> None:
         """Replay one entry."""
         self.last_seq = entry.seq
+        self.last_hash = entry.hash
         kind = entry.kind
         if kind == "claim":
             b = entry.body

@@ -9,6 +9,7 @@ another writer holds it. Entries are appended in bulk (``executemany``; ``COPY``
 
 from __future__ import annotations
 
+import gc
 import re
 from contextlib import contextmanager
 from importlib import resources
@@ -47,6 +48,7 @@ def _sqlite_engine(path: Path) -> Engine:
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA cache_size=-262144")  # 256 MiB: bulk imports touch the key index everywhere
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -128,6 +130,19 @@ class Store:
                 yield conn
 
 
+@contextmanager
+def bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of small, acyclic objects are made (it would
+    otherwise rescan them all again and again)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def head(conn: Connection) -> tuple[int, str]:
     """The last entry's ``(seq, hash)``, ``(0, GENESIS)`` for an empty ledger."""
     row = conn.execute(select(entries.c.seq, entries.c.hash).order_by(entries.c.seq.desc()).limit(1)).first()
@@ -153,12 +168,15 @@ def append_rows(conn: Connection, rows: Sequence[tuple[int, str, str | None, str
     )
 
 
-def read_entries(conn: Connection, upto: int | None = None, skip: Sequence[str] = ()) -> Iterator[Entry]:
-    """Every entry in sequence order (up to ``upto`` inclusive, leaving out the kinds in ``skip``), streamed."""
+def read_entries(conn: Connection, upto: int | None = None, skip: Sequence[str] = (), after: int = 0) -> Iterator[Entry]:
+    """Every entry in sequence order (after ``after``, up to ``upto`` inclusive, leaving out the kinds in
+    ``skip``), streamed."""
     query = select(entries.c.seq, entries.c.kind, entries.c.key, entries.c.body, entries.c.prev_hash,
                    entries.c.hash).order_by(entries.c.seq)
     if upto is not None:
         query = query.where(entries.c.seq <= upto)
+    if after:
+        query = query.where(entries.c.seq > after)
     if skip:
         query = query.where(entries.c.kind.not_in(list(skip)))
     result = conn.execution_options(yield_per=50_000).execute(query)

@@ -31,10 +31,10 @@ def upgrade() -> None:
         "ledger_entries",
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("key", sa.String(128), nullable=True),
+        sa.Column("key", sa.String(64), nullable=True),
         sa.Column("body", sa.Text, nullable=False),
-        sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
-        sa.Column("hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
     )
     op.create_index("ix_ledger_entries_kind_key", "ledger_entries", ["kind", "key"], unique=True)
     dialect = op.get_bind().dialect.name
