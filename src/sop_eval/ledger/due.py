@@ -198,21 +198,18 @@ def _cap_pass(frame: pd.DataFrame, state: State, by_outcome: dict[str, int], by_
     if per_person is None and contract_cap is None and all(v is None for v in volume.values()) \
             and all(v is None for v in ocap.values()) and all(v is None for v in payer_caps):
         return gross, split_pence(gross, numerators, den)
-    amounts = np.zeros(len(gross), dtype=np.int64)
-    parts_out = np.zeros((len(gross), n), dtype=np.int64)
+    amounts = [0] * len(gross)
+    parts_out = [[0] * n] * len(gross)
     count: dict[str, int] = defaultdict(int)
     person_total: dict[str, int] = defaultdict(int)
     any_payer_cap = any(v is not None for v in payer_caps)
-    for i in range(len(gross)):
-        amount = int(gross[i])
+    for i, (amount, o, person) in enumerate(zip(gross.tolist(), outcomes.tolist(), persons.tolist())):
         if amount <= 0:
             continue
-        o = outcomes[i]
         if volume[o] is not None and count[o] >= volume[o]:
             cuts[f"volume cap of {o}"] += amount
             amount = 0
         if per_person is not None:
-            person = persons[i]
             new = min(amount, max(per_person - person_total[person], 0))
             if new < amount:
                 cuts["per-person cap"] += amount - new
@@ -246,7 +243,7 @@ def _cap_pass(frame: pd.DataFrame, state: State, by_outcome: dict[str, int], by_
         if amount > 0:
             count[o] += 1
         if per_person is not None:
-            person_total[persons[i]] += amount
+            person_total[person] += amount
         by_outcome[o] += amount
         total += amount
-    return amounts, parts_out
+    return np.asarray(amounts, dtype=np.int64), np.asarray(parts_out, dtype=np.int64).reshape(len(gross), n)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.ledger.chain import canonical, chain_rows, first_break
-from sop_eval.ledger.due import Due, cumulative_due
+from sop_eval.ledger.due import Due, cumulative_due, versions
 from sop_eval.ledger.indigo import contract_toml_from_indigo, export_project
 from sop_eval.ledger.pence import to_money, to_pence
 from sop_eval.ledger.sampling import RULE, ErrorRate, draw, estimate
@@ -388,22 +388,23 @@ class Ledger:
 
     @staticmethod
     def _estimate(state: State, s: Any, found: Mapping[int, str], level: float) -> ErrorRate:
-        c = state.contract
         arr = state.claims_array()
         inside = (arr["date"] >= np.datetime64(s.start)) & (arr["date"] <= np.datetime64(s.end)) & \
             np.isin(arr["status"], ELIGIBLE)
-        value = {}
+        outcomes = sorted(set(arr["outcome"][inside].tolist()))
+        starts, _, prices = versions(state, outcomes)
+        version = np.maximum(np.searchsorted(starts, arr["date"], side="right") - 1, 0)
+        checked = np.isin(arr["seq"], np.asarray(list(found), dtype=np.int64))
         strata = {}
-        for o in sorted(set(arr["outcome"][inside].tolist())):
+        for o in outcomes:
             mask = inside & (arr["outcome"] == o)
-            dates = arr["date"][mask]
-            price = np.array([to_pence(c.price(c.outcome(o), d.astype(dt.date))[0] or 0) for d in dates],
-                             dtype=np.int64)
-            value.update(zip(arr["seq"][mask].tolist(), price.tolist()))
-            checked = [x for x in s.claims if x in found and state.claim_outcome[state.claim_pos[x]] == o]
-            if checked:
-                strata[o] = ([value[x] for x in checked], [found[x] == "invalid" for x in checked],
-                             int(mask.sum()), int(price.sum()))
+            table = np.asarray([to_pence(prices[(o, i)] or 0) for i in range(len(starts))], dtype=np.int64)
+            value = table[version[mask]]
+            sampled = checked[mask]
+            if sampled.any():
+                seqs = arr["seq"][mask][sampled]
+                strata[o] = (value[sampled].tolist(), [found[int(x)] == "invalid" for x in seqs],
+                             int(mask.sum()), int(value.sum()))
         return estimate(strata, level)
 
     # -- evaluation results -------------------------------------------------------------------------
