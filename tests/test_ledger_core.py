@@ -1,14 +1,13 @@
 """The ledger records, computes and verifies: imports, prices, samples, evaluations, runs, clawbacks."""
 
-import datetime as dt
 import json
 import sqlite3
 from decimal import Decimal
 
 import pytest
+from ledger_support import contract_text, write_claims
 from sqlalchemy import text
 
-from ledger_support import contract_text, write_claims
 from sop_eval.cli import main
 from sop_eval.errors import SopEvalError
 from sop_eval.ledger import Ledger
@@ -158,8 +157,9 @@ def test_clawback_recovers_and_reconciliation_balances(made):
 
 
 def _bundle(tmp_path, estimates, name):
-    from sop_eval.payments import load_contract
     from importlib import resources
+
+    from sop_eval.payments import load_contract
 
     path = resources.files("sop_eval") / "fixtures/contracts/peterborough.toml"
     schedule = calculate(load_contract(path), estimates=estimates)
@@ -251,3 +251,14 @@ def test_cli_workflow_and_one_line_errors(tmp_path, capsys):
     assert main(["ledger", "pay", "--db", str(tmp_path / "none.sqlite"), "--period-end", "2024-01-01"]) == 2
     assert "none.sqlite" in capsys.readouterr().err
     assert main(["ledger", "statement", "--db", db, "--payer", "nobody", "--out", str(tmp_path / "x.html")]) == 2
+
+
+def test_claim_text_is_stored_as_canonical_json(tmp_path):
+    contract = tmp_path / "c.toml"
+    contract.write_text(contract_text())
+    claims = tmp_path / "claims.csv"
+    claims.write_text('person,outcome,date,validated,evidence\nx,housed,2024-01-05,yes,"réf ""7"" \\ n°2"\n')
+    with Ledger.init(tmp_path / "l.sqlite", contract) as ledger:
+        ledger.import_claims(claims)
+        assert ledger.verify().ok
+        assert ledger.state().claim_evidence == ['réf "7" \\ n°2']

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from ledger_support import contract_text, write_claims
+
 from sop_eval.ledger import Ledger
 
 SCHEMA = json.loads((Path(__file__).parent / "results" / "indigo" / "project-schema.json").read_text())
@@ -54,7 +54,7 @@ def test_export_holds_prices_by_version_and_payments_by_payer(exported):
     employed = [p for p in project["outcome_pricings"] if p["outcome_metric_id"]["value"] == "employed"]
     assert [p["price_per_unit"]["amount"]["value"] for p in employed] == [2500, 2750]
     paid = sum(Decimal(str(p["money"]["amount"]["value"])) for p in project["outcome_payments"])
-    assert paid == Decimal("1000") + Decimal("2805")  # 2750 x 102/100
+    assert paid == Decimal(1000) + Decimal(2805)  # 2750 x 102/100
     assert {c["organisation_id"]["value"] for c in project["outcome_payment_commitments"]} == {"council", "central fund"}
 
 
@@ -63,8 +63,8 @@ def test_contract_terms_import_from_indigo(exported, tmp_path):
     with Ledger.init(tmp_path / "again.sqlite", tmp / "indigo.json") as ledger:
         c = ledger.contract
     assert [o.name for o in c.outcomes] == ["housed", "employed"]
-    assert c.outcome("employed").price == Decimal("2500")
+    assert c.outcome("employed").price == Decimal(2500)
     assert [(a.version, str(a.effective), dict(a.prices)) for a in c.amendments] == [
-        ("2.0", "2024-07-01", {"employed": Decimal("2750")})]
-    assert [(p.name, p.share, p.cap) for p in c.payers] == [("council", Decimal("0.8"), Decimal("50000")),
-                                                             ("central fund", Decimal("0.2"), Decimal("12500"))]
+        ("2.0", "2024-07-01", {"employed": Decimal(2750)})]
+    assert [(p.name, p.share, p.cap) for p in c.payers] == [("council", Decimal("0.8"), Decimal(50000)),
+                                                             ("central fund", Decimal("0.2"), Decimal(12500))]

@@ -4,8 +4,8 @@ import threading
 from decimal import Decimal
 
 import pytest
-
 from ledger_support import PostgresServer, contract_text, postgres_bin, write_claims
+
 from sop_eval.ledger import Ledger
 from sop_eval.ledger.store import LedgerBusy
 from sop_eval.payments import calculate

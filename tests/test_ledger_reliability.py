@@ -8,15 +8,14 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from ledger_support import contract_text, write_claims
+
 from sop_eval.errors import SopEvalError
 from sop_eval.ledger import Ledger
 from sop_eval.ledger.store import LedgerBusy
@@ -48,9 +47,8 @@ def test_two_runs_at_once_one_completes_the_other_refuses(ledger_path):
     worker = threading.Thread(target=first)
     worker.start()
     assert inside.wait(30)
-    with Ledger(ledger_path) as other:
-        with pytest.raises(LedgerBusy, match="busy"):
-            other.pay("2024-12-31")
+    with Ledger(ledger_path) as other, pytest.raises(LedgerBusy, match="busy"):
+        other.pay("2024-12-31")
     release.set()
     worker.join(30)
     assert outcome["first"].total > 0

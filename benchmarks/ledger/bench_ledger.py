@@ -24,9 +24,9 @@ import pandas as pd
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[1] / "tests"))
 
-from ledger_support import PostgresServer, contract_text, postgres_bin  # noqa: E402
+from ledger_support import PostgresServer, contract_text, postgres_bin
 
-from sop_eval.ledger import Ledger  # noqa: E402
+from sop_eval.ledger import Ledger
 
 
 def claims_csv(path: Path, n: int, seed: int = 1) -> None:

@@ -17,5 +17,14 @@ from sop_eval.ledger.ledger import (
 from sop_eval.ledger.sampling import ErrorRate
 from sop_eval.ledger.state import IndexSeries, State
 
-__all__ = ["Ledger", "default_db", "ImportResult", "PaymentRun", "Reconciliation", "Verification", "ErrorRate",
-           "IndexSeries", "State"]
+__all__ = [
+    "ErrorRate",
+    "ImportResult",
+    "IndexSeries",
+    "Ledger",
+    "PaymentRun",
+    "Reconciliation",
+    "State",
+    "Verification",
+    "default_db",
+]

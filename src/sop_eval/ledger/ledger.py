@@ -9,28 +9,38 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
 from sop_eval.errors import SopEvalError, examples
-from sop_eval.ledger.chain import canonical, chain_rows, first_break
+from sop_eval.ledger.chain import canonical, chain_rows, chain_texts, first_break, quote
 from sop_eval.ledger.due import Due, cumulative_due, versions
 from sop_eval.ledger.indigo import contract_toml_from_indigo, export_project
 from sop_eval.ledger.pence import to_money, to_pence
 from sop_eval.ledger.sampling import RULE, ErrorRate, draw, estimate
+from sop_eval.ledger.schema import entries
 from sop_eval.ledger.state import ELIGIBLE, State, replay, replay_terms
 from sop_eval.ledger.statement import write_statement
-from sop_eval.ledger.schema import entries
-from sop_eval.ledger.store import Store, append_rows, bulk, existing_keys, head, read_entries
+from sop_eval.ledger.store import (
+    Store,
+    append_rows,
+    bulk,
+    existing_keys,
+    head,
+    is_url,
+    read_entries,
+)
 from sop_eval.outputs import write_json_atomic
 from sop_eval.payments import Contract, parse_contract, read_claims
 
@@ -54,7 +64,7 @@ def _day(value: dt.date | str, what: str) -> dt.date:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,9 @@ class Ledger:
     """A contract's ledger in a database (a SQLite path or any SQLAlchemy URL)."""
 
     def __init__(self, db: str | Path) -> None:
+        if not is_url(db) and not Path(db).is_file():
+            raise SopEvalError(f"ledger {str(db)!r} does not exist; create it with `sop-eval ledger init --db {db} "
+                               "--contract FILE`.")
         self.store = Store(db)
         self._cache: State | None = None
         if self.store.schema_version() is None:
@@ -147,7 +160,7 @@ class Ledger:
         """Release the database connections."""
         self.store.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -156,7 +169,7 @@ class Ledger:
     # -- creating -----------------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, db: str | Path, contract: str | Path, reason: str = "contract signed") -> "Ledger":
+    def init(cls, db: str | Path, contract: str | Path, reason: str = "contract signed") -> Ledger:
         """Create the ledger's schema (Alembic migrations) and record the contract (TOML, or INDIGO JSON)."""
         text, source = _contract_text(contract)
         store = Store(db)
@@ -232,7 +245,9 @@ class Ledger:
         if not series or series[0][0] > base.isoformat():
             raise SopEvalError(f"index {name!r} has no value on or before its base date {base}; add that point.")
         with self.store.writing() as conn:
-            replay_terms(read_entries(conn, skip=("claim",))).contract  # a contract must exist
+            contract = replay_terms(read_entries(conn, skip=("claim",))).contract  # a contract must exist
+            if not contract.outcomes:
+                raise SopEvalError("the ledger's contract has no outcomes to uprate.")
             body = {"name": name, "base_date": base.isoformat(), "points": series, "reason": reason,
                     "recorded_at": _now()}
             return self._append(conn, [("index", None, body)])[0]
@@ -301,13 +316,16 @@ class Ledger:
                 new.append((key, row, content))
             if not new:
                 return ImportResult(p.name, len(claims), 0, already)
-            seq0, _ = head(conn)
+            seq0, prev = head(conn)
             import_seq = seq0 + 1
-            items: list[tuple[str, str | None, Any]] = [("claims_import", None, {
-                "file": p.name, "sha256": file_sha, "rows": len(claims), "added": len(new), "recorded_at": _now()})]
-            items += [("claim", key, {"import": import_seq, "row": row, "person": c[0], "outcome": c[1],
-                                      "achieved": c[2], "evidence": c[3], "status": c[4]}) for key, row, c in new]
-            self._append(conn, items)
+            header = canonical({"file": p.name, "sha256": file_sha, "rows": len(claims), "added": len(new),
+                                "recorded_at": _now()})
+            # claim bodies written straight as canonical JSON (sorted keys); verify re-checks the form
+            texts = ((("claim", key, f'{{"achieved":"{c[2]}","evidence":{quote(c[3])},"import":{import_seq},'
+                       f'"outcome":{quote(c[1])},"person":"{c[0]}","row":{row},"status":"{c[4]}"}}')
+                      for key, row, c in new))
+            rows, _ = chain_texts(import_seq, prev, itertools.chain([("claims_import", None, header)], texts))
+            append_rows(conn, rows)
             return ImportResult(p.name, len(claims), len(new), already)
 
     # -- verification samples -----------------------------------------------------------------------

@@ -18,10 +18,11 @@ normal interval ``R ± z sqrt(V) / X`` clipped to [0, 1]. Each stratum's unsampl
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import NormalDist
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -19,9 +19,10 @@ Entry kinds and what they hold (amounts in integer pence):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

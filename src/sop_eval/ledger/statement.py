@@ -19,7 +19,7 @@ def statement_html(state: State, payer: str) -> str:
         raise SopEvalError(f"payer {payer!r} is not a payer of the contract; payers: {examples(state.payers)}.")
     c = state.contract
     i = state.payers.index(payer)
-    money = lambda pence: escape(fmt_money(to_money(pence), c.currency))  # noqa: E731
+    money = lambda pence: escape(fmt_money(to_money(pence), c.currency))
     rows = []
     for r in sorted(state.runs + state.clawbacks, key=lambda r: r["seq"]):
         what = f"clawback: {r['reason']}" if "claims" in r else f"payment run to {r['period_end']}"

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
 from sop_eval.errors import SopEvalError
 from sop_eval.ledger.chain import GENESIS, Entry
@@ -64,8 +70,12 @@ class Store:
     def __init__(self, db: str | Path) -> None:
         self.db = str(db)
         if is_url(db):
-            self.engine = create_engine(self.db)
             self.where = re.sub(r"//[^@/]*@", "//", self.db)  # no password in messages
+            try:
+                self.engine = create_engine(self.db)
+            except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+                raise SopEvalError(f"ledger database {self.where!r}: not a usable SQLAlchemy URL ({exc}); give a "
+                                   "SQLite path or a URL such as postgresql+psycopg://user@host/db.") from None
         else:
             path = Path(db)
             if not path.parent.is_dir():
@@ -89,10 +99,15 @@ class Store:
     def schema_version(self) -> str | None:
         """The Alembic revision of the database, None before ``init``."""
         try:
-            with self.engine.connect() as conn:
-                return conn.exec_driver_sql("SELECT version_num FROM ledger_alembic_version").scalar()
+            conn = self.engine.connect()
+        except (OperationalError, DBAPIError) as exc:
+            raise SopEvalError(f"ledger database {self.where!r} cannot be opened ({_first_line(exc)}).") from None
+        try:
+            return conn.exec_driver_sql("SELECT version_num FROM ledger_alembic_version").scalar()
         except (OperationalError, DBAPIError):
             return None
+        finally:
+            conn.close()
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
@@ -125,9 +140,8 @@ class Store:
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot)."""
-        with self.engine.connect() as conn:
-            with conn.begin():
-                yield conn
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
 
 
 @contextmanager
