@@ -12,6 +12,7 @@ it). ``--postgres`` starts a throwaway server from Debian's ``postgresql`` packa
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import tempfile
@@ -88,7 +89,8 @@ def main() -> None:
         finally:
             server.stop()
     lines = [f"# Ledger benchmark: {n:,} claims", "",
-             f"{platform.platform()}, Python {platform.python_version()}, {platform.processor() or 'cpu'}", "",
+             f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores, load average "
+             f"{os.getloadavg()[0]:.1f} at the end", "",
              "| step | " + " | ".join(results) + " |", "|---|" + "---:|" * len(results)]
     for step in next(iter(results.values())):
         cells = [f"{r[step]:,.2f}" if step == "paid (GBP)" else f"{r[step]:.1f} s" for r in results.values()]
