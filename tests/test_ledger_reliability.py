@@ -159,6 +159,11 @@ def test_money_is_conserved_capped_and_reconciled(tmp_path_factory, rows, terms,
                 assert paid[payer.name] <= int(payer.cap * 100)
         if c.caps.contract is not None:
             assert sum(paid.values()) <= int(c.caps.contract * 100)
+        if c.caps.per_person is not None and len(frame):
+            assert frame.groupby("person")["amount"].sum().max() <= int(c.caps.per_person * 100)
+        for o in c.outcomes:
+            if o.cap is not None:
+                assert frame.loc[frame["outcome"] == o.name, "amount"].sum() <= int(o.cap * 100)
         # interim equals final: the balance is zero
         assert ledger.reconcile().total_balance == 0
         # the same as the payment calculator on the same claims, in one go (same-date claims in file order)
