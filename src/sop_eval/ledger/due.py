@@ -24,6 +24,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,11 +92,11 @@ def claim_gross(state: State, as_of: dt.date | None) -> pd.DataFrame:
     frame = frame[frame["k"] <= max_k.astype("int64")].reset_index(drop=True)
     # price of each claim: tier price, else the version's price
     tiers = {o: c.outcome(o).tier_prices for o in outcome_names}
-    frame["price"] = [tiers[o][k - 1] if tiers[o] else prices[(o, vi)]
-                      for o, vi, k in zip(frame["outcome"], frame["version_index"], frame["k"])]
-    frame["uplift"] = _uplift(state, frame["date"].to_numpy(dtype="datetime64[D]"))
-    frame["keep"] = _adjustment(state, frame)
-    combos = {}
+    frame["price"] = np.asarray([tiers[o][k - 1] if tiers[o] else prices[(o, vi)]
+                                 for o, vi, k in zip(frame["outcome"], frame["version_index"], frame["k"])], dtype=object)
+    frame["uplift"] = np.asarray(_uplift(state, frame["date"].to_numpy(dtype="datetime64[D]")), dtype=object)
+    frame["keep"] = np.asarray(_adjustment(state, frame), dtype=object)
+    combos: dict[tuple[Decimal | None, Decimal, Decimal], int] = {}
     gross = np.empty(len(frame), dtype=np.int64)
     for i, key in enumerate(zip(frame["price"], frame["uplift"], frame["keep"])):
         g = combos.get(key)
@@ -152,12 +153,12 @@ def cumulative_due(state: State, as_of: dt.date | None) -> Due:
     evaluation = latest_evaluation(state)
     if evaluation is not None:
         for line in evaluation["lines"]:
-            parts = [int(line["payers"].get(p, 0)) for p in payers]
-            groups[line["group"]] = parts
-            amount = sum(parts)
+            line_parts = [int(line["payers"].get(p, 0)) for p in payers]
+            groups[line["group"]] = line_parts
+            amount = sum(line_parts)
             by_outcome[line["outcome"]] += amount
             total += amount
-            by_payer = [a + b for a, b in zip(by_payer, parts)]
+            by_payer = [a + b for a, b in zip(by_payer, line_parts)]
     frame = claim_gross(state, as_of)
     amounts, parts = _cap_pass(frame, state, by_outcome, by_payer, total, caps)
     frame["amount"] = amounts
@@ -173,10 +174,14 @@ def cumulative_due(state: State, as_of: dt.date | None) -> Due:
     return Due(payers, dict(sorted(groups.items())), {k: v for k, v in caps.items() if v}, frame)
 
 
-def latest_evaluation(state: State) -> dict | None:  # type: ignore[type-arg]
+def latest_evaluation(state: State) -> dict[str, Any] | None:
     """The evaluation whose figures are due now: the last final one, else the last interim one."""
-    finals = [e for e in state.evaluations if e["stage"] == "final"]
-    return (finals or state.evaluations or [None])[-1]
+    candidates = [e for e in state.evaluations if e["stage"] == "final"] or state.evaluations
+    return candidates[-1] if candidates else None
+
+
+def _pence_or_none(amount: Decimal | None) -> int | None:
+    return None if amount is None else to_pence(amount)
 
 
 def _cap_pass(frame: pd.DataFrame, state: State, by_outcome: dict[str, int], by_payer: list[int], total: int,
@@ -194,7 +199,7 @@ def _cap_pass(frame: pd.DataFrame, state: State, by_outcome: dict[str, int], by_
     payer_caps = [None if p.cap is None else to_pence(p.cap) for p in c.payers]
     info = {o: c.outcome(o) for o in set(outcomes)}
     volume = {o: info[o].volume_cap for o in info}
-    ocap = {o: None if info[o].cap is None else to_pence(info[o].cap) for o in info}
+    ocap = {o: _pence_or_none(info[o].cap) for o in info}
     if per_person is None and contract_cap is None and all(v is None for v in volume.values()) \
             and all(v is None for v in ocap.values()) and all(v is None for v in payer_caps):
         return gross, split_pence(gross, numerators, den)
@@ -206,7 +211,8 @@ def _cap_pass(frame: pd.DataFrame, state: State, by_outcome: dict[str, int], by_
     for i, (amount, o, person) in enumerate(zip(gross.tolist(), outcomes.tolist(), persons.tolist())):
         if amount <= 0:
             continue
-        if volume[o] is not None and count[o] >= volume[o]:
+        vol = volume[o]
+        if vol is not None and count[o] >= vol:
             cuts[f"volume cap of {o}"] += amount
             amount = 0
         if per_person is not None:

@@ -88,7 +88,7 @@ def export_project(state: State) -> dict[str, Any]:
     previous_end = c.effective.isoformat()
     for run in sorted(state.runs + state.clawbacks, key=lambda r: r["seq"]):
         end = run.get("period_end", previous_end)
-        by = defaultdict(lambda: [0] * len(state.payers))
+        by: defaultdict[str, list[int]] = defaultdict(lambda: [0] * len(state.payers))
         for line in run["lines"]:
             totals = by[_outcome_of(line["group"])]
             for i, x in enumerate(line["paid_now"]):

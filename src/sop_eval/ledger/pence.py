@@ -23,7 +23,8 @@ def to_money(pence: int) -> Decimal:
 
 def share_numerators(shares: list[Decimal]) -> tuple[list[int], int]:
     """Shares as integer numerators over one power-of-ten denominator (exact for decimal shares)."""
-    places = max((-s.as_tuple().exponent for s in shares if isinstance(s.as_tuple().exponent, int)), default=0)
+    exponents = [s.as_tuple().exponent for s in shares]
+    places = max((-e for e in exponents if isinstance(e, int)), default=0)
     den = 10 ** max(places, 0)
     return [int(s * den) for s in shares], den
 

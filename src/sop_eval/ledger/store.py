@@ -168,8 +168,7 @@ def append_rows(conn: Connection, rows: Sequence[tuple[int, str, str | None, str
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
+        raw: Any = conn.connection.dbapi_connection
         with raw.cursor() as cur:
             with cur.copy("COPY ledger_entries (seq, kind, key, body, prev_hash, hash) FROM STDIN") as copy:
                 for row in rows:
