@@ -9,9 +9,10 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_the_four_walkthroughs_exist():
+def test_the_five_walkthroughs_exist():
     assert [p.stem for p in NOTEBOOKS] == [
         "01_matched_cohort_evaluation", "02_assessor_verification", "03_contract_design", "04_staggered_rollout_did",
+        "05_contract_ledger",
     ]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sop_eval._version import __version__
 from sop_eval.errors import SopEvalError, SopEvalWarning
+from sop_eval.ledger.cli import add_ledger_parser
 from sop_eval.seeds import DEFAULT_SEED
 from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label
 
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     pay.add_argument("--as-of", metavar="DATE", help="pay only what is measurable by this date (YYYY-MM-DD)")
     pay.add_argument("--json", metavar="OUT", help="also write the schedule as JSON (atomically)")
     pay.set_defaults(handler=_pay)
+    add_ledger_parser(sub)
     return parser
 
 
