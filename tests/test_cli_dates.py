@@ -1,0 +1,38 @@
+"""A day-first date column, as a UK spreadsheet exports it, through the command line: never read month-first."""
+
+import json
+
+import pandas as pd
+
+from contract_copies import FIXTURES, copy_contract
+from sop_eval.cli import main
+
+
+def _uk_csv(tmp_path):
+    frame = pd.read_csv(FIXTURES / "reoffending_small.csv")
+    dates = pd.to_datetime(frame["release_date"])
+    assert (dates.dt.day <= 12).any() and (dates.dt.day > 12).any()
+    frame["release_date"] = dates.dt.strftime("%d/%m/%Y")
+    path = tmp_path / "releases_uk.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_day_first_dates_are_refused_until_the_contract_says_how_they_are_written(tmp_path, capsys):
+    uk = _uk_csv(tmp_path)
+    contract = copy_contract("demo.toml", tmp_path / "case", uk)
+    assert main(["run", str(contract), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "release_date" in err and "date_format" in err and "[data]" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+    stated = copy_contract("demo.toml", tmp_path / "stated", uk,
+                           **{"[data]\n": '[data]\ndate_format = "%d/%m/%Y"\n'})
+    iso = copy_contract("demo.toml", tmp_path / "iso", FIXTURES / "reoffending_small.csv")
+    assert main(["run", str(stated), "--out", str(tmp_path / "uk-out")]) == 0
+    assert main(["run", str(iso), "--out", str(tmp_path / "iso-out")]) == 0
+    uk_results = json.loads((tmp_path / "uk-out" / "results.json").read_text())
+    iso_results = json.loads((tmp_path / "iso-out" / "results.json").read_text())
+    paid = {k: v for k, v in uk_results["payments"].items() if k != "contract_sha256"}
+    assert paid == {k: v for k, v in iso_results["payments"].items() if k != "contract_sha256"}
+    assert [c["effect"] for c in uk_results["cohorts"]] == [c["effect"] for c in iso_results["cohorts"]]
