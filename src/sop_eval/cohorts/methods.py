@@ -9,6 +9,7 @@ distances and calipers they share, and returns an :class:`~sop_eval.cohorts.stra
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace as replace_fields
 from typing import Any
 
 import numpy as np
@@ -177,12 +178,12 @@ def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequ
 
     groups = _groups(focal, strata, discarded)
     if method == "optimal":
-        return optimal_match(groups, cost, treat, ratio, estimand)
+        return replace_fields(optimal_match(groups, cost, treat, ratio, estimand), caliper=dist_cal)
     if method == "full":
         if replace or ratio != 1:
             raise SopEvalError("full matching forms sets of any size itself; drop ratio=/replace= and bound set sizes "
                                "with min_controls=/max_controls=.")
-        return full_match(groups, cost, treat, estimand, min_controls, max_controls)
+        return replace_fields(full_match(groups, cost, treat, estimand, min_controls, max_controls), caliper=dist_cal)
     # nearest
     variable = max_controls is not None
     if Z is None and anti is None and not cov_cals and not variable:
