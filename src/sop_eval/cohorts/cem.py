@@ -79,6 +79,30 @@ def breaks_for(name: str, x: np.ndarray, cut: Cut) -> np.ndarray | None:
     return np.unique(values)
 
 
+def bin_codes(x: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """``findInterval``: the number of cut points <= x, as small integers.
+
+    Equal-width bins by arithmetic, corrected where rounding puts a value on the wrong side of a cut
+    point, so the result equals ``searchsorted(inner, x, side="right")`` at O(n) cost.
+    """
+    k = len(inner)
+    if k == 0:
+        return np.zeros(len(x), dtype=np.int8)
+    dtype = np.int8 if k < 127 else np.int32
+    if k >= 2 and np.allclose(np.diff(inner), inner[1] - inner[0], rtol=1e-9, atol=0):
+        h = inner[1] - inner[0]
+        c = np.floor((x - inner[0]) / h) + 1
+        np.clip(c, 0, k, out=c)
+        c = c.astype(dtype)
+        padded = np.r_[-np.inf, inner, np.inf]
+        low = x < padded[c]
+        c[low] -= 1
+        high = x >= padded[c.astype(np.int64) + 1]
+        c[high] += 1
+        return c
+    return np.searchsorted(inner, x, side="right").astype(dtype)
+
+
 def coarsen(data: pd.DataFrame, covariates: Sequence[str], cutpoints: Cut | Mapping[str, Cut] | None,
             grouping: Mapping[str, Sequence[Sequence[Any]]] | None) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Bin codes (numeric covariates) or values (others), and the cut points used."""
@@ -115,7 +139,7 @@ def coarsen(data: pd.DataFrame, covariates: Sequence[str], cutpoints: Cut | Mapp
             columns.append(x)
             used[name] = "exact"
         else:
-            columns.append(np.searchsorted(inner, x, side="right"))
+            columns.append(bin_codes(x, inner))
             used[name] = [float(v) for v in inner]
     if not columns:
         raise SopEvalError("every covariate was ignored (cutpoints = 1); keep at least one for CEM.")

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from sop_eval.errors import SopEvalError
 
@@ -78,7 +77,7 @@ def transform(X: np.ndarray, treat: np.ndarray, discarded: np.ndarray, kind: str
         return Xs @ _factor(_inverse(var))
     if kind == "robust_mahalanobis":
         R = np.zeros_like(X)
-        R[keep] = np.column_stack([rankdata(X[keep, j]) for j in range(X.shape[1])])
+        R[keep] = pd.DataFrame(X[keep]).rank(method="average").to_numpy()
         var = np.atleast_2d(np.cov(R[keep], rowvar=False))
         multiplier = np.std(np.arange(1, keep.sum() + 1), ddof=1) / np.sqrt(np.diag(var))
         var = var * np.outer(multiplier, multiplier)

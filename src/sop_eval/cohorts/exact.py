@@ -19,7 +19,8 @@ from sop_eval.errors import SopEvalError
 
 def row_keys(columns: Sequence[np.ndarray]) -> np.ndarray:
     """One integer per distinct combination of the columns' values (hash-based, O(n))."""
-    codes = [pd.factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns]
+    codes = [c.astype(np.int64) if c.dtype.kind in "iu" and c.min(initial=0) >= 0 and c.max(initial=0) < 1024
+             else pd.factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns]
     key = codes[0]
     for c in codes[1:]:
         radix = int(c.max()) + 1

@@ -50,7 +50,7 @@ def subclass_weights(subclass: np.ndarray, treat: np.ndarray, estimand: str) -> 
     sub = np.asarray(subclass, dtype=float)
     inside = ~np.isnan(sub)
     codes = np.zeros(len(sub), dtype=np.int64)
-    codes[inside] = np.unique(sub[inside], return_inverse=True)[1]
+    codes[inside] = sub[inside].astype(np.int64)  # subclasses are numbered 1, 2, ... (gaps allowed)
     k = int(codes[inside].max()) + 1 if inside.any() else 0
     i1, i0 = treat & inside, ~treat & inside
     n1 = np.bincount(codes[i1], minlength=k).astype(float)
