@@ -3,8 +3,6 @@ properties MatchIt's sets and weights have. No R reference: optmatch is not pack
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +11,6 @@ from scipy.sparse import lil_matrix
 
 import sop_eval
 from sop_eval.cohorts.full import solve_stratum
-
 
 
 def _data(seed: int, n: int = 60, share: float = 0.3) -> pd.DataFrame:

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from sop_eval.contract.vocabulary import COVARIATE_DISTANCES
 from sop_eval.errors import SopEvalError
 
-MAHALANOBIS = ("mahalanobis", "robust_mahalanobis")
+MAHALANOBIS = COVARIATE_DISTANCES
 
 
 def distance_covariates(data: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

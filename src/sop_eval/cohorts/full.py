@@ -145,5 +145,6 @@ def full_match(groups: Sequence[tuple[np.ndarray, np.ndarray]], cost: Callable[[
     t_pos, c_pos = t_pos[order], c_pos[order]
     w = subclass_weights(sub, treat, estimand)
     return Assignment(weights=w, subclass=sub, reasons=[], t_pos=t_pos, c_pos=c_pos,
-                      slots=np.ones(len(t_pos), np.int64), pair_sets=sub[t_pos].astype(np.int64), info={"default_reason": NOT_MATCHED,
+                      slots=np.ones(len(t_pos), np.int64), pair_sets=sub[t_pos].astype(np.int64),
+                      info={"default_reason": NOT_MATCHED,
                       "min_controls": lo, "max_controls": hi if math.isfinite(hi) else None})

@@ -23,7 +23,8 @@ class Assignment:
 
     ``weights``: MatchIt's weights. ``subclass``: matched set or stratum of each unit, 1, 2, ... (NaN
     when unmatched). ``t_pos``/``c_pos``/``slots``: treated-control pairs (empty for stratification
-    methods, where ``subclass`` is the authority), ``pair_sets`` the matched set of each pair. ``reasons``: per treated unit (in data order), why it
+    methods, where ``subclass`` is the authority), ``pair_sets`` the matched set of each pair.
+    ``reasons``: per treated unit (in data order), why it
     has weight 0 (None when matched). ``caliper``: the distance caliper in distance units, if any.
     ``info``: method settings as applied (cut points, subclass bounds...), JSON-safe.
     """
