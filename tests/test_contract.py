@@ -188,13 +188,11 @@ distance = "glm"
 @pytest.mark.parametrize(
     "old, new, message",
     [
-        ('method = "nearest"', 'method = "optimal"',
-         r"evaluation\.matching\.method = 'optimal': not supported.*'nearest'"),
-        ('method = "nearest"', 'method = "full"', r"evaluation\.matching\.method = 'full'"),
-        ('method = "nearest"', 'method = "exact"', r"evaluation\.matching\.method = 'exact'"),
+        ('method = "nearest"', 'method = "genetic"',
+         r"evaluation\.matching\.method = 'genetic': not supported.*'nearest'.*'optimal'.*'full'"),
+        ('method = "nearest"', 'method = "quick"', r"evaluation\.matching\.method = 'quick'"),
         ('distance = "glm"', 'distance = "probit"', r"evaluation\.matching\.distance = 'probit'.*'glm', 'logit'"),
         ('distance = "glm"', 'distance = "gbm"', r"evaluation\.matching\.distance = 'gbm'"),
-        ('distance = "glm"', 'distance = "mahalanobis"', r"evaluation\.matching\.distance = 'mahalanobis'"),
         ('design = "psm"\n[evaluation.matching]', 'design = "psm"\nse = "jackknife"\n[evaluation.matching]',
          r"evaluation\.se = 'jackknife'.*'abadie-imbens'"),
         ('design = "psm"\n[evaluation.matching]', 'design = "psm"\n[evaluation.did]\n[evaluation.matching]',

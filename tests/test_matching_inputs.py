@@ -95,7 +95,7 @@ def test_empty_data(df):
 
 
 @pytest.mark.parametrize(
-    "option", [{"order": "biggest"}, {"discard": "all"}, {"method": "optimal"}, {"estimand": "ATC"},
+    "option", [{"order": "biggest"}, {"discard": "all"}, {"method": "genetic"}, {"estimand": "ATE"},
                {"distance": "probit"}, {"ties": True},
                {"method": "weighting", "caliper": 0.1}, {"method": "weighting", "exact": "married"}]
 )

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sop_eval.cohorts import design, dropped, nearest
+from sop_eval.cohorts import design, dropped, methods, nearest
 from sop_eval.cohorts.balance import BalanceTable, compute_balance, effective_sample_size, weighted_ecdf
+from sop_eval.cohorts.distances import MAHALANOBIS
 from sop_eval.cohorts.propensity import fit_propensity
 from sop_eval.cohorts.weights import matching_weights, odds_weights
 from sop_eval.contract.vocabulary import MATCH_METHODS as _METHODS
@@ -91,7 +92,7 @@ class MatchedCohort:
             X,
             self.treated.to_numpy(),
             self.weights.to_numpy(dtype=float),
-            distance=self.distance.to_numpy(dtype=float),
+            distance=None if self.distance.isna().all() else self.distance.to_numpy(dtype=float),
             sources=sources,
             estimand=self.estimand,
             threshold=threshold,
@@ -187,7 +188,7 @@ class MatchedCohort:
         if self.method == "nearest":
             how = f"1:{self.ratio} nearest neighbour matching {'with' if self.replace else 'without'} replacement"
         else:
-            how = "odds weighting"
+            how = methods.DESCRIPTIONS.get(self.method, "odds weighting")
         caliper = "none" if self.caliper is None else f"{self.caliper:.4g} in distance units"
         if self.settings.get("caliper_sd") is not None:
             caliper += f" ({self.settings['caliper_sd']} SD)"
@@ -209,12 +210,12 @@ def _check_options(method, ratio, caliper, order, discard, estimand, replace, ti
         raise SopEvalError(f"order={order!r} is not one of {examples(_ORDERS)}.")
     if discard not in _DISCARDS:
         raise SopEvalError(f"discard={discard!r} is not one of {examples(_DISCARDS)}.")
-    allowed = ("ATT",) if method == "nearest" else ("ATT", "ATE")
+    allowed = methods.ESTIMANDS[method]
     if estimand not in allowed:
         raise SopEvalError(f"estimand={estimand!r} is not supported with method={method!r}; use {examples(allowed)}.")
     if isinstance(ratio, bool) or not isinstance(ratio, (int, np.integer)) or ratio < 1:
         raise SopEvalError(f"ratio={ratio!r} must be a whole number of controls per treated unit, at least 1.")
-    if caliper is not None:
+    if caliper is not None and not isinstance(caliper, dict):
         if isinstance(caliper, bool) or not isinstance(caliper, (int, float, np.number)) or not np.isfinite(caliper):
             raise SopEvalError(f"caliper={caliper!r} must be a finite number (or None for no caliper).")
         if caliper < 0:
@@ -326,12 +327,21 @@ def match(
     caliper: float | None = None,
     std_caliper: bool = True,
     exact: Sequence[str] | str | None = None,
-    order: str = "largest",
+    order: str | None = None,
     discard: str = "none",
     ties: bool = False,
     estimand: str = "ATT",
     seed: int | None = None,
     warn_dropped: float = 0.05,
+    mahvars: Sequence[str] | None = None,
+    antiexact: Sequence[str] | str | None = None,
+    min_controls: float | None = None,
+    max_controls: float | None = None,
+    subclass: int | Sequence[float] = 6,
+    min_n: int = 1,
+    cutpoints: Any = None,
+    grouping: dict[str, Any] | None = None,
+    k2k: bool = False,
 ) -> MatchedCohort:
     """Build a comparison cohort by greedy nearest-neighbour propensity score matching (MatchIt >= 4.5.4 rules).
 
@@ -371,17 +381,23 @@ def match(
     of several equally near controls is chosen, never the matched distances. The caller's DataFrame
     is never modified; ``MatchedCohort.data`` is a copy.
     """
-    ratio = _check_options(method, ratio, caliper, order, discard, estimand, replace, ties)
+    ratio = _check_options(method, ratio, caliper, order or "largest", discard, estimand, replace, ties)
+    order = order or ("smallest" if estimand == "ATC" else "largest")
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
     if method == "weighting" and exact_cols:
         raise SopEvalError("exact= applies to matching only; with method='weighting' weight within each stratum.")
-    design.check_frame(data, treatment, [*covariates, *exact_cols])
+    design.check_frame(data, treatment, [*covariates, *exact_cols, *(mahvars or [])])
     frame = data.copy(deep=False)  # copy-on-write: neither frame can change the other
     treat = design.treatment_indicator(frame, treatment)
-    X = design.covariate_matrix(frame, covariates, all_levels=False)
-    fit = fit_propensity(frame, X, treat, distance)
-    del X
+    classic = method == "weighting" or (method == "nearest" and estimand == "ATT" and not (
+        mahvars or antiexact or max_controls is not None or isinstance(caliper, dict) or distance in MAHALANOBIS))
+    if method in methods.NO_SCORE or distance in MAHALANOBIS:
+        fit = methods.no_score(frame, covariates, distance)
+    else:
+        X = design.covariate_matrix(frame, covariates, all_levels=False)
+        fit = fit_propensity(frame, X, treat, distance)
+        del X
     dist = fit.distance
     discarded = _discarded(dist, treat, discard)
     if discarded[~treat].all() or discarded[treat].all():
@@ -390,7 +406,18 @@ def match(
     index = frame.index
     n = len(frame)
     cal_units = None
-    if method == "weighting":
+    got = None
+    if not classic:
+        got = methods.assign(
+            method, frame, treat, covariates, score=None if np.isnan(dist).all() else dist, discarded=discarded,
+            strata=strata, estimand=estimand, ratio=ratio, replace=replace, caliper=caliper, std_caliper=std_caliper,
+            sequence_of=lambda d: _treated_sequence(d, "data" if replace else order, seed), distance=distance,
+            mahvars=mahvars, antiexact=antiexact, min_controls=min_controls, max_controls=max_controls,
+            subclass=subclass, min_n=min_n, cutpoints=cutpoints, grouping=grouping, k2k=k2k,
+            nearest_pairs=nearest_pairs)
+        t_pos, c_pos, slots, w, cal_units = got.t_pos, got.c_pos, got.slots, got.weights, got.caliper
+        reasons = methods.reasons(got, treat, discarded, strata)
+    elif method == "weighting":
         w = np.where(discarded, 0.0, odds_weights(fit.score, treat, estimand))
         t_pos, c_pos, slots = (np.empty(0, dtype=np.int64),) * 3
         reasons = [DISCARD if d else None for d in discarded[treat]]
@@ -419,13 +446,15 @@ def match(
         index=t_labels[left_out],
     )
     subclass_of_t = {p: k for k, p in enumerate(dict.fromkeys(np.sort(t_pos).tolist()), start=1)}
-    sets = np.array([subclass_of_t[p] for p in t_pos.tolist()], dtype=np.int64)
+    sets = got.pair_sets if got is not None else np.array([subclass_of_t[p] for p in t_pos.tolist()], dtype=np.int64)
     pairs = pd.DataFrame({"treated": index[t_pos], "control": index[c_pos], "subclass": sets})
     pairs = pairs.assign(_slot=slots).sort_values(["subclass", "_slot"], kind="stable").drop(columns="_slot")
     pairs = pairs.reset_index(drop=True)
     sub = np.full(n, np.nan)
     sub[t_pos] = sets
     sub[c_pos] = sets
+    if got is not None:
+        sub = got.subclass
     share = len(unmatched) / max(int(treat.sum()), 1)
     if share > warn_dropped:
         counts = unmatched["reason"].value_counts()
@@ -445,6 +474,7 @@ def match(
         "discard": discard,
         "ties": bool(ties),
         "seed": seed,
+        **({} if got is None else methods.settings(got, mahvars, antiexact, min_controls, max_controls)),
     }
     return MatchedCohort(
         data=frame,

@@ -134,7 +134,9 @@ class DataSettings:
 class MatchingSettings:
     """Matching settings: ``method``, up to ``ratio`` controls each, ``replace``, ``caliper`` (in SDs of
     ``caliper_scale``), ``exact`` columns and the propensity ``distance`` model as the contract writes it
-    (``glm`` or ``logit``: both a logistic regression). :attr:`score` is what the matching runs on."""
+    (``glm`` or ``logit``: both a logistic regression, or a covariate distance), and the options of the other
+    methods (``mahvars``, ``antiexact``, ``min_controls``/``max_controls``, ``subclass``/``min_n``, ``cutpoints``,
+    ``k2k``, as :func:`sop_eval.match`). :attr:`score` is what the matching runs on."""
 
     method: str = "nearest"
     ratio: int = 1
@@ -143,6 +145,14 @@ class MatchingSettings:
     caliper_scale: str = "logit"
     exact: tuple[str, ...] = ()
     distance: str = "glm"
+    mahvars: tuple[str, ...] = ()
+    antiexact: tuple[str, ...] = ()
+    min_controls: Decimal | None = None
+    max_controls: Decimal | None = None
+    subclass: int = 6
+    min_n: int = 1
+    cutpoints: dict[str, Any] = field(default_factory=dict)
+    k2k: bool = False
 
     @property
     def score(self) -> str:

@@ -194,7 +194,16 @@ MATCHING = (
     Key("caliper", "number", None, what="a caliper width in standard deviations"),
     Key("caliper_scale", "text", "logit", choices=v.CALIPER_SCALES),
     Key("exact", "texts", ()),
-    Key("distance", "text", "glm", choices=v.PROPENSITY_MODELS),
+    Key("distance", "text", "glm", choices=v.MATCH_DISTANCES),
+    Key("mahvars", "texts", (), note="nearest/optimal/full: match on the Mahalanobis distance of these columns, "
+        "the propensity score only for the caliper"),
+    Key("antiexact", "texts", ()),
+    Key("min_controls", "number", None, what="the fewest controls per treated unit (full, variable-ratio nearest)"),
+    Key("max_controls", "number", None, what="the most controls per treated unit (full, variable-ratio nearest)"),
+    Key("subclass", "integer", 6, low=2),
+    Key("min_n", "integer", 1),
+    Key("cutpoints", "mapping", note="cem: covariate = \"sturges\", \"q4\", a number of bins or a list of cut points"),
+    Key("k2k", "flag", False),
 )
 
 DID = (

@@ -30,14 +30,18 @@ def declare_design(name: str, evaluation_keys: tuple[str, ...], data_columns: tu
 """Designs ``evaluate()`` runs end to end from a contract (``[evaluation] design``)."""
 
 # -- matched cohorts ([evaluation.matching] and sop_eval.match) ------------------------------------
-MATCH_METHODS = ("nearest", "weighting")
+MATCH_METHODS = ("nearest", "optimal", "full", "cem", "subclass", "exact", "weighting")
 """Methods :func:`sop_eval.match` implements."""
-EVALUATION_MATCH_METHODS = ("nearest",)
+EVALUATION_MATCH_METHODS = ("nearest", "optimal", "full", "cem", "subclass", "exact")
 """``[evaluation.matching] method``: the methods ``evaluate()`` runs."""
 PROPENSITY_DISTANCES = ("logit", "linear_logit")
 """Built-in ``distance`` names of :func:`sop_eval.match` (the score matched on)."""
 PROPENSITY_MODELS = ("glm", "logit")
 """``[evaluation.matching] distance``: the propensity model, logistic regression (both names)."""
+COVARIATE_DISTANCES = ("mahalanobis", "robust_mahalanobis")
+"""Distances on the covariates themselves (``distance=`` of :func:`sop_eval.match` and the contract)."""
+MATCH_DISTANCES = (*PROPENSITY_MODELS, *COVARIATE_DISTANCES)
+"""``[evaluation.matching] distance``: a propensity model or a covariate distance."""
 CALIPER_SCALES = ("logit", "propensity")
 """``[evaluation.matching] caliper_scale``: SDs of the logit of the score, or of the score itself."""
 MATCHED_SE = se_names("psm")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from sop_eval.cohorts.nearest import TIE_RULE
 from sop_eval.cohorts.risk import prognostic_score
 from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.timing import window_closes
-from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
+from sop_eval.contract.vocabulary import COVARIATE_DISTANCES, EVALUATION_DESIGNS
 from sop_eval.data import COHORT_COLUMN, ColumnRoles, validate
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
@@ -118,15 +119,8 @@ class PsmDesign:
             )
 
         m = ev.matching
-        if m.method != "nearest" or m.distance not in ("glm", "logit") or m.caliper_scale == "covariates":
-            raise SopEvalError(
-                f"contract '{contract.source}': [evaluation.matching] asks for method = {m.method!r}, distance = "
-                f"{m.distance!r}, caliper_scale = {m.caliper_scale!r}; the evaluation matches by nearest neighbour "
-                "on a logistic propensity score (method = \"nearest\", distance = \"glm\", caliper_scale = \"logit\" "
-                "or \"propensity\"). Change those keys, or match with sop_eval.match and pay with `sop-eval pay`."
-            )
         exact = [COHORT_COLUMN] + [c for c in m.exact if c != roles.cohort]
-        distance = "linear_logit" if m.caliper_scale == "logit" else "logit"
+        distance = m.distance if m.distance in COVARIATE_DISTANCES else m.score
         parameters = {
             "seed": int(seed),
             "as_of": None if as_of is None else str(as_of),
@@ -137,6 +131,7 @@ class PsmDesign:
                 "method": m.method, "ratio": m.ratio, "replace": m.replace,
                 "caliper": None if m.caliper is None else float(m.caliper), "caliper_scale": m.caliper_scale,
                 "distance": distance, "exact": exact, "order": "largest",
+                **{k: v for k, v in match_options(m).items() if k != "caliper"},
             },
             "follow_up_months": follow_up,
             "court_lag_months": lag,
@@ -172,14 +167,72 @@ class PsmDesign:
         params = evaluation.parameters
         m = params.get("matching", {})
         exact = ", ".join("the contract cohort" if x == COHORT_COLUMN else x for x in m.get("exact", []))
-        matching = (f"nearest neighbour, up to {m.get('ratio')} control(s) each, "
-                    f"{'with' if m.get('replace') else 'without'} replacement, caliper {m.get('caliper')} SD of the "
-                    f"{'logit of the ' if m.get('caliper_scale') == 'logit' else ''}propensity score, exact on "
-                    f"{exact}, treated units in order of {m.get('order')} score first; {TIE_RULE}")
+        matching = matching_text(m, exact)
         ests = [c.effect for c in evaluation.cohorts if c.effect is not None]
         fmt = dict(matching=matching, se=_se_text(params.get("se"), ests), significance=significance, policy=policy,
                    follow_up=params.get("follow_up_months"), lag=params.get("court_lag_months"))
         return tuple(p.format(**fmt) for p in METHODS)
+
+
+def match_options(m: Any) -> dict[str, Any]:
+    """The :func:`sop_eval.match` options that ``[evaluation.matching]`` sets for its method (JSON-safe)."""
+    num = (lambda v: None if v is None else float(v))  # noqa: E731
+    out: dict[str, Any] = {"method": m.method}
+    if m.method in ("nearest", "optimal"):
+        out["ratio"] = m.ratio
+    if m.method == "nearest":
+        out["replace"] = m.replace
+    if m.method in ("nearest", "optimal", "full"):
+        out["caliper"] = num(m.caliper)
+        if m.mahvars:
+            out["mahvars"] = list(m.mahvars)
+        if m.antiexact:
+            out["antiexact"] = list(m.antiexact)
+    if m.method in ("nearest", "full"):
+        if m.min_controls is not None:
+            out["min_controls"] = num(m.min_controls)
+        if m.max_controls is not None:
+            out["max_controls"] = num(m.max_controls)
+    if m.method == "subclass":
+        out.update(subclass=m.subclass, min_n=m.min_n)
+    if m.method == "cem":
+        out["cutpoints"] = {k: ([float(x) for x in v] if isinstance(v, list) else
+                                float(v) if isinstance(v, Decimal) and v != int(v) else
+                                int(v) if isinstance(v, (int, Decimal)) else v) for k, v in m.cutpoints.items()}
+        out["k2k"] = bool(m.k2k)
+    return out
+
+
+def matching_text(m: dict[str, Any], exact: str) -> str:
+    """The methods sentence for the matching the contract asked for."""
+    method = m.get("method", "nearest")
+    score = f"{'logit of the ' if m.get('caliper_scale') == 'logit' else ''}propensity score"
+    on = ("the Mahalanobis distance of " + ", ".join(m["mahvars"]) if m.get("mahvars") else
+          f"the {m['distance'].replace('_', ' ')} distance of the covariates"
+          if m.get("distance") in COVARIATE_DISTANCES else f"the {score}")
+    caliper = f", caliper {m.get('caliper')} SD of the {score}" if m.get("caliper") is not None else ""
+    if method == "optimal":
+        return (f"optimal {m.get('ratio')}:1 matching minimising the total distance on {on} (Hungarian "
+                f"algorithm){caliper}, "
+                f"exact on {exact}; weights as MatchIt's for matched sets")
+    if method == "full":
+        return (f"optimal full matching on {on} (minimum-cost flow), every matched set one treated person with one or "
+                f"more comparison people or the reverse{caliper}, exact on {exact}; comparison weights as MatchIt's: "
+                "treated over comparison people in the set, rescaled to the number matched")
+    if method == "cem":
+        return ("coarsened exact matching on the covariates within each contract cohort (numeric covariates cut into "
+                "Sturges' rule bins unless the contract gives cut points"
+                f"{', one-to-one within strata' if m.get('k2k') else ''}); weights as MatchIt's for strata")
+    if method == "exact":
+        return "exact matching on the covariates within each contract cohort; weights as MatchIt's for strata"
+    if method == "subclass":
+        return (f"subclassification into {m.get('subclass')} subclasses at quantiles of the treated people's "
+                f"propensity score (at least {m.get('min_n')} of each group per subclass), within each contract "
+                "cohort; weights as "
+                "MatchIt's for subclasses")
+    return (f"nearest neighbour on {on}, up to {m.get('ratio')} control(s) each, "
+            f"{'with' if m.get('replace') else 'without'} replacement{caliper}, exact on "
+            f"{exact}, treated units in order of {m.get('order')} score first; {TIE_RULE}")
 
 
 def assign_cohorts(frame: pd.DataFrame, roles: ColumnRoles, contract: Contract) -> pd.Series:
@@ -216,10 +269,9 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
     kind = infer_kind(rows[outcome].dropna())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SopEvalWarning)
-        matched = match(
-            rows, roles.treatment, covariates, method=m.method, distance=s.distance, ratio=m.ratio, replace=m.replace,
-            caliper=None if m.caliper is None else float(m.caliper), exact=list(s.exact), seed=seed,
-        )
+        options = match_options(m)
+        exact = list(s.exact) if m.method in ("nearest", "optimal", "full") else None  # rows hold one cohort
+        matched = match(rows, roles.treatment, covariates, distance=s.distance, exact=exact, seed=seed, **options)
     effect = estimate_effect(matched, outcome, kind=kind, se=ev.se, level=ev.level, seed=seed, label=name,
                              allow_small=ev.allow_small)
     risk_score = prognostic_score(rows, outcome, covariates, roles.treatment, kind=kind)

@@ -1,0 +1,44 @@
+"""Every matching method the contract vocabulary lists runs end to end from a contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract_copies import FIXTURES, copy_contract
+from sop_eval import SopEvalError
+from sop_eval.contract.vocabulary import EVALUATION_MATCH_METHODS
+from sop_eval.designs.psm import PsmDesign
+from sop_eval.pipeline import evaluate
+
+BLOCK = """[evaluation.matching]
+method = "nearest"
+ratio = 10               # up to ten comparison releases for each person served
+replace = true
+caliper = 0.2            # standard deviations of the logit of the propensity score
+caliper_scale = "logit\""""
+SETTINGS = {
+    "nearest": 'method = "nearest"\nmahvars = ["age"]\nmax_controls = 3\nratio = 2',
+    "optimal": 'method = "optimal"',
+    "full": 'method = "full"\nmax_controls = 20',
+    "cem": 'method = "cem"\nk2k = false\ncutpoints = { age = 3, prior_convictions = 3, sentence_months = 2 }',
+    "subclass": 'method = "subclass"\nsubclass = 5\nmin_n = 2',
+    "exact": 'method = "exact"',
+}
+
+
+@pytest.mark.parametrize("method", EVALUATION_MATCH_METHODS)
+def test_contract_runs_each_method(method, tmp_path):
+    assert set(SETTINGS) == set(EVALUATION_MATCH_METHODS)
+    contract = copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet",
+                             **{BLOCK: "allow_small = true\n\n[evaluation.matching]\n" + SETTINGS[method]})
+    if method == "exact":  # seven covariates, some continuous: no two people agree on all, and the engine says so
+        with pytest.raises(SopEvalError, match="exact matching found no matches. Use method='cem'"):
+            evaluate(contract, risk_draws=200)
+        return
+    evaluation = evaluate(contract, risk_draws=200)
+    measured = [c for c in evaluation.cohorts if c.matched is not None]
+    assert measured and all(c.matched.method == method for c in measured)
+    assert evaluation.parameters["matching"]["method"] == method
+    text = " ".join(PsmDesign().methods(evaluation, significance="", policy=""))
+    assert {"nearest": "Mahalanobis distance of age", "optimal": "optimal 1:1", "full": "optimal full matching",
+            "cem": "coarsened exact", "subclass": "subclassification into 5", "exact": "exact matching"}[method] in text
