@@ -147,7 +147,7 @@ def test_money_is_conserved_capped_and_reconciled(tmp_path_factory, rows, terms,
         ledger.pay("2024-12-31")
         state = ledger.state()
         c = state.contract
-        paid = dict(zip(state.payers, state.paid()))
+        paid = dict(zip(state.payers, state.paid(), strict=True))
         due = ledger.due()
         # conserved: every group's payer parts add up to its claims' amounts, which are never above gross
         frame = due.claims

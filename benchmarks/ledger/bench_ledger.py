@@ -12,21 +12,39 @@ it). ``--postgres`` starts a throwaway server from Debian's ``postgresql`` packa
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parents[1] / "tests"))
-
-from ledger_support import PostgresServer, contract_text, postgres_bin
 from sop_eval.ledger import Ledger
+
+HERE = Path(__file__).parent
+
+
+def _test_helpers(name: str) -> ModuleType:
+    """A helper module of the test suite, loaded from its file (``tests/`` is not a package)."""
+    path = HERE.parents[1] / "tests" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_support = _test_helpers("ledger_support")
+PostgresServer = _support.PostgresServer
+contract_text = _support.contract_text
+postgres_bin = _support.postgres_bin
 
 
 def claims_csv(path: Path, n: int, seed: int = 1) -> None:

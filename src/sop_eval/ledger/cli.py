@@ -127,7 +127,8 @@ def _reconcile(args: argparse.Namespace) -> int:
     with _ledger(args) as ledger:
         r = ledger.reconcile(args.as_of)
     for row in r.rows:
-        print(f"{row['group']}: interim {row['interim']:,.2f}, final {row['final']:,.2f}, balance {row['balance']:,.2f}")
+        print(f"{row['group']}: interim {row['interim']:,.2f}, final {row['final']:,.2f}, "
+              f"balance {row['balance']:,.2f}")
     for e in r.evaluations:
         print(f"evaluation entry {e['entry']} ({e['stage']}): {e['total']:,.2f}")
     for p, b in r.balance.items():

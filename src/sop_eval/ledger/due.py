@@ -57,7 +57,8 @@ def quarter(day: np.ndarray) -> np.ndarray:
     return np.char.add(np.char.add(years.astype(str), "-Q"), q.astype(str))
 
 
-def versions(state: State, outcome_names: list[str]) -> tuple[np.ndarray, list[str], dict[tuple[str, int], Decimal | None]]:
+def versions(state: State,
+             outcome_names: list[str]) -> tuple[np.ndarray, list[str], dict[tuple[str, int], Decimal | None]]:
     """Version effective dates, version names and ``{(outcome, version index): price}``."""
     c = state.contract
     starts = [c.effective, *(a.effective for a in c.amendments)]
@@ -93,12 +94,13 @@ def claim_gross(state: State, as_of: dt.date | None) -> pd.DataFrame:
     # price of each claim: tier price, else the version's price
     tiers = {o: c.outcome(o).tier_prices for o in outcome_names}
     frame["price"] = np.asarray([tiers[o][k - 1] if tiers[o] else prices[(o, vi)]
-                                 for o, vi, k in zip(frame["outcome"], frame["version_index"], frame["k"])], dtype=object)
+                                 for o, vi, k in zip(frame["outcome"], frame["version_index"], frame["k"],
+                                                     strict=True)], dtype=object)
     frame["uplift"] = np.asarray(_uplift(state, frame["date"].to_numpy(dtype="datetime64[D]")), dtype=object)
     frame["keep"] = np.asarray(_adjustment(state, frame), dtype=object)
     combos: dict[tuple[Decimal | None, Decimal, Decimal], int] = {}
     gross = np.empty(len(frame), dtype=np.int64)
-    for i, key in enumerate(zip(frame["price"], frame["uplift"], frame["keep"])):
+    for i, key in enumerate(zip(frame["price"], frame["uplift"], frame["keep"], strict=True)):
         g = combos.get(key)
         if g is None:
             p, u, keep = key
@@ -158,7 +160,7 @@ def cumulative_due(state: State, as_of: dt.date | None) -> Due:
             amount = sum(line_parts)
             by_outcome[line["outcome"]] += amount
             total += amount
-            by_payer = [a + b for a, b in zip(by_payer, line_parts)]
+            by_payer = [a + b for a, b in zip(by_payer, line_parts, strict=True)]
     frame = claim_gross(state, as_of)
     amounts, parts = _cap_pass(frame, state, by_outcome, by_payer, total, caps)
     frame["amount"] = amounts
@@ -208,7 +210,7 @@ def _cap_pass(frame: pd.DataFrame, state: State, by_outcome: dict[str, int], by_
     count: dict[str, int] = defaultdict(int)
     person_total: dict[str, int] = defaultdict(int)
     any_payer_cap = any(v is not None for v in payer_caps)
-    for i, (amount, o, person) in enumerate(zip(gross.tolist(), outcomes.tolist(), persons.tolist())):
+    for i, (amount, o, person) in enumerate(zip(gross.tolist(), outcomes.tolist(), persons.tolist(), strict=True)):
         if amount <= 0:
             continue
         vol = volume[o]

@@ -1,8 +1,9 @@
 """The INDIGO data standard (Government Outcomes Lab): a contract's terms and payments as a project's JSON.
 
 Exported: ``outcome_metrics`` (one per outcome), ``outcome_pricings`` (one per outcome and contract
-version that changes its price, with the price index in ``contracted_increases_to_outcome_pricing``), ``outcome_payment_commitments``
-(one per payer: its cap as the maximum potential payment, what it has paid, variations as alterations) and
+version that changes its price, with the price index in ``contracted_increases_to_outcome_pricing``),
+``outcome_payment_commitments`` (one per payer: its cap as the maximum potential payment, what it has
+paid, variations as alterations) and
 ``outcome_payments`` (one per payment run or clawback, outcome and payer, type ``Actual``). Values use the
 standard's ``{"value": …}`` objects. Imported: a rate-card contract's terms from the same sections (the
 first pricing of each metric is the base price, later ones become amendments when their description names
@@ -66,7 +67,7 @@ def export_project(state: State) -> dict[str, Any]:
                 pricing["contracted_increases_to_outcome_pricing"] = _v(
                     f"uprated by index {index.name} (base {index.base.isoformat()})")
             pricings.append(pricing)
-    paid = dict(zip(state.payers, state.paid()))
+    paid = dict(zip(state.payers, state.paid(), strict=True))
     variations = [v for v in state.contract_versions if "prices" in v]
     commitments = []
     for p in c.payers:
@@ -94,7 +95,7 @@ def export_project(state: State) -> dict[str, Any]:
             for i, x in enumerate(line["paid_now"]):
                 totals[i] += x
         for outcome, totals in sorted(by.items()):
-            for payer, amount in zip(state.payers, totals):
+            for payer, amount in zip(state.payers, totals, strict=True):
                 if amount == 0:
                     continue
                 payment: dict[str, Any] = {
@@ -147,7 +148,8 @@ def contract_toml_from_indigo(path: str | Path) -> str:
               for c in doc.get("outcome_payment_commitments", [])]
     if not payers or any(m is None for _, m in payers):
         raise SopEvalError(f"INDIGO file {p.name!r}: every outcome_payment_commitments entry needs "
-                           "organisation_id and maximum_potential_outcome_payment.amount (payer shares come from them).")
+                           "organisation_id and maximum_potential_outcome_payment.amount "
+                           "(payer shares come from them).")
     total = sum(Decimal(str(m)) for _, m in payers)
     base = {m: v[0] for m, v in prices.items()}
     effective = next((d for _, d, _ in base.values() if d), "2000-01-01")
@@ -160,7 +162,7 @@ def contract_toml_from_indigo(path: str | Path) -> str:
                   f"price = {base[m][2]}", ""]
     shares = [Decimal(str(cap)) / total for _, cap in payers]
     shares[-1] = Decimal(1) - sum(shares[:-1])
-    for (payer, cap), share in zip(payers, shares):
+    for (payer, cap), share in zip(payers, shares, strict=True):
         lines += ["[[payers]]", f"name = {json.dumps(payer)}", f"share = {share}", f"cap = {cap}", ""]
     later = sorted({(d, v) for rows in prices.values() for v, d, _ in rows[1:] if d})
     for date, version in later:

@@ -288,13 +288,14 @@ class Ledger:
             status = np.where(claims["validated"].to_numpy(dtype=bool), "claimed", "not validated")
             ids = claims["claim_id"].tolist() if "claim_id" in claims.columns else None
             keys = [sha((f"id:{ids[i]}" if ids else f"{persons[i]}|{o}|{d}").encode()).hexdigest()[:32]
-                    for i, (o, d) in enumerate(zip(claims["outcome"].tolist(), dates))]
+                    for i, (o, d) in enumerate(zip(claims["outcome"].tolist(), dates, strict=True))]
             known = existing_keys(conn, "claim")
             seen: dict[str, tuple[int, tuple[str, ...]]] = {}
             new = []
             already = 0
-            contents = zip(persons, claims["outcome"].tolist(), dates, [str(e) for e in evidence], status.tolist())
-            for row, (key, content) in enumerate(zip(keys, contents), start=1):
+            contents = zip(persons, claims["outcome"].tolist(), dates, [str(e) for e in evidence], status.tolist(),
+                           strict=True)
+            for row, (key, content) in enumerate(zip(keys, contents, strict=True), start=1):
                 if key in seen:
                     first, before = seen[key]
                     if before != content:
@@ -347,7 +348,8 @@ class Ledger:
             inside = (arr["date"] >= np.datetime64(lo)) & (arr["date"] <= np.datetime64(hi)) & \
                 np.isin(arr["status"], ELIGIBLE)
             if not inside.any():
-                raise SopEvalError(f"no claims eligible for payment were achieved from {lo} to {hi}; nothing to sample.")
+                raise SopEvalError(f"no claims eligible for payment were achieved from {lo} to {hi}; "
+                                   "nothing to sample.")
             chosen = draw(arr["seq"][inside], arr["outcome"][inside], fraction, minimum, seed)
             claims = sorted(s for v in chosen.values() for s in v)
             body = {"start": lo.isoformat(), "end": hi.isoformat(), "seed": seed,
@@ -377,7 +379,7 @@ class Ledger:
             if missing:
                 raise SopEvalError(f"{where} has no column(s) {examples(sorted(missing))}; give claim,finding.")
             items = []
-            for i, (c, f) in enumerate(zip(frame["claim"], frame["finding"]), start=1):
+            for i, (c, f) in enumerate(zip(frame["claim"], frame["finding"], strict=True), start=1):
                 if not str(c).strip().isdigit():
                     raise SopEvalError(f"{where}, row {i}: claim = {c!r}; give the claim number from the sample.")
                 items.append((int(c), str(f).strip().lower()))
@@ -469,7 +471,8 @@ class Ledger:
                               "payers": {k: to_pence(Decimal(str(v))) for k, v in line.get("payers", {}).items()}})
             body = {"stage": stage, "directory": d.name, "results_sha256": digest,
                     "audit_sha256": hashlib.sha256(audit_bytes).hexdigest(),
-                    "contract_version": payments.get("contract_version"), "contract_sha256": payments.get("contract_sha256"),
+                    "contract_version": payments.get("contract_version"),
+                    "contract_sha256": payments.get("contract_sha256"),
                     "lines": lines, "recorded_at": _now()}
             return self._append(conn, [("evaluation", None, body)])[0]
 
@@ -643,7 +646,8 @@ def _lines(payers: list[str], before: Mapping[str, list[int]], after: Mapping[st
         b = before.get(group, [0] * len(payers))
         a = after.get(group, [0] * len(payers))
         if a != b:
-            lines.append({"group": group, "due": a, "already_paid": b, "paid_now": [x - y for x, y in zip(a, b)]})
+            lines.append({"group": group, "due": a, "already_paid": b,
+                          "paid_now": [x - y for x, y in zip(a, b, strict=True)]})
     return lines
 
 
@@ -667,7 +671,8 @@ def clawback_body(state: State, claims: list[int], reason: str) -> dict[str, Any
     after_state = _withdrawn(state, claims)
     due = cumulative_due(after_state, state.last_period_end)
     payers = due.payers
-    new = {g: [min(s, d) for s, d in zip(v, due.groups.get(g, [0] * len(payers)))] for g, v in state.settled.items()}
+    new = {g: [min(s, d) for s, d in zip(v, due.groups.get(g, [0] * len(payers)), strict=True)]
+           for g, v in state.settled.items()}
     lines = _lines(payers, state.settled, new)
     paid = [sum(line["paid_now"][i] for line in lines) for i in range(len(payers))]
     return {"claims": sorted(claims), "reason": reason, "payers": payers, "lines": lines, "paid": paid,
@@ -706,8 +711,9 @@ def reconciliation(state: State, due: Due) -> Reconciliation:
             continue
         rows.append({"group": g, "interim": to_money(sum(a)), "final": to_money(sum(b)),
                      "balance": to_money(sum(b) - sum(a))})
-    interim = {p: to_money(v) for p, v in zip(payers, state.paid())}
-    final = {p: to_money(v) for p, v in zip(payers, due.totals())}
-    evaluations = tuple({"stage": e["stage"], "entry": e["seq"], "total": to_money(sum(x["amount"] for x in e["lines"]))}
+    interim = {p: to_money(v) for p, v in zip(payers, state.paid(), strict=True)}
+    final = {p: to_money(v) for p, v in zip(payers, due.totals(), strict=True)}
+    evaluations = tuple({"stage": e["stage"], "entry": e["seq"],
+                         "total": to_money(sum(x["amount"] for x in e["lines"]))}
                         for e in state.evaluations)
     return Reconciliation(tuple(payers), tuple(rows), interim, final, evaluations)

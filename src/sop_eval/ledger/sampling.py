@@ -77,8 +77,8 @@ def estimate(strata: Mapping[str, tuple[Sequence[int], Sequence[bool], int, int]
             s2 = float(np.sum((d - d.mean()) ** 2) / (n - 1))
             variance += N * N * (1 - n / N) * s2 / n
         invalid_value += r * X
-        out[h] = {"rate": str(r_exact.quantize(Decimal("1e-12")).normalize()), "sampled": n, "invalid": int(np.sum(bad)),
-                  "claims": N}
+        out[h] = {"rate": str(r_exact.quantize(Decimal("1e-12")).normalize()), "sampled": n,
+                  "invalid": int(np.sum(bad)), "claims": N}
     rate = invalid_value / total_value if total_value else 0.0
     se = math.sqrt(variance) / total_value if total_value else 0.0
     z = NormalDist().inv_cdf(0.5 + level / 2)

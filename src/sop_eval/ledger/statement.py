@@ -12,6 +12,10 @@ from sop_eval.ledger.state import State
 from sop_eval.outputs import write_text_atomic
 from sop_eval.payments.money import fmt_money
 
+_STYLE = ("body{font-family:sans-serif;max-width:52rem;margin:2rem auto}"
+          "td,th{padding:.2rem .6rem;border-bottom:1px solid #ccc}\n"
+          ".n{text-align:right;font-variant-numeric:tabular-nums}")
+
 
 def statement_html(state: State, payer: str) -> str:
     """The statement of ``payer`` as a self-contained HTML page (no person-level data)."""
@@ -19,7 +23,10 @@ def statement_html(state: State, payer: str) -> str:
         raise SopEvalError(f"payer {payer!r} is not a payer of the contract; payers: {examples(state.payers)}.")
     c = state.contract
     i = state.payers.index(payer)
-    money = lambda pence: escape(fmt_money(to_money(pence), c.currency))
+
+    def money(pence: int) -> str:
+        return escape(fmt_money(to_money(pence), c.currency))
+
     rows = []
     for r in sorted(state.runs + state.clawbacks, key=lambda r: r["seq"]):
         what = f"clawback: {r['reason']}" if "claims" in r else f"payment run to {r['period_end']}"
@@ -33,12 +40,12 @@ def statement_html(state: State, payer: str) -> str:
     role = "commissioner" if i == 0 else "co-funder (top-up)"
     share = c.payers[i].share
     cap = c.payers[i].cap
+    cap_text = "" if cap is None else ", cap " + escape(fmt_money(cap, c.currency))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Statement: {escape(payer)}</title>
-<style>body{{font-family:sans-serif;max-width:52rem;margin:2rem auto}}td,th{{padding:.2rem .6rem;border-bottom:1px solid #ccc}}
-.n{{text-align:right;font-variant-numeric:tabular-nums}}</style></head><body>
+<style>{_STYLE}</style></head><body>
 <h1>Statement for {escape(payer)}</h1>
-<p>{escape(c.name)} — {escape(role)}, share {share}{'' if cap is None else ', cap ' + escape(fmt_money(cap, c.currency))}.
+<p>{escape(c.name)} — {escape(role)}, share {share}{cap_text}.
 Ledger entries up to {state.last_seq}.</p>
 <table><thead><tr><th>entry</th><th>what</th><th class=n>amount</th></tr></thead><tbody>
 {''.join(rows)}

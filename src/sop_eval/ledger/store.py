@@ -181,7 +181,8 @@ def append_rows(conn: Connection, rows: Sequence[tuple[int, str, str | None, str
     )
 
 
-def read_entries(conn: Connection, upto: int | None = None, skip: Sequence[str] = (), after: int = 0) -> Iterator[Entry]:
+def read_entries(conn: Connection, upto: int | None = None, skip: Sequence[str] = (),
+                 after: int = 0) -> Iterator[Entry]:
     """Every entry in sequence order (after ``after``, up to ``upto`` inclusive, leaving out the kinds in
     ``skip``), streamed."""
     query = select(entries.c.seq, entries.c.kind, entries.c.key, entries.c.body, entries.c.prev_hash,
