@@ -167,8 +167,8 @@ class Verification:
 
     def text(self) -> str:
         """The report ``sop-eval verify`` prints: the verdict and bottom line first, then inputs, then details."""
-        lines = ["VERIFIED: the re-run agrees with every file and every figure" if self.ok
-                 else "NOT VERIFIED: " + "; ".join(self.reasons())]
+        lines = ["verified: the re-run agrees with every file and every figure" if self.ok
+                 else "NOT verified: " + "; ".join(self.reasons())]
         bottom = self.bottom_line
         source = "re-computed" if self.rerun else "as results.json states them; not re-computed"
         lines += ["", f"Payments due ({source}):"]
