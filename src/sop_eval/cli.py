@@ -109,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", metavar="DATE", help="compute payments as of this date (YYYY-MM-DD); also the data "
                      "extract date where the contract gives no [evaluation] extract_date")
     run.set_defaults(handler=_run)
-    verify = sub.add_parser("verify", help="re-run an evaluation from its audit record and compare every file and "
-                            "figure; exit 0 verified, 1 not, 2 unreadable")
+    verify = sub.add_parser("verify", help="re-run an evaluation from its audit record and compare every file "
+                            "and figure; exit 0 verified, 1 not, 2 unreadable")
     verify.add_argument("directory", help="a directory written by `sop-eval run` or `sop-eval demo`")
     verify.add_argument("--contract", metavar="PATH", help="the contract, where it is not at its recorded place "
                         "(relative to the directory)")

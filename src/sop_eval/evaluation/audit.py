@@ -191,7 +191,8 @@ def check_audit(record: dict[str, Any]) -> list[str]:
     now = seal(record)
     if now["sha256"] == stored["sha256"]:
         return problems
-    recorded = stored.get("parts") if isinstance(stored.get("parts"), dict) else {}
+    parts = stored.get("parts")
+    recorded: dict[str, Any] = parts if isinstance(parts, dict) else {}
     for name in sorted(set(recorded) | set(now["parts"])):
         if name not in now["parts"]:
             if f"{name} is missing" not in problems:

@@ -282,9 +282,9 @@ def _copy_inputs(contract_path: Path, staging: Path) -> Path:
         header = re.match(r"\s*\[([^\[\]]+)\]\s*(#.*)?$", line)
         if header:
             section = header.group(1).strip()
-        key = re.match(r"\s*(participants|comparison_pool)\s*=", line)
-        if section == "data" and key and key.group(1) in copies:
-            line = f'{key.group(1)} = "{copies[key.group(1)]}"\n'
+        found = re.match(r"\s*(participants|comparison_pool)\s*=", line)
+        if section == "data" and found and found.group(1) in copies:
+            line = f'{found.group(1)} = "{copies[found.group(1)]}"\n'
         text.append(line)
     (staging / "contract").mkdir()
     copied = staging / "contract" / contract_path.name

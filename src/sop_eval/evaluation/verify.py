@@ -23,7 +23,6 @@ from sop_eval.contract import Contract, load_contract
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.evaluation.audit import check_audit, column_digests, environment, read_audit, sha256_bytes, sha256_file
 from sop_eval.evaluation.evaluate import bundle_files, evaluate
-from sop_eval.outputs import dumps
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy
 
 FLOAT_RTOL = 1e-9
@@ -311,7 +310,8 @@ def _columns_changed(entry: Mapping[str, Any], path: Path) -> str:
         now = column_digests(path, entry.get("rows_ordered_by"))
     except SopEvalError as exc:
         return f"changed since the run, and cannot be read: {exc}"
-    before = entry.get("columns") if isinstance(entry.get("columns"), dict) else {}
+    columns = entry.get("columns")
+    before: dict[str, Any] = columns if isinstance(columns, dict) else {}
     parts = []
     changed = [c for c in before if c in now["columns"] and now["columns"][c] != before[c]]
     if changed:
@@ -340,7 +340,7 @@ def _environment_changes(recorded: Any) -> tuple[str, ...]:
     for key in ("sop_eval", "python"):
         if recorded.get(key) != now[key]:
             out.append(f"{key} {now[key]} (run: {recorded.get(key)})")
-    deps = recorded.get("dependencies") if isinstance(recorded.get("dependencies"), Mapping) else {}
+    deps: Mapping[str, Any] = recorded["dependencies"] if isinstance(recorded.get("dependencies"), Mapping) else {}
     for name, version in now["dependencies"].items():
         if deps.get(name) != version:
             out.append(f"{name} {version} (run: {deps.get(name)})")
@@ -365,7 +365,7 @@ def _read_results(out_dir: Path) -> Any:
 def _repointed(contract: Contract, located: Mapping[str, Path]) -> Contract:
     if contract.data is None:
         return contract
-    changes = {role: path for role, path in located.items() if hasattr(contract.data, role)}
+    changes: dict[str, Any] = {role: path for role, path in located.items() if hasattr(contract.data, role)}
     return replace(contract, data=replace(contract.data, **changes)) if changes else contract
 
 
@@ -390,7 +390,7 @@ def verify(
     checks: list[dict[str, Any]] = []
     why: list[str] = []
 
-    centry = record.get("contract") if isinstance(record.get("contract"), Mapping) else {}
+    centry: Mapping[str, Any] = record["contract"] if isinstance(record.get("contract"), Mapping) else {}
     recorded_path = centry.get("path") if isinstance(centry.get("path"), str) else None
     contract_path = Path(contract) if contract is not None else (out_dir / recorded_path if recorded_path else None)
     contract_name = Path(recorded_path).name if recorded_path else "contract.toml"
@@ -404,7 +404,7 @@ def verify(
         why.append("the contract is missing (give it with --contract PATH)")
 
     located: dict[str, Path] = {}
-    entries = record.get("inputs") if isinstance(record.get("inputs"), list) else []
+    entries: list[Any] = record["inputs"] if isinstance(record.get("inputs"), list) else []
     for entry in entries:
         entry = entry if isinstance(entry, Mapping) else {}
         relative = entry.get("path") if isinstance(entry.get("path"), str) else None
@@ -429,7 +429,7 @@ def verify(
             why.append(f"input {Path(relative).name} is missing (give the folder holding it with --data-dir DIR)")
         checks.append(check)
 
-    recorded_outputs = record.get("outputs") if isinstance(record.get("outputs"), Mapping) else {}
+    recorded_outputs: Mapping[str, Any] = record["outputs"] if isinstance(record.get("outputs"), Mapping) else {}
     outputs = {}
     for name in sorted(recorded_outputs):
         check = _file_check("output", name, out_dir / name, recorded_outputs[name], "it was deleted since the run")
