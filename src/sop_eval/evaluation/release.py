@@ -64,8 +64,12 @@ def release_record(evaluation: Any, policy: DisclosurePolicy) -> tuple[dict[str,
     protected: list[ProtectedTable] = []
     measured = [r for r in rows if "n_treated" in r]
     if measured:
-        table = protect(pd.DataFrame(measured).set_index("cohort")[list(_COUNTS)], list(_COUNTS),
-                        name="release: people per cohort", policy=policy)
+        frame = pd.DataFrame(measured).set_index("cohort")[list(_COUNTS)]
+        parts = frame.drop(index="pooled", errors="ignore")
+        # the pooled row adds up the cohorts it pools: a total that could reveal a suppressed cohort
+        total = "pooled" if "pooled" in frame.index and len(parts) > 1 and \
+            (parts.sum() == frame.loc["pooled"]).all() else None
+        table = protect(frame, list(_COUNTS), name="release: people per cohort", policy=policy, total_row=total)
         protected.append(table)
         for r in measured:
             for key in _COUNTS:

@@ -473,7 +473,8 @@ def verify(
             check.update(ok=False, detail="the re-run writes it but the run did not")
         elif sha256_bytes(files[name]) != recorded_outputs[name]:
             note = " (package versions differ, see above)" if env else ""
-            check.update(ok=False, detail=check["detail"] + f"; re-rendered, it differs from the run's{note}")
+            kept = "as the run wrote it" if check["ok"] else check["detail"]
+            check.update(ok=False, detail=f"{kept}; the re-run renders it differently{note}")
         elif check["ok"]:
             check["detail"] = "unchanged, and re-rendered identically"
     checks.extend(outputs[name] for name in sorted(outputs))
