@@ -212,3 +212,25 @@ def test_a_run_never_writes_over_its_inputs(tmp_path, capsys):
     assert main(["run", str(contract), "--out", str(tmp_path / "c")]) == 2
     assert "holds an input of this run" in capsys.readouterr().err
     assert contract.is_file() and (tmp_path / "c" / "reoffending_small.csv").is_file()
+
+
+def test_release_export_hides_a_small_cohort_and_the_total_that_would_reveal_it():
+    from types import SimpleNamespace as NS
+
+    from sop_eval.evaluation.release import release_record
+
+    effects = {"a": NS(n_treated=5, n_comparison=40), "b": NS(n_treated=120, n_comparison=900)}
+    pooled = NS(n_treated=125, n_comparison=940)
+    head = pd.DataFrame([{"cohort": k, "status": "measured", "treated_per_100": 12.345, "reduction": 0.1234,
+                          "payment": 10.0} for k in ("a", "b", "pooled")])
+    ev = NS(headline=lambda: head, cohorts=[NS(name=k, effect=e) for k, e in effects.items()], pooled=pooled,
+            data=NS(to_dict=lambda: {"n_treated": 125, "n_pool": 5000}), design="psm", outcome="events",
+            parameters={"extract_date": "2020-01-01"}, schedule=NS(total=20.0, by_payer={"payer": 20.0}),
+            contract=NS(name="c", version="1", currency="GBP", sha256="0" * 64))
+    record, log = release_record(ev, DEFAULT_POLICY)
+    rows = {r["cohort"]: r for r in record["cohorts"]}
+    assert rows["a"]["n_treated"] == DEFAULT_POLICY.mask  # primary: 1-7
+    assert rows["b"]["n_treated"] == DEFAULT_POLICY.mask  # secondary: the pooled total would give a away
+    assert rows["pooled"]["n_treated"] == 125 and rows["b"]["n_comparison"] == 900
+    assert rows["a"]["treated_per_100"] == 12.3 and rows["a"]["reduction_percent"] == 12.3
+    assert [t.name for t in log] == ["release: people per cohort", "release: people in the data"]
