@@ -39,8 +39,13 @@ def test_demo_runs_in_a_subprocess(tmp_path):
     assert "pooled" in done.stdout and "total due: GBP" in done.stdout
     assert (tmp_path / "demo" / "report.html").exists()
     assert "Traceback" not in done.stderr
-    again = run("verify", str(tmp_path / "demo"))
-    assert again.returncode == 0 and "verified" in again.stdout
+    # self-contained: the contract and data travel with the results, so the folder verifies anywhere
+    assert (tmp_path / "demo" / "contract" / "demo.toml").is_file() and (tmp_path / "demo" / "data").is_dir()
+    moved = tmp_path / "elsewhere" / "bundle"
+    moved.parent.mkdir()
+    (tmp_path / "demo").rename(moved)
+    again = run("verify", str(moved))
+    assert again.returncode == 0 and again.stdout.startswith("verified:"), again.stdout + again.stderr
 
 
 def test_user_error_is_one_line_and_exit_2(monkeypatch, capsys):

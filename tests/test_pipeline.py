@@ -32,7 +32,8 @@ def small_run(tmp_path_factory):
 
 def test_run_writes_every_output(small_run):
     _, out, evaluation = small_run
-    assert sorted(p.name for p in out.iterdir()) == ["audit.json", "figures", "report.html", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["audit.json", "figures", "report.html", "results.json",
+                                                     "results.release.json"]
     assert len(list((out / "figures").glob("*.png"))) >= 4
     results = json.loads((out / "results.json").read_text())
     assert [c["name"] for c in results["cohorts"]] == ["cohort 1", "cohort 2"]
@@ -59,7 +60,7 @@ def test_verify_agrees_then_names_what_changed(small_run, tmp_path):
     results = json.loads((copy / "results.json").read_text())
     results["pooled"]["estimate"] += 0.01
     (copy / "results.json").write_text(json.dumps(results))
-    outcome = verify(copy)
+    outcome = verify(copy, contract=contract, data_dir=contract.parent)  # the results alone moved
     assert not outcome.ok
     assert any(c["check"] == "results.json" and not c["ok"] for c in outcome.checks)
     assert [d.path for d in outcome.differences] == ["pooled.estimate"]
@@ -76,7 +77,8 @@ def test_verify_cli_exit_codes_and_changed_input(tmp_path, capsys):
     data.to_csv(tmp_path / "c" / "reoffending_small.csv", index=False)
     assert main(["verify", str(out)]) == 1
     printed = capsys.readouterr().out
-    assert re.search(r"input .*reoffending_small.csv\s+NO\s+changed", printed)
+    assert re.search(r"NO  input participants reoffending_small.csv: changed since the run: "
+                     r"column\(s\) 'reconviction_events' changed", printed)
     assert "differs: cohorts[0].effect.treated_mean" in printed
     assert "NOT verified" in printed
 

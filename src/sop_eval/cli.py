@@ -67,26 +67,22 @@ def _demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     with resources.as_file(resources.files("sop_eval").joinpath("fixtures/contracts/demo.toml")) as contract:
         print("sop-eval demo: a Peterborough-style bond on simulated releases (true effect: -10% in expected events)\n")
-        evaluation = run(contract, out, seed=args.seed)
+        evaluation = run(contract, out, seed=args.seed, bundle_inputs=True)
     _print_headline(evaluation, out)
+    print(f"the contract and data are copied into {out / 'contract'} and {out / 'data'}: the folder is self-contained")
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
     from sop_eval.evaluation import verify  # lazy: fast --help (module docstring)
-    from sop_eval.report.tables import format_table
+    from sop_eval.outputs import dumps
 
-    result = verify(args.directory)
-    print(format_table(result.summary().assign(ok=lambda d: d["ok"].map({True: "yes", False: "NO"}))))
-    if result.ok:
-        print("\nverified: every input is unchanged and every figure agrees")
-        return 0
-    for d in result.differences[:50]:
-        print(f"differs: {d.path}: stored {d.stored!r}, re-computed {d.recomputed!r} ({d.rule})")
-    if len(result.differences) > 50:
-        print(f"… and {len(result.differences) - 50} more")
-    print("\nNOT verified")
-    return 1
+    result = verify(args.directory, contract=args.contract, data_dir=args.data_dir)
+    if args.json:
+        print(dumps(result.to_dict()), end="")
+    else:
+        print(result.text())
+    return result.exit_code
 
 
 def _pay(args: argparse.Namespace) -> int:
@@ -113,10 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output directory")
     run.add_argument("--seed", type=int, default=DEFAULT_SEED,
                      help=f"seed of every random step (default {DEFAULT_SEED})")
-    run.add_argument("--as-of", metavar="DATE", help="compute payments as of this date (YYYY-MM-DD)")
+    run.add_argument("--as-of", metavar="DATE", help="compute payments as of this date (YYYY-MM-DD); also the data "
+                     "extract date where the contract gives no [evaluation] extract_date")
     run.set_defaults(handler=_run)
-    verify = sub.add_parser("verify", help="re-run an evaluation from its audit record and compare every figure")
+    verify = sub.add_parser("verify", help="re-run an evaluation from its audit record and compare every file "
+                            "and figure; exit 0 verified, 1 not, 2 unreadable")
     verify.add_argument("directory", help="a directory written by `sop-eval run` or `sop-eval demo`")
+    verify.add_argument("--contract", metavar="PATH", help="the contract, where it is not at its recorded place "
+                        "(relative to the directory)")
+    verify.add_argument("--data-dir", metavar="DIR", help="the folder holding the data files, where they are not "
+                        "at their recorded place (relative to the contract)")
+    verify.add_argument("--json", action="store_true", help="print the answer as one JSON record")
     verify.set_defaults(handler=_verify)
     pay = sub.add_parser("pay", help="the payments a contract makes for effect estimates or rate-card claims")
     pay.add_argument("contract", help="contract terms (TOML)")

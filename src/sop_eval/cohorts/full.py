@@ -19,8 +19,8 @@ anti-exact) are left unmatched.
 
 Scale: the network is dense, treated × controls arcs per exact stratum. Measured (2 cores,
 benchmarks/matching/strata_scale.json): 1,000 treated and 10,000 controls (10^7 arcs) in 37 s, the
-largest pool tried that fits in 60 s; 2,000 and 20,000 took 193 s. Strata above :data:`MAX_ARCS` arcs are refused (split with exact=, or use a
-caliper, which removes arcs).
+largest pool tried that fits in 60 s; 2,000 and 20,000 took 193 s. Strata above :data:`MAX_ARCS` arcs
+are refused (split with exact=, or use a caliper, which removes arcs).
 """
 
 from __future__ import annotations

@@ -3,14 +3,18 @@
 :func:`evaluate` runs the evaluation a contract describes and returns an :class:`Evaluation`; the
 design (``[evaluation] design``, one of :data:`sop_eval.designs.DESIGNS`) measures each contract
 cohort, everything else is the same for every design. :func:`run` also writes ``results.json``,
-``report.html``, ``figures/`` and ``audit.json`` into a directory, atomically.
+``results.release.json``, ``report.html``, ``figures/`` and ``audit.json`` into a directory, atomically.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
+import shutil
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +28,16 @@ from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, SopEvalWarning
 from sop_eval.evaluation.audit import write_audit
+from sop_eval.evaluation.release import NOT_FOR_RELEASE, release_record
 from sop_eval.evaluation.results import Evaluation
 from sop_eval.finance import payment_risk
 from sop_eval.outputs import atomic_directory, dumps
 from sop_eval.payments import calculate
 from sop_eval.report import evaluation_report
-from sop_eval.report.disclosure import DEFAULT_POLICY
+from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable
 from sop_eval.seeds import DEFAULT_SEED
 
-__all__ = ["COHORT_COLUMN", "DEFAULT_SEED", "evaluate", "run"]
+__all__ = ["COHORT_COLUMN", "DEFAULT_SEED", "bundle_files", "evaluate", "results_record", "run", "with_extract_date"]
 
 
 # -- loading -------------------------------------------------------------------------------------------
@@ -102,6 +107,7 @@ def evaluate(
     if not isinstance(contract, Contract):
         contract = load_contract(contract)
     design = _design(contract)
+    contract = with_extract_date(contract, as_of)
     frame, inputs = _load_data(contract, data)
     prepared = design.prepare(contract, frame, seed=seed, as_of=as_of, risk_draws=risk_draws)
     bar = tqdm(contract.cohorts, desc="cohorts", unit="cohort", disable=_quiet(progress), leave=False)
@@ -116,6 +122,27 @@ def evaluate(
         schedule=schedule, payment_risk=_payment_risk(contract, measured, risk_draws, seed),
         parameters=prepared.parameters, inputs=inputs, design=design.name, fit=prepared.fit,
     )
+
+
+def with_extract_date(contract: Contract, as_of: dt.date | str | None) -> Contract:
+    """``contract`` with its data extract date settled: a design that pays on measured outcomes (one that
+    reads ``[evaluation] extract_date``) needs it; without the key the ``as_of`` date is taken as the
+    extract date, and without either the evaluation is refused (never guessed)."""
+    ev = contract.evaluation
+    design = DESIGNS.get(ev.design) if ev is not None else None
+    if ev is None or design is None or "extract_date" not in design.contract_keys or ev.extract_date is not None:
+        return contract
+    if as_of is None:
+        raise SopEvalError(
+            f"contract '{Path(contract.source).name}': [evaluation] extract_date is missing; a {design.title} "
+            "evaluation pays only for cohorts whose outcome window closed by the date the data were extracted. "
+            "Add `extract_date = YYYY-MM-DD` to [evaluation], or pass --as-of YYYY-MM-DD (as_of= in Python)."
+        )
+    try:
+        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+    except ValueError:
+        raise SopEvalError(f"--as-of {as_of!r} is not a date; give it as YYYY-MM-DD.") from None
+    return replace(contract, evaluation=replace(ev, extract_date=day))
 
 
 def _pooled_result(contract: Contract, outcome: str, results: Sequence[CohortResult]) -> EffectEstimate | None:
@@ -142,6 +169,35 @@ def _payment_risk(contract: Contract, estimates: Sequence[EffectEstimate], draws
 
 
 # -- writing a run -------------------------------------------------------------------------------------
+def results_record(evaluation: Evaluation, contract_name: str) -> dict[str, Any]:
+    """The content of ``results.json``: every figure, marked not for release, the contract named by its file
+    name only (where it lives is the audit record's business, relative to the bundle)."""
+    record = evaluation.to_dict()
+    record["contract"] = {**record["contract"], "source": contract_name}
+    record["release"] = NOT_FOR_RELEASE
+    return record
+
+
+def bundle_files(
+    evaluation: Evaluation, policy: DisclosurePolicy, contract_name: str
+) -> tuple[dict[str, bytes], list[ProtectedTable]]:
+    """Every file of a results bundle except ``audit.json``, by path inside the bundle, and the disclosure log.
+
+    ``results.json`` (unrounded, not for release), ``results.release.json`` (counts under ``policy``),
+    ``report.html`` and one PNG per figure under ``figures/``; :func:`sop_eval.evaluation.verify` renders
+    them again to compare.
+    """
+    html, figures, protected = evaluation_report.build_report(evaluation, policy)
+    release, release_log = release_record(evaluation, policy)
+    files = {
+        "results.json": dumps(results_record(evaluation, contract_name)).encode("utf-8"),
+        "results.release.json": dumps(release).encode("utf-8"),
+        "report.html": html.encode("utf-8"),
+    }
+    files.update({f"figures/{fig.name}": fig.png for fig in figures})
+    return files, [*protected, *release_log]
+
+
 def run(
     contract: str | Path,
     out: str | Path,
@@ -150,12 +206,18 @@ def run(
     as_of: dt.date | str | None = None,
     progress: bool | None = None,
     risk_draws: int = 100_000,
-    policy: Any = None,
+    policy: DisclosurePolicy | None = None,
+    bundle_inputs: bool = False,
 ) -> Evaluation:
-    """Evaluate ``contract`` and write ``results.json``, ``report.html``, ``figures/`` and ``audit.json`` into ``out``.
+    """Evaluate ``contract`` and write a results bundle into ``out``: ``results.json``, ``results.release.json``,
+    ``report.html``, ``figures/`` and ``audit.json``.
 
-    Everything is built in a temporary directory next to ``out`` and moved into place only when the
-    whole run has succeeded, so an interrupted run leaves no half-written output.
+    Every path written is relative: the audit record names the contract relative to ``out`` and each data
+    file relative to the contract, so the folder holding both can be copied anywhere and verified there.
+    With ``bundle_inputs`` the contract and its data files are copied into ``out/contract/`` and ``out/data/``
+    (the contract's ``[data]`` paths rewritten to the copies) and the run reads the copies: the bundle is
+    then self-contained. Everything is built in a temporary directory next to ``out`` and moved into place
+    only when the whole run has succeeded; a run never writes over its own inputs.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -164,14 +226,72 @@ def run(
     if not contract_path.is_file():
         raise SopEvalError(f"contract file '{contract}' does not exist; give the path of a contract .toml file.")
     policy = policy or DEFAULT_POLICY
-    evaluation = evaluate(contract_path, seed=seed, as_of=as_of, progress=progress, risk_draws=risk_draws)
-    results_text = dumps(evaluation.to_dict())
-    html, figures, protected = evaluation_report.build_report(evaluation, policy)
-    with atomic_directory(out) as staging:
-        (staging / "results.json").write_text(results_text, encoding="utf-8")
-        (staging / "report.html").write_text(html, encoding="utf-8")
-        (staging / "figures").mkdir()
-        for fig in figures:
-            (staging / "figures" / fig.name).write_bytes(fig.png)
-        write_audit(staging / "audit.json", contract_path, evaluation, results_text, protected, policy, out)
+    inputs = [contract_path, *_data_paths(load_contract(contract_path))]
+    with atomic_directory(out, inputs=inputs) as staging:
+        if bundle_inputs:
+            contract_path = _copy_inputs(contract_path, staging)
+            bundle = staging
+        else:
+            bundle = out.resolve()
+        evaluation = evaluate(contract_path, seed=seed, as_of=as_of, progress=progress, risk_draws=risk_draws)
+        files, protected = bundle_files(evaluation, policy, contract_path.name)
+        for name, content in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_bytes(content)
+        write_audit(staging / "audit.json", contract=_relative(contract_path, bundle), evaluation=evaluation,
+                    contract_path=contract_path, outputs=files, protected=protected, policy=policy)
     return evaluation
+
+
+def _data_paths(contract: Contract) -> list[Path]:
+    settings = contract.data
+    if settings is None:
+        return []
+    return [Path(p) for p in (settings.participants, settings.comparison_pool) if p is not None]
+
+
+def _relative(path: Path, start: Path) -> str:
+    """``path`` relative to the directory ``start``, with forward slashes (the file name alone across drives)."""
+    try:
+        return Path(os.path.relpath(path, start)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.name
+
+
+_DATA_KEYS = ("participants", "comparison_pool")
+
+
+def _copy_inputs(contract_path: Path, staging: Path) -> Path:
+    """Copy the contract into ``staging/contract/`` and its data files into ``staging/data/``, pointing the
+    copy's ``[data]`` paths at the copied files; returns the copied contract's path."""
+    contract = load_contract(contract_path)
+    copies: dict[str, str] = {}
+    (staging / "data").mkdir()
+    for key in _DATA_KEYS:
+        path = getattr(contract.data, key, None) if contract.data is not None else None
+        if path is None:
+            continue
+        target = staging / "data" / Path(path).name
+        if target.exists():
+            raise SopEvalError(f"contract '{contract_path.name}': [data] names two files called '{target.name}'; "
+                               "rename one of them to bundle the inputs.")
+        shutil.copyfile(path, target)
+        copies[key] = f"../data/{target.name}"
+    text, section = [], ""
+    for line in contract_path.read_text(encoding="utf-8").splitlines(keepends=True):
+        header = re.match(r"\s*\[([^\[\]]+)\]\s*(#.*)?$", line)
+        if header:
+            section = header.group(1).strip()
+        found = re.match(r"\s*(participants|comparison_pool)\s*=", line)
+        if section == "data" and found and found.group(1) in copies:
+            line = f'{found.group(1)} = "{copies[found.group(1)]}"\n'
+        text.append(line)
+    (staging / "contract").mkdir()
+    copied = staging / "contract" / contract_path.name
+    copied.write_text("".join(text), encoding="utf-8")
+    moved = load_contract(copied)
+    for key, relative in copies.items():
+        if Path(getattr(moved.data, key)).resolve() != (copied.parent / relative).resolve():
+            raise SopEvalError(f"contract '{contract_path.name}': could not point the copy's [data] {key} at the "
+                               "bundled file; write it as one line `" + key + ' = "file.csv"` in the [data] table.')
+    return copied
