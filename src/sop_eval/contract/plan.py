@@ -134,7 +134,8 @@ class DataSettings:
 class MatchingSettings:
     """Matching settings: ``method``, up to ``ratio`` controls each, ``replace``, ``caliper`` (in SDs of
     ``caliper_scale``), ``exact`` columns and the propensity ``distance`` model as the contract writes it
-    (``glm`` or ``logit``: both a logistic regression). :attr:`score` is what the matching runs on."""
+    (``glm`` or ``logit``: both a logistic regression) and ``ties`` (with replacement, keep every control tied
+    at the last matched distance, sharing the weight). :attr:`score` is what the matching runs on."""
 
     method: str = "nearest"
     ratio: int = 1
@@ -143,6 +144,7 @@ class MatchingSettings:
     caliper_scale: str = "logit"
     exact: tuple[str, ...] = ()
     distance: str = "glm"
+    ties: bool = False
 
     @property
     def score(self) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.contract import Cohort
-from sop_eval.contract.timing import WindowTiming, window_closes
+from sop_eval.contract.timing import WindowTiming, assignment_order, window_closes
 from sop_eval.data.dates import parse_dates
 from sop_eval.data.readers import read_table
 from sop_eval.data.schema import ColumnRoles
@@ -44,6 +44,7 @@ class EvaluationData:
     court_lag_months: int = 0
     source: str | None = field(default=None)
     cohorts: tuple[Cohort, ...] = ()
+    overlap: str | None = None
 
     @property
     def treated(self) -> pd.DataFrame:
@@ -62,7 +63,8 @@ class EvaluationData:
         each contract cohort's own months (:func:`outcome_windows`).
         """
         return outcome_windows(
-            self.frame, self.roles, self.extract_date, self.follow_up_months, self.court_lag_months, self.cohorts
+            self.frame, self.roles, self.extract_date, self.follow_up_months, self.court_lag_months, self.cohorts,
+            self.overlap,
         )
 
     def summary(self) -> pd.DataFrame:
@@ -93,7 +95,7 @@ class EvaluationData:
 
 
 def _contract_cohorts(
-    treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort]
+    treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort], overlap: str | None = None
 ) -> tuple[pd.Series, dict[Any, Cohort | None]]:
     """The group of each treated row, and the contract cohort (or None) of each group.
 
@@ -108,7 +110,7 @@ def _contract_cohorts(
         key = treated[roles.cohort]
     elif dates is not None and cohorts and len(windows) == len(cohorts):
         key = pd.Series("all", index=treated.index, dtype=object)
-        for c in windows:
+        for c in assignment_order(windows, overlap):
             key[(dates.dt.date >= c.entry_start) & (dates.dt.date <= c.entry_end)] = c.name
     else:
         key = pd.Series("all", index=treated.index)
@@ -134,6 +136,7 @@ def outcome_windows(
     follow_up_months: int,
     court_lag_months: int,
     cohorts: Sequence[Cohort] = (),
+    overlap: str | None = None,
 ) -> pd.DataFrame:
     """When each treated cohort's outcome window closes: last index date + follow-up + court lag months.
 
@@ -144,7 +147,7 @@ def outcome_windows(
     if roles.index_date is None:
         raise SopEvalError("outcome windows need an index date column; declare it with ColumnRoles(index_date=...).")
     treated = frame[frame[roles.treatment] == 1]
-    key, owners = _contract_cohorts(treated, roles, tuple(cohorts))
+    key, owners = _contract_cohorts(treated, roles, tuple(cohorts), overlap)
     last = treated.groupby(key, observed=True)[roles.index_date].max()
     default = WindowTiming(int(follow_up_months), int(court_lag_months))
     timing = [owners.get(value) or default for value in last.index]
@@ -159,9 +162,10 @@ def outcome_windows(
     return out.reset_index()
 
 
-def _check_sizes(treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort]) -> list[str]:
+def _check_sizes(treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort],
+                 overlap: str | None = None) -> list[str]:
     """Messages for contract cohorts whose ``size`` differs from the people served the data hold for them."""
-    key, owners = _contract_cohorts(treated, roles, tuple(cohorts))
+    key, owners = _contract_cohorts(treated, roles, tuple(cohorts), overlap)
     counts: dict[str, int] = {}
     for value, n in key.value_counts().items():
         owner = owners.get(value)
@@ -217,6 +221,7 @@ def validate(
     date_format: str | None = None,
     dayfirst: bool | None = None,
     treated_values: Any = None,
+    overlap: str | None = None,
 ) -> EvaluationData:
     """Check person-level evaluation data and return a validated copy.
 
@@ -228,7 +233,8 @@ def validate(
     (last index date + ``follow_up_months`` + ``court_lag_months``) has not closed by ``extract_date``
     is a warning. With contract ``cohorts``, each cohort's window uses its own contract cohort's months
     (a cohort column value ``v`` belongs to the contract cohort named ``v`` or ``"cohort v"``, else to
-    the one whose entry window holds its index dates), and a cohort whose ``size`` differs from the
+    the one whose entry window holds its index dates; a day in two windows goes to the cohort ``overlap``
+    names, ``"earlier"`` or ``"later"``), and a cohort whose ``size`` differs from the
     number of people served the data hold for it is a warning. Missing outcomes are a warning unless the column is in ``roles.allow_missing``;
     constant covariates are a warning. Messages show row labels, never identifiers.
 
@@ -359,7 +365,7 @@ def validate(
                 f"(rows {_rows(future, frame.index)}). Check the date format (day/month order) or the extract date."
             )
         if extract is not None:
-            windows = outcome_windows(frame, r, extract, follow_up_months, court_lag_months, cohorts)
+            windows = outcome_windows(frame, r, extract, follow_up_months, court_lag_months, cohorts, overlap)
             for _, row in windows[~windows["closed"]].iterrows():
                 warn(
                     f"the outcome window of cohort {row.iloc[0]} has not closed by the extract date "
@@ -368,7 +374,7 @@ def validate(
                     f"{row['window_closes'].date()}. Its outcomes are incomplete and cannot trigger a payment."
                 )
 
-    for message in _check_sizes(frame[frame[r.treatment] == 1], r, tuple(cohorts)):
+    for message in _check_sizes(frame[frame[r.treatment] == 1], r, tuple(cohorts), overlap):
         warn(message)
 
     return EvaluationData(
@@ -380,6 +386,7 @@ def validate(
         court_lag_months=int(court_lag_months),
         source=source,
         cohorts=tuple(cohorts),
+        overlap=overlap,
     )
 
 

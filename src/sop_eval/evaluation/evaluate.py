@@ -103,9 +103,12 @@ def evaluate(
         contract = load_contract(contract)
     design = _design(contract)
     frame, inputs = _load_data(contract, data)
-    prepared = design.prepare(contract, frame, seed=seed, as_of=as_of, risk_draws=risk_draws)
-    bar = tqdm(contract.cohorts, desc="cohorts", unit="cohort", disable=_quiet(progress), leave=False)
-    results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SopEvalWarning)
+        prepared = design.prepare(contract, frame, seed=seed, as_of=as_of, risk_draws=risk_draws)
+        bar = tqdm(contract.cohorts, desc="cohorts", unit="cohort", disable=_quiet(progress), leave=False)
+        results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
+    found = _reissue(caught)
     measured = [c.effect for c in results if c.effect is not None]
     pooled = _pooled_result(contract, prepared.outcome, results)
     with warnings.catch_warnings():
@@ -114,8 +117,22 @@ def evaluate(
     return Evaluation(
         contract=contract, data=prepared.data, outcome=prepared.outcome, cohorts=results, pooled=pooled,
         schedule=schedule, payment_risk=_payment_risk(contract, measured, risk_draws, seed),
-        parameters=prepared.parameters, inputs=inputs, design=design.name, fit=prepared.fit,
+        parameters=prepared.parameters, inputs=inputs, design=design.name, fit=prepared.fit, warnings=found,
     )
+
+
+def _reissue(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
+    """Issue the warnings recorded during the evaluation again for the caller (each message once, in order)
+    and return the :class:`SopEvalWarning` messages, which the Evaluation keeps for its report."""
+    found: list[str] = []
+    for w in caught:
+        message = str(w.message)
+        if issubclass(w.category, SopEvalWarning):
+            if message in found:
+                continue
+            found.append(message)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return tuple(found)
 
 
 def _pooled_result(contract: Contract, outcome: str, results: Sequence[CohortResult]) -> EffectEstimate | None:

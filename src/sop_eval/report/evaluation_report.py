@@ -11,7 +11,7 @@ from matplotlib.figure import Figure as MplFigure
 from sop_eval.designs import DESIGNS
 from sop_eval.report.balance_plots import love_plot, propensity_overlap
 from sop_eval.report.did_plots import event_study_plot, parallel_trends_plot
-from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect
+from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect, protect_text
 from sop_eval.report.effect_plots import plot_effects
 from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.payment_plots import payment_risk_plot
@@ -110,6 +110,15 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY) -> 
                     c.description, f"Contract file SHA-256: {c.sha256}."),
         tables=(("Cohorts", cohorts), ("Outcomes and gates", outcomes), ("Payers", payers)),
     ))
+
+    found = tuple(getattr(ev, "warnings", ()))
+    if found:
+        sections.append(Section(
+            "Warnings",
+            paragraphs=("Conditions that did not stop the evaluation but bear on its figures and payments "
+                        "(counts under the disclosure policy):",),
+            notes=tuple(protect_text(w, policy) for w in found),
+        ))
 
     # headline
     level = ev.parameters.get("level", DEFAULT_LEVEL)
