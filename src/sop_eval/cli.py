@@ -127,12 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo = sub.add_parser("demo", help="run the whole evaluation on bundled Peterborough-like data")
     demo.add_argument("--out", default="sop-eval-demo", help="output directory (default ./sop-eval-demo)")
-    demo.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"seed of every random step (default {DEFAULT_SEED})")
+    demo.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
+                      help=f"seed of every random step (default {DEFAULT_SEED})")
     demo.set_defaults(handler=_demo)
     run = sub.add_parser("run", help="evaluate a contract: results.json, report.html, figures/, audit.json")
     run.add_argument("contract", help="contract terms (TOML) with [data] and [evaluation] sections")
     run.add_argument("--out", required=True, help="output directory")
-    run.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"seed of every random step (default {DEFAULT_SEED})")
+    run.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
+                     help=f"seed of every random step (default {DEFAULT_SEED})")
     run.add_argument("--as-of", metavar="DATE", help="compute payments as of this date (YYYY-MM-DD)")
     run.set_defaults(handler=_run)
     verify = sub.add_parser("verify", help="re-run an evaluation from its audit record and compare every figure")
@@ -163,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
-    stdout = sys.stdout
+    stdout, formatwarning = sys.stdout, warnings.formatwarning
     sys.stdout = _EscapingStream(stdout)  # type: ignore[assignment]
     try:
         with warnings.catch_warnings():
@@ -184,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"unexpected {type(exc).__name__}: {exc}. This is a bug in sop-eval: please report it with "
                      "the command you ran (run again with SOP_EVAL_DEBUG=1 to see the traceback).")
     finally:
-        sys.stdout = stdout
+        sys.stdout, warnings.formatwarning = stdout, formatwarning
 
 
 def _fail(message: str) -> int:

@@ -34,7 +34,7 @@ def tie_share(matched: Any) -> float:
     starts = np.flatnonzero(np.r_[True, t_sorted[1:] != t_sorted[:-1]])
     ends = np.r_[starts[1:], len(t_sorted)]
     tied = 0
-    for a, b in zip(starts.tolist(), ends.tolist()):
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         t = int(t_sorted[a])
         far = float(gap_sorted[a:b].max())
         pool = pools.get(keys[t], np.empty(0))

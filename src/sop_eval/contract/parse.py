@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sop_eval.contract import schema as s
-from sop_eval.contract import vocabulary as v
 from sop_eval.contract import timing as tm
+from sop_eval.contract import vocabulary as v
 from sop_eval.contract._toml import MISSING, Table
 from sop_eval.contract.plan import DataSettings, DidSettings, EvaluationSettings, MatchingSettings
 from sop_eval.contract.terms import (
@@ -196,7 +196,8 @@ def _cohort(t: Table, timing: dict[str, int], payment_terms_days: int) -> Cohort
         except (SopEvalError, OverflowError):
             raise t.fail("entry_end", c.entry_end.isoformat(),
                          f"plus {months} months of follow-up, court lag and analysis and {payment_terms_days} days of "
-                         "payment terms lies beyond the calendar (year 9999); correct the date or the months.") from None
+                         "payment terms lies beyond the calendar (year 9999); correct the date or the months."
+                         ) from None
     return c
 
 

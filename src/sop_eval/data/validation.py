@@ -13,6 +13,7 @@ import pandas as pd
 from sop_eval.contract import Cohort
 from sop_eval.contract.timing import WindowTiming, assignment_order, window_closes
 from sop_eval.data.dates import parse_dates
+from sop_eval.data.identifiers import shown_values
 from sop_eval.data.readers import read_table
 from sop_eval.data.schema import ColumnRoles
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
@@ -179,7 +180,8 @@ def _check_sizes(treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Co
     ]
 
 
-def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None = None) -> pd.Series:
+def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None = None,
+                     id_column: str | None = None) -> pd.Series:
     if treated_values is not None:
         return col.isin(treated_values).astype(np.int64)
     if pd.api.types.is_bool_dtype(col):
@@ -193,7 +195,9 @@ def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] 
                 "[data.columns] treatment."
             )
         raise SopEvalError(
-            f"treatment column '{name}' holds text ({examples(values, _MAX_CODES)}); it must be 0/1 or True/False, "
+            f"treatment column '{name}' holds text "
+            f"({shown_values(values, col, id_column=id_column, limit=_MAX_CODES)}); "
+            "it must be 0/1 or True/False, "
             f"or say which values mean treated: in the contract add treated_values = [{values[-1]!r}] under "
             f"[data.columns] (in Python: validate(..., treated_values=[{values[-1]!r}])); every other value is "
             "the comparison pool."
@@ -202,7 +206,8 @@ def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] 
     if bad.any():
         raise SopEvalError(
             f"treatment column '{name}' must hold only 0 (comparison) and 1 (treated); found "
-            f"{examples(pd.unique(col[bad]))} in {int(bad.sum())} row(s) (rows {_rows(bad, col.index)}). "
+            f"{shown_values(pd.unique(col[bad]), col, id_column=id_column)} in {int(bad.sum())} row(s) "
+            f"(rows {_rows(bad, col.index)}). "
             "Recode the column to 0/1."
         )
     return col.astype(np.int64)
@@ -269,7 +274,7 @@ def validate(
 
     frame = data.copy()
     r = roles
-    frame[r.treatment] = _check_treatment_missing(frame[r.treatment], r.treatment, _values(treated_values))
+    frame[r.treatment] = _check_treatment_missing(frame[r.treatment], r.treatment, _values(treated_values), r.id)
     _check_cells(frame, r)
 
     required = [c for c in (r.id, r.index_date, *r.covariates) if c is not None]
@@ -335,13 +340,15 @@ def validate(
         col = frame[name]
         if not pd.api.types.is_numeric_dtype(col):
             raise SopEvalError(
-                f"count column '{name}' is not numeric (values such as {examples(pd.unique(col.dropna()))}); "
+                f"count column '{name}' is not numeric (values such as "
+                f"{shown_values(pd.unique(col.dropna()), col, id_column=r.id)}); "
                 "convert it to numbers."
             )
         negative = col < 0
         if negative.any():
             raise SopEvalError(
-                f"count column '{name}' has {int(negative.sum())} negative value(s) ({examples(pd.unique(col[negative]))}; "
+                f"count column '{name}' has {int(negative.sum())} negative value(s) "
+                f"({shown_values(pd.unique(col[negative]), col, id_column=r.id)}; "
                 f"rows {_rows(negative, frame.index)}); counts cannot be negative. Correct or drop those rows."
             )
 
@@ -419,7 +426,8 @@ def _check_cells(frame: pd.DataFrame, r: ColumnRoles) -> None:
         col = frame[name]
         if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             raise SopEvalError(
-                f"outcome column '{name}' holds text ({examples(sorted(map(str, pd.unique(col.dropna())))[:3], 3)}); "
+                f"outcome column '{name}' holds text "
+                f"({shown_values(sorted(map(str, pd.unique(col.dropna())))[:3], col, id_column=r.id, limit=3)}); "
                 "outcomes must be numbers (0/1 for a binary outcome, counts, days). Recode the column."
             )
     for name in r.covariates:
@@ -440,13 +448,16 @@ def _check_cells(frame: pd.DataFrame, r: ColumnRoles) -> None:
                 text = ~numeric.reindex(frame.index, fill_value=True)
                 raise SopEvalError(
                     f"covariate '{name}' holds numbers but {int((~numeric).sum())} cell(s) are text "
-                    f"({examples(sorted(map(str, pd.unique(present[~numeric])))[:3], 3)}; rows {_rows(text, frame.index)}); "
+                    f"({shown_values(sorted(map(str, pd.unique(present[~numeric])))[:3], col, id_column=r.id, limit=3)}"
+                    "; "
+                    f"rows {_rows(text, frame.index)}); "
                     "it would be read as categories. Correct those cells, or if the column really is categorical "
                     f"declare it: categorical = ['{name}'] under [data.columns] (ColumnRoles(categorical=...) in Python)."
                 )
 
 
-def _check_treatment_missing(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None) -> pd.Series:
+def _check_treatment_missing(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None,
+                             id_column: str | None = None) -> pd.Series:
     missing = col.isna()
     if missing.any():
         raise SopEvalError(
@@ -459,9 +470,10 @@ def _check_treatment_missing(col: pd.Series, name: str, treated_values: tuple[An
         if len(absent) == len(treated_values):
             raise SopEvalError(
                 f"treated_values {examples(list(treated_values))} match no value of treatment column '{name}' "
-                f"(it holds {examples(sorted(str(v) for v in present), 4)}); correct treated_values."
+                f"(it holds {shown_values(sorted(str(v) for v in present), col, id_column=id_column, limit=4)}); "
+                "correct treated_values."
             )
-    return _check_treatment(col, name, treated_values)
+    return _check_treatment(col, name, treated_values, id_column)
 
 
 def _timestamp(value: Any, name: str) -> pd.Timestamp:

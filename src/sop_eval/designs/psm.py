@@ -25,6 +25,7 @@ from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.timing import assignment_order, window_closes
 from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.data import COHORT_COLUMN, ColumnRoles, validate
+from sop_eval.data.identifiers import shown_values
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.matched import estimate_effect, infer_kind
@@ -142,7 +143,8 @@ class PsmDesign:
                 "caliper": None if m.caliper is None else float(m.caliper), "caliper_scale": m.caliper_scale,
                 "distance": distance, "exact": exact, "order": "largest", "ties": m.ties,
             },
-            "row_order": f"rows sorted by '{roles.id}'" if roles.id else "rows sorted by every column the evaluation reads",
+            "row_order": (f"rows sorted by '{roles.id}'" if roles.id
+                          else "rows sorted by every column the evaluation reads"),
             "follow_up_months": follow_up,
             "court_lag_months": lag,
             "extract_date": None if extract is None else extract.date().isoformat(),
@@ -240,7 +242,9 @@ def assign_cohorts(frame: pd.DataFrame, roles: ColumnRoles, contract: Contract) 
     unknown = sorted({str(v) for v, m in zip(values[treated], mapped[treated], strict=True) if m is None})
     if unknown:
         raise SopEvalError(
-            f"cohort column '{roles.cohort}' has value(s) {examples(unknown)} among the treated that name no contract "
+            f"cohort column '{roles.cohort}' has value(s) {shown_values(unknown, values, id_column=roles.id)} "
+            "among the "
+            "treated that name no contract "
             f"cohort ({examples(sorted(names))}); name the cohorts alike or give them entry windows."
         )
     return mapped
@@ -252,20 +256,23 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
     covariates = list(roles.covariates)
     kind = infer_kind(rows[outcome].dropna())
     n_t = int((rows[roles.treatment] == 1).sum())
-    terms = _n_terms(rows, covariates)
-    if n_t <= terms:
-        raise SopEvalError(
-            f"cohort {name!r} has too few people served ({n_t}) to fit a propensity score on {terms} covariate "
-            "term(s): every term could single them out. Collect the cohort's remaining people, merge it with "
-            "another cohort in the contract, or match on fewer covariates."
-        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SopEvalWarning)
-        matched = match(
-            rows, roles.treatment, covariates, method=m.method, distance=s.distance, ratio=m.ratio, replace=m.replace,
-            caliper=None if m.caliper is None else float(m.caliper), exact=list(s.exact), seed=seed, ties=m.ties,
-            warn_dropped=1.0,  # said below, in the contract's words
-        )
+        try:
+            matched = match(
+                rows, roles.treatment, covariates, method=m.method, distance=s.distance, ratio=m.ratio,
+                replace=m.replace, caliper=None if m.caliper is None else float(m.caliper), exact=list(s.exact),
+                seed=seed, ties=m.ties, warn_dropped=1.0,  # said below, in the contract's words
+            )
+        except SopEvalError as exc:
+            terms = _n_terms(rows, covariates)
+            if str(exc).startswith("perfect separation") and n_t <= terms:
+                raise SopEvalError(
+                    f"cohort {name!r} has too few people served ({n_t}) to fit a propensity score on {terms} "
+                    "covariate term(s): with so few, the covariates single them out. Wait for the cohort's "
+                    "remaining people, merge it with another cohort in the contract, or match on fewer covariates."
+                ) from None
+            raise
     for w in caught:
         warnings.warn(f"cohort {name!r}: {w.message}", w.category, stacklevel=2)
     ties_share = tie_share(matched)
@@ -304,8 +311,7 @@ def _n_terms(rows: pd.DataFrame, covariates: list[str]) -> int:
 
 def _warn_matching(name: str, matched: MatchedCohort, ties_share: float, ties: bool) -> None:
     """Warnings that bear on the payment: many people served left out, near-separation, arbitrary ties."""
-    sizes = matched.summary().set_index("group")
-    n_t, dropped = int(sizes.loc["treated", "all"]), int(sizes.loc["treated", "unmatched"])
+    n_t, dropped = int(matched.treated.sum()), len(matched.unmatched)
     if n_t and dropped / n_t > WARN_DROPPED:
         reasons = matched.unmatched["reason"].value_counts().sort_index()
         warnings.warn(
@@ -429,7 +435,7 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
                                   "love_plot", balance, size=(6.4, 4.2)))
         figures.append(kit.figure(f"overlap_{slug}.png",
                                   f"{k.name}: propensity score overlap before and after matching",
-                                  "propensity_overlap", k.matched))
+                                  "propensity_overlap", k.matched, policy=kit.policy))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.figure import Figure as MplFigure
 
 from sop_eval.designs import DESIGNS
@@ -19,10 +20,12 @@ from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
 
 def _fig(name: str, caption: str, draw: Any, size: tuple[float, float] = (6.4, 3.4)) -> Figure:
-    # a bare Figure draws without pyplot, so the caller's backend and open figures are left alone
-    fig = MplFigure(figsize=size)
-    draw(fig.subplots())
-    return Figure(name=name, png=figure_png(fig), caption=caption)
+    # a bare Figure draws without pyplot, so the caller's backend and open figures are left alone; labels come
+    # from contract and data text (cohort names, categories), so '$' is a dollar sign, never mathtext
+    with rc_context({"text.parse_math": False}):
+        fig = MplFigure(figsize=size)
+        draw(fig.subplots())
+        return Figure(name=name, png=figure_png(fig), caption=caption)
 
 
 EFFECT_COLUMNS = [
