@@ -171,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always", SopEvalWarning)
             warnings.formatwarning = _format_warning  # type: ignore[assignment]
+            warnings.showwarning = _show_warning
             return handler(args)
     except SopEvalError as exc:
         return _fail(str(exc))
@@ -221,6 +222,10 @@ class _EscapingStream:
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
     return f"sop-eval: warning: {_one_line(str(message))}\n"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(_format_warning(message, category, filename, lineno), end="", file=sys.stderr)
 
 
 if __name__ == "__main__":

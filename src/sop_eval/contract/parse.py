@@ -194,7 +194,7 @@ def _cohort(t: Table, timing: dict[str, int], payment_terms_days: int) -> Cohort
         try:
             tm.measurable_from(c.entry_end, c) + dt.timedelta(days=payment_terms_days)  # type: ignore[operator]
         except (SopEvalError, OverflowError):
-            raise t.fail("entry_end", c.entry_end.isoformat(),
+            raise t.fail("entry_end", c.entry_end,
                          f"plus {months} months of follow-up, court lag and analysis and {payment_terms_days} days of "
                          "payment terms lies beyond the calendar (year 9999); correct the date or the months."
                          ) from None
