@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from contract_copies import FIXTURES, copy_contract
 
+from contract_copies import FIXTURES, copy_contract
 from sop_eval.cli import main
 from sop_eval.report.disclosure import DEFAULT_POLICY, protect_text, safe_bin_edges
 from sop_eval.stats.design import collinear_terms
@@ -38,12 +38,13 @@ def contract_with(tmp_path, frame: pd.DataFrame | None = None, name: str = "peop
 
 
 def failure(capsys, *argv: str) -> str:
-    """Run the command, expect exit 2, and return its one stderr line."""
+    """Run the command, expect exit 2, and return its one error line (the last on stderr, after any warnings)."""
     code = main(list(argv))
     err = capsys.readouterr().err
     assert code == 2, err
-    lines = err.strip().splitlines()
+    lines = [line for line in err.strip().splitlines() if not line.startswith("sop-eval: warning: ")]
     assert len(lines) == 1, err
+    assert err.strip().splitlines()[-1] == lines[0]
     assert lines[0].startswith("sop-eval: error: ")
     assert "Traceback" not in err
     return lines[0]
@@ -110,6 +111,20 @@ def test_many_people_left_out_warn_on_the_command_line_and_in_the_report(tmp_pat
     assert "left out of the match" in shown
     results = json.loads((out / "results.json").read_text())
     assert any("left out of the match" in w for w in results["warnings"])
+
+
+def test_near_separation_is_said_on_the_command_line_and_in_the_report(tmp_path, capsys):
+    frame = small()
+    rng = np.random.default_rng(5)
+    frame["risk_score"] = np.where(frame["treated"] == 1, rng.normal(3.5, 1, len(frame)), rng.normal(0, 1, len(frame)))
+    contract = contract_with(tmp_path / "c", frame,
+                             **{'"drug_misuse", "no_fixed_abode"]': '"drug_misuse", "no_fixed_abode", "risk_score"]'})
+    out = tmp_path / "out"
+    assert main(["run", str(contract), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    near = [line for line in err.splitlines() if "nearly separate" in line]
+    assert near and all(line.startswith("sop-eval: warning: cohort ") for line in near)
+    assert "nearly separate" in report_warnings(out)
 
 
 def test_overlapping_entry_windows_need_a_rule(tmp_path, capsys):
@@ -311,6 +326,19 @@ def test_an_output_directory_that_cannot_be_written(tmp_path, capsys):
     contract = contract_with(tmp_path / "c")
     line = failure(capsys, "run", str(contract), "--out", str(blocker / "out"))
     assert "not-a-directory" in line
+
+
+def test_a_read_only_output_directory(tmp_path, monkeypatch, capsys):
+    import sop_eval.evaluation
+
+    out = tmp_path / "read-only" / "out"
+
+    def refused(contract, out, **kwargs):
+        raise PermissionError(13, "Permission denied", str(out))
+
+    monkeypatch.setattr(sop_eval.evaluation, "run", refused)
+    line = failure(capsys, "run", "contract.toml", "--out", str(out))
+    assert str(out) in line and "Permission denied" in line and "writable" in line
 
 
 def test_unexpected_exceptions_are_one_line_unless_debugging(monkeypatch, capsys):

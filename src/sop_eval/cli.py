@@ -177,8 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except OSError as exc:
         where = exc.filename or getattr(args, "out", None) or getattr(args, "json", None) or "a file"
-        return _fail(f"cannot read or write '{where}': {exc.strerror or exc}. Check the path and its permissions "
-                     "(an output directory must be writable).")
+        why = ("a part of the path is a file, not a directory" if isinstance(exc, (FileExistsError, NotADirectoryError))
+               else exc.strerror or str(exc))
+        return _fail(f"cannot read or write '{where}': {why}. Check the path and its permissions (an output "
+                     "directory must be writable).")
     except KeyboardInterrupt:
         return _fail("interrupted; nothing was written.")
     except Exception as exc:
