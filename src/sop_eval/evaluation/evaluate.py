@@ -108,12 +108,10 @@ def evaluate(
         prepared = design.prepare(contract, frame, seed=seed, as_of=as_of, risk_draws=risk_draws)
         bar = tqdm(contract.cohorts, desc="cohorts", unit="cohort", disable=_quiet(progress), leave=False)
         results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
-    found = _reissue(caught)
-    measured = [c.effect for c in results if c.effect is not None]
-    pooled = _pooled_result(contract, prepared.outcome, results)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SopEvalWarning)
+        measured = [c.effect for c in results if c.effect is not None]
+        pooled = _pooled_result(contract, prepared.outcome, results)
         schedule = calculate(contract, estimates=measured, as_of=as_of)
+    found = _reissue(caught)
     return Evaluation(
         contract=contract, data=prepared.data, outcome=prepared.outcome, cohorts=results, pooled=pooled,
         schedule=schedule, payment_risk=_payment_risk(contract, measured, risk_draws, seed),
