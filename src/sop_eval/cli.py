@@ -8,11 +8,13 @@ The subcommands import the evaluation (pandas, scipy, matplotlib) when they run,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any, NoReturn, TextIO
 
 from sop_eval._version import __version__
 from sop_eval.errors import SopEvalError, SopEvalWarning
@@ -91,23 +93,44 @@ def _pay(args: argparse.Namespace) -> int:
     return run_pay(args)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (``sop-eval: error: …``) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"sop-eval: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
+def _seed(text: str) -> int:
+    """A seed: a whole number from 0 to 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed {text!r} is not a whole number; give e.g. --seed 20240101") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"--seed {value} is out of range; give a whole number from 0 to {MAX_SEED}")
+    return value
+
+
+MAX_SEED = 2**32 - 1 - 10_000  # cohort i runs with seed + i
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sop-eval",
         description="Counterfactual impact evaluation and payments for social outcomes contracts.",
     )
     parser.add_argument("--version", action="version", version=f"sop-eval {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo = sub.add_parser("demo", help="run the whole evaluation on bundled Peterborough-like data")
     demo.add_argument("--out", default="sop-eval-demo", help="output directory (default ./sop-eval-demo)")
-    demo.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    demo.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
                       help=f"seed of every random step (default {DEFAULT_SEED})")
     demo.set_defaults(handler=_demo)
     run = sub.add_parser("run", help="evaluate a contract: results.json, report.html, figures/, audit.json")
     run.add_argument("contract", help="contract terms (TOML) with [data] and [evaluation] sections")
     run.add_argument("--out", required=True, help="output directory")
-    run.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    run.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
                      help=f"seed of every random step (default {DEFAULT_SEED})")
     run.add_argument("--as-of", metavar="DATE", help="compute payments as of this date (YYYY-MM-DD); also the data "
                      "extract date where the contract gives no [evaluation] extract_date")
@@ -134,25 +157,82 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sop-eval`` command; returns the exit code."""
+    """Entry point of the ``sop-eval`` command; returns the exit code.
+
+    Every failure prints one line on stderr (``sop-eval: error: …``) and returns 2: input errors name the
+    file, key or column; anything unexpected says so and asks for a bug report (``SOP_EVAL_DEBUG=1`` shows
+    the traceback instead). Warnings print one line each (``sop-eval: warning: …``). Control characters in
+    anything printed (a cohort name, a path) are shown escaped, never sent to the terminal.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 0
+    stdout, formatwarning = sys.stdout, warnings.formatwarning
+    sys.stdout = _EscapingStream(stdout)  # type: ignore[assignment]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", SopEvalWarning)
             warnings.formatwarning = _format_warning  # type: ignore[assignment]
+            warnings.showwarning = _show_warning
             return handler(args)
     except SopEvalError as exc:
-        print(f"sop-eval: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    except OSError as exc:
+        where = exc.filename or getattr(args, "out", None) or getattr(args, "json", None) or "a file"
+        why = ("a part of the path is a file, not a directory" if isinstance(exc, (FileExistsError, NotADirectoryError))
+               else exc.strerror or str(exc))
+        return _fail(f"cannot read or write '{where}': {why}. Check the path and its permissions (an output "
+                     "directory must be writable).")
+    except KeyboardInterrupt:
+        return _fail("interrupted; nothing was written.")
+    except Exception as exc:
+        if os.environ.get("SOP_EVAL_DEBUG") == "1":
+            raise
+        return _fail(f"unexpected {type(exc).__name__}: {exc}. This is a bug in sop-eval: please report it with "
+                     "the command you ran (run again with SOP_EVAL_DEBUG=1 to see the traceback).")
+    finally:
+        sys.stdout, warnings.formatwarning = stdout, formatwarning
+
+
+def _fail(message: str) -> int:
+    print(f"sop-eval: error: {_one_line(message)}", file=sys.stderr)
+    return 2
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"}
+
+
+def escape_control(text: str) -> str:
+    """``text`` with control characters (ESC, carriage return, bell, …; not newline or tab) written as ``\\xNN``."""
+    return text.translate(_CONTROL)
+
+
+def _one_line(text: str) -> str:
+    return escape_control(" ".join(str(text).split("\n"))).replace("\t", " ")
+
+
+class _EscapingStream:
+    """A text stream that writes through ``stream`` with control characters escaped."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(escape_control(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
-    return f"sop-eval: warning: {message}\n"
+    return f"sop-eval: warning: {_one_line(str(message))}\n"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(_format_warning(message, category, filename, lineno), end="", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -89,12 +89,15 @@ class Table:
             raise self.fail(key, value, f"expected {what} <= {high}.")
         return number
 
-    def integer(self, key: str, default: Any = _MISSING, low: int = 0) -> Any:
+    def integer(self, key: str, default: Any = _MISSING, low: int = 0, high: int | None = None,
+                what: str = "") -> Any:
         value = self._take(key, default)
         if value is default and default is not _MISSING:
             return value
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise self.fail(key, value, f"expected a whole number >= {low}.")
+        if high is not None and value > high:
+            raise self.fail(key, value, f"expected a whole number <= {high}{f' ({what})' if what else ''}.")
         return value
 
     def numbers(self, key: str, default: Any = _MISSING) -> Any:

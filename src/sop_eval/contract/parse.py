@@ -9,6 +9,7 @@ and what is supported. The sections and keys are also listed in ``fixtures/contr
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tomllib
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sop_eval.contract import schema as s
+from sop_eval.contract import timing as tm
 from sop_eval.contract import vocabulary as v
 from sop_eval.contract._toml import MISSING, Table
 from sop_eval.contract.plan import DataSettings, DidSettings, EvaluationSettings, MatchingSettings
@@ -61,7 +63,7 @@ def read(t: Table, keys: Sequence[s.Key], *, defaults: dict[str, Any] | None = N
         elif k.kind == "number":
             out[name] = t.number(name, d, low=k.low, high=k.high, what=k.what or "a number")
         elif k.kind == "integer":
-            out[name] = t.integer(name, d, low=int(k.low or 0))
+            out[name] = t.integer(name, d, low=int(k.low or 0), high=k.high, what=k.what)
         elif k.kind == "flag":
             out[name] = t.flag(name, d)
         elif k.kind == "date":
@@ -101,11 +103,19 @@ def load_contract(path: str | Path) -> Contract:
     if not p.is_file():
         raise SopEvalError(f"contract file {str(p)!r} does not exist; give the path of a .toml contract.")
     raw = p.read_bytes()
-    return parse_contract(raw.decode("utf-8"), source=str(p), base_dir=p.parent)
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (as some Windows editors write) is accepted
+    except UnicodeDecodeError as exc:
+        raise SopEvalError(
+            f"contract file {str(p)!r} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start}); "
+            "save it as UTF-8 (in most editors: Save As, encoding UTF-8) and run again."
+        ) from None
+    return parse_contract(text, source=str(p), base_dir=p.parent)
 
 
 def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Path | None = None) -> Contract:
     """Parse and validate contract TOML ``text`` (the keys are those of :mod:`sop_eval.contract.schema`)."""
+    text = text.removeprefix("\ufeff")
     try:
         doc = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
@@ -118,9 +128,20 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
         raise meta_t.fail("currency", currency, "expected a three-letter ISO 4217 code such as \"GBP\".")
     top = read(top_t, s.TOP[1:])
 
-    timing = read(top["timing"] or _empty("timing", source), s.TIMING)
-    cohorts = tuple(_cohort(t, timing) for t in top["cohorts"])
+    timing_t = top["timing"] or _empty("timing", source)
+    timing = read(timing_t, s.TIMING)
+    overlap = timing.pop("overlap")
+    cohorts = tuple(_cohort(t, timing, meta["payment_terms_days"]) for t in top["cohorts"])
     _unique([c.name for c in cohorts], "cohorts", source)
+    clashes = tm.overlapping_windows(cohorts)
+    if clashes and overlap is None:
+        a, b = clashes[0]
+        raise SopEvalError(
+            f"{source}: the entry windows of cohorts {a.name!r} ({a.entry_start} to {a.entry_end}) and {b.name!r} "
+            f"({b.entry_start} to {b.entry_end}) overlap, so a person entering on a shared day could belong to "
+            "either. Correct the windows, or say which cohort owns those days: under [timing] add "
+            "overlap = \"earlier\" (the earlier-starting cohort) or overlap = \"later\"."
+        )
     names = tuple(c.name for c in cohorts)
     outcomes = tuple(_outcome(t, names) for t in top["outcomes"])
     _unique([o.name for o in outcomes], "outcomes", source)
@@ -151,7 +172,7 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
     return Contract(
         **meta, cohorts=cohorts, outcomes=outcomes, payers=payers, caps=caps, amendments=amendments,
         investor=investor, data=data, evaluation=evaluation, source=source,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), overlap=overlap,
     )
 
 
@@ -161,13 +182,22 @@ def _unique(names: list[str], what: str, source: str) -> None:
         raise SopEvalError(f"{source}: {what} names must be unique; repeated: {examples(seen)}.")
 
 
-def _cohort(t: Table, timing: dict[str, int]) -> Cohort:
+def _cohort(t: Table, timing: dict[str, int], payment_terms_days: int) -> Cohort:
     c = Cohort(**read(t, s.COHORT, defaults=timing))
     if c.entry_start and c.entry_end and c.entry_end < c.entry_start:
         raise t.fail("entry_end", c.entry_end.isoformat(),
                      f"expected a date on or after entry_start ({c.entry_start}).")
     if c.entry_start and not c.entry_end:
         raise t.fail("entry_start", c.entry_start.isoformat(), "give entry_end too (the last entry date).")
+    if c.entry_end is not None:
+        months = c.follow_up_months + c.court_lag_months + c.analysis_months
+        try:
+            tm.measurable_from(c.entry_end, c) + dt.timedelta(days=payment_terms_days)  # type: ignore[operator]
+        except (SopEvalError, OverflowError):
+            raise t.fail("entry_end", c.entry_end,
+                         f"plus {months} months of follow-up, court lag and analysis and {payment_terms_days} days of "
+                         "payment terms lies beyond the calendar (year 9999); correct the date or the months."
+                         ) from None
     return c
 
 
@@ -275,8 +305,16 @@ def _evaluation(t: Table) -> EvaluationSettings:
     if not 0 < kw["level"] < 1:
         raise t.fail("level", kw["level"], "expected a confidence level strictly between 0 and 1.")
     kw["level"] = float(kw["level"])
+    extract = kw.get("extract_date")
+    if extract is not None and extract > dt.date.today():
+        raise t.fail("extract_date", extract, f"the data extract date is after today ({dt.date.today()}); give the "
+                     "date the data were extracted.")
     if "matching" in allowed:
-        m = read(kw.pop("matching") or _empty("evaluation.matching", t.source), s.MATCHING)
+        matching_t = kw.pop("matching") or _empty("evaluation.matching", t.source)
+        m = read(matching_t, s.MATCHING)
+        if m["ties"] and not m["replace"]:
+            raise matching_t.fail("ties", True, "keeping tied controls needs replace = true (tied controls are "
+                                  "shared between people served); add replace = true or remove ties.")
         kw["matching"] = MatchingSettings(**m)
         try:
             kw["se"] = check_se(kw["se"], "psm", replace=bool(m["replace"]), ratio=int(m["ratio"])).name

@@ -134,9 +134,10 @@ class DataSettings:
 class MatchingSettings:
     """Matching settings: ``method``, up to ``ratio`` controls each, ``replace``, ``caliper`` (in SDs of
     ``caliper_scale``), ``exact`` columns and the propensity ``distance`` model as the contract writes it
-    (``glm`` or ``logit``: both a logistic regression, or a covariate distance), and the options of the other
+    (``glm`` or ``logit``: both a logistic regression, or a covariate distance), the options of the other
     methods (``mahvars``, ``antiexact``, ``min_controls``/``max_controls``, ``subclass``/``min_n``, ``cutpoints``,
-    ``k2k``, as :func:`sop_eval.match`). :attr:`score` is what the matching runs on."""
+    ``k2k``, as :func:`sop_eval.match`) and ``ties`` (with replacement, keep every control tied at the last
+    matched distance, sharing the weight). :attr:`score` is what the matching runs on."""
 
     method: str = "nearest"
     ratio: int = 1
@@ -153,6 +154,7 @@ class MatchingSettings:
     min_n: int = 1
     cutpoints: dict[str, Any] = field(default_factory=dict)
     k2k: bool = False
+    ties: bool = False
 
     @property
     def score(self) -> str:

@@ -43,11 +43,15 @@ CONTRACT = (
     Key("effective", "date", REQUIRED),
     Key("currency", "text", REQUIRED, note="a three-letter ISO 4217 code"),
     Key("description", "text", ""),
-    Key("payment_terms_days", "integer", 0),
+    Key("payment_terms_days", "integer", 0, high=v.MAX_DAYS, what="ten years at most"),
 )
 
 TIMING_KEYS = ("follow_up_months", "court_lag_months", "analysis_months")
-TIMING = tuple(Key(k, "integer", 0) for k in TIMING_KEYS)
+TIMING = (
+    *(Key(k, "integer", 0, high=v.MAX_MONTHS, what="a hundred years at most") for k in TIMING_KEYS),
+    Key("overlap", "text", None, choices=v.OVERLAP_RULES,
+        note="which cohort a date in two cohorts' entry windows belongs to (required when windows overlap)"),
+)
 
 COHORT = (
     Key("name", "text", REQUIRED),
@@ -55,7 +59,8 @@ COHORT = (
     Key("entry_end", "date"),
     Key("size", "integer", low=1, note="people served expected in the cohort; validation warns when the data differ"),
     Key("group", "integer", low=1, note="first treated period (difference-in-differences)"),
-    *(Key(k, "integer", SET_BY_PARSER, note="default: [timing]") for k in TIMING_KEYS),
+    *(Key(k, "integer", SET_BY_PARSER, high=v.MAX_MONTHS, what="a hundred years at most", note="default: [timing]")
+      for k in TIMING_KEYS),
 )
 
 GATE = (
@@ -204,6 +209,7 @@ MATCHING = (
     Key("min_n", "integer", 1),
     Key("cutpoints", "mapping", note="cem: covariate = \"sturges\", \"q4\", a number of bins or a list of cut points"),
     Key("k2k", "flag", False),
+    Key("ties", "flag", False, note="with replace = true: keep every control tied at the last matched distance"),
 )
 
 DID = (

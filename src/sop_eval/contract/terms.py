@@ -184,7 +184,11 @@ class InvestorTerms:
 
 @dataclass(frozen=True)
 class Contract:
-    """A whole contract: metadata, timing, cohorts, outcomes, payers, caps, amendments, investor, evaluation."""
+    """A whole contract: metadata, timing, cohorts, outcomes, payers, caps, amendments, investor, evaluation.
+
+    ``overlap`` is ``[timing] overlap``: which cohort owns a day inside two cohorts' entry windows
+    (``"earlier"`` or ``"later"`` starting; required when windows overlap).
+    """
 
     name: str
     version: str
@@ -202,6 +206,7 @@ class Contract:
     evaluation: EvaluationSettings | None = None
     source: str = "<contract>"
     sha256: str = ""
+    overlap: str | None = None
 
     def cohort(self, name: str) -> Cohort:
         """The cohort called ``name``."""

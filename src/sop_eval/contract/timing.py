@@ -10,8 +10,9 @@ day past the end of the target month is clipped to its last day (31 January + 1 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from dateutil.relativedelta import relativedelta
 
@@ -37,7 +38,13 @@ def add_months(day: D, months: int) -> D:
     """``day`` plus whole calendar months, clipped to the target month's last day."""
     if isinstance(months, bool) or not isinstance(months, int) or months < 0:
         raise SopEvalError(f"months={months!r} must be a whole number >= 0.")
-    return day + relativedelta(months=months)  # type: ignore[no-any-return]
+    try:
+        return day + relativedelta(months=months)  # type: ignore[no-any-return]
+    except (OverflowError, ValueError):
+        raise SopEvalError(
+            f"{day} plus {months} months lies beyond the calendar (year 9999); check the entry dates and the "
+            "follow-up, court lag and analysis months."
+        ) from None
 
 
 def window_closes(last_entry: D, timing: Timing) -> D:
@@ -57,3 +64,22 @@ class WindowTiming:
     follow_up_months: int = 12
     court_lag_months: int = 0
     analysis_months: int = 0
+
+
+def overlapping_windows(cohorts: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """Pairs of cohorts whose entry windows (``entry_start`` to ``entry_end``, both included) share a day."""
+    windows = [c for c in cohorts if c.entry_start is not None and c.entry_end is not None]
+    return [(a, b) for i, a in enumerate(windows) for b in windows[i + 1:]
+            if a.entry_start <= b.entry_end and b.entry_start <= a.entry_end]
+
+
+def assignment_order(cohorts: Sequence[Any], overlap: str | None) -> list[Any]:
+    """The cohorts with entry windows, in the order a day is assigned to them (the last window holding it wins).
+
+    ``overlap`` is the contract's ``[timing] overlap``: ``"later"`` gives a day inside two windows to the
+    cohort whose window starts later, ``"earlier"`` to the one that starts earlier. Windows that do not
+    overlap are unaffected by the order.
+    """
+    windows = [c for c in cohorts if c.entry_start is not None and c.entry_end is not None]
+    ordered = sorted(windows, key=lambda c: (c.entry_start, c.entry_end))
+    return ordered[::-1] if overlap == "earlier" else ordered

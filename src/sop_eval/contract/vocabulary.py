@@ -14,6 +14,14 @@ MECHANISMS = ("attributable", "rate_card", "ladder", "sliding_scale")
 DIRECTIONS = ("reduction", "increase")
 MEASURES = ("relative_reduction", "relative_increase", "reduction", "increase")
 
+# -- timing ------------------------------------------------------------------------------------------
+OVERLAP_RULES = ("earlier", "later")
+"""``[timing] overlap``: a date inside two cohorts' entry windows belongs to the earlier- or later-starting one."""
+MAX_MONTHS = 1200
+"""The most months a timing key may hold (a hundred years): more overflows the calendar."""
+MAX_DAYS = 3660
+"""The most days ``payment_terms_days`` may hold (ten years)."""
+
 # -- evaluation designs ------------------------------------------------------------------------------
 DESIGNS = ("psm", "did", "historical_baseline", "assumed_rate", "rct", "weighting")
 """Designs an estimate (and a paid outcome) may come from."""

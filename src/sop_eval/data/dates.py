@@ -14,6 +14,7 @@ import re
 
 import pandas as pd
 
+from sop_eval.data.identifiers import shown_values
 from sop_eval.errors import SopEvalError, examples
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
@@ -69,7 +70,8 @@ def parse_dates(
         return col.astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         raise SopEvalError(
-            f"date column '{name}' holds numbers ({examples(pd.unique(col.dropna()), _SHOWN)}), not dates. "
+            f"date column '{name}' holds numbers ({shown_values(pd.unique(col.dropna()), col, limit=_SHOWN)}), "
+            "not dates. "
             "Write the dates as text such as 2011-03-31."
         )
     present = col.notna()
@@ -77,7 +79,8 @@ def parse_dates(
     zoned = text.str.contains(_ZONE) & ~text.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
     if zoned.any():
         raise SopEvalError(
-            f"date column '{name}' has time-zone offsets ({examples(pd.unique(text[zoned]), _SHOWN)}); outcome "
+            f"date column '{name}' has time-zone offsets ({shown_values(pd.unique(text[zoned]), col, limit=_SHOWN)}); "
+            "outcome "
             "windows are counted in calendar dates. Write plain dates such as 2020-02-13 and run again."
         )
 
@@ -96,13 +99,15 @@ def parse_dates(
         else:
             raise SopEvalError(
                 f"date column '{name}' is not in ISO form (YYYY-MM-DD) and no format was given "
-                f"(e.g. {examples(pd.unique(text), _SHOWN)}); dates are never guessed: {_key_hint(name)}."
+                f"(e.g. {shown_values(pd.unique(text), col, limit=_SHOWN)}); dates are never guessed: "
+                f"{_key_hint(name)}."
             )
     bad = parsed.isna()
     if bad.any():
         raise SopEvalError(
             f"date column '{name}' has {int(bad.sum())} value(s) that do not parse as {how} "
-            f"(e.g. {examples(pd.unique(text[bad]), _SHOWN)}; rows {examples(text.index[bad].tolist())}); one "
+            f"(e.g. {shown_values(pd.unique(text[bad]), col, limit=_SHOWN)}; "
+            f"rows {examples(text.index[bad].tolist())}); one "
             f"column must use one format. Correct those values, or {_key_hint(name)}."
         )
     out = pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns]")

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.contract import Cohort
-from sop_eval.contract.timing import WindowTiming, window_closes
+from sop_eval.contract.timing import WindowTiming, assignment_order, window_closes
 from sop_eval.data.dates import parse_dates
+from sop_eval.data.identifiers import shown_values
 from sop_eval.data.readers import read_table
 from sop_eval.data.schema import ColumnRoles
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
@@ -45,6 +46,7 @@ class EvaluationData(ShortRepr):
     court_lag_months: int = 0
     source: str | None = field(default=None)
     cohorts: tuple[Cohort, ...] = ()
+    overlap: str | None = None
 
     @property
     def treated(self) -> pd.DataFrame:
@@ -63,7 +65,8 @@ class EvaluationData(ShortRepr):
         each contract cohort's own months (:func:`outcome_windows`).
         """
         return outcome_windows(
-            self.frame, self.roles, self.extract_date, self.follow_up_months, self.court_lag_months, self.cohorts
+            self.frame, self.roles, self.extract_date, self.follow_up_months, self.court_lag_months, self.cohorts,
+            self.overlap,
         )
 
     def summary(self) -> pd.DataFrame:
@@ -94,7 +97,7 @@ class EvaluationData(ShortRepr):
 
 
 def _contract_cohorts(
-    treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort]
+    treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort], overlap: str | None = None
 ) -> tuple[pd.Series, dict[Any, Cohort | None]]:
     """The group of each treated row, and the contract cohort (or None) of each group.
 
@@ -109,7 +112,7 @@ def _contract_cohorts(
         key = treated[roles.cohort]
     elif dates is not None and cohorts and len(windows) == len(cohorts):
         key = pd.Series("all", index=treated.index, dtype=object)
-        for c in windows:
+        for c in assignment_order(windows, overlap):
             key[(dates.dt.date >= c.entry_start) & (dates.dt.date <= c.entry_end)] = c.name
     else:
         key = pd.Series("all", index=treated.index)
@@ -135,6 +138,7 @@ def outcome_windows(
     follow_up_months: int,
     court_lag_months: int,
     cohorts: Sequence[Cohort] = (),
+    overlap: str | None = None,
 ) -> pd.DataFrame:
     """When each treated cohort's outcome window closes: last index date + follow-up + court lag months.
 
@@ -145,7 +149,7 @@ def outcome_windows(
     if roles.index_date is None:
         raise SopEvalError("outcome windows need an index date column; declare it with ColumnRoles(index_date=...).")
     treated = frame[frame[roles.treatment] == 1]
-    key, owners = _contract_cohorts(treated, roles, tuple(cohorts))
+    key, owners = _contract_cohorts(treated, roles, tuple(cohorts), overlap)
     last = treated.groupby(key, observed=True)[roles.index_date].max()
     default = WindowTiming(int(follow_up_months), int(court_lag_months))
     timing = [owners.get(value) or default for value in last.index]
@@ -160,9 +164,10 @@ def outcome_windows(
     return out.reset_index()
 
 
-def _check_sizes(treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort]) -> list[str]:
+def _check_sizes(treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Cohort],
+                 overlap: str | None = None) -> list[str]:
     """Messages for contract cohorts whose ``size`` differs from the people served the data hold for them."""
-    key, owners = _contract_cohorts(treated, roles, tuple(cohorts))
+    key, owners = _contract_cohorts(treated, roles, tuple(cohorts), overlap)
     counts: dict[str, int] = {}
     for value, n in key.value_counts().items():
         owner = owners.get(value)
@@ -176,7 +181,8 @@ def _check_sizes(treated: pd.DataFrame, roles: ColumnRoles, cohorts: Sequence[Co
     ]
 
 
-def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None = None) -> pd.Series:
+def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None = None,
+                     id_column: str | None = None) -> pd.Series:
     if treated_values is not None:
         return col.isin(treated_values).astype(np.int64)
     if pd.api.types.is_bool_dtype(col):
@@ -190,7 +196,9 @@ def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] 
                 "[data.columns] treatment."
             )
         raise SopEvalError(
-            f"treatment column '{name}' holds text ({examples(values, _MAX_CODES)}); it must be 0/1 or True/False, "
+            f"treatment column '{name}' holds text "
+            f"({shown_values(values, col, id_column=id_column, limit=_MAX_CODES)}); "
+            "it must be 0/1 or True/False, "
             f"or say which values mean treated: in the contract add treated_values = [{values[-1]!r}] under "
             f"[data.columns] (in Python: validate(..., treated_values=[{values[-1]!r}])); every other value is "
             "the comparison pool."
@@ -199,7 +207,8 @@ def _check_treatment(col: pd.Series, name: str, treated_values: tuple[Any, ...] 
     if bad.any():
         raise SopEvalError(
             f"treatment column '{name}' must hold only 0 (comparison) and 1 (treated); found "
-            f"{examples(pd.unique(col[bad]))} in {int(bad.sum())} row(s) (rows {_rows(bad, col.index)}). "
+            f"{shown_values(pd.unique(col[bad]), col, id_column=id_column)} in {int(bad.sum())} row(s) "
+            f"(rows {_rows(bad, col.index)}). "
             "Recode the column to 0/1."
         )
     return col.astype(np.int64)
@@ -218,6 +227,7 @@ def validate(
     date_format: str | None = None,
     dayfirst: bool | None = None,
     treated_values: Any = None,
+    overlap: str | None = None,
 ) -> EvaluationData:
     """Check person-level evaluation data and return a validated copy.
 
@@ -229,7 +239,8 @@ def validate(
     (last index date + ``follow_up_months`` + ``court_lag_months``) has not closed by ``extract_date``
     is a warning. With contract ``cohorts``, each cohort's window uses its own contract cohort's months
     (a cohort column value ``v`` belongs to the contract cohort named ``v`` or ``"cohort v"``, else to
-    the one whose entry window holds its index dates), and a cohort whose ``size`` differs from the
+    the one whose entry window holds its index dates; a day in two windows goes to the cohort ``overlap``
+    names, ``"earlier"`` or ``"later"``), and a cohort whose ``size`` differs from the
     number of people served the data hold for it is a warning. Missing outcomes are a warning unless
     the column is in ``roles.allow_missing``; constant covariates are a warning. Messages show row labels,
     never identifiers.
@@ -265,7 +276,7 @@ def validate(
 
     frame = data.copy()
     r = roles
-    frame[r.treatment] = _check_treatment_missing(frame[r.treatment], r.treatment, _values(treated_values))
+    frame[r.treatment] = _check_treatment_missing(frame[r.treatment], r.treatment, _values(treated_values), r.id)
     _check_cells(frame, r)
 
     required = [c for c in (r.id, r.index_date, *r.covariates) if c is not None]
@@ -332,14 +343,15 @@ def validate(
         col = frame[name]
         if not pd.api.types.is_numeric_dtype(col):
             raise SopEvalError(
-                f"count column '{name}' is not numeric (values such as {examples(pd.unique(col.dropna()))}); "
+                f"count column '{name}' is not numeric (values such as "
+                f"{shown_values(pd.unique(col.dropna()), col, id_column=r.id)}); "
                 "convert it to numbers."
             )
         negative = col < 0
         if negative.any():
             raise SopEvalError(
                 f"count column '{name}' has {int(negative.sum())} negative value(s) "
-                f"({examples(pd.unique(col[negative]))}; "
+                f"({shown_values(pd.unique(col[negative]), col, id_column=r.id)}; "
                 f"rows {_rows(negative, frame.index)}); counts cannot be negative. Correct or drop those rows."
             )
 
@@ -363,7 +375,7 @@ def validate(
                 f"(rows {_rows(future, frame.index)}). Check the date format (day/month order) or the extract date."
             )
         if extract is not None:
-            windows = outcome_windows(frame, r, extract, follow_up_months, court_lag_months, cohorts)
+            windows = outcome_windows(frame, r, extract, follow_up_months, court_lag_months, cohorts, overlap)
             for _, row in windows[~windows["closed"]].iterrows():
                 warn(
                     f"the outcome window of cohort {row.iloc[0]} has not closed by the extract date "
@@ -373,7 +385,7 @@ def validate(
                     f"{row['window_closes'].date()}. Its outcomes are incomplete and cannot trigger a payment."
                 )
 
-    for message in _check_sizes(frame[frame[r.treatment] == 1], r, tuple(cohorts)):
+    for message in _check_sizes(frame[frame[r.treatment] == 1], r, tuple(cohorts), overlap):
         warn(message)
 
     return EvaluationData(
@@ -385,6 +397,7 @@ def validate(
         court_lag_months=int(court_lag_months),
         source=source,
         cohorts=tuple(cohorts),
+        overlap=overlap,
     )
 
 
@@ -417,7 +430,8 @@ def _check_cells(frame: pd.DataFrame, r: ColumnRoles) -> None:
         col = frame[name]
         if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             raise SopEvalError(
-                f"outcome column '{name}' holds text ({examples(sorted(map(str, pd.unique(col.dropna())))[:3], 3)}); "
+                f"outcome column '{name}' holds text "
+                f"({shown_values(sorted(map(str, pd.unique(col.dropna())))[:3], col, id_column=r.id, limit=3)}); "
                 "outcomes must be numbers (0/1 for a binary outcome, counts, days). Recode the column."
             )
     for name in r.covariates:
@@ -438,7 +452,8 @@ def _check_cells(frame: pd.DataFrame, r: ColumnRoles) -> None:
                 text = ~numeric.reindex(frame.index, fill_value=True)
                 raise SopEvalError(
                     f"covariate '{name}' holds numbers but {int((~numeric).sum())} cell(s) are text "
-                    f"({examples(sorted(map(str, pd.unique(present[~numeric])))[:3], 3)}; "
+                    f"({shown_values(sorted(map(str, pd.unique(present[~numeric])))[:3], col, id_column=r.id, limit=3)}"
+                    "; "
                     f"rows {_rows(text, frame.index)}); "
                     "it would be read as categories. Correct those cells, or if the column really is categorical "
                     f"declare it: categorical = ['{name}'] under [data.columns] "
@@ -446,7 +461,8 @@ def _check_cells(frame: pd.DataFrame, r: ColumnRoles) -> None:
                 )
 
 
-def _check_treatment_missing(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None) -> pd.Series:
+def _check_treatment_missing(col: pd.Series, name: str, treated_values: tuple[Any, ...] | None,
+                             id_column: str | None = None) -> pd.Series:
     missing = col.isna()
     if missing.any():
         raise SopEvalError(
@@ -459,9 +475,10 @@ def _check_treatment_missing(col: pd.Series, name: str, treated_values: tuple[An
         if len(absent) == len(treated_values):
             raise SopEvalError(
                 f"treated_values {examples(list(treated_values))} match no value of treatment column '{name}' "
-                f"(it holds {examples(sorted(str(v) for v in present), 4)}); correct treated_values."
+                f"(it holds {shown_values(sorted(str(v) for v in present), col, id_column=id_column, limit=4)}); "
+                "correct treated_values."
             )
-    return _check_treatment(col, name, treated_values)
+    return _check_treatment(col, name, treated_values, id_column)
 
 
 def _timestamp(value: Any, name: str) -> pd.Timestamp:

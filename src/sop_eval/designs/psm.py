@@ -21,10 +21,12 @@ import pandas as pd
 from sop_eval.cohorts.matching import MatchedCohort, match
 from sop_eval.cohorts.nearest import TIE_RULE
 from sop_eval.cohorts.risk import prognostic_score
+from sop_eval.cohorts.ties import tie_share
 from sop_eval.contract import Cohort, Contract
-from sop_eval.contract.timing import window_closes
+from sop_eval.contract.timing import assignment_order, window_closes
 from sop_eval.contract.vocabulary import COVARIATE_DISTANCES, EVALUATION_DESIGNS
 from sop_eval.data import COHORT_COLUMN, ColumnRoles, validate
+from sop_eval.data.identifiers import shown_values
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.matched import estimate_effect, infer_kind
@@ -101,13 +103,16 @@ class PsmDesign:
         if outcome not in roles.outcomes:
             roles = roles.with_(outcomes=(*roles.outcomes, outcome))
         require_columns(roles.columns(), frame.columns, f"data for contract '{contract.source}'")
+        _require_outcome(frame, outcome, roles)
         timing = contract.cohorts[0] if contract.cohorts else None
         follow_up = timing.follow_up_months if timing else 12
         lag = timing.court_lag_months if timing else 0
         extract = None if ev.extract_date is None else pd.Timestamp(ev.extract_date)
         checked = validate(frame, roles, extract_date=extract, follow_up_months=follow_up, court_lag_months=lag,
-                           cohorts=contract.cohorts, **(contract.data.reading() if contract.data else {}))
-        work = checked.frame.assign(**{COHORT_COLUMN: assign_cohorts(checked.frame, roles, contract)})
+                           cohorts=contract.cohorts, overlap=contract.overlap,
+                           **(contract.data.reading() if contract.data else {}))
+        work = canonical_order(checked.frame, roles)
+        work = work.assign(**{COHORT_COLUMN: assign_cohorts(work, roles, contract)})
         outside = work[COHORT_COLUMN].isna()
         n_outside_treated = int((outside & (work[roles.treatment] == 1)).sum())
         if n_outside_treated:
@@ -130,9 +135,11 @@ class PsmDesign:
             "matching": {
                 "method": m.method, "ratio": m.ratio, "replace": m.replace,
                 "caliper": None if m.caliper is None else float(m.caliper), "caliper_scale": m.caliper_scale,
-                "distance": distance, "exact": exact, "order": "largest",
+                "distance": distance, "exact": exact, "order": "largest", "ties": m.ties,
                 **{k: v for k, v in match_options(m).items() if k != "caliper"},
             },
+            "row_order": (f"rows sorted by '{roles.id}'" if roles.id
+                          else "rows sorted by every column the evaluation reads"),
             "follow_up_months": follow_up,
             "court_lag_months": lag,
             "extract_date": None if extract is None else extract.date().isoformat(),
@@ -235,14 +242,46 @@ def matching_text(m: dict[str, Any], exact: str) -> str:
             f"{exact}, treated units in order of {m.get('order')} score first; {TIE_RULE}")
 
 
+def canonical_order(frame: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
+    """The rows sorted by the id column (unique, so the order is tie-free), labelled 0, 1, …
+
+    Everything order-dependent downstream (the propensity fit's sums, MatchIt's data-order tie rule)
+    then sees the same order whatever the order of the input files. Without an id column the rows are
+    sorted by every column the evaluation reads; rows equal in all of them are interchangeable.
+    """
+    keys = [roles.id] if roles.id else [c for c in roles.columns() if c in frame.columns]
+    try:
+        ordered = frame.sort_values(keys, kind="mergesort")
+    except TypeError:  # mixed types (numbers and text) in one column: order by their text
+        ordered = frame.sort_values(keys, kind="mergesort", key=lambda col: col.astype(str))
+    return ordered.reset_index(drop=True)
+
+
+def _require_outcome(frame: pd.DataFrame, outcome: str, roles: ColumnRoles) -> None:
+    """The evaluation's outcome must be known for every person (unless missing by design: allow_missing)."""
+    if outcome not in frame.columns or outcome in roles.allow_missing:
+        return
+    missing = int(frame[outcome].isna().sum())
+    if missing:
+        raise SopEvalError(
+            f"outcome column '{outcome}' (the evaluation's outcome) has {missing} missing value(s); every person "
+            f"needs a known outcome. Drop those rows (e.g. df.dropna(subset=['{outcome}'])) or fill them, and run "
+            "again; allow_missing is only for outcomes missing by design."
+        )
+
+
 def assign_cohorts(frame: pd.DataFrame, roles: ColumnRoles, contract: Contract) -> pd.Series:
-    """Contract cohort of every row: by entry window on the index date, else by the data's cohort column."""
+    """Contract cohort of every row: by entry window on the index date, else by the data's cohort column.
+
+    A day inside two cohorts' entry windows goes to the cohort ``[timing] overlap`` names (the contract
+    parser refuses overlapping windows without that rule).
+    """
     windows = [(c.name, c.entry_start, c.entry_end) for c in contract.cohorts]
     if roles.index_date and all(s is not None and e is not None for _, s, e in windows):
         dates = frame[roles.index_date].dt.date
         out = pd.Series(None, index=frame.index, dtype=object)
-        for name, start, end in windows:
-            out[(dates >= start) & (dates <= end)] = name
+        for c in assignment_order(contract.cohorts, contract.overlap):
+            out[(dates >= c.entry_start) & (dates <= c.entry_end)] = c.name
         return out
     if roles.cohort is None:
         raise SopEvalError(
@@ -256,7 +295,9 @@ def assign_cohorts(frame: pd.DataFrame, roles: ColumnRoles, contract: Contract) 
     unknown = sorted({str(v) for v, m in zip(values[treated], mapped[treated], strict=True) if m is None})
     if unknown:
         raise SopEvalError(
-            f"cohort column '{roles.cohort}' has value(s) {examples(unknown)} among the treated that name no contract "
+            f"cohort column '{roles.cohort}' has value(s) {shown_values(unknown, values, id_column=roles.id)} "
+            "among the "
+            "treated that name no contract "
             f"cohort ({examples(sorted(names))}); name the cohorts alike or give them entry windows."
         )
     return mapped
@@ -267,21 +308,90 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
     ev, m = s.settings, s.settings.matching
     covariates = list(roles.covariates)
     kind = infer_kind(rows[outcome].dropna())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SopEvalWarning)
+    n_t = int((rows[roles.treatment] == 1).sum())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SopEvalWarning)
         options = match_options(m)
+        if m.method == "nearest":
+            options["ties"] = m.ties
         exact = list(s.exact) if m.method in ("nearest", "optimal", "full") else None  # rows hold one cohort
-        matched = match(rows, roles.treatment, covariates, distance=s.distance, exact=exact, seed=seed, **options)
+        try:
+            matched = match(rows, roles.treatment, covariates, distance=s.distance, exact=exact, seed=seed,
+                            warn_dropped=1.0, **options)  # dropped shares are said below, in the contract's words
+        except SopEvalError as exc:
+            terms = _n_terms(rows, covariates)
+            if str(exc).startswith("perfect separation") and n_t <= terms:
+                raise SopEvalError(
+                    f"cohort {name!r} has too few people served ({n_t}) to fit a propensity score on {terms} "
+                    "covariate term(s): with so few, the covariates single them out. Wait for the cohort's "
+                    "remaining people, merge it with another cohort in the contract, or match on fewer covariates."
+                ) from None
+            raise
+    for w in caught:
+        warnings.warn(f"cohort {name!r}: {w.message}", w.category, stacklevel=2)
+    ties_share = tie_share(matched)
+    _warn_matching(name, matched, ties_share, m.ties)
     effect = estimate_effect(matched, outcome, kind=kind, se=ev.se, level=ev.level, seed=seed, label=name,
                              allow_small=ev.allow_small)
     risk_score = prognostic_score(rows, outcome, covariates, roles.treatment, kind=kind)
-    n_t = int((rows[roles.treatment] == 1).sum())
     return CohortResult(
         name=name, status="measured", window_closes=closes, n_treated=n_t,
         n_pool=int((rows[roles.treatment] == 0).sum()), matched=matched, effect=effect,
         risk=matched.compare_risk(risk_score), dropped=matched.dropped_profile(risk_score),
         sensitivity=_sensitivity(matched, outcome, effect), mde=_mde(effect, rows, outcome, roles, kind),
+        details={"tie_share": ties_share},
     )
+
+
+#: Warn when more than this share of the people served is left out of the match (the README's promise).
+WARN_DROPPED = 0.05
+#: Warn when more than this share of the matched people served had an equally near control not chosen.
+WARN_TIES = 0.10
+#: Propensity scores beyond this distance from 0 or 1 count as near-separation.
+NEAR_SEPARATION = 0.01
+#: Warn when more than this share of the people served has a near-separated score.
+WARN_SEPARATION = 0.05
+
+
+def _n_terms(rows: pd.DataFrame, covariates: list[str]) -> int:
+    """Columns the propensity model gets: one per numeric covariate, levels - 1 per categorical one."""
+    n = 0
+    for name in covariates:
+        col = rows[name]
+        numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+        n += 1 if numeric else max(int(col.nunique(dropna=True)) - 1, 1)
+    return n
+
+
+def _warn_matching(name: str, matched: MatchedCohort, ties_share: float, ties: bool) -> None:
+    """Warnings that bear on the payment: many people served left out, near-separation, arbitrary ties."""
+    n_t, dropped = int(matched.treated.sum()), len(matched.unmatched)
+    if n_t and dropped / n_t > WARN_DROPPED:
+        reasons = matched.unmatched["reason"].value_counts().sort_index()
+        warnings.warn(
+            f"cohort {name!r}: {dropped} of {n_t} people served ({dropped / n_t:.1%}) were left out of the match "
+            f"({', '.join(f'{v} people: {k}' for k, v in reasons.items())}); the effect and the payment describe only "
+            "those matched, who may differ from those left out (see the report's cohort flow and baseline risk).",
+            SopEvalWarning, stacklevel=3,
+        )
+    score = matched.propensity.to_numpy(float)[matched.treated.to_numpy()]
+    near = int(np.count_nonzero((score < NEAR_SEPARATION) | (score > 1 - NEAR_SEPARATION)))
+    if n_t and near / n_t > WARN_SEPARATION:
+        warnings.warn(
+            f"cohort {name!r}: {near} of {n_t} people served ({near / n_t:.1%}) have propensity scores within "
+            f"{NEAR_SEPARATION} of 0 or 1: the covariates nearly separate them from the comparison pool, so few "
+            "comparable people exist. Coarsen or drop the covariates that separate them, or restrict the cohort "
+            "to the range where both groups occur.",
+            SopEvalWarning, stacklevel=3,
+        )
+    if not ties and ties_share > WARN_TIES:
+        warnings.warn(
+            f"cohort {name!r}: for {ties_share:.1%} of the matched people served another comparison person was "
+            "exactly as near as the one chosen, so the choice among equals decides a large share of the match "
+            "(here by the order of the id column). Add ties = true under [evaluation.matching] (with "
+            "replace = true) to keep every tied comparison person and remove the arbitrariness.",
+            SopEvalWarning, stacklevel=3,
+        )
 
 
 def _sensitivity(matched: MatchedCohort, outcome: str, effect: EffectEstimate) -> dict[str, Any]:
@@ -327,7 +437,7 @@ def _flow_section(ev: Any, kit: ReportKit) -> Any:
     flow_table = flow.table[["status", "eligible", "matched", "dropped"]].join(pool_t.table[["pool", "controls_used"]])
     tables: list[tuple[str, pd.DataFrame]] = [
         ("Eligible → matched → dropped (people served) and comparison pool", flow_table.reset_index())]
-    notes = list(ev.data.warnings)
+    notes: list[str] = []
     outside = ev.parameters.get("rows_outside_cohorts", {}).get("treated", 0)
     if outside:
         shown_outside = (f"fewer than {policy.threshold + 1}" if outside <= policy.threshold
@@ -345,9 +455,9 @@ def _flow_section(ev: Any, kit: ReportKit) -> Any:
         if n_dropped:
             tables.append((f"{k.name}: people dropped from the match against those matched (means)",
                            k.dropped.drop(index="n", errors="ignore").reset_index().round(3)))
-        share = k.dropped.attrs.get("share_dropped")
-        if share:
-            notes.append(f"{k.name}: {share:.1%} of the people served were left out of the match.")
+        shown = policy.share(n_dropped, k.flow()["eligible"])
+        if shown:
+            notes.append(f"{k.name}: {shown} of the people served were left out of the match.")
     sizes = kit.protect(pd.DataFrame([ev.data.to_dict()])[["n_treated", "n_pool"]], ["n_treated", "n_pool"],
                         name="people in the data")
     shown_sizes = sizes.table.iloc[0]
@@ -379,7 +489,7 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
                                   "love_plot", balance, size=(6.4, 4.2)))
         figures.append(kit.figure(f"overlap_{slug}.png",
                                   f"{k.name}: propensity score overlap before and after matching",
-                                  "propensity_overlap", k.matched))
+                                  "propensity_overlap", k.matched, policy=kit.policy))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
 
 

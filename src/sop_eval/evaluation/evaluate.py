@@ -109,18 +109,19 @@ def evaluate(
     design = _design(contract)
     contract = with_extract_date(contract, as_of)
     frame, inputs = _load_data(contract, data)
-    prepared = design.prepare(contract, frame, seed=seed, as_of=as_of, risk_draws=risk_draws)
-    bar = tqdm(contract.cohorts, desc="cohorts", unit="cohort", disable=_quiet(progress), leave=False)
-    results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
-    measured = [c.effect for c in results if c.effect is not None]
-    pooled = _pooled_result(contract, prepared.outcome, results)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SopEvalWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SopEvalWarning)
+        prepared = design.prepare(contract, frame, seed=seed, as_of=as_of, risk_draws=risk_draws)
+        bar = tqdm(contract.cohorts, desc="cohorts", unit="cohort", disable=_quiet(progress), leave=False)
+        results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
+        measured = [c.effect for c in results if c.effect is not None]
+        pooled = _pooled_result(contract, prepared.outcome, results)
         schedule = calculate(contract, estimates=measured, as_of=as_of)
+    found = _reissue(caught)
     return Evaluation(
         contract=contract, data=prepared.data, outcome=prepared.outcome, cohorts=results, pooled=pooled,
         schedule=schedule, payment_risk=_payment_risk(contract, measured, risk_draws, seed),
-        parameters=prepared.parameters, inputs=inputs, design=design.name, fit=prepared.fit,
+        parameters=prepared.parameters, inputs=inputs, design=design.name, fit=prepared.fit, warnings=found,
     )
 
 
@@ -143,6 +144,20 @@ def with_extract_date(contract: Contract, as_of: dt.date | str | None) -> Contra
     except ValueError:
         raise SopEvalError(f"--as-of {as_of!r} is not a date; give it as YYYY-MM-DD.") from None
     return replace(contract, evaluation=replace(ev, extract_date=day))
+
+
+def _reissue(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
+    """Issue the warnings recorded during the evaluation again for the caller (each message once, in order)
+    and return the :class:`SopEvalWarning` messages, which the Evaluation keeps for its report."""
+    found: list[str] = []
+    for w in caught:
+        message = str(w.message)
+        if issubclass(w.category, SopEvalWarning):
+            if message in found:
+                continue
+            found.append(message)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return tuple(found)
 
 
 def _pooled_result(contract: Contract, outcome: str, results: Sequence[CohortResult]) -> EffectEstimate | None:

@@ -25,7 +25,8 @@ class Evaluation:
 
     ``design`` names the evaluation design (``"psm"``: matched cohorts, ``"did"``: staggered adoption;
     see :mod:`sop_eval.designs`); ``fit`` is the design-wide result where the design has one (for
-    ``"did"`` the :class:`DidEvaluation`), else ``None``.
+    ``"did"`` the :class:`DidEvaluation`), else ``None``. ``warnings`` lists every warning the evaluation
+    raised (data validation, matching, ties), in order: conditions that do not stop it but bear on a payment.
     """
 
     contract: Contract
@@ -39,6 +40,7 @@ class Evaluation:
     inputs: tuple[Path, ...] = ()
     design: str = "psm"
     fit: Any = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def did(self) -> DidEvaluation | None:
@@ -89,6 +91,7 @@ class Evaluation:
             "headline": self.headline().to_dict(orient="records"),
             "payments": self.schedule.to_dict(),
             "payment_risk": None if self.payment_risk is None else self.payment_risk.to_dict(),
+            "warnings": list(self.warnings),
         }
 
     def __repr__(self) -> str:

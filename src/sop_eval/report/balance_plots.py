@@ -6,9 +6,11 @@ functions only draw.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, safe_bin_edges
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -48,19 +50,35 @@ def love_plot(balance: BalanceTable, ax: Axes | None = None, absolute: bool = Tr
     return ax
 
 
-def propensity_overlap(cohort: MatchedCohort, ax: Axes | None = None, bins: int = 30) -> Axes:
-    """Histograms of the propensity score by group, all units (outline) and matched, weighted (filled)."""
+def propensity_overlap(cohort: MatchedCohort, ax: Axes | None = None, bins: int = 30,
+                       policy: DisclosurePolicy = DEFAULT_POLICY) -> Axes:
+    """Histograms of the propensity score by group, all units (outline) and matched, weighted (filled).
+
+    Under the disclosure ``policy`` no bar stands for 1 to ``policy.threshold`` people: the ``bins``
+    equal-width bins are merged with their neighbours until every bar of every group holds none or more
+    (:func:`sop_eval.report.disclosure.safe_bin_edges`), and a group of 1 to ``threshold`` people in all is
+    not drawn (the legend says so). Pass ``policy=NO_DISCLOSURE_CONTROL`` for the plain histograms.
+    """
     ax = _axes(ax)
     score = cohort.propensity.to_numpy(float)
     treat = cohort.treated.to_numpy()
     w = cohort.weights.to_numpy(float)
-    edges = np.linspace(score.min(), score.max(), bins + 1)
-    style: dict[str, Any] = {"bins": edges, "density": True, "alpha": 0.45}
+    series = []
     for g, name, colour in ((True, "treated", "tab:blue"), (False, "control", "tab:orange")):
-        ax.hist(score[treat == g], histtype="step", color=colour, bins=edges, density=True,
-                label=f"{name}, before")
+        series.append((f"{name}, before", colour, score[treat == g], None, "step"))
         keep = (treat == g) & (w > 0)
-        ax.hist(score[keep], weights=w[keep], color=colour, label=f"{name}, matched", **style)
+        series.append((f"{name}, matched", colour, score[keep], w[keep], "bar"))
+    shown = [s for s in series if len(s[2]) == 0 or len(s[2]) > policy.threshold]
+    edges = np.linspace(score.min(), score.max(), bins + 1)
+    if shown:
+        edges = safe_bin_edges([s[2] for s in shown], edges, policy)
+    for label, colour, values, weights, kind in series:
+        if not any(label == s[0] for s in shown):
+            ax.plot([], [], color=colour, label=f"{label}: fewer than {policy.threshold + 1} people, not shown")
+        elif kind == "step":
+            ax.hist(values, histtype="step", color=colour, bins=edges, density=True, label=label)
+        else:
+            ax.hist(values, weights=weights, color=colour, label=label, bins=edges, density=True, alpha=0.45)
     ax.set_xlabel("propensity score")
     ax.set_ylabel("density")
     ax.legend(fontsize="small")

@@ -7,6 +7,7 @@ hidden cell could be recovered from a published total.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,27 @@ class DisclosurePolicy:
     def round_count(self, value: float) -> int:
         """Round one unsuppressed count to the nearest multiple of ``rounding`` (halves up)."""
         return int(np.floor(value / self.rounding + 0.5) * self.rounding)
+
+    def count_text(self, value: int) -> str:
+        """One count as text under the policy: 0, "fewer than <threshold + 1>", or rounded."""
+        if value == 0:
+            return "0"
+        if value <= self.threshold:
+            return f"fewer than {self.threshold + 1}"
+        return f"{self.round_count(value):,}"
+
+    def share(self, part: int, whole: int) -> str | None:
+        """``part`` out of ``whole`` people as a percentage computed from the counts as published.
+
+        None when ``part`` is 0; "a suppressed share" when ``part`` or ``whole`` is itself suppressed, so a
+        share never reveals a count the tables hide.
+        """
+        if part <= 0 or whole <= 0:
+            return None
+        if part <= self.threshold or whole <= self.threshold:
+            return f"a suppressed share (fewer than {self.threshold + 1} people)"
+        shown_whole = self.round_count(whole)
+        return f"{self.round_count(part) / shown_whole:.1%}" if shown_whole else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record of the policy."""
@@ -149,3 +171,72 @@ def _label(value: Any) -> Any:
     if isinstance(value, (np.integer,)):
         return int(value)
     return value if isinstance(value, (int, float, str)) else str(value)
+
+
+# -- counts inside sentences (warnings and validation messages copied into a report) ---------------------
+_ADJECTIVE = r"(?:(?:treated|missing|infinite|negative|duplicated|fitted|distinct(?: text)?)\s+)?"
+_NOUN = _ADJECTIVE + r"(?:row|id|date|value|cell|unit|person|people|propensity score|treated unit)(?:s|\(s\))?\b"
+_NUMBER = r"(?<![\w.\-/:'])(\d[\d,]*)(?![\d.\-/:])"
+_PART_OF_WHOLE = re.compile(_NUMBER + r" of " + _NUMBER + r"(\s+" + _NOUN + r"(?:\s+served)?)(\s*\(\d+(?:\.\d+)?%\))?")
+_COUNT = re.compile(_NUMBER + r"(?=\s+" + _NOUN + ")")
+_ROW_LABELS = re.compile(r"\s*\([^()]*\brows? [^()]*\)|;\s*(?:treated |pool )?rows? [^;()]*(?=[;)])")
+
+
+def protect_text(message: str, policy: DisclosurePolicy = DEFAULT_POLICY) -> str:
+    """A warning or validation message as a report may show it: row labels removed, counts of people
+    suppressed (1 to ``threshold``) or rounded, and a share beside a count recomputed from the counts shown.
+
+    Counts are recognised as a number before a word for people or records ("12 people served", "3 missing
+    value(s)", "40 of 200 people served (20.0%)"); other numbers (dates, months, percentages) are left alone.
+    """
+    text = _ROW_LABELS.sub("", message)
+
+    def part_of_whole(m: re.Match[str]) -> str:
+        part, whole = int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
+        share = policy.share(part, whole)
+        pct = "" if m.group(4) is None or share is None or "suppressed" in share else f" ({share})"
+        return f"{policy.count_text(part)} of {policy.count_text(whole)}{m.group(3)}{pct}"
+
+    text = _PART_OF_WHOLE.sub(part_of_whole, text)
+    return _COUNT.sub(lambda m: policy.count_text(int(m.group(1).replace(",", ""))), text)
+
+
+def safe_bin_edges(samples: Sequence[np.ndarray], edges: np.ndarray, policy: DisclosurePolicy = DEFAULT_POLICY,
+                   weights: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+    """Histogram bin edges, merged from ``edges``, so that no bar counts 1 to ``policy.threshold`` people.
+
+    Each sample (one group of people; a person with weight 0 in ``weights`` is not drawn and not counted)
+    must hold 0 or more than ``threshold`` people in every bin; adjacent bins are merged, left to right,
+    until that holds (a short last stretch joins the bin before it). A sample of 1 to ``threshold`` people
+    in all can never satisfy it: drop it from the plot (the caller's job) before asking for edges.
+    """
+    edges = np.asarray(edges, dtype=float)
+    counts = []
+    for i, x in enumerate(samples):
+        w = None if weights is None else weights[i]
+        keep = np.ones(len(x), dtype=bool) if w is None else np.asarray(w) > 0
+        counts.append(np.histogram(np.asarray(x, float)[keep], bins=edges)[0])
+    table = np.array(counts).reshape(len(samples), len(edges) - 1)
+
+    def safe(column: np.ndarray) -> bool:
+        return bool(np.all((column == 0) | (column > policy.threshold)))
+
+    kept = [edges[0]]
+    bars: list[np.ndarray] = []
+    running = np.zeros(len(samples), dtype=np.int64)
+    for j in range(table.shape[1]):
+        running = running + table[:, j]
+        if safe(running):
+            kept.append(edges[j + 1])
+            bars.append(running)
+            running = np.zeros(len(samples), dtype=np.int64)
+    while running.any() and bars:  # a sparse tail joins the bars before it until the merged bar is safe
+        running = running + bars.pop()
+        kept.pop()
+        if safe(running):
+            break
+    if len(kept) == 1 or running.any():
+        kept.append(edges[-1])
+    else:
+        kept[-1] = edges[-1]
+    return np.asarray(kept)

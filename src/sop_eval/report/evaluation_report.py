@@ -6,12 +6,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.figure import Figure as MplFigure
 
 from sop_eval.designs import DESIGNS
 from sop_eval.report.balance_plots import love_plot, propensity_overlap
 from sop_eval.report.did_plots import event_study_plot, parallel_trends_plot
-from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect
+from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect, protect_text
 from sop_eval.report.effect_plots import plot_effects
 from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.payment_plots import payment_risk_plot
@@ -19,10 +20,12 @@ from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
 
 def _fig(name: str, caption: str, draw: Any, size: tuple[float, float] = (6.4, 3.4)) -> Figure:
-    # a bare Figure draws without pyplot, so the caller's backend and open figures are left alone
-    fig = MplFigure(figsize=size)
-    draw(fig.subplots())
-    return Figure(name=name, png=figure_png(fig), caption=caption)
+    # a bare Figure draws without pyplot, so the caller's backend and open figures are left alone; labels come
+    # from contract and data text (cohort names, categories), so '$' is a dollar sign, never mathtext
+    with rc_context({"text.parse_math": False}):
+        fig = MplFigure(figsize=size)
+        draw(fig.subplots())
+        return Figure(name=name, png=figure_png(fig), caption=caption)
 
 
 EFFECT_COLUMNS = [
@@ -112,6 +115,15 @@ def build_report(
                     c.description, f"Contract file SHA-256: {c.sha256}."),
         tables=(("Cohorts", cohorts), ("Outcomes and gates", outcomes), ("Payers", payers)),
     ))
+
+    found = tuple(getattr(ev, "warnings", ()))
+    if found:
+        sections.append(Section(
+            "Warnings",
+            paragraphs=("Conditions that did not stop the evaluation but bear on its figures and payments "
+                        "(counts under the disclosure policy):",),
+            notes=tuple(protect_text(w, policy) for w in found),
+        ))
 
     # headline
     level = ev.parameters.get("level", DEFAULT_LEVEL)

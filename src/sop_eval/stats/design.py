@@ -23,6 +23,16 @@ import pandas as pd
 from sop_eval.errors import SopEvalError, examples
 
 INTERCEPT = "(intercept)"
+MAX_LEVELS = 500
+"""The most categories one categorical covariate of a matching model may have."""
+ROWS_PER_LEVEL = 10
+"""The fewest rows per category, on average, a categorical covariate of a matching model needs."""
+
+
+def max_levels(n: int) -> int:
+    """The most categories a categorical covariate may have among ``n`` rows (with ``strict=True``):
+    :data:`MAX_LEVELS`, and no more than ``n / ROWS_PER_LEVEL`` (but always at least 20)."""
+    return max(20, min(MAX_LEVELS, n // ROWS_PER_LEVEL))
 
 
 def is_categorical(col: pd.Series, *, booleans: str = "categorical") -> bool:
@@ -71,8 +81,10 @@ def design_matrix(
 
     Missing values raise :class:`SopEvalError` naming the covariate and the rows, followed by ``remedy``.
     ``strict=True`` (the matching checks) also refuses an empty or repeated list of covariates, infinite
-    values, a constant covariate and a text column with so many distinct values that it looks like an
-    identifier; with ``strict=False`` such columns are passed through for the fit to judge.
+    values, a constant covariate, a text column with so many distinct values that it looks like an
+    identifier, and a categorical with more categories than :func:`max_levels` allows (a model cannot
+    estimate them, and the indicators would not fit in memory); with ``strict=False`` such columns are passed
+    through for the fit to judge.
     ``booleans="numeric"`` keeps a boolean column as one 0/1 column named after it.
     """
     if isinstance(covariates, str):
@@ -101,6 +113,13 @@ def design_matrix(
                     f"covariate {name!r} has {len(lev)} distinct text values among {len(col)} rows; it looks like "
                     "an identifier or free text, not a pre-treatment characteristic. Remove it from covariates, or "
                     "group it into a few categories first."
+                )
+            if strict and len(lev) > max_levels(len(col)):
+                raise SopEvalError(
+                    f"covariate {name!r} has {len(lev)} categories among {len(col)} rows, more than the "
+                    f"{max_levels(len(col))} a propensity model can estimate here (at most {MAX_LEVELS} categories, "
+                    f"and at least {ROWS_PER_LEVEL} rows per category on average). Group its rare categories into "
+                    "broader ones (e.g. 'other') before matching, or match exactly on it instead."
                 )
             if strict and len(lev) < 2:
                 raise SopEvalError(f"covariate {name!r} is constant (only {examples(lev)}); "
@@ -134,16 +153,15 @@ def collinear_terms(gram: np.ndarray, names: Sequence[str], tol: float = 1e-9) -
     """Terms that are linear combinations of the intercept and earlier terms.
 
     ``gram`` is ``X'X / n`` of a design whose first column is the intercept (best with columns scaled to a
-    common range); ``names`` name the other columns in order. A term is collinear when adding it makes the
-    smallest eigenvalue of the kept block at most ``tol`` times the largest (or ``tol``).
+    common range); ``names`` name the other columns in order. One QR decomposition of ``gram`` (no pivoting)
+    gives, column by column, what each term adds beyond the columns before it (``|R[j, j]|``; the columns
+    of ``X'X`` depend on each other exactly as those of ``X`` do); a term is collinear when that is at most
+    ``tol`` times the largest diagonal entry of ``gram`` (or ``tol``). Cost: one O(p³) factorisation.
     """
-    kept = [0]
-    dropped: list[str] = []
-    for j in range(1, gram.shape[0]):
-        sub = gram[np.ix_(kept + [j], kept + [j])]
-        eig = np.linalg.eigvalsh(sub)
-        if eig[0] <= tol * max(eig[-1], 1.0):
-            dropped.append(str(names[j - 1]))
-        else:
-            kept.append(j)
-    return dropped
+    p = gram.shape[0]
+    if p <= 1:
+        return []
+    r = np.linalg.qr(np.asarray(gram, dtype=float), mode="r")
+    added = np.abs(np.diag(r))
+    scale = max(float(np.max(np.abs(np.diag(gram)))), 1.0)
+    return [str(names[j - 1]) for j in range(1, p) if added[j] <= tol * scale]
