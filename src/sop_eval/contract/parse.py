@@ -19,7 +19,7 @@ from typing import Any
 from sop_eval.contract import schema as s
 from sop_eval.contract import vocabulary as v
 from sop_eval.contract._toml import MISSING, Table
-from sop_eval.contract.plan import DataSettings, DidSettings, EvaluationSettings, MatchingSettings
+from sop_eval.contract.plan import DataSettings, DidSettings, EvaluationSettings, MatchingSettings, ReportSettings
 from sop_eval.contract.terms import (
     Amendment,
     Caps,
@@ -152,6 +152,7 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
         **meta, cohorts=cohorts, outcomes=outcomes, payers=payers, caps=caps, amendments=amendments,
         investor=investor, data=data, evaluation=evaluation, source=source,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        report=ReportSettings(**read(top["report"] or _empty("report", source), s.REPORT)),
     )
 
 

@@ -205,6 +205,11 @@ DID = (
     Key("n_boot", "integer", 999, low=1),
 )
 
+REPORT = (
+    Key("layout", "text", "standard", choices=("standard", "jdl"),
+        note="jdl: the Justice Data Lab's layout for reoffending outcomes"),
+)
+
 TOP = (
     Key("contract", "table", REQUIRED),
     Key("timing", "table"),
@@ -216,4 +221,5 @@ TOP = (
     Key("investor", "table"),
     Key("data", "table"),
     Key("evaluation", "table"),
+    Key("report", "table"),
 )
