@@ -53,11 +53,14 @@ def _print_headline(evaluation, out) -> None:  # noqa: ANN001
 
 
 def _stage(args: argparse.Namespace, message: str, log: list[str]) -> None:
-    """A stage message on stderr (unless --quiet) and in the bundle's run.log (never person-level data)."""
+    """A stage message on stderr (at a terminal, unless --quiet) and in the bundle's run.log (no person-level data).
+
+    Piped or captured stderr gets none, so an error stays the one line a script reads.
+    """
     import datetime as dt
 
     log.append(f"{dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}  {message}")
-    if not getattr(args, "quiet", False):
+    if not getattr(args, "quiet", False) and sys.stderr.isatty():
         print(f"sop-eval: {message}", file=sys.stderr)
 
 
@@ -81,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     log: list[str] = []
     _stage(args, f"reading {args.contract} and its data; matching per cohort, bootstrap and payment-risk draws "
            "follow (bars below)", log)
-    evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of, progress=None if args.quiet else True)
+    evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of, progress=False if args.quiet else None)
     _stage(args, f"evaluated {len(evaluation.cohorts)} cohort(s); report and audit written", log)
     _finish_bundle(args, out, log)
     _print_headline(evaluation, out)

@@ -23,7 +23,7 @@ from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.jdl import jdl_sections
 from sop_eval.report.payment_plots import payment_risk_plot
 from sop_eval.report.style import cell, money, num, outcome_label, outcome_metric, pct, sentence, styled
-from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label
+from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
 
 def _fig(name: str, caption: str, draw: Any, size: tuple[float, float] = (6.4, 3.4)) -> Figure:
@@ -156,7 +156,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
         protected.append(effect_table)
     if ests:
         effect_figs.append(_fig("reductions.png", f"Reduction in {what} against the comparison group, with "
-                                f"{interval_label(level)}s (right of zero: fewer {what}); red: the gate",
+                                f"{percent(level)} intervals (right of zero: fewer {what}); red: the gate",
                                 lambda ax: plot_effects(ests, ax=ax, gate=gate_list, scale="reduction")))
     figures += effect_figs
     effect_rows = None

@@ -61,11 +61,19 @@ def _estimate(ev: Any, cohort: Any, column: str, kind: str) -> Any:
     if column == ev.outcome:
         return cohort.effect
     settings = ev.contract.evaluation
+    extra: dict[str, Any] = {}
+    if kind == "time_to_event":
+        months = ev.parameters.get("follow_up_months") or 12
+        extra["horizon"] = round(365 * months / 12)  # the follow-up window in days: no reoffence means censored there
     return cohort.matched.effect(column, kind=kind, se=settings.se if settings else "cluster",
-                                 level=ev.parameters.get("level", 0.95), allow_small=True, label=cohort.name)
+                                 level=ev.parameters.get("level", 0.95), allow_small=True, label=cohort.name, **extra)
 
 
-def _row(name: str, measure: str, est: Any) -> dict[str, Any]:
+def _count(n: int, policy: Any) -> str:
+    return f"fewer than {policy.threshold + 1}" if 0 < n <= policy.threshold else num(policy.round_count(n))
+
+
+def _row(name: str, measure: str, est: Any, policy: Any) -> dict[str, Any]:
     refused = est.headline_refused()
     per = 100.0 if est.kind in ("binary", "count") else 1.0
     lo, hi = est.conf_int()
@@ -73,10 +81,11 @@ def _row(name: str, measure: str, est: Any) -> dict[str, Any]:
     significant = jdl_significant(est.p_value, expected)
     needed = est.n_needed()
     return {
-        "cohort": name, "measure": measure, "people served": num(est.n_treated), "comparison group":
-        num(est.n_comparison),
-        "treated (per 100)" if per == 100 else "treated": num(per * est.treated_mean, 1),
-        "comparison (per 100)" if per == 100 else "comparison": num(per * est.comparison_mean, 1),
+        "cohort": name, "measure": measure, "people served": _count(est.n_treated, policy),
+        "comparison people": _count(est.n_comparison, policy),
+        "figures": "per 100 people" if per == 100 else "mean days to first reoffence",
+        "treatment group": num(per * est.treated_mean, 1),
+        "comparison group figure": num(per * est.comparison_mean, 1),
         "difference": num(per * est.estimate, 1), "interval": f"{num(per * lo, 1)} to {num(per * hi, 1)}",
         "p-value": p_value(est.p_value),
         "significant (JDL rule)": "not a headline" if refused else ("yes" if significant else "no"),
@@ -101,6 +110,7 @@ def _sentence(name: str, measure: str, what: str, est: Any) -> str:
     lo, hi = (per * v for v in est.conf_int())
     if significant:
         way = "fewer" if diff < 0 else "more"
+        lo, hi = sorted((abs(lo), abs(hi)))
         return (f"{name}, {measure}: for 100 typical people in the treatment group, the equivalent of "
                 f"{num(per * est.treated_mean, 1)} {unit}, {num(abs(diff), 1)} {way} than in the comparison group "
                 f"(between {num(abs(lo), 1)} and {num(abs(hi), 1)}) — a statistically significant result.")
@@ -108,8 +118,8 @@ def _sentence(name: str, measure: str, what: str, est: Any) -> str:
     more = f" About {needed:,.0f} people served would be needed to tell." if math.isfinite(needed) else ""
     return (f"{name}, {measure}: for 100 typical people in the treatment group, the equivalent of "
             f"{num(per * est.treated_mean, 1)} {unit} against {num(per * est.comparison_mean, 1)} in the comparison "
-            f"group; the difference could be as low as {num(lo, 1)} or as high as {num(hi, 1)}: more people would "
-            f"be needed to determine the direction.{more}")
+            f"group: lower by as many as {num(abs(lo), 1)} or higher by as many as {num(abs(hi), 1)}; more people "
+            f"would be needed to determine the direction.{more}")
 
 
 def jdl_sections(ev: Any, kit: Any) -> list[Any]:
@@ -132,7 +142,7 @@ def jdl_sections(ev: Any, kit: Any) -> list[Any]:
             except SopEvalError as exc:
                 notes.append(f"{k.name}, {measure}: not estimated ({exc})")
                 continue
-            rows.append(_row(k.name, measure, est))
+            rows.append(_row(k.name, measure, est, kit.policy))
             sentences.append(_sentence(k.name, measure, what if column == ev.outcome else "reoffences", est))
     if not measures:
         notes.append("The data have no reoffending rate, frequency or time-to-reoffence column among the outcomes.")

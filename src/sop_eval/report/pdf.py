@@ -19,7 +19,7 @@ import typst
 from sop_eval.errors import SopEvalError
 from sop_eval.outputs import write_bytes_atomic
 
-MAX_COLUMNS = 8
+MAX_COLUMNS = 10
 
 
 @dataclass

@@ -113,7 +113,9 @@ def outcome_metric(contract: Contract | None, name: str) -> str:
 
 
 def cell(value: Any, column: str, currency: str) -> str:
-    """One table cell as text, by the column's meaning."""
+    """One table cell as text, by the column's meaning (text is kept, cleaned of Python literals)."""
+    if isinstance(value, str):
+        return _clean(value)
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         return yes_no(value)
     if _missing(value):
