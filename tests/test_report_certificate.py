@@ -9,8 +9,8 @@ from html import unescape
 import matplotlib.pyplot as plt
 import pypdf
 import pytest
-from contract_copies import FIXTURES, copy_contract
 
+from contract_copies import FIXTURES, copy_contract
 from sop_eval.cli import build_parser, main
 from sop_eval.contract import load_contract
 from sop_eval.effects.estimate import EffectEstimate

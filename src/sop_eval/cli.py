@@ -38,11 +38,11 @@ def _print_headline(evaluation, out) -> None:  # noqa: ANN001
     if "reduction" in head:
         table[f"reduction ({interval_label(evaluation.parameters.get('level', DEFAULT_LEVEL))})"] = [
             f"{pct(r)} ({pct(lo)} to {pct(hi)})" if r == r else DASH
-            for r, lo, hi in zip(head["reduction"], head["reduction_ci_low"], head["reduction_ci_high"])
+            for r, lo, hi in zip(head["reduction"], head["reduction_ci_low"], head["reduction_ci_high"], strict=True)
         ]
     if "gate" in head:
         table["gate"] = [f"{pct(g)} {'met' if m else 'not met'}" if g == g else DASH
-                         for g, m in zip(head["gate"], head["gate_met"])]
+                         for g, m in zip(head["gate"], head["gate_met"], strict=True)]
     if "payment" in head:
         table["amount due"] = head["payment"].map(lambda v: money(v, c.currency) if v == v else DASH)
     print(f"{c.name} (version {c.version}): {outcome_metric(c, evaluation.outcome)}")
@@ -112,7 +112,8 @@ def _init(args: argparse.Namespace) -> int:
         if Path(args.out).exists() and not args.force:
             raise SopEvalError(f"'{args.out}' exists; choose another file or add --force to replace it.")
         write_text_atomic(args.out, text)
-        print(f"contract skeleton written to {args.out}; check every line marked GUESS, then: sop-eval check {args.out}")
+        print(f"contract skeleton written to {args.out}; check every line marked GUESS, then: "
+              f"sop-eval check {args.out}")
     else:
         print(text)
     return 0

@@ -131,7 +131,8 @@ def build_certificate(ev: Any, *, results_sha256: str, version: str, run_time: s
     lines = _lines(ev)
     sentences: list[str] = []
     rows: list[dict[str, str]] = []
-    entries: list[tuple[str, Any, Any, str]] = [(k.name, k.effect, lines.get(k.name), k.status_text) for k in ev.cohorts]
+    entries: list[tuple[str, Any, Any, str]] = [(k.name, k.effect, lines.get(k.name), k.status_text)
+                                                for k in ev.cohorts]
     if ev.pooled is not None or None in lines:
         entries.append(("pooled", ev.pooled, lines.get(None), "measured" if ev.pooled is not None else
                         "not yet measurable"))
@@ -141,7 +142,8 @@ def build_certificate(ev: Any, *, results_sha256: str, version: str, run_time: s
         title = "Pooled result" if name == "pooled" else name[:1].upper() + name[1:]
         if est is None:
             when = status.replace("not yet measurable — ", "")
-            text = f"{title}: {status.split(' — ')[0]}" + (f" ({when})" if when != status else "") + "; nothing is due yet."
+            text = (f"{title}: {status.split(' — ')[0]}" + (f" ({when})" if when != status else "")
+                    + "; nothing is due yet.")
             if line is not None and line.due is not None:
                 text = text[:-1] + f"; payable from {line.due.isoformat()} if the gate is met."
         else:

@@ -151,7 +151,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
     if ev.pooled is not None:
         gate_list.append(float(pooled_terms.threshold) if pooled_terms else None)
     effect_figs = []
-    effect_table = protect(ev.summary(), ["n_treated", "n_comparison"], name="effect estimates", policy=policy) if ests else None
+    effect_table = (protect(ev.summary(), ["n_treated", "n_comparison"], name="effect estimates", policy=policy)
+                    if ests else None)
     if effect_table is not None:
         protected.append(effect_table)
     if ests:
@@ -170,7 +171,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
         effect_rows = styled(shown, cur, rename={"label": "cohort", "treated_mean": f"treated: {what} per person",
                                                  "comparison_mean": f"comparison: {what} per person",
                                                  "ci_low": f"difference {interval_label(level)} from",
-                                                 "ci_high": "to", "reduction from": f"reduction {interval_label(level)} from",
+                                                 "ci_high": "to",
+                                                 "reduction from": f"reduction {interval_label(level)} from",
                                                  "reduction to": "to"})
     sections.append(Section(
         "Effects",
@@ -203,9 +205,11 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
     lines = ev.schedule.summary()
     by_payer = pd.DataFrame([{"payer": k, "amount": float(v)} for k, v in ev.schedule.by_payer.items()])
     capped = [f"line {ln.number} ({ln.reference}): cut from {money(ln.gross, cur)} to {money(ln.amount, cur)} by the "
-              f"{ln.capped_by} cap" for ln in ev.schedule.lines if ln.capped_by]
+              f"{ln.capped_by}{'' if 'cap' in ln.capped_by else ' cap'}" for ln in ev.schedule.lines if ln.capped_by]
     sections.append(Section("Payments", paragraphs=(f"Total due: {money(ev.schedule.total, cur)}.",),
-                            tables=(("Payment lines", _payment_lines(lines, [ln.decision for ln in ev.schedule.lines], cur)), ("By payer", by_payer)),
+                            tables=(("Payment lines",
+                                     _payment_lines(lines, [ln.decision for ln in ev.schedule.lines], cur)),
+                                    ("By payer", by_payer)),
                             notes=tuple(capped) + tuple(sentence(n) for n in ev.schedule.notes)))
 
     # sensitivity and risk
@@ -272,14 +276,16 @@ def _payment_lines(lines: pd.DataFrame, decisions: list[Any], currency: str) -> 
     lines = lines.drop(columns=[c for c in ("outcome",) if c in lines and lines[c].nunique() <= 1])
     text = styled(lines.drop(columns=["value", "threshold"]), currency)
     relative = [d is None or d.measure.startswith("relative") for d in decisions]
-    text.insert(4, "measured", [pct(v, 2) if rel else num(v, 4) for v, rel in zip(lines["value"], relative, strict=True)])
-    text.insert(5, "gate", [pct(v, 2) if rel else num(v, 4) for v, rel in zip(lines["threshold"], relative, strict=True)])
+    shown = lambda values: [pct(v, 2) if rel else num(v, 4) for v, rel in zip(values, relative, strict=True)]  # noqa: E731
+    text.insert(4, "measured", shown(lines["value"]))
+    text.insert(5, "gate", shown(lines["threshold"]))
     return text
 
 
 def _styled_section(section: Section, currency: str) -> Section:
     """Every table of ``section`` as text in the one style (tables already styled pass through unchanged)."""
-    tables = tuple((caption, table if _is_text(table) else styled(table, currency)) for caption, table in section.tables)
+    tables = tuple((caption, table if _is_text(table) else styled(table, currency))
+                   for caption, table in section.tables)
     return replace(section, tables=tables, paragraphs=tuple(sentence(p) for p in section.paragraphs if p),
                    notes=tuple(sentence(n) for n in section.notes))
 

@@ -180,7 +180,8 @@ def typst_source(html: str, images: Path) -> str:
             elif kind == "lead":
                 lines.append(f"#text(size: 12pt, weight: \"bold\", {_s(str(value))})")
             elif kind == "note":
-                lines.append(f"#block(fill: rgb(\"#fff7dc\"), inset: 4pt, width: 100%, text(size: 8.5pt, {_s(str(value))}))")
+                lines.append(f"#block(fill: rgb(\"#fff7dc\"), inset: 4pt, width: 100%, "
+                             f"text(size: 8.5pt, {_s(str(value))}))")
             elif kind == "provenance":
                 lines.append(f"#text(size: 7.5pt, fill: luma(70), {_s(str(value))})")
             else:
