@@ -95,9 +95,9 @@ def test_hand_edited_report_and_deleted_figure_are_named(bundle, tmp_path, capsy
     copied = copy_case(bundle, tmp_path)
     report = copied / "out" / "report.html"
     html = report.read_text()
-    total = re.search(r"Total due: GBP ([\d,.]+)", html)
+    total = re.search(r"Total due: £([\d,.]+)", html)
     assert total
-    report.write_text(html.replace(total.group(0), "Total due: GBP 999,999.00"))
+    report.write_text(html.replace(total.group(0), "Total due: £999,999.00"))
     code, out = verify(capsys, str(copied / "out"))
     assert code == 1
     assert "report.html" in out.splitlines()[0]

@@ -53,7 +53,7 @@ def failure(capsys, *argv: str) -> str:
 def report_warnings(out) -> str:
     html = (out / "report.html").read_text()
     start = html.index("<h2>Warnings</h2>")
-    assert start < html.index("<h2>Headline</h2>")
+    assert start < html.index("<h2>Data and cohort flow</h2>")  # near the top, after the certificate and contract
     return html[start:html.index("</section>", start)].replace("&#39;", "'")
 
 

@@ -26,41 +26,115 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _print_headline(evaluation, out) -> None:  # noqa: ANN001
-    from sop_eval.report.tables import format_table  # lazy: fast --help (module docstring)
+    from sop_eval.report.style import DASH, money, outcome_metric, pct  # lazy: fast --help (module docstring)
+    from sop_eval.report.tables import format_table
 
     head = evaluation.headline()
+    c = evaluation.contract
     table = head[["cohort"]].copy()
-    table["status"] = head["status"].str.replace("not yet measurable — ", "", regex=False)
-    means = [("treated_per_100", "comparison_per_100", " /100"), ("treated_mean", "comparison_mean", " mean")]
+    table["status"] = head["status"].str.replace("not yet measurable — ", "not yet measurable, ", regex=False)
+    means = [("treated_per_100", "comparison_per_100", " per 100"), ("treated_mean", "comparison_mean", " mean")]
     for treated, comparison, suffix in means:
         if treated in head:
-            table["treated" + suffix] = head[treated].map(lambda v: f"{v:.1f}" if v == v else "—")
-            table["comparison" + suffix] = head[comparison].map(lambda v: f"{v:.1f}" if v == v else "—")
+            table["treated" + suffix] = head[treated].map(lambda v: f"{v:.1f}" if v == v else DASH)
+            table["comparison" + suffix] = head[comparison].map(lambda v: f"{v:.1f}" if v == v else DASH)
     if "reduction" in head:
         table[f"reduction ({interval_label(evaluation.parameters.get('level', DEFAULT_LEVEL))})"] = [
-            f"{100 * r:.1f}% ({100 * lo:.1f}% to {100 * hi:.1f}%)" if r == r else "—"
+            f"{pct(r)} ({pct(lo)} to {pct(hi)})" if r == r else DASH
             for r, lo, hi in zip(head["reduction"], head["reduction_ci_low"], head["reduction_ci_high"], strict=True)
         ]
     if "gate" in head:
-        table["gate"] = [f"{100 * g:.1f}% {'met' if m else 'not met'}" if g == g else "—"
+        table["gate"] = [f"{pct(g)} {'met' if m else 'not met'}" if g == g else DASH
                          for g, m in zip(head["gate"], head["gate_met"], strict=True)]
     if "payment" in head:
-        table["payment"] = head["payment"].map(lambda v: f"{v:,.2f}" if v == v else "—")
-    c = evaluation.contract
-    print(f"{c.name} (version {c.version}), outcome {evaluation.outcome}")
+        table["amount due"] = head["payment"].map(lambda v: money(v, c.currency) if v == v else DASH)
+    print(f"{c.name} (version {c.version}): {outcome_metric(c, evaluation.outcome)}")
     print(format_table(table))
-    print(f"\ntotal due: {c.currency} {float(evaluation.schedule.total):,.2f}  (" + ", ".join(
-        f"{name} {float(v):,.2f}" for name, v in evaluation.schedule.by_payer.items()) + ")")
+    print(f"\ntotal due: {money(evaluation.schedule.total, c.currency)}  (" + ", ".join(
+        f"{name} {money(v, c.currency)}" for name, v in evaluation.schedule.by_payer.items()) + ")")
     print(f"report: {out / 'report.html'}  ·  verify with: sop-eval verify {out}")
+
+
+def _stage(args: argparse.Namespace, message: str, log: list[str]) -> None:
+    """A stage message on stderr (at a terminal, unless --quiet) and in the bundle's run.log (no person-level data).
+
+    Piped or captured stderr gets none, so an error stays the one line a script reads.
+    """
+    import datetime as dt
+
+    log.append(f"{dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}  {message}")
+    if not getattr(args, "quiet", False) and sys.stderr.isatty():
+        print(f"sop-eval: {message}", file=sys.stderr)
+
+
+def _finish_bundle(args: argparse.Namespace, out: Path, log: list[str]) -> None:
+    """Write run.log and, with --pdf, report.pdf into a finished bundle."""
+    from sop_eval.outputs import write_text_atomic
+
+    if getattr(args, "pdf", False):
+        from sop_eval.report.pdf import write_pdf  # lazy: typst only when a PDF is asked for
+
+        _stage(args, "typesetting report.pdf", log)
+        write_pdf(out)
+    _stage(args, f"done: {out}", log)
+    write_text_atomic(out / "run.log", "\n".join(log) + "\n")
 
 
 def _run(args: argparse.Namespace) -> int:
     from sop_eval.evaluation import run  # lazy: fast --help (module docstring)
 
     out = Path(args.out)
-    evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of)
+    log: list[str] = []
+    _stage(args, f"reading {args.contract} and its data; matching per cohort, bootstrap and payment-risk draws "
+           "follow (bars below)", log)
+    evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of, progress=False if args.quiet else None)
+    _stage(args, f"evaluated {len(evaluation.cohorts)} cohort(s); report and audit written", log)
+    _finish_bundle(args, out, log)
     _print_headline(evaluation, out)
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sop_eval.report.pdf import write_pdf  # lazy: fast --help (module docstring)
+
+    if not args.pdf:
+        print(f"{Path(args.bundle) / 'report.html'} is the report; add --pdf to typeset report.pdf")
+        return 0
+    path = write_pdf(args.bundle)
+    print(f"report: {path}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from sop_eval.outputs import write_text_atomic
+    from sop_eval.preflight import contract_skeleton  # lazy: fast --help (module docstring)
+
+    where = Path(args.out).parent if args.out else Path.cwd()
+    text = contract_skeleton(args.data, args.pool, contract_dir=where)
+    if args.out:
+        if Path(args.out).exists() and not args.force:
+            raise SopEvalError(f"'{args.out}' exists; choose another file or add --force to replace it.")
+        write_text_atomic(args.out, text)
+        print(f"contract skeleton written to {args.out}; check every line marked GUESS, then: "
+              f"sop-eval check {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from sop_eval.preflight import check  # lazy: fast --help (module docstring)
+    from sop_eval.report.tables import format_table
+
+    result = check(args.contract)
+    if len(result.cohorts):
+        print(format_table(result.cohorts))
+    for note in result.notes:
+        print(f"note: {note}")
+    for problem in result.problems:
+        print(f"problem: {problem}")
+    print("\nready to run" if result.ok else "\nNOT ready: fix the problems above")
+    return 0 if result.ok else 1
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -127,14 +201,48 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
                       help=f"seed of every random step (default {DEFAULT_SEED})")
     demo.set_defaults(handler=_demo)
-    run = sub.add_parser("run", help="evaluate a contract: results.json, report.html, figures/, audit.json")
+    run = sub.add_parser(
+        "run", help="evaluate a contract: results.json, report.html, figures/, audit.json, run.log",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  sop-eval run contract.toml --out results/\n  sop-eval run contract.toml --out results/ "
+               "--pdf --quiet\n\nexit codes: 0 evaluated, 2 error in the contract or data")
     run.add_argument("contract", help="contract terms (TOML) with [data] and [evaluation] sections")
     run.add_argument("--out", required=True, help="output directory")
     run.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
                      help=f"seed of every random step (default {DEFAULT_SEED})")
     run.add_argument("--as-of", metavar="DATE", help="compute payments as of this date (YYYY-MM-DD); also the data "
                      "extract date where the contract gives no [evaluation] extract_date")
+    run.add_argument("--pdf", action="store_true", help="also typeset report.pdf (no browser needed)")
+    run.add_argument("--quiet", action="store_true", help="no stage messages or progress bars on stderr")
     run.set_defaults(handler=_run)
+    report = sub.add_parser(
+        "report", help="typeset a bundle's report as PDF", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  sop-eval report results/ --pdf\n\nexit codes: 0 written, 2 error (e.g. no report.html)")
+    report.add_argument("bundle", help="a directory written by `sop-eval run`")
+    report.add_argument("--pdf", action="store_true", help="write report.pdf beside report.html")
+    report.set_defaults(handler=_report)
+    init = sub.add_parser(
+        "init", help="write a commented contract skeleton from a data file's header",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  sop-eval init --data people.csv --out contract.toml\n"
+               "  sop-eval init --data served.parquet --pool pool.parquet > contract.toml\n\n"
+               "Column roles are guessed from names and types; every guess is marked GUESS.\n"
+               "exit codes: 0 written, 2 error (unreadable data file, existing --out without --force)")
+    init.add_argument("--data", required=True, metavar="FILE", help="participants (CSV or Parquet)")
+    init.add_argument("--pool", metavar="FILE", help="comparison pool (CSV or Parquet)")
+    init.add_argument("--out", metavar="FILE", help="write the skeleton here (default: print it)")
+    init.add_argument("--force", action="store_true", help="replace an existing --out file")
+    init.set_defaults(handler=_init)
+    check = sub.add_parser(
+        "check", help="validate a contract and its data without estimating anything",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  sop-eval check contract.toml\n\n"
+               "Checks the schema, columns, dates, cohort windows and who falls in each (counts under the\n"
+               "disclosure policy), sizes against the Justice Data Lab minimum of 60, the minimum detectable\n"
+               "reduction per cohort and the chance the gate pays when the service has no effect.\n"
+               "exit codes: 0 ready to run, 1 a rule fails (e.g. a cohort below 60), 2 contract or data error")
+    check.add_argument("contract", help="contract terms (TOML) with [data] and [evaluation] sections")
+    check.set_defaults(handler=_check)
     verify = sub.add_parser("verify", help="re-run an evaluation from its audit record and compare every file "
                             "and figure; exit 0 verified, 1 not, 2 unreadable")
     verify.add_argument("directory", help="a directory written by `sop-eval run` or `sop-eval demo`")

@@ -8,7 +8,14 @@ cohort's outcome window closes. This package imports nothing of sop_eval but :mo
 
 from sop_eval.contract import timing, vocabulary
 from sop_eval.contract.parse import load_contract, parse_contract
-from sop_eval.contract.plan import ColumnRoles, DataSettings, DidSettings, EvaluationSettings, MatchingSettings
+from sop_eval.contract.plan import (
+    ColumnRoles,
+    DataSettings,
+    DidSettings,
+    EvaluationSettings,
+    MatchingSettings,
+    ReportSettings,
+)
 from sop_eval.contract.terms import (
     Amendment,
     Caps,
@@ -28,6 +35,6 @@ __all__ = [
     "load_contract", "parse_contract",
     "Contract", "Cohort", "Outcome", "GateTerms", "PooledTerms", "Step", "Payer", "Caps", "Amendment",
     "InvestorTerms", "Drawdown",
-    "ColumnRoles", "DataSettings", "EvaluationSettings", "MatchingSettings", "DidSettings",
+    "ColumnRoles", "DataSettings", "EvaluationSettings", "MatchingSettings", "DidSettings", "ReportSettings",
     "timing", "vocabulary", "add_months", "window_closes", "measurable_from",
 ]

@@ -21,7 +21,7 @@ from sop_eval.contract import schema as s
 from sop_eval.contract import timing as tm
 from sop_eval.contract import vocabulary as v
 from sop_eval.contract._toml import MISSING, Table
-from sop_eval.contract.plan import DataSettings, DidSettings, EvaluationSettings, MatchingSettings
+from sop_eval.contract.plan import DataSettings, DidSettings, EvaluationSettings, MatchingSettings, ReportSettings
 from sop_eval.contract.terms import (
     Amendment,
     Caps,
@@ -173,6 +173,7 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
         **meta, cohorts=cohorts, outcomes=outcomes, payers=payers, caps=caps, amendments=amendments,
         investor=investor, data=data, evaluation=evaluation, source=source,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), overlap=overlap,
+        report=ReportSettings(**read(top["report"] or _empty("report", source), s.REPORT)),
     )
 
 

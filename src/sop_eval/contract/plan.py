@@ -188,3 +188,10 @@ class EvaluationSettings:
     allow_small: bool = False
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     did: DidSettings = field(default_factory=DidSettings)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """How the report is laid out: ``"standard"``, or ``"jdl"`` (the Justice Data Lab's layout)."""
+
+    layout: str = "standard"

@@ -221,6 +221,11 @@ DID = (
     Key("n_boot", "integer", 999, low=1),
 )
 
+REPORT = (
+    Key("layout", "text", "standard", choices=("standard", "jdl"),
+        note="jdl: the Justice Data Lab's layout for reoffending outcomes"),
+)
+
 TOP = (
     Key("contract", "table", REQUIRED),
     Key("timing", "table"),
@@ -232,4 +237,5 @@ TOP = (
     Key("investor", "table"),
     Key("data", "table"),
     Key("evaluation", "table"),
+    Key("report", "table"),
 )

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sop_eval.contract import timing
-from sop_eval.contract.plan import DataSettings, EvaluationSettings
+from sop_eval.contract.plan import DataSettings, EvaluationSettings, ReportSettings
 from sop_eval.contract.vocabulary import WEAKER_DESIGNS
 from sop_eval.errors import SopEvalError, examples
 
@@ -207,6 +207,7 @@ class Contract:
     source: str = "<contract>"
     sha256: str = ""
     overlap: str | None = None
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     def cohort(self, name: str) -> Cohort:
         """The cohort called ``name``."""

@@ -107,8 +107,9 @@ def write_audit(
     outputs: dict[str, bytes],
     protected: Any,
     policy: Any,
+    created_utc: str | None = None,
 ) -> dict[str, Any]:
-    """Write ``audit.json`` and return the record.
+    """Write ``audit.json`` and return the record (``created_utc``: the run's time, default now).
 
     ``contract`` is the contract's path relative to the bundle; every input is recorded relative to the
     contract's folder; ``outputs`` maps each file of the bundle (path inside it) to its content.
@@ -119,7 +120,7 @@ def write_audit(
     roles = _input_roles(c)
     record: dict[str, Any] = {
         "format": AUDIT_FORMAT,
-        "created_utc": utc_now(),
+        "created_utc": created_utc or utc_now(),
         "contract": {"path": contract, "sha256": sha256_file(contract_path), "bytes": contract_path.stat().st_size,
                      "name": c.name, "version": c.version},
         "inputs": [

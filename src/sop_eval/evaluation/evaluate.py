@@ -9,6 +9,7 @@ cohort, everything else is the same for every design. :func:`run` also writes ``
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ from sop_eval.designs import DESIGNS, CohortResult, Design
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, SopEvalWarning
-from sop_eval.evaluation.audit import write_audit
+from sop_eval.evaluation.audit import utc_now, write_audit
 from sop_eval.evaluation.release import NOT_FOR_RELEASE, release_record
 from sop_eval.evaluation.results import Evaluation
 from sop_eval.finance import payment_risk
@@ -194,18 +195,20 @@ def results_record(evaluation: Evaluation, contract_name: str) -> dict[str, Any]
 
 
 def bundle_files(
-    evaluation: Evaluation, policy: DisclosurePolicy, contract_name: str
+    evaluation: Evaluation, policy: DisclosurePolicy, contract_name: str, run_time: str
 ) -> tuple[dict[str, bytes], list[ProtectedTable]]:
     """Every file of a results bundle except ``audit.json``, by path inside the bundle, and the disclosure log.
 
     ``results.json`` (unrounded, not for release), ``results.release.json`` (counts under ``policy``),
     ``report.html`` and one PNG per figure under ``figures/``; :func:`sop_eval.evaluation.verify` renders
-    them again to compare.
+    them again to compare, with the run's ``run_time`` (UTC, as ``audit.json`` records it) printed on the report.
     """
-    html, figures, protected = evaluation_report.build_report(evaluation, policy)
+    results = dumps(results_record(evaluation, contract_name)).encode("utf-8")
+    html, figures, protected = evaluation_report.build_report(
+        evaluation, policy, run_time=run_time, results_sha256=hashlib.sha256(results).hexdigest())
     release, release_log = release_record(evaluation, policy)
     files = {
-        "results.json": dumps(results_record(evaluation, contract_name)).encode("utf-8"),
+        "results.json": results,
         "results.release.json": dumps(release).encode("utf-8"),
         "report.html": html.encode("utf-8"),
     }
@@ -249,12 +252,14 @@ def run(
         else:
             bundle = out.resolve()
         evaluation = evaluate(contract_path, seed=seed, as_of=as_of, progress=progress, risk_draws=risk_draws)
-        files, protected = bundle_files(evaluation, policy, contract_path.name)
+        run_time = utc_now()
+        files, protected = bundle_files(evaluation, policy, contract_path.name, run_time)
         for name, content in files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_bytes(content)
         write_audit(staging / "audit.json", contract=_relative(contract_path, bundle), evaluation=evaluation,
-                    contract_path=contract_path, outputs=files, protected=protected, policy=policy)
+                    contract_path=contract_path, outputs=files, protected=protected, policy=policy,
+                    created_utc=run_time)
     return evaluation
 
 

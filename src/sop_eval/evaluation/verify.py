@@ -460,7 +460,7 @@ def verify(
             terms = _repointed(terms, located)
         again = evaluate(terms, seed=parameters["seed"], as_of=parameters.get("as_of"),
                          risk_draws=parameters.get("risk_draws", 100_000), progress=False)
-        files, _ = bundle_files(again, _policy(record), contract_name)
+        files, _ = bundle_files(again, _policy(record), contract_name, str(record["created_utc"]))
     except SopEvalError as exc:
         checks.extend(outputs.values())
         return Verification(str(out_dir), tuple(checks), (), rerun=False, reason=f"the re-run failed: {exc}",

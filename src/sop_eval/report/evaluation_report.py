@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure as MplFigure
 
+from sop_eval._version import __version__
 from sop_eval.designs import DESIGNS
+from sop_eval.outputs import dumps
 from sop_eval.report.balance_plots import love_plot, propensity_overlap
+from sop_eval.report.certificate import SAMPLING_NOTE, build_certificate
 from sop_eval.report.did_plots import event_study_plot, parallel_trends_plot
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect, protect_text
 from sop_eval.report.effect_plots import plot_effects
 from sop_eval.report.html import Figure, Section, figure_png, render_report
+from sop_eval.report.jdl import jdl_sections
 from sop_eval.report.payment_plots import payment_risk_plot
+from sop_eval.report.style import cell, money, num, outcome_label, outcome_metric, pct, sentence, styled
 from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
 
@@ -40,10 +48,6 @@ def _p_values(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     shown = [("—" if p is None or pd.isna(p) else "<0.0001" if p < 1e-4 else f"{p:.4f}") for p in frame["p_value"]]
     return frame.assign(p_value=shown)
-
-
-def _pct(x: Any) -> str:
-    return "—" if x is None or pd.isna(x) else f"{100 * x:.1f}%"
 
 
 # plot functions a design may name in ReportKit.figure (each draws on the ``ax`` it is given)
@@ -84,15 +88,33 @@ class _Kit:
         return Section(title, paragraphs=paragraphs, tables=tables, figures=figures, notes=notes)
 
 
-def build_report(
-    evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY
-) -> tuple[str, list[Figure], list[ProtectedTable]]:
-    """Render the HTML report of ``evaluation``; returns the HTML, the figures and the disclosure log."""
+def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, run_time: str | None = None,
+                 results_sha256: str | None = None) -> tuple[str, list[Figure], list[ProtectedTable]]:
+    """Render the HTML report of ``evaluation``; returns the HTML, the figures and the disclosure log.
+
+    The report opens with the payment certificate (:mod:`sop_eval.report.certificate`); ``run_time``
+    (default: now, UTC) and ``results_sha256`` (default: the digest of the evaluation's ``results.json``
+    text) are printed on it. ``[report] layout = "jdl"`` adds the Justice Data Lab sections.
+    """
     ev = evaluation
     c = ev.contract
+    cur = c.currency
     protected: list[ProtectedTable] = []
     figures: list[Figure] = []
     sections: list[Section] = []
+    level = ev.parameters.get("level", DEFAULT_LEVEL)
+    what = outcome_label(c, ev.outcome)
+
+    # the decision first
+    digest = results_sha256 or hashlib.sha256(dumps(ev.to_dict()).encode("utf-8")).hexdigest()
+    when = run_time or datetime.now(UTC).replace(microsecond=0).isoformat()
+    cert = build_certificate(ev, results_sha256=digest, version=__version__, run_time=when)
+    sections.append(Section(
+        "Payment certificate", kind="certificate",
+        paragraphs=(cert.total, cert.payers, *cert.sentences),
+        tables=(("Decision per cohort and pooled", cert.table),),
+        notes=(cert.provenance,),
+    ))
 
     # contract
     cohorts = pd.DataFrame(
@@ -101,8 +123,8 @@ def build_report(
           "measurable from": k.measurable_from} for k in c.cohorts]
     )
     outcomes = pd.DataFrame(
-        [{"outcome": o.name, "mechanism": o.mechanism, "design": o.design, "unit": o.unit,
-          "price": None if o.price is None else float(o.price),
+        [{"outcome": outcome_metric(c, o.name), "mechanism": o.mechanism.replace("_", " "), "design": o.design,
+          "unit": o.unit, "price": None if o.price is None else float(o.price),
           "cohort gate": None if o.gate is None else float(o.gate.threshold),
           "pooled gate": None if o.pooled is None else float(o.pooled.threshold),
           "catch-up": None if o.pooled is None else o.pooled.catch_up} for o in c.outcomes]
@@ -111,7 +133,7 @@ def build_report(
                            for p in c.payers])
     sections.append(Section(
         "Contract",
-        paragraphs=(f"{c.name} — version {c.version}, effective {c.effective}, currency {c.currency}.",
+        paragraphs=(f"{c.name}: version {c.version}, effective {c.effective}, amounts in {cur}.",
                     c.description, f"Contract file SHA-256: {c.sha256}."),
         tables=(("Cohorts", cohorts), ("Outcomes and gates", outcomes), ("Payers", payers)),
     ))
@@ -125,32 +147,10 @@ def build_report(
             notes=tuple(protect_text(w, policy) for w in found),
         ))
 
-    # headline
-    level = ev.parameters.get("level", DEFAULT_LEVEL)
-    head = ev.headline()
-    shown = pd.DataFrame({
-        "cohort": head["cohort"],
-        "status": head["status"],
-        **({"treated mean": head["treated_mean"].round(2), "comparison mean": head["comparison_mean"].round(2)}
-           if "treated_mean" in head else
-           {"treated per 100": head.get("treated_per_100", pd.Series(dtype=float)).round(1),
-            "comparison per 100": head.get("comparison_per_100", pd.Series(dtype=float)).round(1)}),
-        "reduction": head.get("reduction", pd.Series(dtype=float)).map(_pct),
-        interval_label(level): [f"{_pct(lo)} to {_pct(hi)}" if pd.notna(lo) else "—"
-                   for lo, hi in zip(head.get("reduction_ci_low", [None] * len(head)),
-                                     head.get("reduction_ci_high", [None] * len(head)), strict=True)],
-        "gate": head.get("gate", pd.Series(dtype=float)).map(_pct),
-        "gate met": head.get("gate_met", pd.Series(dtype=object)),
-        "payment": head.get("payment", pd.Series(dtype=float)),
-    })
-    sections.append(Section(
-        "Headline",
-        paragraphs=(f"Total due: {c.currency} {float(ev.schedule.total):,.2f}.",),
-        tables=(("Per cohort and pooled", shown),),
-    ))
-
     design = DESIGNS[ev.design]
     kit = _Kit(policy)
+    if _layout(c) == "jdl":
+        sections += jdl_sections(ev, kit)
     sections += design.report_sections(ev, kit)
     figures += kit.figures
     protected += kit.protected
@@ -168,15 +168,28 @@ def build_report(
     if effect_table is not None:
         protected.append(effect_table)
     if ests:
-        effect_figs.append(_fig("reductions.png", "Relative change in the outcome versus the matched comparison, with "
-                                f"{percent(level)} intervals; red: the gate",
-                                lambda ax: plot_effects(ests, ax=ax, gate=gate_list)))
+        effect_figs.append(_fig("reductions.png", f"Reduction in {what} against the comparison group, with "
+                                f"{percent(level)} intervals (right of zero: fewer {what}); red: the gate",
+                                lambda ax: plot_effects(ests, ax=ax, gate=gate_list, scale="reduction")))
     figures += effect_figs
+    effect_rows = None
+    if effect_table is not None:
+        shown = effect_table.table[EFFECT_COLUMNS].copy()
+        for col in ("relative", "relative_ci_low", "relative_ci_high"):
+            shown[col] = -shown[col]
+        shown = shown.rename(columns={"relative": "reduction", "relative_ci_low": "reduction to",
+                                      "relative_ci_high": "reduction from"})
+        shown = shown[[*EFFECT_COLUMNS[:10], "reduction", "reduction from", "reduction to", "se_method"]]
+        effect_rows = styled(shown, cur, rename={"label": "cohort", "treated_mean": f"treated: {what} per person",
+                                                 "comparison_mean": f"comparison: {what} per person",
+                                                 "ci_low": f"difference {interval_label(level)} from",
+                                                 "ci_high": "to",
+                                                 "reduction from": f"reduction {interval_label(level)} from",
+                                                 "reduction to": "to"})
     sections.append(Section(
         "Effects",
-        paragraphs=tuple(e.describe() for e in ests),
-        tables=(("Effect estimates (Justice Data Lab layout)", _p_values(effect_table.table[EFFECT_COLUMNS]).round(4)),)
-        if ests else (),
+        paragraphs=(f"Outcome: {outcome_metric(c, ev.outcome)}.", *(sentence(e.describe()) for e in ests)),
+        tables=(("Effect estimates (Justice Data Lab layout)", effect_rows),) if effect_rows is not None else (),
         figures=effect_figs,
     ))
 
@@ -186,25 +199,30 @@ def build_report(
         d = line.decision
         if d is None:
             continue
-        rows.append({"gate": d.gate, "measure": d.measure, "value": d.value, "threshold": d.threshold,
-                     "margin": d.margin, "gate met": d.met, "ci_low": d.ci_low, "ci_high": d.ci_high,
+        measure = "reduction" if d.measure.startswith("relative") else "value"
+        rows.append({"gate": d.gate, "measure": d.measure.replace("_", " "), measure: d.value,
+                     "gate threshold": d.threshold, "margin": d.margin, "gate met": d.met,
+                     f"{interval_label(d.level)} from": d.ci_low, "to": d.ci_high,
                      "p_value": d.p_value, "significant": d.significant,
                      "significance required": d.requires_significance})
+    gate_frame = _gate_frame(rows, cur)
     sections.append(Section(
         "Gates and statistical tests",
         paragraphs=("The contractual gate and the statistical test are kept apart: the gate is decided on the "
                     "unrounded point estimate; the interval and p-value show how certain that estimate is.",),
-        tables=(("Gate decisions", _p_values(pd.DataFrame(rows)).round(4)),) if rows else (),
+        tables=(("Gate decisions", gate_frame),) if rows else (),
     ))
 
     # payments
     lines = ev.schedule.summary()
     by_payer = pd.DataFrame([{"payer": k, "amount": float(v)} for k, v in ev.schedule.by_payer.items()])
-    capped = [f"line {ln.number} ({ln.reference}): cut from {float(ln.gross):,.2f} to {float(ln.amount):,.2f} "
-              f"by {ln.capped_by}"
-              for ln in ev.schedule.lines if ln.capped_by]
-    sections.append(Section("Payments", tables=(("Payment lines", lines), ("By payer", by_payer)),
-                            notes=tuple(capped) + tuple(ev.schedule.notes)))
+    capped = [f"line {ln.number} ({ln.reference}): cut from {money(ln.gross, cur)} to {money(ln.amount, cur)} by the "
+              f"{ln.capped_by}{'' if 'cap' in ln.capped_by else ' cap'}" for ln in ev.schedule.lines if ln.capped_by]
+    sections.append(Section("Payments", paragraphs=(f"Total due: {money(ev.schedule.total, cur)}.",),
+                            tables=(("Payment lines",
+                                     _payment_lines(lines, [ln.decision for ln in ev.schedule.lines], cur)),
+                                    ("By payer", by_payer)),
+                            notes=tuple(capped) + tuple(sentence(n) for n in ev.schedule.notes)))
 
     # sensitivity and risk
     sens_rows = []
@@ -222,11 +240,12 @@ def build_report(
                               "Distribution of the total payment over the sampling uncertainty of the effects",
                               lambda ax: payment_risk_plot(r.totals, float(ev.schedule.total), c.currency, ax=ax)))
         risk_tables.append(("Payment risk", r.summary()))
-        risk_par.append(f"Expected payment {c.currency} {r.expected_total:,.0f} over {r.n_draws:,} draws; "
-                        + "; ".join(f"P({g} met) = {p:.2f}" for g, p in r.prob_gate_met.items()) + ".")
+        risk_par.append(f"Expected payment {money(r.expected_total, cur)} over {r.n_draws:,} draws; "
+                        + "; ".join(f"P({g} met) = {p:.0%}" for g, p in r.prob_gate_met.items()) + ".")
+        risk_par.append(SAMPLING_NOTE)
     figures += risk_figs
     sections.append(Section("Sensitivity and payment risk", paragraphs=tuple(risk_par),
-                            tables=((("Sensitivity to hidden bias and power", pd.DataFrame(sens_rows).round(3)),)
+                            tables=((("Sensitivity to hidden bias and power", pd.DataFrame(sens_rows)),)
                                     if sens_rows else ()) + tuple(risk_tables),
                             figures=risk_figs))
 
@@ -237,9 +256,53 @@ def build_report(
     policy_text = (f"policy '{policy.name}': counts of 1 to {policy.threshold} suppressed, others rounded to the "
                    f"nearest {policy.rounding}{', with secondary suppression' if policy.secondary else ''}")
     methods = design.methods(ev, significance=significance[:1].upper() + significance[1:], policy=policy_text)
-    sections.append(Section("Methods and conventions", paragraphs=methods))
+    sections.append(Section("Methods and conventions", paragraphs=tuple(sentence(m) for m in methods)))
 
+    sections = [_styled_section(sec, cur) for sec in sections]
     html = render_report(f"Evaluation report — {c.name}",
-                         f"Contract version {c.version} · outcome {ev.outcome} · seed {params.get('seed')}", sections)
+                         f"Contract version {c.version} · outcome: {outcome_metric(c, ev.outcome)} · seed "
+                         f"{params.get('seed')}", sections)
     return html, figures, protected
 
+
+def _layout(contract: Any) -> str:
+    report = getattr(contract, "report", None)
+    return getattr(report, "layout", "standard") if report is not None else "standard"
+
+
+def _gate_frame(rows: list[dict[str, Any]], currency: str) -> pd.DataFrame:
+    """Gate decisions as text: relative measures as percentages, the rest as numbers."""
+    out = []
+    for r in rows:
+        relative = "reduction" in r
+        shown = {}
+        for k, v in r.items():
+            if k in ("reduction", "value", "gate threshold", "margin", "to") or k.endswith(" from"):
+                shown[k] = pct(v, 2) if relative else num(v, 4)
+            else:
+                shown[k] = cell(v, k, currency)
+        out.append(shown)
+    return pd.DataFrame(out).rename(columns={"gate threshold": "threshold", "p_value": "p-value"})
+
+
+def _payment_lines(lines: pd.DataFrame, decisions: list[Any], currency: str) -> pd.DataFrame:
+    """The payment lines in the one style (relative measures as percentages, money with its symbol)."""
+    lines = lines.drop(columns=[c for c in ("outcome",) if c in lines and lines[c].nunique() <= 1])
+    text = styled(lines.drop(columns=["value", "threshold"]), currency)
+    relative = [d is None or d.measure.startswith("relative") for d in decisions]
+    shown = lambda values: [pct(v, 2) if rel else num(v, 4) for v, rel in zip(values, relative, strict=True)]  # noqa: E731
+    text.insert(4, "measured", shown(lines["value"]))
+    text.insert(5, "gate", shown(lines["threshold"]))
+    return text
+
+
+def _styled_section(section: Section, currency: str) -> Section:
+    """Every table of ``section`` as text in the one style (tables already styled pass through unchanged)."""
+    tables = tuple((caption, table if _is_text(table) else styled(table, currency))
+                   for caption, table in section.tables)
+    return replace(section, tables=tables, paragraphs=tuple(sentence(p) for p in section.paragraphs if p),
+                   notes=tuple(sentence(n) for n in section.notes))
+
+
+def _is_text(frame: pd.DataFrame) -> bool:
+    return all(frame[c].map(lambda v: isinstance(v, str)).all() for c in frame.columns)

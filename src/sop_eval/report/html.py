@@ -35,6 +35,7 @@ class Section:
     tables: Sequence[tuple[str, pd.DataFrame]] = ()
     figures: Sequence[Figure] = ()
     notes: Sequence[str] = field(default=())
+    kind: str = ""
 
 
 def figure_png(fig: Any, dpi: int = 110) -> bytes:
@@ -51,6 +52,8 @@ def _table_html(frame: pd.DataFrame) -> Markup:
 
 
 def _fmt(value: float) -> str:
+    if value == 0:
+        return "0"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.4g}" if abs(value) < 1 else f"{value:,.2f}"
