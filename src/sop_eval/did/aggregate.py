@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sop_eval.did.bootstrap import analytic_se, multiplier_bootstrap
+from sop_eval.did.bootstrap import analytic_se, influence_covariance, multiplier_bootstrap
 from sop_eval.did.panel import _gl
 from sop_eval.effects.estimate import EffectEstimate, effect_estimate_from
 from sop_eval.outputs import json_safe as _json_safe
@@ -64,6 +64,16 @@ class AggregateResult:
     overall_influence: np.ndarray
     treated_mean: float
     balance_e: int | None = None
+    row_vcov: np.ndarray | None = None
+
+    @property
+    def vcov(self) -> np.ndarray:
+        """Covariance of the row estimates ``att`` from their influence functions (clustered when the ATT(g,t)
+        are), e.g. the event-time estimates of a dynamic aggregate for HonestDiD; its diagonal is the analytic
+        ``row_se**2`` (a reference event time under a universal base has variance 0)."""
+        if self.row_vcov is None:
+            return np.full((len(self.att), len(self.att)), np.nan)
+        return self.row_vcov
 
     @property
     def estimate(self) -> float:
@@ -236,4 +246,5 @@ def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None
         n_boot=res.n_boot, control=res.control, method=res.method, n_treated=int(treated.sum()),
         n_comparison=int((G == 0).sum()) if res.control == "never" else int((~treated).sum()),
         overall_influence=overall_if, treated_mean=float(cell_w @ res.treated_mean[ok]), balance_e=balance_e,
+        row_vcov=influence_covariance(row_if, res.unit_cluster) / res.n_units if row_if.shape[1] else None,
     )

@@ -25,6 +25,7 @@ is the smallest ``Mbar`` (or ``M``) at which the robust set includes zero, found
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
@@ -80,13 +81,43 @@ def _truncnorm_quantile(p: float, lo: float, hi: float, mu: float = 0.0, sd: flo
     return float(mu + stats.truncnorm.ppf(p, a, b) * sd)
 
 
-def _lf_cv(X: np.ndarray | None, sigma: np.ndarray, kappa: float, seed: int = 0) -> float:
+def _dual_vertices(X: np.ndarray, sd: np.ndarray) -> np.ndarray | None:
+    """Vertices of the dual polytope ``{lam >= 0: sd'lam = 1, X'lam = 0}`` of the statistic's LP, so that
+    ``eta(y) = max over vertices of lam'y`` for every ``y`` at once (None when there are too many bases)."""
+    W = np.column_stack([sd, X])
+    m, r = W.shape[0], int(np.linalg.matrix_rank(W))
+    if math.comb(m, r) > 400_000:
+        return None
+    e1 = np.zeros(W.shape[1])
+    e1[0] = 1.0
+    found = []
+    combos = itertools.combinations(range(m), r)
+    while chunk := list(itertools.islice(combos, 20_000)):
+        idx = np.array(chunk)
+        WB = np.transpose(W[idx], (0, 2, 1))  # (n, k+1, r)
+        if WB.shape[1] != r:
+            return None
+        ok = np.abs(np.linalg.det(WB)) > 1e-12
+        if not ok.any():
+            continue
+        lam_b = np.linalg.solve(WB[ok], np.broadcast_to(e1, (int(ok.sum()), r))[..., None])[..., 0]
+        good = (lam_b >= -1e-12).all(axis=1)
+        full = np.zeros((int(good.sum()), m))
+        np.put_along_axis(full, idx[ok][good], np.clip(lam_b[good], 0, None), axis=1)
+        found.append(full)
+    return np.vstack(found) if found else None
+
+
+def _lf_cv(X: np.ndarray | None, sigma: np.ndarray, kappa: float, seed: int = 0,
+           vertices: np.ndarray | None = None) -> float:
     """Least-favourable critical value: the 1 - kappa quantile of the LP statistic under zero moments
     (draws: numpy's legacy ``RandomState(seed).multivariate_normal``, as ``honestdid``)."""
     draws = np.random.RandomState(seed).multivariate_normal(np.zeros(sigma.shape[0]), sigma, size=_LF_SIMS)
     sd = np.sqrt(np.diag(sigma))
     if X is None:
         return float(np.quantile((draws / sd).max(axis=1), 1 - kappa))
+    if vertices is not None:
+        return float(np.quantile((draws @ vertices.T).max(axis=1), 1 - kappa))
     C = np.column_stack([-sd, -X])
     f = np.zeros(C.shape[1])
     f[0] = 1.0
@@ -266,9 +297,14 @@ def _rm_accept(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, 
             Y = A @ betahat - d
             sY = A @ sigma @ A.T
             Xr, sYr = AGi[rows, 1:], sY[np.ix_(rows, rows)]
-            lf = _lf_cv(Xr, sYr, kappa)
+            V = _dual_vertices(Xr, np.sqrt(np.diag(sYr)))
+            lf = _lf_cv(Xr, sYr, kappa, vertices=V)
+            # grid points whose statistic exceeds the LF critical value are rejected at the first stage; the
+            # statistic of every grid point at once from the dual vertices (the LP's optimal value is unique)
+            first = (np.max(V @ Y[rows][:, None] - (V @ AGi[rows, 0])[:, None] * grid[None, :], axis=0) > lf + 1e-9
+                     if V is not None else np.zeros(len(grid), dtype=bool))
             for k, th in enumerate(grid):
-                if not accept[k]:
+                if not accept[k] and not first[k]:
                     accept[k] = not _arp_test((Y - AGi[:, 0] * th)[rows], Xr, sYr, alpha, kappa, lf)
     return accept
 
@@ -531,7 +567,7 @@ def event_study_inputs(result: Any) -> tuple[np.ndarray, np.ndarray, int, int]:
     """``betahat``, ``sigma``, ``n_pre``, ``n_post`` from a dynamic aggregate of ``att_gt`` (its ``vcov`` from the
     influence functions; the reference event time, whose estimate is identically 0, is dropped) or an
     :class:`~sop_eval.did.event_study.EventStudyResult` (its coefficient covariance)."""
-    labels = np.asarray(getattr(result, "labels", getattr(result, "event_times", [])), dtype=float)
+    labels = np.asarray(result.labels if hasattr(result, "labels") else getattr(result, "event_time", []), dtype=float)
     beta = np.asarray(getattr(result, "att", getattr(result, "coef", None)), dtype=float)
     V = getattr(result, "vcov", None)
     if V is None or beta is None or len(labels) != len(beta):

@@ -36,7 +36,7 @@ from scipy import stats
 from sop_eval.errors import SopEvalError
 from sop_eval.outputs import json_safe
 from sop_eval.seeds import resolve_seed
-from sop_eval.stats.estimate import interval_label, resolve_level
+from sop_eval.stats.estimate import resolve_level
 from sop_eval.synth.panel import AreaMatrix, area_matrix
 from sop_eval.synth.solver import collapsed_form, fw_sparse
 
@@ -337,6 +337,3 @@ def synthdid(panel: pd.DataFrame, *, unit: str, time: str, outcome: str, treated
                        treatment=treatment)
     return fit_matrix(data, estimator, se=se, replications=replications, seed=seed, level=level)
 
-
-def interval_columns(level: float) -> str:
-    return interval_label(level)
