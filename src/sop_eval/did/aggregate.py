@@ -159,6 +159,12 @@ def aggregate(res: "AttGtResult", kind: str = "simple", *, balance_e: int | None
         bad = [f"(g={_gl(g)}, t={_gl(t)})" for g, t in zip(res.group[~ok], res.time[~ok])]
         warnings.warn(f"{int((~ok).sum())} ATT(g,t) cell(s) {examples(bad)} could not be estimated and are left "
                       f"out of the {kind} aggregation.", SopEvalWarning, stacklevel=3)
+    if res.base_period == "universal":
+        # reference cells (identically 0) fall on different event times when periods are unevenly spaced; they
+        # carry no information, so they are left out rather than averaged with other cohorts' estimates
+        ref = ok & (res.att == 0) & (res.time < res.group) & (np.abs(res.influence).sum(axis=0) == 0)
+        if len(np.unique((res.time - res.group)[ref])) > 1:
+            ok = ok & ~ref
     g, t, att, psi = res.group[ok], res.time[ok], res.att[ok], res.influence[:, ok]
     w, G = res.unit_weights, res.unit_group
     glist = np.unique(g)
