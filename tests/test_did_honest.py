@@ -32,7 +32,7 @@ def test_relative_magnitudes_equals_honestdid():
     assert r.lb == pytest.approx(np.array(REF["rm_first"]["lb"])[idx], abs=1e-3)
     assert r.ub == pytest.approx(np.array(REF["rm_first"]["ub"])[idx], abs=1e-3)
     assert isinstance(r, Estimate) and r.estimate == pytest.approx(B[NPRE])
-    lo, hi = r.conf_int()
+    lo, _ = r.conf_int()
     assert r.lb[0] >= lo - 0.05 and r.summary().iloc[0]["method"] == "original"
 
 

@@ -75,7 +75,7 @@ def test_universal_base_with_gaps_in_periods_aggregates():
     ok = np.isfinite(dyn.row_se)
     assert np.sqrt(np.diag(dyn.vcov))[ok] == pytest.approx(dyn.row_se[ok])
     b, V, n_pre, n_post = event_study_inputs(dyn)
-    assert len(b) == len(dyn.labels) and n_pre + n_post == len(b)
+    assert V.shape == (len(b), len(b)) and len(b) == len(dyn.labels) and n_pre + n_post == len(b)
     even = att_gt(_panel(), "y", "unit", "period", "group", base_period="universal", method="reg").aggregate("dynamic")
     assert even.att[even.labels == -1][0] == 0.0 and np.isnan(even.row_se[even.labels == -1][0])
 

@@ -110,6 +110,15 @@ def test_synthetic_control_prop99():
     assert isinstance(r, Estimate) and json.dumps(r.to_dict())
 
 
+def test_nested_v_optimisation_reaches_pysyncon_pre_period_fit():
+    ref = json.loads((HERE / "crosscheck_pysyncon.json").read_text())
+    r = synthetic_control(PROP99, unit="State", time="Year", outcome="PacksPerCapita", treated="California",
+                          start=1989, outcome_periods=[1975, 1980, 1988], placebo=False, leave_one_out=False)
+    # the same nested criterion (pre-period outcome MSPE over V); ours at least as low as the peer's optimum
+    assert r.pre_rmspe**2 <= ref["loss_V_pre_mspe"] + 1e-6
+    assert r.v_weights.sum() == pytest.approx(1) and r.weights.sum() == pytest.approx(1)
+
+
 def test_synthetic_control_with_predictors_optimises_v():
     df = make_area_panel(n_areas=25, seed=1)
     pre = df[df["year"] < 2021]

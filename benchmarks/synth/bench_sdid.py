@@ -37,7 +37,7 @@ N, T, T0 = 1001, 40, 30
 PEER_SDID = r"""
 import json, sys, time, numpy as np, pandas as pd
 from synthdid.synthdid import Synthdid
-df = pd.read_parquet(sys.argv[1]); reps = int(sys.argv[2])
+df = pd.read_csv(sys.argv[1]); reps = int(sys.argv[2])
 t = time.perf_counter(); m = Synthdid(df, unit="unit", time="time", treatment="treated", outcome="y").fit()
 fit = time.perf_counter() - t
 t = time.perf_counter(); m.vcov(method="placebo", n_reps=reps); pl = time.perf_counter() - t
@@ -78,8 +78,8 @@ def main() -> None:
     pl = fit_matrix(data, se="placebo", replications=200)
     t_pl = time.perf_counter() - t - t_fit
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "p.parquet"
-        df.to_parquet(path)
+        path = Path(tmp) / "p.csv"
+        df.to_csv(path, index=False)
         peer = json.loads(subprocess.run(["/tmp/synthcheck/bin/python", "-c", PEER_SDID, str(path),
                                           str(args.peer_placebo)], capture_output=True, text=True, check=True)
                           .stdout.strip().splitlines()[-1])
@@ -104,14 +104,14 @@ def main() -> None:
         f"Python {sys.version.split()[0]}; shared 2-core machine (timings are wall-clock, one run).", "",
         "| task | sop_eval (s) | peer (s) | peer / sop_eval | estimates (sop_eval / peer) |",
         "| --- | ---: | ---: | ---: | --- |",
-        f"| SDID fit, 1,000 donors × 40 periods | {t_fit:.2f} | {peer['fit']:.2f} | {peer['fit'] / t_fit:.1f} | "
-        f"{fit.estimate:.4f} / {peer['att']:.4f} |",
-        f"| 200 placebo replications | {t_pl:.2f} | {peer_pl200:.1f} (from {peer['reps']}, scaled) | "
-        f"{peer_pl200 / t_pl:.1f} | se {pl.se:.4f} / (its own placebo algorithm) |",
-        f"| HonestDiD FLCI, 10 post-periods, one M | {t_sd:.2f} | {hp['t_sd']:.2f} | {hp['t_sd'] / t_sd:.1f} | "
-        f"[{sd.lb[0]:.4f}, {sd.ub[0]:.4f}] / [{hp['sd'][0]:.4f}, {hp['sd'][1]:.4f}] |",
-        f"| HonestDiD relative magnitudes (C-LF), 10 post-periods, one Mbar | {t_rm:.2f} | {hp['t_rm']:.2f} | "
-        f"{hp['t_rm'] / t_rm:.1f} | [{rm.lb[0]:.4f}, {rm.ub[0]:.4f}] / [{hp['rm'][0]:.4f}, {hp['rm'][1]:.4f}] |",
+        (f"| SDID fit, 1,000 donors × 40 periods | {t_fit:.2f} | {peer['fit']:.2f} | {peer['fit'] / t_fit:.1f} | "
+         f"{fit.estimate:.4f} / {peer['att']:.4f} |"),
+        (f"| 200 placebo replications | {t_pl:.2f} | {peer_pl200:.1f} (from {peer['reps']}, scaled) | "
+         f"{peer_pl200 / t_pl:.1f} | se {pl.se:.4f} / (its own placebo algorithm) |"),
+        (f"| HonestDiD FLCI, 10 post-periods, one M | {t_sd:.2f} | {hp['t_sd']:.2f} | {hp['t_sd'] / t_sd:.1f} | "
+         f"[{sd.lb[0]:.4f}, {sd.ub[0]:.4f}] / [{hp['sd'][0]:.4f}, {hp['sd'][1]:.4f}] |"),
+        (f"| HonestDiD relative magnitudes (C-LF), 10 post-periods, one Mbar | {t_rm:.2f} | {hp['t_rm']:.2f} | "
+         f"{hp['t_rm'] / t_rm:.1f} | [{rm.lb[0]:.4f}, {rm.ub[0]:.4f}] / [{hp['rm'][0]:.4f}, {hp['rm'][1]:.4f}] |"),
         "", "Peers: synthdid 0.10.1 and honestdid 0.1.1 from PyPI, in throwaway environments.", "",
     ]
     OUT.write_text("\n".join(lines))

@@ -62,7 +62,7 @@ def overlap_diagnostics(data: pd.DataFrame, outcome: str, unit: str, time: str, 
     panel = prepare_panel(data, outcome, unit, time, group, covariates=covariates, weights=weights, control=control,
                           anticipation=anticipation)
     labels = panel.unit_labels if panel.unit_labels is not None else np.arange(panel.n)
-    times, g_obs, w = panel.times, panel.group, panel.weights
+    times, g_obs = panel.times, panel.group
     cells, units = [], []
     for g, j, base in _plan(panel, base_period, anticipation):
         if j == base:

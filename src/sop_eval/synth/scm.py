@@ -8,7 +8,10 @@ predictor and ``V`` is the identity (W then minimises the pre-period MSPE direct
 (diagonal, non-negative, summing to 1) is chosen by the nested optimisation of ``Synth``: minimise the
 pre-period outcome MSPE of the synthetic control over ``V`` (Nelder–Mead on log-weights from equal weights
 and from the inverse-variance start, the best kept), solving the inner quadratic programme exactly
-(:func:`sop_eval.synth.solver.simplex_lstsq`).
+(:func:`sop_eval.synth.solver.simplex_lstsq`). When several donor weightings fit the predictors equally well
+(common with few predictors and many donors, where ``V`` then no longer matters), the tie is broken towards the
+best pre-period outcome fit by adding the normalised outcome MSPE to the inner objective with weight 10⁻⁴; R
+``Synth`` and pysyncon leave the choice to their solvers' tolerance.
 
 Inference: each donor in turn is treated as if treated, with the remaining donors as its pool (the treated
 areas excluded); the statistic is the ratio of post- to pre-period RMSPE and the p-value is the share of all
@@ -32,6 +35,9 @@ from sop_eval.synth.panel import AreaMatrix, area_matrix
 from sop_eval.synth.solver import simplex_lstsq
 
 
+_TIE_BREAK = 1e-4
+
+
 @dataclass(frozen=True, eq=False)
 class _Spec:
     X: np.ndarray  # predictors × areas (all areas of the AreaMatrix)
@@ -47,9 +53,15 @@ def _fit_one(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray,
     X1s, X0s = X1 / scale, X0 / scale[:, None]
     k = len(X1)
 
+    zscale = max(float(np.std(np.column_stack([Z1, Z0]))), 1e-12) * np.sqrt(len(Z1))
+    tie = np.sqrt(_TIE_BREAK)
+
     def solve(v: np.ndarray) -> np.ndarray:
         r = np.sqrt(v)
-        return simplex_lstsq(X0s * r[:, None], X1s * r)
+        if not optimise_v:
+            return simplex_lstsq(X0s * r[:, None], X1s * r)
+        # among weights fitting the predictors equally well, prefer the best pre-period outcome fit
+        return simplex_lstsq(np.vstack([X0s * r[:, None], tie * Z0 / zscale]), np.concatenate([X1s * r, tie * Z1 / zscale]))
 
     if not optimise_v:
         v = np.full(k, 1.0 / k)
