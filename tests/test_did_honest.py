@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from sop_eval import SopEvalError
-from sop_eval.did.honest import honest_did
+from sop_eval.datasets import make_staggered_panel
+from sop_eval.did import att_gt, event_study
+from sop_eval.did.honest import event_study_inputs, honest_did, honest_sensitivity
 from sop_eval.stats.estimate import Estimate
 
 HERE = Path(__file__).parent / "results" / "did" / "honest"
@@ -58,6 +60,17 @@ def test_honest_plot_draws():
     fig, ax = plt.subplots()
     assert honest_plot(r, ax=ax) is ax
     plt.close(fig)
+
+
+def test_sensitivity_from_att_gt_and_event_study():
+    df = make_staggered_panel(n_units=400, n_periods=10, waves=(6,), never_share=0.5, effect=1.0, dynamic=0.3,
+                              seed=3)
+    dyn = att_gt(df, "y", "unit", "period", "group", base_period="universal").aggregate("dynamic")
+    b, V, n_pre, n_post = event_study_inputs(dyn)
+    assert b == pytest.approx(B) and V == pytest.approx(S) and (n_pre, n_post) == (NPRE, NPOST)
+    es = event_study(df, "y", "unit", "period", "group")
+    r = honest_sensitivity(es, restriction="smoothness", grid=[0.0, 0.05], target="average", breakdown=False)
+    assert r.n_post == int((es.event_time >= 0).sum()) and (r.lb <= r.ub).all()
 
 
 def test_inputs_are_checked():

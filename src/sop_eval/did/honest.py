@@ -552,8 +552,9 @@ def honest_did(betahat: Any, sigma: Any, n_pre: int, n_post: int | None = None, 
     est = float(l @ b[n_pre:])
     se = float(np.sqrt(l @ s[n_pre:, n_pre:] @ l))
     if grid is None:
-        grid = np.linspace(0, 2, 9) if restriction == "relative_magnitudes" else np.linspace(0, se, 10)
-    g = np.asarray(grid, dtype=float)
+        g = np.linspace(0, 2, 9) if restriction == "relative_magnitudes" else np.linspace(0, se, 10)
+    else:
+        g = np.asarray(grid, dtype=float)
     bounds = [_set_at(restriction, b, s, n_pre, n_post, l, float(m), alpha) for m in g]
     top = float(g.max()) if g.size and g.max() > 0 else 1.0
     bd = _breakdown(restriction, b, s, n_pre, n_post, l, alpha, 4 * top, breakdown_tol or top / 100) \
@@ -581,4 +582,11 @@ def event_study_inputs(result: Any) -> tuple[np.ndarray, np.ndarray, int, int]:
     return beta, V, n_pre, int((labels >= 0).sum())
 
 
-__all__ = ["honest_did", "HonestResult", "event_study_inputs"]
+def honest_sensitivity(result: Any, **options: Any) -> HonestResult:
+    """:func:`honest_did` on an event study result: ``att_gt(...).aggregate("dynamic")`` or ``event_study(...)``
+    (``options`` as :func:`honest_did`: ``restriction``, ``grid``, ``target``, ``level``, ``breakdown``)."""
+    b, V, n_pre, n_post = event_study_inputs(result)
+    return honest_did(b, V, n_pre, n_post, **options)
+
+
+__all__ = ["honest_did", "honest_sensitivity", "HonestResult", "event_study_inputs"]

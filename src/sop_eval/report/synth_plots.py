@@ -82,8 +82,9 @@ def honest_plot(result: Any, ax: Axes | None = None) -> Axes:
     step = float(np.diff(grid).min()) if len(grid) > 1 else 1.0
     xs = np.concatenate([[grid.min() - step], grid])
     mid = (s["lb"] + s["ub"]).to_numpy(float) / 2
-    ax.errorbar(xs, mid, yerr=[mid - s["lb"].to_numpy(float), s["ub"].to_numpy(float) - mid], fmt="none",
-                ecolor=["tab:red"] + ["tab:blue"] * len(grid), capsize=3)
+    err = np.vstack([mid - s["lb"].to_numpy(float), s["ub"].to_numpy(float) - mid])
+    ax.errorbar(xs[:1], mid[:1], yerr=err[:, :1], fmt="none", ecolor="tab:red", capsize=3, label="original")
+    ax.errorbar(xs[1:], mid[1:], yerr=err[:, 1:], fmt="none", ecolor="tab:blue", capsize=3, label=result.method)
     ax.set_xticks(xs, ["original"] + [f"{g:g}" for g in grid])
     ax.axhline(0, color="black", linestyle="--", linewidth=0.8)
     if np.isfinite(result.breakdown) and result.breakdown > 0:

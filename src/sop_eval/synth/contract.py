@@ -76,13 +76,15 @@ def fit_area_contract(panel: pd.DataFrame, treated: Sequence[Any] | Any, start: 
     level = resolve_level(level, None, "fit_area_contract")
     z = stats.norm.ppf(0.5 + level / 2)
     areas = [treated] if isinstance(treated, (str, int, np.integer)) else list(treated)
+    fit: SdidResult | list[SynthResult]
     if method == "sdid":
         data = area_matrix(panel, unit=unit, time=time, outcome=outcome, treated=areas, start=start)
         res = fit_matrix(data, "sdid", se="placebo", replications=replications, seed=seed, level=level, curves=True)
         cells = res.area_effects()
         per_period = np.std(res.placebo_curves, axis=0, ddof=1)
         cells["se"] = np.tile(per_period, data.N1)
-        est, se, fit, p = res.estimate, res.se, res, float("nan")
+        est, se, p = res.estimate, res.se, float("nan")
+        fit = res
     else:
         fits = []
         for a in areas:
@@ -98,7 +100,7 @@ def fit_area_contract(panel: pd.DataFrame, treated: Sequence[Any] | Any, start: 
         est = float(np.mean([f.estimate for f in fits]))
         se = float(np.sqrt(np.sum([f.se**2 for f in fits])) / len(fits))
         p = float(fits[0].p_value) if len(fits) == 1 else float("nan")
-        fit = fits
+        fit = list(fits)
     cells["ci_low"] = cells["effect"] - z * cells["se"]
     cells["ci_high"] = cells["effect"] + z * cells["se"]
     return AreaEffect(method=method, outcome=outcome, estimate=float(est), se=float(se), level=level, cells=cells,

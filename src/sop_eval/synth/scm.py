@@ -76,7 +76,7 @@ def _fit_one(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray,
     var = np.var(np.column_stack([X1s, X0s]), axis=1)
     if np.all(var > 0):
         starts.append(-np.log(var))
-    best = None
+    best: Any = None
     for s0 in starts:
         r = optimize.minimize(loss, s0, method="Nelder-Mead",
                               options={"maxiter": 400 * k, "xatol": 1e-6, "fatol": 1e-10})
@@ -235,7 +235,7 @@ def synthetic_control(panel: pd.DataFrame, *, unit: str, time: str, outcome: str
             pgaps[data.units[j]] = gap
     loo = []
     if leave_one_out:
-        for j in np.flatnonzero(w > 1e-6):
+        for j in np.flatnonzero(w > 1e-6).tolist():
             others = np.delete(donors, j)
             wj, _ = fit(N0, others)
             gap = Y[N0] - wj @ Y[others]
