@@ -327,7 +327,7 @@ class _Flci:
         self.const = sum(abs(float(np.arange(1, s + 1) @ l[n_post - s:])) for s in range(1, n_post + 1)) - self.target
         self.W2L = W2L
         self.L = np.tril(np.ones((K, K)))
-        self.draws = np.random.RandomState(seed).normal(size=10**6)
+        self.draws = np.sort(np.random.RandomState(seed).normal(size=10**6))
 
     def var(self, w: np.ndarray) -> float:
         return float(w @ self.Q @ w + self.a @ w + self.c)
@@ -362,7 +362,40 @@ class _Flci:
         return self.const + float(np.abs(L @ w).sum()), w
 
     def q_folded(self, p: float, mu: float) -> float:
-        return float(np.quantile(np.abs(self.draws + mu), p))
+        """``numpy.quantile(|draws + mu|, p)`` (linear interpolation) without re-sorting: the order statistics
+        of ``|z + mu|`` merge two sorted runs of the sorted draws, searched in O(log n)."""
+        s = self.draws
+        n = len(s)
+        j = int(np.searchsorted(s, -mu, side="left"))  # s[j:] + mu >= 0 ascending; -(s[:j] + mu) descending
+
+        def A(i: int) -> float:  # i-th smallest of the non-negative run
+            return float(s[j + i] + mu)
+
+        def B(i: int) -> float:  # i-th smallest of the negative run, folded
+            return float(-(s[j - 1 - i] + mu))
+
+        m1, m2 = n - j, j
+
+        def kth(k: int) -> float:
+            lo, hi = max(0, k + 1 - m2), min(k + 1, m1)
+            while lo < hi:  # i elements from A, k + 1 - i from B
+                i = (lo + hi) // 2
+                if i < m1 and k - i >= 0 and k - i < m2 and B(k - i) > A(i):
+                    lo = i + 1
+                else:
+                    hi = i
+            i = lo
+            cands = []
+            if i > 0:
+                cands.append(A(i - 1))
+            if k + 1 - i > 0:
+                cands.append(B(k - i))
+            return max(cands)
+
+        pos = p * (n - 1)
+        k = int(math.floor(pos))
+        lo_v = kth(k)
+        return lo_v if k + 1 >= n else lo_v + (pos - k) * (kth(k + 1) - lo_v)
 
 
 def _flci(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, l: np.ndarray, M: float,
@@ -516,7 +549,9 @@ def _set_at(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: 
 def _breakdown(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: int, l: np.ndarray,
                alpha: float, upper: float, tol: float) -> float:
     def covers_zero(m: float) -> bool:
-        lo, hi = _set_at(restriction, b, s, n_pre, n_post, l, m, alpha)
+        with warnings.catch_warnings():  # only whether zero is inside matters here, not the exact bounds
+            warnings.simplefilter("ignore", SopEvalWarning)
+            lo, hi = _set_at(restriction, b, s, n_pre, n_post, l, m, alpha)
         return not (lo > 0 or hi < 0)
 
     if covers_zero(0.0):
