@@ -36,28 +36,39 @@ def fw_batch(A: np.ndarray, b: np.ndarray, zeta: float, start: np.ndarray, min_d
     """Frank–Wolfe for a batch of problems of one shape: ``A`` (R, n, k), ``b`` (R, n), ``start`` (R, k).
 
     Each problem iterates exactly as it would alone (R ``synthdid``'s ``fw.step`` with exact line search and its
-    stopping rule) and is frozen once it stops. The gradient ``Aᵀ(Ax - b) + ηx`` is kept up to date through the Gram
-    matrix ``AᵀA`` when it fits in memory, so an iteration costs O(R (n + k)).
+    stopping rule) and is frozen once it stops; stopped problems are dropped from the batch as it thins out. The
+    gradient ``Aᵀ(Ax - b) + ηx`` is kept up to date through the Gram matrix ``AᵀA`` when it fits in memory, so an
+    iteration costs O(R (n + k)).
     """
     R, n, k = A.shape
     eta = n * zeta**2
     x = np.array(start, dtype=float, copy=True)
     Ax = np.einsum("rnk,rk->rn", A, x)
+    At = np.ascontiguousarray(np.swapaxes(A, 1, 2))  # columns of A as contiguous rows, for the gathers below
     use_gram = R * k * k * 8 <= _GRAM_BYTES
     if use_gram:
         G = np.einsum("rnk,rnj->rkj", A, A)
         c = np.einsum("rnk,rn->rk", A, b)
         Gx = np.einsum("rkj,rj->rk", G, x)
+    out = x.copy()
+    live = np.arange(R)  # the original index of each problem still in the arrays
     rows = np.arange(R)
     active = np.ones(R, dtype=bool)
     last = np.full(R, np.inf)
     md2 = min_decrease**2
     for t in range(max_iter):
+        if 4 * int((~active).sum()) >= len(active) > 1 and active.any():
+            out[live[~active]] = x[~active]
+            keep = np.flatnonzero(active)
+            live, x, Ax, A, At, b, last = live[keep], x[keep], Ax[keep], A[keep], At[keep], b[keep], last[keep]
+            if use_gram:
+                G, c, Gx = G[keep], c[keep], Gx[keep]
+            rows, active = np.arange(len(keep)), np.ones(len(keep), dtype=bool)
         half_grad = (Gx - c if use_gram else np.einsum("rn,rnk->rk", Ax - b, A)) + eta * x
         i = np.argmin(half_grad, axis=1)
         gi = half_grad[rows, i]
         xi = x[rows, i]
-        d_err = A[rows, :, i] - Ax
+        d_err = At[rows, i, :] - Ax
         num = -(gi - np.einsum("rk,rk->r", half_grad, x))
         den = np.einsum("rn,rn->r", d_err, d_err) + eta * (1.0 - 2.0 * xi + np.einsum("rk,rk->r", x, x))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -67,7 +78,7 @@ def fw_batch(A: np.ndarray, b: np.ndarray, zeta: float, start: np.ndarray, min_d
         x[rows, i] += step
         Ax += step[:, None] * d_err
         if use_gram:
-            Gx = (1.0 - step)[:, None] * Gx + step[:, None] * G[rows, :, i]
+            Gx = (1.0 - step)[:, None] * Gx + step[:, None] * G[rows, i, :]  # G is symmetric: row i = column i
         err = Ax - b
         val = zeta**2 * np.einsum("rk,rk->r", x, x) + np.einsum("rn,rn->r", err, err) / n
         if t >= 1:
@@ -75,7 +86,8 @@ def fw_batch(A: np.ndarray, b: np.ndarray, zeta: float, start: np.ndarray, min_d
         last = np.where(active | (t < 1), val, last)
         if not active.any():
             break
-    return x
+    out[live] = x
+    return out
 
 
 def fw_weights(Y: np.ndarray, zeta: float, intercept: bool = True, start: np.ndarray | None = None,
