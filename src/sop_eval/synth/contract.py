@@ -36,7 +36,7 @@ class AreaEffect:
     se: float
     level: float
     cells: pd.DataFrame
-    fit: SdidResult | list[SynthResult]
+    fit: SdidResult | tuple[SynthResult, ...]
     p_value: float = float("nan")
 
     def __repr__(self) -> str:
@@ -76,7 +76,7 @@ def fit_area_contract(panel: pd.DataFrame, treated: Sequence[Any] | Any, start: 
     level = resolve_level(level, None, "fit_area_contract")
     z = stats.norm.ppf(0.5 + level / 2)
     areas = [treated] if isinstance(treated, (str, int, np.integer)) else list(treated)
-    fit: SdidResult | list[SynthResult]
+    fit: SdidResult | tuple[SynthResult, ...]
     if method == "sdid":
         data = area_matrix(panel, unit=unit, time=time, outcome=outcome, treated=areas, start=start)
         res = fit_matrix(data, "sdid", se="placebo", replications=replications, seed=seed, level=level, curves=True)
@@ -100,7 +100,7 @@ def fit_area_contract(panel: pd.DataFrame, treated: Sequence[Any] | Any, start: 
         est = float(np.mean([f.estimate for f in fits]))
         se = float(np.sqrt(np.sum([f.se**2 for f in fits])) / len(fits))
         p = float(fits[0].p_value) if len(fits) == 1 else float("nan")
-        fit = list(fits)
+        fit = tuple(fits)
     cells["ci_low"] = cells["effect"] - z * cells["se"]
     cells["ci_high"] = cells["effect"] + z * cells["se"]
     return AreaEffect(method=method, outcome=outcome, estimate=float(est), se=float(se), level=level, cells=cells,
