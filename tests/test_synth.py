@@ -169,3 +169,15 @@ def test_synth_plots_draw():
     assert len(placebo_plot(sc, ax=axes[1, 0], max_pre_rmspe_ratio=5).lines) > 2
     assert sdid_plot(sd, ax=axes[1, 1]) is axes[1, 1]
     plt.close(fig)
+
+
+@pytest.mark.parametrize("method", ["sdid", "sc"])
+def test_a_few_treated_areas(method):
+    df = make_area_panel(n_areas=40, seed=3)
+    hit = (df["area"] == "LA-002") & (df["year"] >= 2021)
+    df.loc[hit, "entering_care"] -= 4.0
+    eff = fit_area_contract(df, ["LA-001", "LA-002"], 2021, unit="area", time="year", outcome="entering_care",
+                            method=method, replications=30)
+    assert sorted(eff.cells["unit"].unique()) == ["LA-001", "LA-002"] and len(eff.cells) == 8
+    assert eff.cells["effect"].mean() == pytest.approx(eff.estimate)
+    assert np.isfinite(eff.se) and (eff.cells["se"] > 0).all()
