@@ -28,6 +28,7 @@ from sop_eval.outputs import ShortRepr
 from sop_eval.outputs import json_safe as _json_safe
 from sop_eval.stats.bootstrap import multiplier_bootstrap
 from sop_eval.stats.estimate import alpha_of
+from sop_eval.stats.influence import influence_covariance
 
 if TYPE_CHECKING:
     from sop_eval.did.att_gt import AttGtResult
@@ -66,6 +67,16 @@ class AggregateResult(ShortRepr):
     overall_influence: np.ndarray
     treated_mean: float
     balance_e: int | None = None
+    row_vcov: np.ndarray | None = None
+
+    @property
+    def vcov(self) -> np.ndarray:
+        """Covariance of the row estimates ``att`` from their influence functions (clustered when the ATT(g,t)
+        are), e.g. the event-time estimates of a dynamic aggregate for HonestDiD; its diagonal is the analytic
+        ``row_se**2`` (a reference event time under a universal base has variance 0)."""
+        if self.row_vcov is None:
+            return np.full((len(self.att), len(self.att)), np.nan)
+        return self.row_vcov
 
     @property
     def estimate(self) -> float:
@@ -151,6 +162,12 @@ def aggregate(res: AttGtResult, kind: str = "simple", *, balance_e: int | None =
         bad = [f"(g={_gl(g)}, t={_gl(t)})" for g, t in zip(res.group[~ok], res.time[~ok], strict=True)]
         warnings.warn(f"{int((~ok).sum())} ATT(g,t) cell(s) {examples(bad)} could not be estimated and are left "
                       f"out of the {kind} aggregation.", SopEvalWarning, stacklevel=3)
+    if res.base_period == "universal":
+        # reference cells (identically 0) fall on different event times when periods are unevenly spaced; they
+        # carry no information, so they are left out rather than averaged with other cohorts' estimates
+        ref = ok & (res.att == 0) & (res.time < res.group) & (np.abs(res.influence).sum(axis=0) == 0)
+        if len(np.unique((res.time - res.group)[ref])) > 1:
+            ok = ok & ~ref
     g, t, att, psi = res.group[ok], res.time[ok], res.att[ok], res.influence[:, ok]
     w, G = res.unit_weights, res.unit_group
     glist = np.unique(g)
@@ -238,4 +255,5 @@ def aggregate(res: AttGtResult, kind: str = "simple", *, balance_e: int | None =
         n_boot=res.n_boot, control=res.control, method=res.method, n_treated=int(treated.sum()),
         n_comparison=int((G == 0).sum()) if res.control == "never" else int((~treated).sum()),
         overall_influence=overall_if, treated_mean=float(cell_w @ res.treated_mean[ok]), balance_e=balance_e,
+        row_vcov=influence_covariance(row_if, res.unit_cluster) / res.n_units if row_if.shape[1] else None,
     )

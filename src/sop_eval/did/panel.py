@@ -68,6 +68,7 @@ class StaggeredPanel(Observations):
     covariates; ``n_units_input`` counts the units before any were dropped."""
 
     n_units_input: int
+    unit_labels: np.ndarray | None = None
 
 
 def _warn(notes: list[str], message: str) -> None:
@@ -244,7 +245,8 @@ def prepare_panel(
     y, g, w, x, cl = y[keep][:, period_kept], g[keep], w[keep], x[keep][:, period_kept], cl[keep]
     _small_groups(g, len(xnames), "unit(s)", notes)
     return StaggeredPanel(y=y, group=g, times=times[period_kept], weights=w / w.mean(), x=x, covariate_names=xnames,
-                          n_units_input=n_u, notes=notes, cluster=_cluster_codes(cl, cluster))
+                          n_units_input=n_u, notes=notes, cluster=_cluster_codes(cl, cluster),
+                          unit_labels=np.asarray(unit_labels)[keep])
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
