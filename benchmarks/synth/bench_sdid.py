@@ -49,8 +49,12 @@ import json, sys, time, warnings, numpy as np
 warnings.simplefilter("ignore")
 from honestdid import createSensitivityResults, createSensitivityResults_relativeMagnitudes
 d = json.load(open(sys.argv[1])); b, s = np.array(d["b"]), np.array(d["s"])
-t = time.perf_counter(); sd = createSensitivityResults(b, s, d["n_pre"], d["n_post"], Mvec=[0.05]); t_sd = time.perf_counter() - t
-t = time.perf_counter(); rm = createSensitivityResults_relativeMagnitudes(b, s, d["n_pre"], d["n_post"], Mbarvec=[0.5]); t_rm = time.perf_counter() - t
+t = time.perf_counter()
+sd = createSensitivityResults(b, s, d["n_pre"], d["n_post"], Mvec=[0.05])
+t_sd = time.perf_counter() - t
+t = time.perf_counter()
+rm = createSensitivityResults_relativeMagnitudes(b, s, d["n_pre"], d["n_post"], Mbarvec=[0.5])
+t_rm = time.perf_counter() - t
 print(json.dumps({"sd": [sd["lb"][0], sd["ub"][0]], "rm": [rm["lb"][0], rm["ub"][0]], "t_sd": t_sd, "t_rm": t_rm}))
 """
 

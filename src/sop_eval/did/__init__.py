@@ -15,5 +15,6 @@ __all__ = [
     "did2x2", "twfe", "event_study", "att_gt", "matched_did", "bacon_decomposition", "pretrend_test", "raw_means",
     "to_effect_estimate", "with_matching_weights", "DidResult", "EventStudyResult", "AttGtResult",
     "AggregateResult", "BaconResult",
-    "WaldTest", "honest_did", "honest_sensitivity", "event_study_inputs", "HonestResult", "overlap_diagnostics", "OverlapReport",
+    "WaldTest", "honest_did", "honest_sensitivity", "event_study_inputs", "HonestResult", "overlap_diagnostics",
+    "OverlapReport",
 ]

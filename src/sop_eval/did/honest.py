@@ -62,11 +62,11 @@ def _a_rm(n_pre: int, n_post: int, mbar: float, s: int, positive: bool) -> np.nd
     return np.delete(A, n_pre, axis=1)
 
 
-def _gamma(l: np.ndarray) -> np.ndarray:
-    """An invertible matrix with ``l'`` as first row: ``l`` then the unit vectors except the one at l's last
-    non-zero entry (the pivot columns of rref([l, I]))."""
-    k = int(np.flatnonzero(l)[-1])
-    return np.vstack([l, np.delete(np.eye(len(l)), k, axis=0)])
+def _gamma(lvec: np.ndarray) -> np.ndarray:
+    """An invertible matrix with ``lvec'`` as first row: ``lvec`` then the unit vectors except the one at lvec's
+    last non-zero entry (the pivot columns of rref([lvec, I]))."""
+    k = int(np.flatnonzero(lvec)[-1])
+    return np.vstack([lvec, np.delete(np.eye(len(lvec)), k, axis=0)])
 
 
 # ---------------------------------------------------------------- ARP / hybrid tests
@@ -142,7 +142,8 @@ def _eta_lp(y: np.ndarray, X: np.ndarray, sigma: np.ndarray) -> tuple[float, np.
     return float(r.x[0]), -r.ineqlin.marginals, True
 
 
-def _max_program(s_T: np.ndarray, g: np.ndarray, sigma: np.ndarray, W: np.ndarray, c: float) -> tuple[float, np.ndarray, bool]:
+def _max_program(s_T: np.ndarray, g: np.ndarray, sigma: np.ndarray, W: np.ndarray,
+                 c: float) -> tuple[float, np.ndarray, bool]:
     gsg = float(g @ sigma @ g)
     f = s_T if abs(gsg) < 1e-30 else s_T + (sigma @ g) * c / gsg
     beq = np.zeros(W.shape[1])
@@ -208,7 +209,8 @@ def _arp_test(y: np.ndarray, X: np.ndarray, sigma: np.ndarray, alpha: float, kap
     when ``lf_cv`` is given."""
     eta, lam, ok = _eta_lp(y, X, sigma)
     if not ok:
-        warnings.warn("HonestDiD: the LP for the test statistic did not converge; not rejecting.", SopEvalWarning)
+        warnings.warn("HonestDiD: the LP for the test statistic did not converge; not rejecting.", SopEvalWarning,
+                      stacklevel=2)
         return False
     if lf_cv is not None:
         if eta > lf_cv:
@@ -274,7 +276,7 @@ def _lf_test_no_nuisance(y: np.ndarray, sigma: np.ndarray, A: np.ndarray, d: np.
     return mom[j] + dt[j] > crit
 
 
-def _rm_accept(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, l: np.ndarray, mbar: float,
+def _rm_accept(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray, mbar: float,
                alpha: float, grid: np.ndarray) -> np.ndarray:
     """Accepted grid points of the C-LF set under Δ^RM(Mbar) (union over s and sign)."""
     kappa = alpha / 10
@@ -294,7 +296,7 @@ def _rm_accept(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, 
                         accept[k] = not _lf_test_no_nuisance(betahat - e * th, sigma, A, d, alpha, kappa, lf)
                 continue
             rows = np.flatnonzero((A[:, n_pre:] != 0).sum(axis=1) > 0)
-            AGi = A[:, n_pre:] @ np.linalg.inv(_gamma(l))
+            AGi = A[:, n_pre:] @ np.linalg.inv(_gamma(lvec))
             Y = A @ betahat - d
             sY = A @ sigma @ A.T
             Xr, sYr = AGi[rows, 1:], sY[np.ix_(rows, rows)]
@@ -313,19 +315,20 @@ def _rm_accept(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, 
 # ---------------------------------------------------------------- FLCI under smoothness
 
 class _Flci:
-    """The pieces of the FLCI problem for one ``l`` and covariance."""
+    """The pieces of the FLCI problem for one ``lvec`` and covariance."""
 
-    def __init__(self, sigma: np.ndarray, n_pre: int, n_post: int, l: np.ndarray, seed: int = 0):
+    def __init__(self, sigma: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray, seed: int = 0):
         K = n_pre
-        self.K, self.l = K, l
+        self.K, self.lvec = K, lvec
         W2L = np.eye(K) - np.eye(K, k=-1)
         sp, spp = sigma[:K, :K], sigma[:K, K:]
         self.Q = W2L.T @ sp @ W2L
         self.Q = (self.Q + self.Q.T) / 2
-        self.a = 2.0 * W2L.T @ spp @ l
-        self.c = float(l @ sigma[K:, K:] @ l)
-        self.target = float(np.arange(1, n_post + 1) @ l)
-        self.const = sum(abs(float(np.arange(1, s + 1) @ l[n_post - s:])) for s in range(1, n_post + 1)) - self.target
+        self.a = 2.0 * W2L.T @ spp @ lvec
+        self.c = float(lvec @ sigma[K:, K:] @ lvec)
+        self.target = float(np.arange(1, n_post + 1) @ lvec)
+        self.const = (sum(abs(float(np.arange(1, s + 1) @ lvec[n_post - s:])) for s in range(1, n_post + 1))
+                      - self.target)
         self.W2L = W2L
         self.L = np.tril(np.ones((K, K)))
         self.draws = np.sort(np.random.RandomState(seed).normal(size=10**6))
@@ -399,9 +402,9 @@ class _Flci:
         return lo_v if k + 1 >= n else lo_v + (pos - k) * (kth(k + 1) - lo_v)
 
 
-def _flci(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, l: np.ndarray, M: float,
+def _flci(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray, M: float,
           alpha: float, n_points: int = 100) -> tuple[float, float]:
-    pr = _Flci(sigma, n_pre, n_post, l)
+    pr = _Flci(sigma, n_pre, n_post, lvec)
     h0 = pr.h0()
     hmin, wmin = pr.min_var()
     cache: dict[float, tuple[float, np.ndarray]] = {}
@@ -442,7 +445,7 @@ def _flci(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, l: np
         hstar = float(grid[int(np.argmin([f(h) for h in grid]))])
     bias, w = bias_at(hstar)
     half = pr.q_folded(1 - alpha, M * bias / hstar) * hstar
-    pe = float(np.concatenate([pr.W2L @ w, l]) @ betahat)
+    pe = float(np.concatenate([pr.W2L @ w, lvec]) @ betahat)
     return pe - half, pe + half
 
 
@@ -472,13 +475,13 @@ def _l_vector(target: int | str | Sequence[float], n_post: int) -> tuple[np.ndar
     if isinstance(target, (int, np.integer)):
         if not 0 <= target < n_post:
             raise SopEvalError(f"target={target} is not a post-period index 0..{n_post - 1}.")
-        l = np.zeros(n_post)
-        l[target] = 1.0
-        return l, f"post-period effect {int(target)} (event time {int(target)})"
-    l = np.asarray(target, dtype=float).ravel()
-    if len(l) != n_post or not l.any():
+        lvec = np.zeros(n_post)
+        lvec[target] = 1.0
+        return lvec, f"post-period effect {int(target)} (event time {int(target)})"
+    lvec = np.asarray(target, dtype=float).ravel()
+    if len(lvec) != n_post or not lvec.any():
         raise SopEvalError(f"target weights must have {n_post} entries, not all zero.")
-    return l, "weighted post-period effects"
+    return lvec, "weighted post-period effects"
 
 
 @dataclass(frozen=True, eq=False)
@@ -521,7 +524,7 @@ class HonestResult:
         lo, hi = self.conf_int()
         rows = [{"restriction": "none (parallel trends)", self.parameter: np.nan, "lb": lo, "ub": hi,
                  "method": "original", "target": self.target, "level": self.level}]
-        for g, a, b in zip(self.grid, self.lb, self.ub):
+        for g, a, b in zip(self.grid, self.lb, self.ub, strict=True):
             rows.append({"restriction": self.restriction, self.parameter: g, "lb": a, "ub": b, "method": self.method,
                          "target": self.target, "level": self.level})
         return pd.DataFrame(rows)
@@ -534,25 +537,25 @@ class HonestResult:
                           "n_post": self.n_post, "rows": self.summary().to_dict(orient="records")})
 
 
-def _set_at(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: int, l: np.ndarray, m: float,
+def _set_at(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray, m: float,
             alpha: float) -> tuple[float, float]:
     if restriction == "relative_magnitudes":
-        sd = float(np.sqrt(l @ s[n_pre:, n_pre:] @ l))
+        sd = float(np.sqrt(lvec @ s[n_pre:, n_pre:] @ lvec))
         grid = np.linspace(-20 * sd, 20 * sd, _GRID_POINTS)
-        acc = _rm_accept(b, s, n_pre, n_post, l, m, alpha, grid)
+        acc = _rm_accept(b, s, n_pre, n_post, lvec, m, alpha, grid)
         if acc[0] or acc[-1]:
             warnings.warn("HonestDiD: the robust set is open at an end of the grid; its bounds are not accurate.",
-                          SopEvalWarning)
+                          SopEvalWarning, stacklevel=2)
         return (float(grid[acc].min()), float(grid[acc].max())) if acc.any() else (math.nan, math.nan)
-    return _flci(b, s, n_pre, n_post, l, m, alpha)
+    return _flci(b, s, n_pre, n_post, lvec, m, alpha)
 
 
-def _breakdown(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: int, l: np.ndarray,
+def _breakdown(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray,
                alpha: float, upper: float, tol: float) -> float:
     def covers_zero(m: float) -> bool:
         with warnings.catch_warnings():  # only whether zero is inside matters here, not the exact bounds
             warnings.simplefilter("ignore", SopEvalWarning)
-            lo, hi = _set_at(restriction, b, s, n_pre, n_post, l, m, alpha)
+            lo, hi = _set_at(restriction, b, s, n_pre, n_post, lvec, m, alpha)
         return not (lo > 0 or hi < 0)
 
     if covers_zero(0.0):
@@ -584,18 +587,18 @@ def honest_did(betahat: Any, sigma: Any, n_pre: int, n_post: int | None = None, 
         raise SopEvalError(f"restriction={restriction!r} is not 'relative_magnitudes' or 'smoothness'.")
     level = resolve_level(level, None, "honest_did")
     alpha = alpha_of(level)
-    l, label = _l_vector(target, n_post)
-    est = float(l @ b[n_pre:])
-    se = float(np.sqrt(l @ s[n_pre:, n_pre:] @ l))
+    lvec, label = _l_vector(target, n_post)
+    est = float(lvec @ b[n_pre:])
+    se = float(np.sqrt(lvec @ s[n_pre:, n_pre:] @ lvec))
     if grid is None:
         g = np.linspace(0, 2, 9) if restriction == "relative_magnitudes" else np.linspace(0, se, 10)
     else:
         g = np.asarray(grid, dtype=float)
-    bounds = [_set_at(restriction, b, s, n_pre, n_post, l, float(m), alpha) for m in g]
+    bounds = [_set_at(restriction, b, s, n_pre, n_post, lvec, float(m), alpha) for m in g]
     top = float(g.max()) if g.size and g.max() > 0 else 1.0
-    bd = _breakdown(restriction, b, s, n_pre, n_post, l, alpha, 4 * top, breakdown_tol or top / 100) \
+    bd = _breakdown(restriction, b, s, n_pre, n_post, lvec, alpha, 4 * top, breakdown_tol or top / 100) \
         if breakdown else math.nan
-    return HonestResult(restriction=restriction, target=label, l_vec=l, estimate=est, se=se, level=level, grid=g,
+    return HonestResult(restriction=restriction, target=label, l_vec=lvec, estimate=est, se=se, level=level, grid=g,
                         lb=np.array([x[0] for x in bounds]), ub=np.array([x[1] for x in bounds]), breakdown=bd,
                         method="C-LF" if restriction == "relative_magnitudes" else "FLCI", n_pre=n_pre, n_post=n_post)
 

@@ -83,7 +83,8 @@ def area_matrix(panel: pd.DataFrame, *, unit: str, time: str, outcome: str, trea
     wide = df.pivot(index=unit, columns=time, values=outcome).sort_index().sort_index(axis=1)
     if wide.isna().any().any():
         gaps = wide.isna()
-        where = [f"{_label(wide.index[i])} in {_label(wide.columns[j])}" for i, j in zip(*np.nonzero(gaps.to_numpy()))]
+        where = [f"{_label(wide.index[i])} in {_label(wide.columns[j])}"
+                 for i, j in zip(*np.nonzero(gaps.to_numpy()), strict=True)]
         raise SopEvalError(f"the panel is unbalanced: {len(where)} (area, period) cell(s) have no row, e.g. "
                            f"{examples(where)}; every area needs every period (drop areas or periods first).")
     try:
@@ -100,7 +101,8 @@ def area_matrix(panel: pd.DataFrame, *, unit: str, time: str, outcome: str, trea
         w = df.pivot(index=unit, columns=time, values=treatment).sort_index().sort_index(axis=1)
         wv = w.to_numpy(dtype=float)
         if not np.isin(wv, (0.0, 1.0)).all():
-            raise SopEvalError(f"column {treatment!r} must be 0 or 1; found {examples(np.unique(wv[~np.isin(wv, (0, 1))]))}.")
+            raise SopEvalError(f"column {treatment!r} must be 0 or 1; "
+                               f"found {examples(np.unique(wv[~np.isin(wv, (0, 1))]))}.")
         is_t = wv.any(axis=1)
         if not is_t.any():
             raise SopEvalError(f"column {treatment!r} is never 1: no area is treated.")

@@ -61,7 +61,8 @@ def _fit_one(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray,
         if not optimise_v:
             return simplex_lstsq(X0s * r[:, None], X1s * r)
         # among weights fitting the predictors equally well, prefer the best pre-period outcome fit
-        return simplex_lstsq(np.vstack([X0s * r[:, None], tie * Z0 / zscale]), np.concatenate([X1s * r, tie * Z1 / zscale]))
+        return simplex_lstsq(np.vstack([X0s * r[:, None], tie * Z0 / zscale]),
+                             np.concatenate([X1s * r, tie * Z1 / zscale]))
 
     if not optimise_v:
         v = np.full(k, 1.0 / k)

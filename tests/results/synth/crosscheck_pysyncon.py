@@ -35,7 +35,8 @@ for method in ("Nelder-Mead", "BFGS"):
             best = (s, method, init)
 s, method, init = best
 out = {"package": "pysyncon 1.7.0 (PyPI)", "optim": f"{method}, initial {init} (best of Nelder-Mead/BFGS × equal/ols)",
-       "loss_V_pre_mspe": float(s.loss_V), "weights": {k: float(v) for k, v in zip(controls, s.W) if v > 1e-6},
+       "loss_V_pre_mspe": float(s.loss_V),
+       "weights": {k: float(v) for k, v in zip(controls, s.W, strict=True) if v > 1e-6},
        "V": [float(v) for v in s.V]}
 (here / "crosscheck_pysyncon.json").write_text(json.dumps(out, indent=2) + "\n")
 print(out)

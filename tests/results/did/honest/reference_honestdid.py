@@ -24,15 +24,15 @@ b, s, n_pre, n_post = np.array(inp["betahat"]), np.array(inp["sigma"]), inp["n_p
 MBAR = [0.0, 0.5, 1.0, 2.0]
 M = [0.0, 0.02, 0.05, 0.1]
 out = {"package": "honestdid 0.1.1 (PyPI)", "Mbar": MBAR, "M": M}
-for name, l in (("first", np.eye(n_post)[0]), ("average", np.full(n_post, 1 / n_post))):
+for name, lvec in (("first", np.eye(n_post)[0]), ("average", np.full(n_post, 1 / n_post))):
     t = time.perf_counter()
     try:
-        rm = createSensitivityResults_relativeMagnitudes(b, s, n_pre, n_post, Mbarvec=MBAR, l_vec=l)
+        rm = createSensitivityResults_relativeMagnitudes(b, s, n_pre, n_post, Mbarvec=MBAR, l_vec=lvec)
         out[f"rm_{name}"] = {"lb": rm["lb"].tolist(), "ub": rm["ub"].tolist(), "seconds": time.perf_counter() - t}
     except TypeError as err:  # honestdid 0.1.1 fails in its primal branch for some l_vec
         out[f"rm_{name}"] = {"error": f"honestdid raised TypeError: {err}"}
     t = time.perf_counter()
-    sd = createSensitivityResults(b, s, n_pre, n_post, Mvec=M, l_vec=l)
+    sd = createSensitivityResults(b, s, n_pre, n_post, Mvec=M, l_vec=lvec)
     out[f"sd_{name}"] = {"lb": sd["lb"].tolist(), "ub": sd["ub"].tolist(), "seconds": time.perf_counter() - t}
     print(name, out[f"rm_{name}"], out[f"sd_{name}"], flush=True)
 (here / "reference.json").write_text(json.dumps(out, indent=1) + "\n")
