@@ -132,6 +132,12 @@ def test_overlapping_entry_windows_need_a_rule(tmp_path, capsys):
     line = failure(capsys, "run", str(contract), "--out", str(tmp_path / "out"))
     assert "overlap" in line and "[timing]" in line and "'cohort 1'" in line and "'cohort 2'" in line
 
+    contract.write_text(contract.read_text().replace("analysis_months = 3", 'analysis_months = 3\noverlap = "later"'))
+    line = failure(capsys, "run", str(contract), "--out", str(tmp_path / "out"))
+    assert "cohort column 'cohort'" in line and "the windows decide" in line and "[data.columns]" in line
+    # the windows alone decide once the data's own cohort labels are no longer declared
+    contract.write_text(contract.read_text().replace('overlap = "later"\n', "").replace('cohort = "cohort"\n', ""))
+
     contract.write_text(contract.read_text().replace("analysis_months = 3", 'analysis_months = 3\noverlap = "earlier"'))
     assert main(["run", str(contract), "--out", str(tmp_path / "earlier")]) == 0
     contract.write_text(contract.read_text().replace('overlap = "earlier"', 'overlap = "later"'))

@@ -135,7 +135,7 @@ class PsmDesign:
             "matching": {
                 "method": m.method, "ratio": m.ratio, "replace": m.replace,
                 "caliper": None if m.caliper is None else float(m.caliper), "caliper_scale": m.caliper_scale,
-                "distance": distance, "exact": exact, "order": "largest", "ties": m.ties,
+                "distance": m.distance, "score": distance, "exact": exact, "order": "largest", "ties": m.ties,
                 **{k: v for k, v in match_options(m).items() if k != "caliper"},
             },
             "row_order": (f"rows sorted by '{roles.id}'" if roles.id
@@ -163,6 +163,14 @@ class PsmDesign:
             return CohortResult(cohort.name, "no treated people", closes, 0, n_p)
         if s.extract is not None and closes is not None and closes > s.extract.date():
             return CohortResult(cohort.name, "not yet measurable", closes, n_t, n_p)
+        if n_p == 0:
+            where = (f"an index date ('{roles.index_date}') within its entry window "
+                     f"{cohort.entry_start} to {cohort.entry_end}" if cohort.entry_start and roles.index_date else
+                     f"the value {cohort.name!r} in the cohort column" + (f" '{roles.cohort}'" if roles.cohort else ""))
+            raise SopEvalError(
+                f"contract cohort {cohort.name!r} has people served but nobody from the comparison pool: pool rows "
+                f"join a cohort by {where}. Check the pool's dates or cohort labels against [[cohorts]]."
+            )
         return _measure(cohort.name, rows, roles, prepared.outcome, s, closes, seed)
 
     def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:
@@ -282,6 +290,8 @@ def assign_cohorts(frame: pd.DataFrame, roles: ColumnRoles, contract: Contract) 
         out = pd.Series(None, index=frame.index, dtype=object)
         for c in assignment_order(contract.cohorts, contract.overlap):
             out[(dates >= c.entry_start) & (dates <= c.entry_end)] = c.name
+        if roles.cohort is not None:
+            _check_cohort_column(frame, roles, contract, out)
         return out
     if roles.cohort is None:
         raise SopEvalError(
@@ -301,6 +311,21 @@ def assign_cohorts(frame: pd.DataFrame, roles: ColumnRoles, contract: Contract) 
             f"cohort ({examples(sorted(names))}); name the cohorts alike or give them entry windows."
         )
     return mapped
+
+
+def _check_cohort_column(frame: pd.DataFrame, roles: ColumnRoles, contract: Contract, by_window: pd.Series) -> None:
+    """With entry windows and a cohort column both given, the windows decide: refuse a column that disagrees."""
+    names = {c.name for c in contract.cohorts}
+    values = frame[roles.cohort].map(lambda v: str(v) if str(v) in names else
+                                     (f"cohort {v}" if f"cohort {v}" in names else None))
+    treated = (frame[roles.treatment] == 1) & values.notna() & by_window.notna()
+    differ = int((values[treated] != by_window[treated]).sum())
+    if differ:
+        raise SopEvalError(
+            f"cohort column '{roles.cohort}' puts {differ} people served in a different contract cohort than the "
+            "[[cohorts]] entry windows do (the windows decide, by the index date). Remove `cohort` from "
+            "[data.columns] to use the windows alone, or remove the entry windows to use the column."
+        )
 
 
 def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s: _State, closes: dt.date | None,

@@ -51,7 +51,7 @@ def versus_baseline(
     if len(y) < int(min_treated) and not allow_small:
         raise SopEvalError(
             f"only {len(y)} treated people; at least {min_treated} are needed (the Justice Data Lab rule). "
-            "Pass allow_small=True to override."
+            "To estimate anyway pass allow_small=True."
         )
     if (baseline is None) == (rate is None):
         raise SopEvalError("give exactly one of baseline= (historical outcomes) or rate= (a stated mean or rate).")

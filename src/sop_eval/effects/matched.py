@@ -201,7 +201,8 @@ def _estimate(
     if sample.n_treated < int(min_treated) and not allow_small:
         raise SopEvalError(
             f"only {sample.n_treated} treated people were matched; at least {min_treated} are needed before "
-            "an effect is estimated (the Justice Data Lab rule). Pass allow_small=True to override."
+            "an effect is estimated (the Justice Data Lab rule). To estimate anyway set allow_small = true under "
+            "[evaluation] in the contract (allow_small=True in Python)."
         )
     replace = bool(getattr(cohort, "replace", False))
     if kind == "time_to_event":
