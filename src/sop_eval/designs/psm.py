@@ -495,6 +495,7 @@ def _flow_section(ev: Any, kit: ReportKit) -> Any:
 def _balance_section(ev: Any, kit: ReportKit) -> Any:
     """Balance before and after matching, baseline risk, Love plots and propensity overlap per cohort."""
     tables, figures, notes = [], [], []
+    taken: dict[str, int] = {}
     for k in ev.cohorts:
         if k.matched is None:
             continue
@@ -508,7 +509,10 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
         if balance.imbalanced:
             notes.append(f"{k.name}: terms still imbalanced after matching (|SMD| > {balance.threshold}): "
                          f"{', '.join(balance.imbalanced)}.")
-        slug = _slug(k.name)
+        slug = _slug(k.name) or "cohort"
+        taken[slug] = taken.get(slug, 0) + 1
+        if taken[slug] > 1:  # "cohort 1" and "cohort-1" must not share figure files
+            slug = f"{slug}_{taken[slug]}"
         figures.append(kit.figure(f"love_{slug}.png",
                                   f"{k.name}: standardised mean differences before and after matching (Love plot)",
                                   "love_plot", balance, size=(6.4, 4.2)))
