@@ -13,7 +13,8 @@ import pandas as pd
 from sop_eval.cohorts import design, dropped, nearest
 from sop_eval.cohorts.balance import BalanceTable, compute_balance, effective_sample_size, weighted_ecdf
 from sop_eval.cohorts.propensity import fit_propensity
-from sop_eval.cohorts.weights import matching_weights, odds_weights
+from sop_eval.cohorts.weights import ESTIMANDS as _WEIGHTING_ESTIMANDS
+from sop_eval.cohorts.weights import WEIGHTING_METHODS, matching_weights, weigh
 from sop_eval.contract.vocabulary import MATCH_METHODS as _METHODS
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 from sop_eval.seeds import rng as seeded_rng
@@ -158,6 +159,9 @@ class MatchedCohort:
             )
         out = pd.DataFrame(rows)
         out.attrs["conventions"] = CONVENTIONS
+        for key in ("trimming", "ebal"):
+            if key in self.settings:
+                out.attrs[key] = self.settings[key]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,7 +175,7 @@ class MatchedCohort:
             "ratio": int(self.ratio),
             "replace": bool(self.replace),
             "caliper": None if self.caliper is None else float(self.caliper),
-            "settings": {k: (v if isinstance(v, (str, int, float, bool, type(None), list)) else str(v))
+            "settings": {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v))
                          for k, v in self.settings.items()},
             "conventions": CONVENTIONS,
             "n_pairs": int(len(self.pairs)),
@@ -186,8 +190,12 @@ class MatchedCohort:
         t = self.treated
         if self.method == "nearest":
             how = f"1:{self.ratio} nearest neighbour matching {'with' if self.replace else 'without'} replacement"
+        elif self.method == "ebal":
+            how = f"entropy balancing (moments {self.settings.get('ebal', {}).get('moments', 1)})"
+        elif self.method == "weighting":
+            how = "odds weighting" if self.estimand == "ATT" else f"propensity score weighting ({self.estimand})"
         else:
-            how = "odds weighting"
+            how = f"{self.method} matching"
         caliper = "none" if self.caliper is None else f"{self.caliper:.4g} in distance units"
         if self.settings.get("caliper_sd") is not None:
             caliper += f" ({self.settings['caliper_sd']} SD)"
@@ -209,7 +217,7 @@ def _check_options(method, ratio, caliper, order, discard, estimand, replace, ti
         raise SopEvalError(f"order={order!r} is not one of {examples(_ORDERS)}.")
     if discard not in _DISCARDS:
         raise SopEvalError(f"discard={discard!r} is not one of {examples(_DISCARDS)}.")
-    allowed = ("ATT",) if method == "nearest" else ("ATT", "ATE")
+    allowed = _WEIGHTING_ESTIMANDS.get(method, ("ATT",) if method == "nearest" else ("ATT", "ATE"))
     if estimand not in allowed:
         raise SopEvalError(f"estimand={estimand!r} is not supported with method={method!r}; use {examples(allowed)}.")
     if isinstance(ratio, bool) or not isinstance(ratio, (int, np.integer)) or ratio < 1:
@@ -221,8 +229,8 @@ def _check_options(method, ratio, caliper, order, discard, estimand, replace, ti
             raise SopEvalError(f"caliper={caliper!r} is negative; a caliper is a maximum distance (>= 0).")
     if ties and not replace:
         raise SopEvalError("ties=True needs replace=True (tied controls are shared, as in R's Matching).")
-    if method == "weighting" and caliper is not None:
-        raise SopEvalError("caliper= applies to matching only; with method='weighting' use discard= to trim.")
+    if method in WEIGHTING_METHODS and caliper is not None:
+        raise SopEvalError(f"caliper= applies to matching only; with method={method!r} use discard= or trim=.")
     return int(ratio)
 
 
@@ -332,6 +340,9 @@ def match(
     estimand: str = "ATT",
     seed: int | None = None,
     warn_dropped: float = 0.05,
+    trim: float | None = None,
+    trim_rule: str = "truncate",
+    moments: int = 1,
 ) -> MatchedCohort:
     """Build a comparison cohort by greedy nearest-neighbour propensity score matching (MatchIt >= 4.5.4 rules).
 
@@ -356,8 +367,10 @@ def match(
       (``"treated"``, ``"control"``, ``"both"``) or keep all (``"none"``).
     - ``ties``: with replacement, keep every control at exactly the k-th nearest distance too; their
       weights split the set equally, as in R's Matching.
-    - ``method="weighting"``: no matching; odds weights for the ATT (controls e/(1-e)) or inverse
-      probability weights for the ATE.
+    - ``method="weighting"``: no matching; propensity weights for ``estimand`` ATT (controls e/(1-e)),
+      ATC, ATE (1/e, 1/(1-e)) or ATO (overlap: 1-e, e), trimmed at the ``trim`` quantile by ``trim_rule``
+      (:mod:`sop_eval.cohorts.weighting`). ``method="ebal"``: entropy balancing, exact balance on the means
+      (``moments=2``: and variances) of the covariate terms (:mod:`sop_eval.cohorts.ebal`).
     - ``warn_dropped``: warn (``SopEvalWarning``) when more than this share of treated units is unmatched.
 
     Ties follow MatchIt (>= 4.5.4): all units are sorted by distance with a stable sort, so equal
@@ -373,24 +386,28 @@ def match(
     ratio = _check_options(method, ratio, caliper, order, discard, estimand, replace, ties)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
-    if method == "weighting" and exact_cols:
-        raise SopEvalError("exact= applies to matching only; with method='weighting' weight within each stratum.")
+    if method in WEIGHTING_METHODS and exact_cols:
+        raise SopEvalError(f"exact= applies to matching only; with method={method!r} weight within each stratum.")
+    if (trim is not None or moments != 1) and method not in WEIGHTING_METHODS:
+        raise SopEvalError(f"trim= and moments= apply to method='weighting'/'ebal' only, not method={method!r}.")
     design.check_frame(data, treatment, [*covariates, *exact_cols])
     frame = data.copy(deep=False)  # copy-on-write: neither frame can change the other
     treat = design.treatment_indicator(frame, treatment)
     X = design.covariate_matrix(frame, covariates, all_levels=False)
     fit = fit_propensity(frame, X, treat, distance)
-    del X
     dist = fit.distance
     discarded = _discarded(dist, treat, discard)
     if discarded[~treat].all() or discarded[treat].all():
         raise SopEvalError(f"discard={discard!r} leaves no treated or no control units inside common support.")
+    if method in WEIGHTING_METHODS:
+        w, weighting = weigh(method, fit.score, treat, X, estimand, discarded, trim=trim, trim_rule=trim_rule,
+                             moments=moments)
+    del X
     strata = design.exact_codes(frame, exact_cols)
     index = frame.index
     n = len(frame)
     cal_units = None
-    if method == "weighting":
-        w = np.where(discarded, 0.0, odds_weights(fit.score, treat, estimand))
+    if method in WEIGHTING_METHODS:
         t_pos, c_pos, slots = (np.empty(0, dtype=np.int64),) * 3
         reasons = [DISCARD if d else None for d in discarded[treat]]
     else:
@@ -444,6 +461,7 @@ def match(
         "discard": discard,
         "ties": bool(ties),
         "seed": seed,
+        **(weighting if method in WEIGHTING_METHODS else {}),
     }
     return MatchedCohort(
         data=frame,

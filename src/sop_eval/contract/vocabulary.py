@@ -30,7 +30,7 @@ def declare_design(name: str, evaluation_keys: tuple[str, ...], data_columns: tu
 """Designs ``evaluate()`` runs end to end from a contract (``[evaluation] design``)."""
 
 # -- matched cohorts ([evaluation.matching] and sop_eval.match) ------------------------------------
-MATCH_METHODS = ("nearest", "weighting")
+MATCH_METHODS = ("nearest", "weighting", "ebal")
 """Methods :func:`sop_eval.match` implements."""
 EVALUATION_MATCH_METHODS = ("nearest",)
 """``[evaluation.matching] method``: the methods ``evaluate()`` runs."""
