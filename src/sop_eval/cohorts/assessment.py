@@ -15,9 +15,13 @@ after (weighted):
 ``thresholds`` (cobalt's ``thresholds=``) flag each term: ``|SMD| <= smd``, ``1/v <= VR <= v`` for
 ``var_ratio=v``, ``KS <= ks``; :meth:`Balance.tally` counts balanced and not balanced terms and
 :meth:`Balance.largest` names the largest imbalance of each statistic (cobalt's compact view). With
-``subclass`` the balance within each subclass is reported too (full-sample SDs), and when no weights are given
-the subclass weights are MatchIt's (ATT: treated 1, controls ``n_t,s / n_c,s`` rescaled to the number of
-controls; ATC mirrored; ATE ``n_s / n_g,s``).
+``subclass`` the balance within each subclass is reported too, its SMD over the subclass's own SD (as MatchIt's
+``summary(subclass = TRUE)``); when no weights are given the subclass weights are MatchIt's (ATT: treated 1,
+controls ``n_t,s / n_c,s`` rescaled to the number of controls; ATC mirrored; ATE ``n_s / n_g,s``).
+
+Checked against R MatchIt 4.5.1's ``summary()`` in ``tests/results/balance`` (to 1e-10). The variance-ratio
+"percent balance improvement" MatchIt 4.5.1 prints for subclassification does not follow its own formula
+``100 (|log VR before| - |log VR after|) / |log VR before|``, which sop_eval applies throughout.
 """
 
 from __future__ import annotations
@@ -184,9 +188,10 @@ class Balance:
             if value is None:
                 continue
             flags = t[f"balanced_{name}"].dropna().astype(bool)
-            sign = "<" if name != "var_ratio" else "within 1/v..v of"
+            rule = (f"1/{value:g} <= var_ratio after <= {value:g}" if name == "var_ratio"
+                    else f"|{_THRESHOLD_STAT[name]} after| <= {value:g}")
             rows[name] = {"threshold": float(value), "balanced": int(flags.sum()), "not_balanced": int((~flags).sum()),
-                          "rule": f"{_THRESHOLD_STAT[name]} after {sign} {value:g}"}
+                          "rule": rule}
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def largest(self) -> pd.DataFrame:
@@ -350,7 +355,8 @@ def balance(
             for s in pd.unique(sub):
                 keep = sub == s
                 if treat[keep].any() and (~treat[keep]).any():
-                    part = _Term(term.x[keep], term.binary, term.denominator, *_sorted(term.x[keep], term.binary))
+                    part = _prepare(term.x[keep], treat[keep], estimand)
+                    part = _Term(part.x, term.binary, part.denominator, *_sorted(part.x, term.binary))
                     per_sub[s] = _stats(part, treat[keep], w[keep] if weights is not None else ones[keep], raw)
         return row, per_sub
 

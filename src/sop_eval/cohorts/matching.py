@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sop_eval.cohorts import design, dropped, nearest
+from sop_eval.cohorts import design, dropped, matchit_views, nearest
 from sop_eval.cohorts.balance import BalanceTable, compute_balance, effective_sample_size, weighted_ecdf
 from sop_eval.cohorts.propensity import fit_propensity
 from sop_eval.cohorts.weights import ESTIMANDS as _WEIGHTING_ESTIMANDS
@@ -138,8 +138,24 @@ class MatchedCohort:
 
         return estimate_effect(self, outcome, **kwargs)
 
-    def summary(self) -> pd.DataFrame:
-        """Sample sizes by group: all, matched, unmatched, discarded and effective sample size (ESS)."""
+    def match_data(self) -> pd.DataFrame:
+        """One row per kept unit with ``distance``, ``weights`` and ``subclass`` (R ``MatchIt::match.data``)."""
+        return matchit_views.match_data(self)
+
+    def get_matches(self) -> pd.DataFrame:
+        """One row per unit per matched set with ``id``, ``subclass``, ``weights`` (R ``MatchIt::get_matches``)."""
+        return matchit_views.get_matches(self)
+
+    def summary(self, style: str = "tidy") -> Any:
+        """Sample sizes by group: all, matched, unmatched, discarded and effective sample size (ESS).
+
+        ``style="matchit"`` returns R MatchIt's ``summary()`` instead: balance for all and matched data, percent
+        balance improvement and sample sizes (:class:`~sop_eval.cohorts.matchit_views.MatchItSummary`).
+        """
+        if style == "matchit":
+            return matchit_views.matchit_summary(self, self.balance().table)
+        if style != "tidy":
+            raise SopEvalError(f"style={style!r} is not 'tidy' or 'matchit'.")
         t = self.treated.to_numpy()
         w = self.weights.to_numpy(dtype=float)
         disc = self.discarded.to_numpy()
