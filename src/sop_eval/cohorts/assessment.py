@@ -74,34 +74,63 @@ def _sd_denominator(x: np.ndarray, treat: np.ndarray, binary: bool, estimand: st
 
 @dataclass(frozen=True)
 class _Term:
-    """One term sorted once, so each weighting's eCDF gaps cost a cumulative sum."""
+    """One term, its groups sorted once, so each weighting's eCDF gaps cost a few searches.
+
+    The eCDFs are evaluated at every distinct value of the term (``points``): the control group's distinct
+    values followed by the treated group's values not among them (the order is irrelevant to a mean or a max).
+    """
 
     x: np.ndarray
     binary: bool
     denominator: float
-    order: np.ndarray | None
-    last_of_value: np.ndarray | None
+    sorted_t: np.ndarray | None = None
+    sorted_c: np.ndarray | None = None
+    points: np.ndarray | None = None
+    before_c: np.ndarray | None = None
 
 
-def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str) -> _Term:
-    binary = bool(np.all((x == 0) | (x == 1)))
-    order = last = None
-    if not binary:
-        order = np.argsort(x)
-        xs = x[order]
-        last = np.r_[xs[1:] != xs[:-1], True]
-    return _Term(x, binary, _sd_denominator(x, treat, binary, estimand), order, last)
+def _distinct(sorted_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and the count of values <= each."""
+    last = np.flatnonzero(np.r_[sorted_x[1:] != sorted_x[:-1], True])
+    return sorted_x[last], last + 1
 
 
-def _stats(term: _Term, treat: np.ndarray, w: np.ndarray, raw_binary: bool) -> dict[str, float]:
+def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str, binary: bool | None = None) -> _Term:
+    binary = bool(np.all((x == 0) | (x == 1))) if binary is None else binary
+    denominator = _sd_denominator(x, treat, binary, estimand)
+    if binary:
+        return _Term(x, binary, denominator)
+    st, sc = np.sort(x[treat]), np.sort(x[~treat])
+    dc, count_c = _distinct(sc)
+    dt = _distinct(st)[0]
+    pos = np.searchsorted(sc, dt)
+    only_t = dt[(pos >= len(sc)) | (sc[np.minimum(pos, len(sc) - 1)] != dt)]
+    points = np.r_[dc, only_t]
+    before_c = np.r_[count_c, np.searchsorted(sc, only_t, side="right")] / len(sc)
+    return _Term(x, binary, denominator, st, sc, points, before_c)
+
+
+def _cdf(x: np.ndarray, w: np.ndarray, sorted_x: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Weighted eCDF of ``x`` (one group) at ``points``; ``sorted_x`` is ``x`` sorted (used when weights are equal)."""
+    if w.min() == w.max() and w[0] > 0:
+        return np.searchsorted(sorted_x, points, side="right") / len(sorted_x)
+    keep = w > 0
+    xs, ws = x[keep], w[keep]
+    order = np.argsort(xs)
+    cum = np.r_[0.0, np.cumsum(ws[order])] / ws.sum()
+    return cum[np.searchsorted(xs[order], points, side="right")]
+
+
+def _stats(term: _Term, treat: np.ndarray, w: np.ndarray, raw_binary: bool, before: bool = False) -> dict[str, float]:
     """Balance statistics of one term under weights ``w`` (MatchIt's ``summary()`` rules)."""
     x = term.x
     out = dict.fromkeys(STATS, float("nan"))
+    xt, xc = x[treat], x[~treat]
     wt, wc = w[treat], w[~treat]
     st, sc = wt.sum(), wc.sum()
     too_small = np.count_nonzero(wt) < 2 and np.count_nonzero(wc) < 2
-    mt = float(wt @ x[treat] / st) if st > 0 else float("nan")
-    mc = float(wc @ x[~treat] / sc) if sc > 0 else float("nan")
+    mt = float(wt @ xt / st) if st > 0 else float("nan")
+    mc = float(wc @ xc / sc) if sc > 0 else float("nan")
     out["mean_treated"], out["mean_control"] = mt, mc
     diff = mt - mc
     if term.binary and raw_binary:
@@ -114,10 +143,10 @@ def _stats(term: _Term, treat: np.ndarray, w: np.ndarray, raw_binary: bool) -> d
     if term.binary:
         out["ecdf_mean"] = out["ecdf_max"] = abs(diff)
     elif not too_small and st > 0 and sc > 0:
-        out["var_ratio"] = _weighted_var(x[treat], wt) / _weighted_var(x[~treat], wc)
-        assert term.order is not None and term.last_of_value is not None
-        signed = np.where(treat, -w / st, w / sc)[term.order]
-        gaps = np.abs(np.cumsum(signed))[term.last_of_value]
+        out["var_ratio"] = _weighted_var(xt, wt) / _weighted_var(xc, wc)
+        assert term.points is not None and term.sorted_t is not None and term.sorted_c is not None
+        f_c = term.before_c if before else _cdf(xc, wc, term.sorted_c, term.points)
+        gaps = np.abs(_cdf(xt, wt, term.sorted_t, term.points) - f_c)
         out["ecdf_mean"], out["ecdf_max"] = float(gaps.mean()), float(gaps.max())
     return out
 
@@ -322,10 +351,10 @@ def balance(
             raise SopEvalError(f"thresholds[{key!r}]={value!r} must be a positive number or None.")
         limits[key] = None if value is None else float(value)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    if not covariates or len(set(covariates)) != len(covariates):
+        raise SopEvalError(f"covariates={covariates!r} must name at least one column, each once.")
     design.check_frame(data, treatment, covariates)
     treat = design.treatment_indicator(data, treatment)
-    X = design.covariate_matrix(data, covariates, all_levels=True)
-    sources = design.term_sources(data, covariates, list(X.columns))
     sub = None if subclass is None else _vector(subclass, data, "subclass")
     if weights is not None:
         w = _check_weights(_vector(weights, data, "weights"))
@@ -335,34 +364,37 @@ def balance(
         w = np.ones(len(data))
     if not (w[treat] > 0).any() or not (w[~treat] > 0).any():
         raise SopEvalError("weights give no positive weight to the treated or to the controls; nothing to compare.")
-    columns: dict[str, np.ndarray] = {}
-    if distance is not None:
-        columns["distance"] = _vector(distance, data, "distance").astype(float)
-    columns.update({str(k): X[k].to_numpy(dtype=float) for k in X.columns})
-    del X
+    dist = None if distance is None else _vector(distance, data, "distance").astype(float)
     ones = np.ones(len(data))
     raw = binary == "raw"
 
-    def one(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        term = _prepare(columns[name], treat, estimand)
-        before, after = _stats(term, treat, ones, raw), _stats(term, treat, w, raw)
-        row: dict[str, Any] = {"covariate": "distance" if name == "distance" else sources.get(name, name),
-                               "binary": term.binary}
+    def one_term(x: np.ndarray, source: str) -> tuple[dict[str, Any], dict[Any, Any]]:
+        term = _prepare(x, treat, estimand)
+        before, after = _stats(term, treat, ones, raw, before=True), _stats(term, treat, w, raw)
+        row: dict[str, Any] = {"covariate": source, "binary": term.binary}
         for stat in STATS:
             row[f"{stat}_before"], row[f"{stat}_after"] = before[stat], after[stat]
-        per_sub: dict[str, Any] = {}
+        per_sub: dict[Any, Any] = {}
         if sub is not None:
             for s in pd.unique(sub):
                 keep = sub == s
                 if treat[keep].any() and (~treat[keep]).any():
-                    part = _prepare(term.x[keep], treat[keep], estimand)
-                    part = _Term(part.x, term.binary, part.denominator, *_sorted(part.x, term.binary))
+                    part = _prepare(x[keep], treat[keep], estimand, term.binary)
                     per_sub[s] = _stats(part, treat[keep], w[keep] if weights is not None else ones[keep], raw)
         return row, per_sub
 
+    def one(item: str | None) -> list[tuple[str, tuple[dict[str, Any], dict[Any, Any]]]]:
+        # the design columns of one covariate at a time: no copy of the whole matrix
+        if item is None:
+            assert dist is not None
+            return [("distance", one_term(dist, "distance"))]
+        X = design.covariate_matrix(data, [item], all_levels=True)
+        return [(str(k), one_term(X[k].to_numpy(dtype=float), item)) for k in X.columns]
+
     n_workers = workers or min(os.cpu_count() or 1, 4)
+    items: list[str | None] = ([None] if dist is not None else []) + list(covariates)
     with ThreadPoolExecutor(max_workers=max(n_workers, 1)) as pool:
-        results = dict(zip(columns, pool.map(one, list(columns))))
+        results = dict(pair for part in pool.map(one, items) for pair in part)
     table = pd.DataFrame.from_dict({k: r[0] for k, r in results.items()}, orient="index")
     for name, value in limits.items():
         if value is None:
@@ -393,11 +425,3 @@ def balance(
     if raw:
         denom += "; binary terms: raw difference in proportions"
     return Balance(table, sizes, estimand, limits, binary, denom, sub_table, sub_sizes)
-
-
-def _sorted(x: np.ndarray, binary: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
-    if binary:
-        return None, None
-    order = np.argsort(x)
-    xs = x[order]
-    return order, np.r_[xs[1:] != xs[:-1], True]

@@ -126,7 +126,10 @@ def design_matrix(
         cols.append(x)
         names.append(name)
         sources.append(name)
-    values = np.column_stack(cols) if cols else np.empty((n, 0))
+    # column-major: each column is written (and later read) contiguously
+    values = np.empty((n, len(cols)), order="F")
+    for j, col_values in enumerate(cols):
+        values[:, j] = col_values
     return DesignMatrix(values=values, names=tuple(names), sources=tuple(sources))
 
 
