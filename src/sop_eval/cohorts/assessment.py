@@ -74,19 +74,21 @@ def _sd_denominator(x: np.ndarray, treat: np.ndarray, binary: bool, estimand: st
 
 @dataclass(frozen=True)
 class _Term:
-    """One term, its groups sorted once, so each weighting's eCDF gaps cost a few searches.
+    """One term with its evaluation points found once, so each weighting's eCDF gaps cost a search of the
+    positively weighted units among the points (not of the points among the units).
 
-    The eCDFs are evaluated at every distinct value of the term (``points``): the control group's distinct
-    values followed by the treated group's values not among them (the order is irrelevant to a mean or a max).
+    The eCDFs are evaluated at every distinct value of the term: ``points`` holds two sorted arrays, the control
+    group's distinct values and the treated group's values not among them (the order is irrelevant to a mean
+    or a max). ``before_c``: the unweighted control eCDF there; ``var_t``, ``var_c``: unweighted variances.
     """
 
     x: np.ndarray
     binary: bool
     denominator: float
-    sorted_t: np.ndarray | None = None
-    sorted_c: np.ndarray | None = None
-    points: np.ndarray | None = None
+    points: tuple[np.ndarray, ...] = ()
     before_c: np.ndarray | None = None
+    var_t: float = float("nan")
+    var_c: float = float("nan")
 
 
 def _distinct(sorted_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,25 +102,51 @@ def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str, binary: bool | Non
     denominator = _sd_denominator(x, treat, binary, estimand)
     if binary:
         return _Term(x, binary, denominator)
-    st, sc = np.sort(x[treat]), np.sort(x[~treat])
+    xt, xc = x[treat], x[~treat]
+    st, sc = np.sort(xt), np.sort(xc)
     dc, count_c = _distinct(sc)
     dt = _distinct(st)[0]
     pos = np.searchsorted(sc, dt)
     only_t = dt[(pos >= len(sc)) | (sc[np.minimum(pos, len(sc) - 1)] != dt)]
-    points = np.r_[dc, only_t]
     before_c = np.r_[count_c, np.searchsorted(sc, only_t, side="right")] / len(sc)
-    return _Term(x, binary, denominator, st, sc, points, before_c)
+    var_t = float(xt.var(ddof=1)) if len(xt) > 1 else float("nan")
+    var_c = float(xc.var(ddof=1)) if len(xc) > 1 else float("nan")
+    return _Term(x, binary, denominator, (dc, only_t), before_c, var_t, var_c)
 
 
-def _cdf(x: np.ndarray, w: np.ndarray, sorted_x: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Weighted eCDF of ``x`` (one group) at ``points``; ``sorted_x`` is ``x`` sorted (used when weights are equal)."""
-    if w.min() == w.max() and w[0] > 0:
-        return np.searchsorted(sorted_x, points, side="right") / len(sorted_x)
+def _cdf(x: np.ndarray, w: np.ndarray, points: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Weighted eCDF of one group's values ``x`` at each sorted array of ``points`` (concatenated)."""
     keep = w > 0
     xs, ws = x[keep], w[keep]
-    order = np.argsort(xs)
-    cum = np.r_[0.0, np.cumsum(ws[order])] / ws.sum()
-    return cum[np.searchsorted(xs[order], points, side="right")]
+    uniform = ws.min() == ws.max()
+    parts = []
+    for p in points:
+        below = np.searchsorted(p, xs, side="left")  # a value counts at every point >= it
+        mass = np.bincount(below, weights=None if uniform else ws, minlength=len(p) + 1)
+        parts.append(np.cumsum(mass[: len(p)]) / (len(xs) if uniform else ws.sum()))
+    return np.concatenate(parts)
+
+
+def _gap_summary(term: _Term, xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc: np.ndarray) -> tuple[float, float]:
+    """Mean and max of |F_t - F_c| over the points, from the steps of the two weighted eCDFs: both are constant
+    between the positions where a positively weighted unit enters, so the work grows with those units only."""
+    kt, kc = wt > 0, wc > 0
+    step = np.r_[wt[kt] / wt[kt].sum(), -wc[kc] / wc[kc].sum()]
+    total, largest, count = 0.0, 0.0, 0
+    for p in term.points:
+        if len(p) == 0:
+            continue
+        at = np.r_[np.searchsorted(p, xt[kt], side="left"), np.searchsorted(p, xc[kc], side="left")]
+        order = np.argsort(at, kind="stable")
+        at, gap = at[order], np.cumsum(step[order])
+        last = np.r_[at[1:] != at[:-1], True]  # the gap after all units entering at one position
+        at, gap = at[last], np.abs(gap[last])
+        length = np.diff(np.r_[at, len(p)])
+        inside = (at < len(p)) & (length > 0)
+        total += float(gap[inside] @ length[inside])
+        largest = max(largest, float(gap[inside].max()) if inside.any() else 0.0)
+        count += len(p)
+    return total / count, largest
 
 
 def _stats(term: _Term, treat: np.ndarray, w: np.ndarray, raw_binary: bool, before: bool = False) -> dict[str, float]:
@@ -143,11 +171,17 @@ def _stats(term: _Term, treat: np.ndarray, w: np.ndarray, raw_binary: bool, befo
     if term.binary:
         out["ecdf_mean"] = out["ecdf_max"] = abs(diff)
     elif not too_small and st > 0 and sc > 0:
-        out["var_ratio"] = _weighted_var(xt, wt) / _weighted_var(xc, wc)
-        assert term.points is not None and term.sorted_t is not None and term.sorted_c is not None
-        f_c = term.before_c if before else _cdf(xc, wc, term.sorted_c, term.points)
-        gaps = np.abs(_cdf(xt, wt, term.sorted_t, term.points) - f_c)
-        out["ecdf_mean"], out["ecdf_max"] = float(gaps.mean()), float(gaps.max())
+        if before:
+            out["var_ratio"] = term.var_t / term.var_c
+        else:
+            kt, kc = wt > 0, wc > 0
+            out["var_ratio"] = _weighted_var(xt[kt], wt[kt]) / _weighted_var(xc[kc], wc[kc])
+        if before:
+            assert term.before_c is not None
+            gaps = np.abs(_cdf(xt, wt, term.points) - term.before_c)
+            out["ecdf_mean"], out["ecdf_max"] = float(gaps.mean()), float(gaps.max())
+        else:
+            out["ecdf_mean"], out["ecdf_max"] = _gap_summary(term, xt, wt, xc, wc)
     return out
 
 
