@@ -314,7 +314,8 @@ class Balance:
 def _vector(values: Any, data: pd.DataFrame, name: str) -> np.ndarray:
     if isinstance(values, str):
         if values not in data.columns:
-            raise SopEvalError(f"{name}={values!r} is not a column of data; columns: {examples(list(data.columns), 12)}.")
+            raise SopEvalError(f"{name}={values!r} is not a column of data; columns: "
+                               f"{examples(list(data.columns), 12)}.")
         return data[values].to_numpy()
     if isinstance(values, pd.Series):
         if not values.index.equals(data.index):

@@ -8,7 +8,8 @@ squares of non-binary terms (so their variances match too). The weights of a rew
 keeps weight 1.
 
 The dual ``min_lambda log sum_i exp((c_i - target)' lambda)`` is convex; it is solved with scipy's trust-region
-Newton method (``trust-exact``, exact gradient and Hessian) on terms standardised by their full-sample SD.
+Newton method (``trust-exact``, exact gradient and Hessian) on terms standardised by their full-sample SD, then
+polished by full Newton steps when the trust region stalls short of the tolerance.
 Convergence is judged on the constraints themselves: the largest absolute difference between the weighted and
 target moments, in SD units, must be below ``tol`` (default 1e-8). Otherwise :class:`SopEvalError` names the
 terms still off balance (typically a target outside the range of the reweighted group).
@@ -43,7 +44,7 @@ class EbalFit:
     def to_dict(self) -> dict[str, object]:
         return {"terms": list(self.terms), "max_imbalance_sd": float(self.max_imbalance), "tol": self.tol,
                 "n_iter": int(self.n_iter), "moments": int(self.moments),
-                "solver": "scipy.optimize.minimize(method='trust-exact') on the dual"}
+                "solver": "scipy.optimize.minimize(method='trust-exact') on the dual, Newton polish"}
 
 
 def constraint_terms(X: pd.DataFrame, moments: int) -> pd.DataFrame:
@@ -78,8 +79,19 @@ def _solve(C: np.ndarray, target: np.ndarray, tol: float, max_iter: int) -> tupl
 
     res = minimize(fun, np.zeros(D.shape[1]), jac=jac, hess=hess, method="trust-exact",
                    options={"gtol": tol * 1e-2, "maxiter": max_iter})
-    p = probs(res.x)
-    return p, float(np.max(np.abs(p @ D))) if D.shape[1] else 0.0, int(res.nit)
+    lam, nit = res.x, int(res.nit)
+    # the trust region can stall a hair short of the tolerance; full Newton steps finish a convex problem
+    for _ in range(20):
+        g = jac(lam)
+        if not D.shape[1] or np.max(np.abs(g)) <= tol:
+            break
+        try:
+            lam = lam - np.linalg.lstsq(hess(lam), g, rcond=None)[0]
+        except np.linalg.LinAlgError:
+            break
+        nit += 1
+    p = probs(lam)
+    return p, float(np.max(np.abs(p @ D))) if D.shape[1] else 0.0, nit
 
 
 def entropy_balance(X: pd.DataFrame, treat: np.ndarray, estimand: str = "ATT", *, moments: int = 1,
@@ -107,7 +119,8 @@ def entropy_balance(X: pd.DataFrame, treat: np.ndarray, estimand: str = "ATT", *
                 f"entropy balancing did not converge for estimand {estimand!r} (moments={moments}): after {nit} "
                 f"Newton iterations the weighted moments still differ from the target by up to {gap:.3g} SD "
                 f"(tolerance {tol:g}) in {examples(bad, 6)}. The target lies at or outside the range of the "
-                "reweighted group for these terms; drop or coarsen them, use moments=1, or use method='weighting'."
+                "reweighted group for these terms; drop or coarsen them"
+                f"{', use moments=1' if moments == 2 else ''}, or use method='weighting'."
             )
         worst = max(worst, gap)
         w[reweighted] = p * reweighted.sum()

@@ -44,7 +44,8 @@ ESTIMANDS = {"weighting": weighting.ESTIMANDS, "ebal": ebal.ESTIMANDS}
 
 
 def weigh(method: str, score: np.ndarray, treat: np.ndarray, X: pd.DataFrame, estimand: str, discarded: np.ndarray,
-          *, trim: float | None = None, trim_rule: str = "truncate", moments: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
+          *, trim: float | None = None, trim_rule: str = "truncate",
+          moments: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
     """Weights of ``method`` (``"weighting"``: propensity weights, :mod:`~sop_eval.cohorts.weighting`;
     ``"ebal"``: entropy balancing, :mod:`~sop_eval.cohorts.ebal`), 0 for discarded units, and a record of how
     they were made (trimming, moments, convergence)."""

@@ -134,7 +134,9 @@ class DataSettings:
 class MatchingSettings:
     """Matching settings: ``method``, up to ``ratio`` controls each, ``replace``, ``caliper`` (in SDs of
     ``caliper_scale``), ``exact`` columns and the propensity ``distance`` model as the contract writes it
-    (``glm`` or ``logit``: both a logistic regression). :attr:`score` is what the matching runs on."""
+    (``glm`` or ``logit``: both a logistic regression). :attr:`score` is what the matching runs on. For
+    ``method = "weighting"``/``"ebal"``: the ``estimand``, ``trim`` quantile and ``trim_rule`` (weighting) and the
+    balanced ``moments`` (ebal)."""
 
     method: str = "nearest"
     ratio: int = 1
@@ -143,6 +145,10 @@ class MatchingSettings:
     caliper_scale: str = "logit"
     exact: tuple[str, ...] = ()
     distance: str = "glm"
+    estimand: str = "ATT"
+    trim: Decimal | None = None
+    trim_rule: str = "truncate"
+    moments: int = 1
 
     @property
     def score(self) -> str:

@@ -194,6 +194,11 @@ MATCHING = (
     Key("caliper_scale", "text", "logit", choices=v.CALIPER_SCALES),
     Key("exact", "texts", ()),
     Key("distance", "text", "glm", choices=v.PROPENSITY_MODELS),
+    Key("estimand", "text", "ATT", choices=v.WEIGHTING_ESTIMANDS, note="weighting and ebal; nearest: ATT"),
+    Key("trim", "number", None, high=Decimal(1), what="a quantile of the weights such as 0.99",
+        note="weighting only"),
+    Key("trim_rule", "text", "truncate", choices=v.TRIM_RULES, note="weighting only"),
+    Key("moments", "integer", 1, low=1, note="ebal only: 1 balances means, 2 means and variances"),
 )
 
 DID = (

@@ -20,9 +20,10 @@ import pandas as pd
 from sop_eval.cohorts.matching import MatchedCohort, match
 from sop_eval.cohorts.nearest import TIE_RULE
 from sop_eval.cohorts.risk import prognostic_score
+from sop_eval.cohorts.weights import WEIGHTING_METHODS
 from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.timing import window_closes
-from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
+from sop_eval.contract.vocabulary import EVALUATION_DESIGNS, EVALUATION_MATCH_METHODS
 from sop_eval.data import COHORT_COLUMN, ColumnRoles, validate
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
@@ -118,13 +119,15 @@ class PsmDesign:
             )
 
         m = ev.matching
-        if m.method != "nearest" or m.distance not in ("glm", "logit") or m.caliper_scale == "covariates":
+        if m.method not in EVALUATION_MATCH_METHODS or m.distance not in ("glm", "logit") or \
+                m.caliper_scale == "covariates":
             raise SopEvalError(
                 f"contract '{contract.source}': [evaluation.matching] asks for method = {m.method!r}, distance = "
                 f"{m.distance!r}, caliper_scale = {m.caliper_scale!r}; the evaluation matches by nearest neighbour "
                 "on a logistic propensity score (method = \"nearest\", distance = \"glm\", caliper_scale = \"logit\" "
                 "or \"propensity\"). Change those keys, or match with sop_eval.match and pay with `sop-eval pay`."
             )
+        _check_weighting_keys(m, contract.source)
         exact = [COHORT_COLUMN] + [c for c in m.exact if c != roles.cohort]
         distance = "linear_logit" if m.caliper_scale == "logit" else "logit"
         parameters = {
@@ -137,6 +140,8 @@ class PsmDesign:
                 "method": m.method, "ratio": m.ratio, "replace": m.replace,
                 "caliper": None if m.caliper is None else float(m.caliper), "caliper_scale": m.caliper_scale,
                 "distance": distance, "exact": exact, "order": "largest",
+                **({"estimand": m.estimand, "trim": None if m.trim is None else float(m.trim),
+                    "trim_rule": m.trim_rule, "moments": m.moments} if m.method in WEIGHTING_METHODS else {}),
             },
             "follow_up_months": follow_up,
             "court_lag_months": lag,
@@ -176,6 +181,14 @@ class PsmDesign:
                     f"{'with' if m.get('replace') else 'without'} replacement, caliper {m.get('caliper')} SD of the "
                     f"{'logit of the ' if m.get('caliper_scale') == 'logit' else ''}propensity score, exact on "
                     f"{exact}, treated units in order of {m.get('order')} score first; {TIE_RULE}")
+        if m.get("method") == "weighting":
+            rule = "truncated" if m.get("trim_rule") == "truncate" else "set to 0"
+            trim = "no trimming" if m.get("trim") is None else f"weights above their {m.get('trim')} quantile {rule}"
+            matching = (f"propensity score weighting within each contract cohort (estimand {m.get('estimand')}, "
+                        f"weights of sop_eval.cohorts.weighting, logistic propensity score), {trim}")
+        elif m.get("method") == "ebal":
+            matching = (f"entropy balancing within each contract cohort (estimand {m.get('estimand')}), exact balance "
+                        f"of the covariate {'means and variances' if m.get('moments') == 2 else 'means'}")
         ests = [c.effect for c in evaluation.cohorts if c.effect is not None]
         fmt = dict(matching=matching, se=_se_text(params.get("se"), ests), significance=significance, policy=policy,
                    follow_up=params.get("follow_up_months"), lag=params.get("court_lag_months"))
@@ -216,10 +229,16 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
     kind = infer_kind(rows[outcome].dropna())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SopEvalWarning)
-        matched = match(
-            rows, roles.treatment, covariates, method=m.method, distance=s.distance, ratio=m.ratio, replace=m.replace,
-            caliper=None if m.caliper is None else float(m.caliper), exact=list(s.exact), seed=seed,
-        )
+        if m.method in WEIGHTING_METHODS:  # the rows are one contract cohort already: no exact strata
+            matched = match(rows, roles.treatment, covariates, method=m.method, distance=s.distance,
+                            estimand=m.estimand, trim=None if m.trim is None else float(m.trim),
+                            trim_rule=m.trim_rule, moments=m.moments, seed=seed)
+        else:
+            matched = match(
+                rows, roles.treatment, covariates, method=m.method, distance=s.distance, ratio=m.ratio,
+                replace=m.replace, caliper=None if m.caliper is None else float(m.caliper), exact=list(s.exact),
+                seed=seed,
+            )
     effect = estimate_effect(matched, outcome, kind=kind, se=ev.se, level=ev.level, seed=seed, label=name,
                              allow_small=ev.allow_small)
     risk_score = prognostic_score(rows, outcome, covariates, roles.treatment, kind=kind)
@@ -230,6 +249,29 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
         risk=matched.compare_risk(risk_score), dropped=matched.dropped_profile(risk_score),
         sensitivity=_sensitivity(matched, outcome, effect), mde=_mde(effect, rows, outcome, roles, kind),
     )
+
+
+def _check_weighting_keys(m: Any, source: str) -> None:
+    """Refuse [evaluation.matching] keys that the chosen method does not read."""
+    where = f"contract '{source}': [evaluation.matching]"
+    if m.method == "nearest":
+        if m.estimand != "ATT" or m.trim is not None or m.moments != 1 or m.trim_rule != "truncate":
+            raise SopEvalError(f"{where} estimand, trim, trim_rule and moments apply to method = \"weighting\" or "
+                               f"\"ebal\"; nearest-neighbour matching estimates the ATT. Remove them or change the "
+                               "method.")
+        return
+    if m.ratio != 1 or m.replace or m.caliper is not None or m.exact:
+        raise SopEvalError(f"{where} ratio, replace, caliper and exact apply to method = \"nearest\"; method = "
+                           f"{m.method!r} weights everyone in the cohort. Remove them.")
+    if m.method == "ebal" and (m.trim is not None or m.estimand == "ATO"):
+        raise SopEvalError(f"{where} method = \"ebal\" takes estimand ATT, ATC or ATE and no trim (trimming would "
+                           "undo the exact balance).")
+    if m.method == "weighting" and m.moments != 1:
+        raise SopEvalError(f"{where} moments applies to method = \"ebal\" only.")
+    if m.moments not in (1, 2):
+        raise SopEvalError(f"{where} moments = {m.moments}: use 1 (means) or 2 (means and variances).")
+    if m.trim is not None and not 0 < m.trim < 1:
+        raise SopEvalError(f"{where} trim = {m.trim}: use a quantile strictly between 0 and 1, such as 0.99.")
 
 
 def _sensitivity(matched: MatchedCohort, outcome: str, effect: EffectEstimate) -> dict[str, Any]:
@@ -315,6 +357,16 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
         summary = balance.summary()
         tables.append((f"{k.name}: balance before and after matching",
                        summary[[x for x in BALANCE_COLUMNS if x in summary]].round(3)))
+        if k.matched.method in WEIGHTING_METHODS:
+            sizes = k.matched.summary()
+            tables.append((f"{k.name}: weights and effective sample size (ESS)", _weight_table(k.matched).round(3)))
+            for key in ("trimming", "ebal"):
+                info = sizes.attrs.get(key)
+                if key == "trimming" and info:
+                    notes.append(f"{k.name}: {info['description']}.")
+                elif key == "ebal" and info:
+                    notes.append(f"{k.name}: entropy balancing reached a largest imbalance of "
+                                 f"{info['max_imbalance_sd']:.1e} SD in {info['n_iter']} Newton iterations.")
         if k.risk is not None:
             tables.append((f"{k.name}: baseline risk (expected {ev.outcome} without the service)",
                            k.risk.reset_index().round(3)))
@@ -329,6 +381,18 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
                                   f"{k.name}: propensity score overlap before and after matching",
                                   "propensity_overlap", k.matched))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
+
+
+def _weight_table(matched: MatchedCohort) -> pd.DataFrame:
+    """Per group: people, the weights' minimum, mean and maximum, and Kish's effective sample size."""
+    sizes = matched.summary().set_index("group")
+    rows = []
+    for group, g in (("control", ~matched.treated), ("treated", matched.treated)):
+        w = matched.weights[g]
+        rows.append({"group": group, "people": int(g.sum()), "weight_min": float(w.min()),
+                     "weight_mean": float(w.mean()), "weight_max": float(w.max()),
+                     "ess": float(sizes.loc[group, "ess"])})
+    return pd.DataFrame(rows)
 
 
 def _se_text(name: Any, ests: list[EffectEstimate]) -> str:

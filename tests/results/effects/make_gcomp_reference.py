@@ -7,7 +7,8 @@ var_weights), its cluster-robust covariance (cov_type="cluster"; two columns of 
 ATT, averaged predictions and delta-method SE computed here with a finite-difference gradient (an independent
 path from sop_eval's analytic gradient). For the negative binomial (a non-canonical link) statsmodels' sandwich
 uses the observed Hessian, R sandwich's the expected information; "se" is built from statsmodels' score_obs
-and expected Hessian (R's convention, sop_eval's), "se_statsmodels_observed_hessian" is statsmodels' own. The negative binomial dispersion is checked against statsmodels'
+and expected Hessian (R's convention, sop_eval's), "se_statsmodels_observed_hessian" is statsmodels' own.
+The negative binomial dispersion is checked against statsmodels'
 discrete NegativeBinomial maximum likelihood on 1:1 matches (all weights 1).
 gcomp_marginaleffects.py (run in a separate environment with the marginaleffects package) adds
 gcomp_marginaleffects.json from the same rows.
@@ -106,7 +107,7 @@ def main() -> None:
             V = n_g / (n_g - 1) * (n - 1) / (n - k) * bread @ summed.T @ summed @ bread
         wt = w[rows["treat"].to_numpy() == 1]
 
-        def means(b: np.ndarray) -> np.ndarray:
+        def means(b: np.ndarray, wt=wt, link=link, D1=D1, D0=D0) -> np.ndarray:
             return np.array([wt @ link(D1 @ b) / wt.sum(), wt @ link(D0 @ b) / wt.sum()])
 
         h = 1e-6 * np.maximum(1, np.abs(beta))
