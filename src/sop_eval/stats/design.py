@@ -127,10 +127,10 @@ def design_matrix(
         names.append(name)
         sources.append(name)
     # column-major: each column is written (and later read) contiguously
-    values = np.empty((n, len(cols)), order="F")
+    matrix = np.empty((n, len(cols)), order="F")
     for j, col_values in enumerate(cols):
-        values[:, j] = col_values
-    return DesignMatrix(values=values, names=tuple(names), sources=tuple(sources))
+        matrix[:, j] = col_values
+    return DesignMatrix(values=matrix, names=tuple(names), sources=tuple(sources))
 
 
 def collinear_terms(gram: np.ndarray, names: Sequence[str], tol: float = 1e-9) -> list[str]:
