@@ -286,7 +286,7 @@ def _to_estimate(
         n_comparison=sample.n_comparison,
         outcome=outcome,
         kind=kind,
-        design="weighting" if getattr(cohort, "method", "") == "weighting" else "psm",
+        design="weighting" if getattr(cohort, "method", "") in ("weighting", "ebal") else "psm",
         method=inf.method + (" + regression adjustment" if covariates else ""),
         label=label,
         level=level,
