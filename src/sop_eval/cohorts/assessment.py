@@ -58,14 +58,14 @@ def _weighted_var(x: np.ndarray, w: np.ndarray) -> float:
     return float(p @ (x - m) ** 2 / denom) if denom > 0 else float("nan")
 
 
-def _sd_denominator(x: np.ndarray, treat: np.ndarray, binary: bool, estimand: str) -> float:
+def _sd_denominator(xt: np.ndarray, xc: np.ndarray, binary: bool, estimand: str) -> float:
     def var(v: np.ndarray) -> float:
         if binary:
             m = v.mean()
             return float(m * (1 - m))
         return float(v.var(ddof=1)) if len(v) > 1 else float("nan")
 
-    vt, vc = var(x[treat]), var(x[~treat])
+    vt, vc = var(xt), var(xc)
     sd = {"ATT": np.sqrt(vt), "ATC": np.sqrt(vc)}.get(estimand, np.sqrt((vt + vc) / 2))
     if not np.isfinite(sd) or sd < _EPS:
         sd = np.sqrt((vt + vc) / 2)
@@ -82,7 +82,8 @@ class _Term:
     or a max). ``before_c``: the unweighted control eCDF there; ``var_t``, ``var_c``: unweighted variances.
     """
 
-    x: np.ndarray
+    xt: np.ndarray
+    xc: np.ndarray
     binary: bool
     denominator: float
     points: tuple[np.ndarray, ...] = ()
@@ -99,10 +100,10 @@ def _distinct(sorted_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str, binary: bool | None = None) -> _Term:
     binary = bool(np.all((x == 0) | (x == 1))) if binary is None else binary
-    denominator = _sd_denominator(x, treat, binary, estimand)
+    xt, xc = x[treat], x[~treat]  # split once: every statistic works on the two groups
+    denominator = _sd_denominator(xt, xc, binary, estimand)
     if binary:
-        return _Term(x, binary, denominator)
-    xt, xc = x[treat], x[~treat]
+        return _Term(xt, xc, binary, denominator)
     st, sc = np.sort(xt), np.sort(xc)
     dc, count_c = _distinct(sc)
     dt = _distinct(st)[0]
@@ -111,7 +112,7 @@ def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str, binary: bool | Non
     before_c = np.r_[count_c, np.searchsorted(sc, only_t, side="right")] / len(sc)
     var_t = float(xt.var(ddof=1)) if len(xt) > 1 else float("nan")
     var_c = float(xc.var(ddof=1)) if len(xc) > 1 else float("nan")
-    return _Term(x, binary, denominator, (dc, only_t), before_c, var_t, var_c)
+    return _Term(xt, xc, binary, denominator, (dc, only_t), before_c, var_t, var_c)
 
 
 def _cdf(x: np.ndarray, w: np.ndarray, points: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -149,12 +150,10 @@ def _gap_summary(term: _Term, xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc
     return total / count, largest
 
 
-def _stats(term: _Term, treat: np.ndarray, w: np.ndarray, raw_binary: bool, before: bool = False) -> dict[str, float]:
-    """Balance statistics of one term under weights ``w`` (MatchIt's ``summary()`` rules)."""
-    x = term.x
+def _stats(term: _Term, wt: np.ndarray, wc: np.ndarray, raw_binary: bool, before: bool = False) -> dict[str, float]:
+    """Balance statistics of one term under weights ``wt`` (treated) and ``wc`` (controls), MatchIt's rules."""
     out = dict.fromkeys(STATS, float("nan"))
-    xt, xc = x[treat], x[~treat]
-    wt, wc = w[treat], w[~treat]
+    xt, xc = term.xt, term.xc
     st, sc = wt.sum(), wc.sum()
     too_small = np.count_nonzero(wt) < 2 and np.count_nonzero(wc) < 2
     mt = float(wt @ xt / st) if st > 0 else float("nan")
@@ -401,11 +400,13 @@ def balance(
         raise SopEvalError("weights give no positive weight to the treated or to the controls; nothing to compare.")
     dist = None if distance is None else _vector(distance, data, "distance").astype(float)
     ones = np.ones(len(data))
+    w_t, w_c = w[treat], w[~treat]
     raw = binary == "raw"
 
     def one_term(x: np.ndarray, source: str) -> tuple[dict[str, Any], dict[Any, Any]]:
         term = _prepare(x, treat, estimand)
-        before, after = _stats(term, treat, ones, raw, before=True), _stats(term, treat, w, raw)
+        before = _stats(term, ones[treat], ones[~treat], raw, before=True)
+        after = _stats(term, w_t, w_c, raw)
         row: dict[str, Any] = {"covariate": source, "binary": term.binary}
         for stat in STATS:
             row[f"{stat}_before"], row[f"{stat}_after"] = before[stat], after[stat]
@@ -415,7 +416,8 @@ def balance(
                 keep = sub == s
                 if treat[keep].any() and (~treat[keep]).any():
                     part = _prepare(x[keep], treat[keep], estimand, term.binary)
-                    per_sub[s] = _stats(part, treat[keep], w[keep] if weights is not None else ones[keep], raw)
+                    ws = w[keep] if weights is not None else ones[keep]
+                    per_sub[s] = _stats(part, ws[treat[keep]], ws[~treat[keep]], raw)
         return row, per_sub
 
     def one(item: str | None) -> list[tuple[str, tuple[dict[str, Any], dict[Any, Any]]]]:
