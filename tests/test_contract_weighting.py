@@ -8,8 +8,8 @@ import sop_eval
 from contract_copies import FIXTURES, copy_contract
 from sop_eval.contract.parse import load_contract
 from sop_eval.designs import DESIGNS
-from sop_eval.report.evaluation_report import build_report
 from sop_eval.evaluation import evaluate
+from sop_eval.report.evaluation_report import build_report
 
 NEAREST = '''method = "nearest"
 ratio = 10               # up to ten comparison releases for each person served
