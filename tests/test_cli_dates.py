@@ -36,3 +36,23 @@ def test_day_first_dates_are_refused_until_the_contract_says_how_they_are_writte
     paid = {k: v for k, v in uk_results["payments"].items() if k != "contract_sha256"}
     assert paid == {k: v for k, v in iso_results["payments"].items() if k != "contract_sha256"}
     assert [c["effect"] for c in uk_results["cohorts"]] == [c["effect"] for c in iso_results["cohorts"]]
+
+
+def test_init_never_guesses_day_or_month_first(tmp_path, capsys):
+    uk = _uk_csv(tmp_path)
+    skeleton = tmp_path / "contract.toml"
+    assert main(["init", "--data", str(uk), "--out", str(skeleton)]) == 0
+    text = skeleton.read_text()
+    assert "GUESS NOT MADE: 'release_date' is not written as ISO dates" in text and "date_format" in text
+    assert "\nentry_start = " not in text  # no entry window built from guessed dates (only a commented example)
+    capsys.readouterr()
+
+
+def test_check_refuses_a_contract_without_extract_date(tmp_path, capsys):
+    contract = copy_contract("demo.toml", tmp_path / "case", FIXTURES / "reoffending_small.csv")
+    text = contract.read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("extract_date")]
+    contract.write_text("\n".join(lines) + "\n")
+    code = main(["check", str(contract)])
+    out = capsys.readouterr()
+    assert code == 1 and "extract_date is missing" in out.out + out.err

@@ -23,6 +23,8 @@ SETTINGS = {
     "cem": 'method = "cem"\nk2k = false\ncutpoints = { age = 3, prior_convictions = 3, sentence_months = 2 }',
     "subclass": 'method = "subclass"\nsubclass = 5\nmin_n = 2',
     "exact": 'method = "exact"',
+    "weighting": 'method = "weighting"\nestimand = "ATT"\ntrim = 0.99',
+    "ebal": 'method = "ebal"\nestimand = "ATT"',
 }
 
 
@@ -41,4 +43,5 @@ def test_contract_runs_each_method(method, tmp_path):
     assert evaluation.parameters["matching"]["method"] == method
     text = " ".join(PsmDesign().methods(evaluation, significance="", policy=""))
     assert {"nearest": "Mahalanobis distance of age", "optimal": "optimal 1:1", "full": "optimal full matching",
-            "cem": "coarsened exact", "subclass": "subclassification into 5", "exact": "exact matching"}[method] in text
+            "cem": "coarsened exact", "subclass": "subclassification into 5", "exact": "exact matching",
+            "weighting": "propensity score weighting", "ebal": "entropy balancing"}[method] in text

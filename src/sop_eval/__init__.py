@@ -29,6 +29,8 @@ _LAZY = {
     "evaluation": "sop_eval.evaluation:",
     "audit": "sop_eval.audit:",
     "match": "sop_eval.cohorts.matching:match",
+    "balance": "sop_eval.cohorts.assessment:balance",
+    "love_plot": "sop_eval.report.balance_plots:love_plot",
     "MatchedCohort": "sop_eval.cohorts.matching:MatchedCohort",
     "pool": "sop_eval.effects.pooling:pool",
     "EffectEstimate": "sop_eval.effects.estimate:EffectEstimate",

@@ -21,9 +21,11 @@ import pandas as pd
 
 from sop_eval.contract import Contract, load_contract
 from sop_eval.data import read_table
+from sop_eval.data.dates import parse_dates
 from sop_eval.designs import DESIGNS
 from sop_eval.designs.psm import assign_cohorts
 from sop_eval.effects.matched import infer_kind
+from sop_eval.errors import SopEvalError
 from sop_eval.evaluation.evaluate import _load_data
 from sop_eval.power import dispersion_from_pilot, gate_pay_probability, mde
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy
@@ -82,10 +84,17 @@ def contract_skeleton(data: str | Path, pool: str | Path | None = None, *, contr
     rel = lambda p: Path(p).resolve().relative_to(base.resolve()).as_posix() if Path(p).resolve().is_relative_to(  # noqa: E731
         base.resolve()) else Path(p).resolve().as_posix()
     dates: tuple[str, str] | None = None
+    date_note = ""
     if "index_date" in roles:
-        parsed = pd.to_datetime(frame[roles["index_date"]], errors="coerce")
-        if parsed.notna().any():
-            dates = (parsed.min().date().isoformat(), parsed.max().date().isoformat())
+        try:  # the one date rule: ISO read as such, any other form never guessed
+            parsed = parse_dates(frame[roles["index_date"]], roles["index_date"])
+        except SopEvalError:
+            shown = frame[roles["index_date"]].dropna().astype(str).head(2).tolist()
+            date_note = (f"# GUESS NOT MADE: '{roles['index_date']}' is not written as ISO dates (e.g. {shown}); "
+                         "add date_format (e.g. \"%d/%m/%Y\") or dayfirst = true below, and set the entry windows.")
+        else:
+            if parsed.notna().any():
+                dates = (parsed.min().date().isoformat(), parsed.max().date().isoformat())
     outcome = roles["outcomes"][0] if roles["outcomes"] else "OUTCOME_COLUMN"
     guess = "  # GUESS: check"
     out = [
@@ -128,6 +137,7 @@ def contract_skeleton(data: str | Path, pool: str | Path | None = None, *, contr
         "share = 1",
         "",
         "[data]",
+        *([date_note] if date_note else []),
         f'participants = "{rel(data)}"',
     ]
     if pool is not None:
@@ -176,6 +186,11 @@ def check(contract: str | Path | Contract, policy: DisclosurePolicy = DEFAULT_PO
         return CheckResult(pd.DataFrame(), problems=["the contract has no [evaluation] section: nothing to check "
                                                      "against data (payments only: use `sop-eval pay`)."])
     design = DESIGNS[c.evaluation.design]
+    if "extract_date" in design.contract_keys and c.evaluation.extract_date is None:
+        return CheckResult(pd.DataFrame(), problems=[
+            "[evaluation] extract_date is missing: a run pays only for cohorts whose outcome window closed by the "
+            "date the data were extracted. Add `extract_date = YYYY-MM-DD` to [evaluation] (or pass --as-of to "
+            "`sop-eval run`)."])
     frame, _ = _load_data(c, None)
     prepared = design.prepare(c, frame, seed=0, as_of=None, risk_draws=0)
     result = CheckResult(pd.DataFrame())

@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sop_eval.cohorts import design, dropped, methods, nearest
+from sop_eval.cohorts import design, dropped, matchit_views, methods, nearest
 from sop_eval.cohorts.balance import BalanceTable, compute_balance, effective_sample_size, weighted_ecdf
 from sop_eval.cohorts.distances import MAHALANOBIS
 from sop_eval.cohorts.propensity import fit_propensity
-from sop_eval.cohorts.weights import matching_weights, odds_weights
+from sop_eval.cohorts.weights import ESTIMANDS as _WEIGHTING_ESTIMANDS
+from sop_eval.cohorts.weights import WEIGHTING_METHODS, matching_weights, weigh
 from sop_eval.contract.vocabulary import MATCH_METHODS as _METHODS
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 from sop_eval.seeds import rng as seeded_rng
@@ -138,8 +139,24 @@ class MatchedCohort:
 
         return estimate_effect(self, outcome, **kwargs)
 
-    def summary(self) -> pd.DataFrame:
-        """Sample sizes by group: all, matched, unmatched, discarded and effective sample size (ESS)."""
+    def match_data(self) -> pd.DataFrame:
+        """One row per kept unit with ``distance``, ``weights`` and ``subclass`` (R ``MatchIt::match.data``)."""
+        return matchit_views.match_data(self)
+
+    def get_matches(self) -> pd.DataFrame:
+        """One row per unit per matched set with ``id``, ``subclass``, ``weights`` (R ``MatchIt::get_matches``)."""
+        return matchit_views.get_matches(self)
+
+    def summary(self, style: str = "tidy") -> Any:
+        """Sample sizes by group: all, matched, unmatched, discarded and effective sample size (ESS).
+
+        ``style="matchit"`` returns R MatchIt's ``summary()`` instead: balance for all and matched data, percent
+        balance improvement and sample sizes (:class:`~sop_eval.cohorts.matchit_views.MatchItSummary`).
+        """
+        if style == "matchit":
+            return matchit_views.matchit_summary(self, self.balance().table)
+        if style != "tidy":
+            raise SopEvalError(f"style={style!r} is not 'tidy' or 'matchit'.")
         t = self.treated.to_numpy()
         w = self.weights.to_numpy(dtype=float)
         disc = self.discarded.to_numpy()
@@ -159,6 +176,9 @@ class MatchedCohort:
             )
         out = pd.DataFrame(rows)
         out.attrs["conventions"] = CONVENTIONS
+        for key in ("trimming", "ebal"):
+            if key in self.settings:
+                out.attrs[key] = self.settings[key]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,7 +192,7 @@ class MatchedCohort:
             "ratio": int(self.ratio),
             "replace": bool(self.replace),
             "caliper": None if self.caliper is None else float(self.caliper),
-            "settings": {k: (v if isinstance(v, (str, int, float, bool, type(None), list)) else str(v))
+            "settings": {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v))
                          for k, v in self.settings.items()},
             "conventions": CONVENTIONS,
             "n_pairs": int(len(self.pairs)),
@@ -187,8 +207,12 @@ class MatchedCohort:
         t = self.treated
         if self.method == "nearest":
             how = f"1:{self.ratio} nearest neighbour matching {'with' if self.replace else 'without'} replacement"
+        elif self.method == "ebal":
+            how = f"entropy balancing (moments {self.settings.get('ebal', {}).get('moments', 1)})"
+        elif self.method == "weighting":
+            how = "odds weighting" if self.estimand == "ATT" else f"propensity score weighting ({self.estimand})"
         else:
-            how = methods.DESCRIPTIONS.get(self.method, "odds weighting")
+            how = methods.DESCRIPTIONS.get(self.method, f"{self.method} matching")
         caliper = "none" if self.caliper is None else f"{self.caliper:.4g} in distance units"
         if self.settings.get("caliper_sd") is not None:
             caliper += f" ({self.settings['caliper_sd']} SD)"
@@ -210,7 +234,7 @@ def _check_options(method, ratio, caliper, order, discard, estimand, replace, ti
         raise SopEvalError(f"order={order!r} is not one of {examples(_ORDERS)}.")
     if discard not in _DISCARDS:
         raise SopEvalError(f"discard={discard!r} is not one of {examples(_DISCARDS)}.")
-    allowed = methods.ESTIMANDS[method]
+    allowed = _WEIGHTING_ESTIMANDS[method] if method in WEIGHTING_METHODS else methods.ESTIMANDS[method]
     if estimand not in allowed:
         raise SopEvalError(f"estimand={estimand!r} is not supported with method={method!r}; use {examples(allowed)}.")
     if isinstance(ratio, bool) or not isinstance(ratio, (int, np.integer)) or ratio < 1:
@@ -222,8 +246,8 @@ def _check_options(method, ratio, caliper, order, discard, estimand, replace, ti
             raise SopEvalError(f"caliper={caliper!r} is negative; a caliper is a maximum distance (>= 0).")
     if ties and not replace:
         raise SopEvalError("ties=True needs replace=True (tied controls are shared, as in R's Matching).")
-    if method == "weighting" and caliper is not None:
-        raise SopEvalError("caliper= applies to matching only; with method='weighting' use discard= to trim.")
+    if method in WEIGHTING_METHODS and caliper is not None:
+        raise SopEvalError(f"caliper= applies to matching only; with method={method!r} use discard= or trim=.")
     return int(ratio)
 
 
@@ -342,6 +366,9 @@ def match(
     cutpoints: Any = None,
     grouping: dict[str, Any] | None = None,
     k2k: bool = False,
+    trim: float | None = None,
+    trim_rule: str = "truncate",
+    moments: int = 1,
 ) -> MatchedCohort:
     """Build a comparison cohort by greedy nearest-neighbour propensity score matching (MatchIt >= 4.5.4 rules).
 
@@ -367,8 +394,10 @@ def match(
       (``"treated"``, ``"control"``, ``"both"``) or keep all (``"none"``).
     - ``ties``: with replacement, keep every control at exactly the k-th nearest distance too; their
       weights split the set equally, as in R's Matching.
-    - ``method="weighting"``: no matching; odds weights for the ATT (controls e/(1-e)) or inverse
-      probability weights for the ATE.
+    - ``method="weighting"``: no matching; propensity weights for ``estimand`` ATT (controls e/(1-e)),
+      ATC, ATE (1/e, 1/(1-e)) or ATO (overlap: 1-e, e), trimmed at the ``trim`` quantile by ``trim_rule``
+      (:mod:`sop_eval.cohorts.weighting`). ``method="ebal"``: entropy balancing, exact balance on the means
+      (``moments=2``: and variances) of the covariate terms (:mod:`sop_eval.cohorts.ebal`).
     - ``warn_dropped``: warn (``SopEvalWarning``) when more than this share of treated units is unmatched.
 
     Ties follow MatchIt (>= 4.5.4): all units are sorted by distance with a stable sort, so equal
@@ -385,23 +414,29 @@ def match(
     order = order or ("smallest" if estimand == "ATC" else "largest")
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
-    if method == "weighting" and exact_cols:
-        raise SopEvalError("exact= applies to matching only; with method='weighting' weight within each stratum.")
+    if method in WEIGHTING_METHODS and exact_cols:
+        raise SopEvalError(f"exact= applies to matching only; with method={method!r} weight within each stratum.")
+    if (trim is not None or moments != 1) and method not in WEIGHTING_METHODS:
+        raise SopEvalError(f"trim= and moments= apply to method='weighting'/'ebal' only, not method={method!r}.")
     design.check_frame(data, treatment, [*covariates, *exact_cols, *(mahvars or [])])
     frame = data.copy(deep=False)  # copy-on-write: neither frame can change the other
     treat = design.treatment_indicator(frame, treatment)
-    classic = method == "weighting" or (method == "nearest" and estimand == "ATT" and not (
+    classic = method in WEIGHTING_METHODS or (method == "nearest" and estimand == "ATT" and not (
         mahvars or antiexact or max_controls is not None or isinstance(caliper, dict) or distance in MAHALANOBIS))
+    X = None
     if method in methods.NO_SCORE or distance in MAHALANOBIS:
         fit = methods.no_score(frame, covariates, distance)
     else:
         X = design.covariate_matrix(frame, covariates, all_levels=False)
         fit = fit_propensity(frame, X, treat, distance)
-        del X
     dist = fit.distance
     discarded = _discarded(dist, treat, discard)
     if discarded[~treat].all() or discarded[treat].all():
         raise SopEvalError(f"discard={discard!r} leaves no treated or no control units inside common support.")
+    if method in WEIGHTING_METHODS:
+        w, weighting = weigh(method, fit.score, treat, X, estimand, discarded, trim=trim, trim_rule=trim_rule,
+                             moments=moments)
+    del X
     strata = design.exact_codes(frame, exact_cols)
     index = frame.index
     n = len(frame)
@@ -417,8 +452,7 @@ def match(
             nearest_pairs=nearest_pairs)
         t_pos, c_pos, slots, w, cal_units = got.t_pos, got.c_pos, got.slots, got.weights, got.caliper
         reasons = methods.reasons(got, treat, discarded, strata)
-    elif method == "weighting":
-        w = np.where(discarded, 0.0, odds_weights(fit.score, treat, estimand))
+    elif method in WEIGHTING_METHODS:
         t_pos, c_pos, slots = (np.empty(0, dtype=np.int64),) * 3
         reasons = [DISCARD if d else None for d in discarded[treat]]
     else:
@@ -475,6 +509,7 @@ def match(
         "ties": bool(ties),
         "seed": seed,
         **({} if got is None else methods.settings(got, mahvars, antiexact, min_controls, max_controls)),
+        **(weighting if method in WEIGHTING_METHODS else {}),
     }
     return MatchedCohort(
         data=frame,

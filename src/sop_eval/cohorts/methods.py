@@ -37,7 +37,8 @@ NO_SCORE = ("cem", "exact")
 
 
 DESCRIPTIONS = {"optimal": "optimal matching", "full": "optimal full matching", "cem": "coarsened exact matching",
-                "subclass": "subclassification on the propensity score", "exact": "exact matching"}
+                "subclass": "subclassification on the propensity score", "exact": "exact matching",
+                "weighting": "propensity score weighting", "ebal": "entropy balancing"}
 
 
 def no_score(frame: pd.DataFrame, covariates: Sequence[str], distance: Any) -> PropensityFit:

@@ -67,13 +67,15 @@ def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     separating = _separating_terms(X, treat)
     if separating:
         raise _separation_error(separating)
-    design = np.empty((len(X), X.shape[1] + 1))
-    design[:, 0] = 1.0
-    design[:, 1:] = X.to_numpy(dtype=float)
+    values = X.to_numpy(dtype=float)
     # scale columns so Newton steps are well conditioned; coefficients are unscaled afterwards
-    scale = np.maximum(design.max(axis=0), -design.min(axis=0))
+    scale = np.r_[1.0, np.maximum(values.max(axis=0), -values.min(axis=0))]
     scale[scale == 0] = 1.0
-    design /= scale
+    design = np.empty((len(X), X.shape[1] + 1), order="F")  # column-major, filled column by column
+    design[:, 0] = 1.0
+    for j in range(values.shape[1]):
+        np.divide(values[:, j], scale[j + 1], out=design[:, j + 1])
+    del values
     y = treat.astype(float)
     gram = design.T @ design / len(design)
     collinear = collinear_terms(gram, list(map(str, X.columns)))

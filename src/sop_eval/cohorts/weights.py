@@ -1,8 +1,14 @@
-"""Matching and inverse-probability weights, in MatchIt's convention."""
+"""Matching and inverse-probability weights, in MatchIt's convention, and the dispatch to the weighting methods."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pandas as pd
+
+from sop_eval.cohorts import ebal, weighting
+from sop_eval.errors import SopEvalError
 
 
 def matching_weights(n: int, treated_pos: np.ndarray, control_pos: np.ndarray) -> np.ndarray:
@@ -31,3 +37,27 @@ def odds_weights(score: np.ndarray, treat: np.ndarray, estimand: str) -> np.ndar
     if estimand == "ATT":
         return np.where(treat, 1.0, score / (1.0 - score))
     return np.where(treat, 1.0 / score, 1.0 / (1.0 - score))
+
+
+WEIGHTING_METHODS = ("weighting", "ebal")
+ESTIMANDS = {"weighting": weighting.ESTIMANDS, "ebal": ebal.ESTIMANDS}
+
+
+def weigh(method: str, score: np.ndarray, treat: np.ndarray, X: pd.DataFrame, estimand: str, discarded: np.ndarray,
+          *, trim: float | None = None, trim_rule: str = "truncate",
+          moments: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
+    """Weights of ``method`` (``"weighting"``: propensity weights, :mod:`~sop_eval.cohorts.weighting`;
+    ``"ebal"``: entropy balancing, :mod:`~sop_eval.cohorts.ebal`), 0 for discarded units, and a record of how
+    they were made (trimming, moments, convergence)."""
+    keep = ~discarded
+    w = np.zeros(len(treat))
+    if method == "ebal":
+        if trim is not None:
+            raise SopEvalError(f"trim={trim!r} applies to method='weighting' only; entropy balancing weights "
+                               "are not trimmed (they would no longer balance). Leave trim out.")
+        fit = ebal.entropy_balance(X[keep], treat[keep], estimand, moments=moments)
+        w[keep] = fit.weights
+        return w, {"ebal": fit.to_dict()}
+    raw = np.where(keep, weighting.propensity_weights(score, treat, estimand), 0.0)
+    w, trimming = weighting.trim_weights(raw, treat, estimand, trim, trim_rule)
+    return w, {"trimming": trimming.to_dict()}

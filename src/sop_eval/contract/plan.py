@@ -137,7 +137,9 @@ class MatchingSettings:
     (``glm`` or ``logit``: both a logistic regression, or a covariate distance), the options of the other
     methods (``mahvars``, ``antiexact``, ``min_controls``/``max_controls``, ``subclass``/``min_n``, ``cutpoints``,
     ``k2k``, as :func:`sop_eval.match`) and ``ties`` (with replacement, keep every control tied at the last
-    matched distance, sharing the weight). :attr:`score` is what the matching runs on."""
+    matched distance, sharing the weight). :attr:`score` is what the matching runs on.
+    For ``method = "weighting"``/``"ebal"``: the ``estimand``, ``trim`` quantile and ``trim_rule`` (weighting) and
+    the balanced ``moments`` (ebal)."""
 
     method: str = "nearest"
     ratio: int = 1
@@ -155,6 +157,10 @@ class MatchingSettings:
     cutpoints: dict[str, Any] = field(default_factory=dict)
     k2k: bool = False
     ties: bool = False
+    estimand: str = "ATT"
+    trim: Decimal | None = None
+    trim_rule: str = "truncate"
+    moments: int = 1
 
     @property
     def score(self) -> str:

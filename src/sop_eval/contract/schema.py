@@ -210,6 +210,11 @@ MATCHING = (
     Key("cutpoints", "mapping", note="cem: covariate = \"sturges\", \"q4\", a number of bins or a list of cut points"),
     Key("k2k", "flag", False),
     Key("ties", "flag", False, note="with replace = true: keep every control tied at the last matched distance"),
+    Key("estimand", "text", "ATT", choices=v.WEIGHTING_ESTIMANDS, note="weighting and ebal; nearest: ATT"),
+    Key("trim", "number", None, high=Decimal(1), what="a quantile of the weights such as 0.99",
+        note="weighting only"),
+    Key("trim_rule", "text", "truncate", choices=v.TRIM_RULES, note="weighting only"),
+    Key("moments", "integer", 1, low=1, note="ebal only: 1 balances means, 2 means and variances"),
 )
 
 DID = (

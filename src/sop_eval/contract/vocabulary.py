@@ -38,10 +38,15 @@ def declare_design(name: str, evaluation_keys: tuple[str, ...], data_columns: tu
 """Designs ``evaluate()`` runs end to end from a contract (``[evaluation] design``)."""
 
 # -- matched cohorts ([evaluation.matching] and sop_eval.match) ------------------------------------
-MATCH_METHODS = ("nearest", "optimal", "full", "cem", "subclass", "exact", "weighting")
+MATCH_METHODS = ("nearest", "optimal", "full", "cem", "subclass", "exact", "weighting", "ebal")
 """Methods :func:`sop_eval.match` implements."""
-EVALUATION_MATCH_METHODS = ("nearest", "optimal", "full", "cem", "subclass", "exact")
-"""``[evaluation.matching] method``: the methods ``evaluate()`` runs."""
+EVALUATION_MATCH_METHODS = ("nearest", "optimal", "full", "cem", "subclass", "exact", "weighting", "ebal")
+"""``[evaluation.matching] method``: the methods ``evaluate()`` runs (propensity weighting and entropy balancing
+with the keys ``estimand``, ``trim``, ``trim_rule``, ``moments``)."""
+WEIGHTING_ESTIMANDS = ("ATT", "ATC", "ATE", "ATO")
+"""``[evaluation.matching] estimand`` for ``method = "weighting"`` (``"ebal"``: all but ATO; nearest: ATT)."""
+TRIM_RULES = ("truncate", "drop")
+"""``[evaluation.matching] trim_rule``: weights above the ``trim`` quantile set to it, or to 0."""
 PROPENSITY_DISTANCES = ("logit", "linear_logit")
 """Built-in ``distance`` names of :func:`sop_eval.match` (the score matched on)."""
 PROPENSITY_MODELS = ("glm", "logit")

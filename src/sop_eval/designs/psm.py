@@ -22,6 +22,7 @@ from sop_eval.cohorts.matching import MatchedCohort, match
 from sop_eval.cohorts.nearest import TIE_RULE
 from sop_eval.cohorts.risk import prognostic_score
 from sop_eval.cohorts.ties import tie_share
+from sop_eval.cohorts.weights import WEIGHTING_METHODS
 from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.timing import assignment_order, window_closes
 from sop_eval.contract.vocabulary import COVARIATE_DISTANCES, EVALUATION_DESIGNS
@@ -124,6 +125,7 @@ class PsmDesign:
             )
 
         m = ev.matching
+        _check_weighting_keys(m, contract.source)
         exact = [COHORT_COLUMN] + [c for c in m.exact if c != roles.cohort]
         distance = m.distance if m.distance in COVARIATE_DISTANCES else m.score
         parameters = {
@@ -183,6 +185,14 @@ class PsmDesign:
         m = params.get("matching", {})
         exact = ", ".join("the contract cohort" if x == COHORT_COLUMN else x for x in m.get("exact", []))
         matching = matching_text(m, exact)
+        if m.get("method") == "weighting":
+            rule = "truncated" if m.get("trim_rule") == "truncate" else "set to 0"
+            trim = "no trimming" if m.get("trim") is None else f"weights above their {m.get('trim')} quantile {rule}"
+            matching = (f"propensity score weighting within each contract cohort (estimand {m.get('estimand')}, "
+                        f"weights of sop_eval.cohorts.weighting, logistic propensity score), {trim}")
+        elif m.get("method") == "ebal":
+            matching = (f"entropy balancing within each contract cohort (estimand {m.get('estimand')}), exact balance "
+                        f"of the covariate {'means and variances' if m.get('moments') == 2 else 'means'}")
         ests = [c.effect for c in evaluation.cohorts if c.effect is not None]
         fmt = dict(matching=matching, se=_se_text(params.get("se"), ests), significance=significance, policy=policy,
                    follow_up=params.get("follow_up_months"), lag=params.get("court_lag_months"))
@@ -193,6 +203,8 @@ def match_options(m: Any) -> dict[str, Any]:
     """The :func:`sop_eval.match` options that ``[evaluation.matching]`` sets for its method (JSON-safe)."""
     num = (lambda v: None if v is None else float(v))  # noqa: E731
     out: dict[str, Any] = {"method": m.method}
+    if m.method in WEIGHTING_METHODS:
+        out.update(estimand=m.estimand, trim=num(m.trim), trim_rule=m.trim_rule, moments=m.moments)
     if m.method in ("nearest", "optimal"):
         out["ratio"] = m.ratio
     if m.method == "nearest":
@@ -419,6 +431,29 @@ def _warn_matching(name: str, matched: MatchedCohort, ties_share: float, ties: b
         )
 
 
+def _check_weighting_keys(m: Any, source: str) -> None:
+    """Refuse [evaluation.matching] keys that the chosen method does not read."""
+    where = f"contract '{source}': [evaluation.matching]"
+    if m.method not in WEIGHTING_METHODS:
+        if m.estimand != "ATT" or m.trim is not None or m.moments != 1 or m.trim_rule != "truncate":
+            raise SopEvalError(f"{where} estimand, trim, trim_rule and moments apply to method = \"weighting\" or "
+                               f"\"ebal\"; method = {m.method!r} estimates the ATT here. Remove them or change the "
+                               "method.")
+        return
+    if m.ratio != 1 or m.replace or m.caliper is not None or m.exact:
+        raise SopEvalError(f"{where} ratio, replace, caliper and exact apply to method = \"nearest\"; method = "
+                           f"{m.method!r} weights everyone in the cohort. Remove them.")
+    if m.method == "ebal" and (m.trim is not None or m.estimand == "ATO"):
+        raise SopEvalError(f"{where} method = \"ebal\" takes estimand ATT, ATC or ATE and no trim (trimming would "
+                           "undo the exact balance).")
+    if m.method == "weighting" and m.moments != 1:
+        raise SopEvalError(f"{where} moments applies to method = \"ebal\" only.")
+    if m.moments not in (1, 2):
+        raise SopEvalError(f"{where} moments = {m.moments}: use 1 (means) or 2 (means and variances).")
+    if m.trim is not None and not 0 < m.trim < 1:
+        raise SopEvalError(f"{where} trim = {m.trim}: use a quantile strictly between 0 and 1, such as 0.99.")
+
+
 def _sensitivity(matched: MatchedCohort, outcome: str, effect: EffectEstimate) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
@@ -503,6 +538,16 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
         summary = balance.summary()
         tables.append((f"{k.name}: balance before and after matching",
                        summary[[x for x in BALANCE_COLUMNS if x in summary]].round(3)))
+        if k.matched.method in WEIGHTING_METHODS:
+            sizes = k.matched.summary()
+            tables.append((f"{k.name}: weights and effective sample size (ESS)", _weight_table(k.matched).round(3)))
+            for key in ("trimming", "ebal"):
+                info = sizes.attrs.get(key)
+                if key == "trimming" and info:
+                    notes.append(f"{k.name}: {info['description']}.")
+                elif key == "ebal" and info:
+                    notes.append(f"{k.name}: entropy balancing reached a largest imbalance of "
+                                 f"{info['max_imbalance_sd']:.1e} SD in {info['n_iter']} Newton iterations.")
         if k.risk is not None:
             tables.append((f"{k.name}: baseline risk (expected {ev.outcome} without the service)",
                            k.risk.reset_index().round(3)))
@@ -520,6 +565,18 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
                                   f"{k.name}: propensity score overlap before and after matching",
                                   "propensity_overlap", k.matched, policy=kit.policy))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
+
+
+def _weight_table(matched: MatchedCohort) -> pd.DataFrame:
+    """Per group: people, the weights' minimum, mean and maximum, and Kish's effective sample size."""
+    sizes = matched.summary().set_index("group")
+    rows = []
+    for group, g in (("control", ~matched.treated), ("treated", matched.treated)):
+        w = matched.weights[g]
+        rows.append({"group": group, "people": int(g.sum()), "weight_min": float(w.min()),
+                     "weight_mean": float(w.mean()), "weight_max": float(w.max()),
+                     "ess": float(sizes.loc[group, "ess"])})
+    return pd.DataFrame(rows)
 
 
 def _se_text(name: Any, ests: list[EffectEstimate]) -> str:

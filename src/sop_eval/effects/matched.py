@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.effects.gcomp import gcomp
 from sop_eval.effects.inference import Inference, point_estimate
 from sop_eval.effects.survival import time_to_event_effect
 from sop_eval.errors import SopEvalError, require_columns
@@ -140,6 +141,7 @@ def estimate_effect(
     n_boot: int = 1000,
     progress: bool | None = None,
     label: str = "",
+    model: str | None = None,
 ) -> EffectEstimate:
     """The effect on ``outcome`` of being treated, in a matched cohort (ATT: treated minus comparison).
 
@@ -166,7 +168,16 @@ def estimate_effect(
     Refuses to run with fewer than ``min_treated`` (60, the Justice Data Lab minimum) treated people
     unless ``allow_small=True``. Counts use the same sandwich variance, which does not assume a
     Poisson variance and so respects over-dispersion.
+
+    ``model`` (``"linear"``, ``"logit"``, ``"poisson"``, ``"negbin"``) estimates the ATT by g-computation
+    instead: ``outcome ~ treat * covariates`` fitted with the matching weights, predictions for every treated
+    person under treatment and control averaged, delta-method SEs from the ``se`` sandwich
+    (:mod:`sop_eval.effects.gcomp`); ``details`` then hold the rate ratio and relative reduction with intervals.
     """
+    if model is not None:
+        return _gcomp_estimate(cohort, matched_sample(cohort), outcome, model=model, kind=kind, se=se,
+                               covariates=covariates, level=level, min_treated=min_treated, allow_small=allow_small,
+                               label=label)
     return _estimate(
         cohort, matched_sample(cohort), outcome, kind=kind, se=se, covariates=covariates, level=level,
         seed=seed, event=event, min_treated=min_treated, allow_small=allow_small, horizon=horizon,
@@ -276,7 +287,7 @@ def _to_estimate(
         n_comparison=sample.n_comparison,
         outcome=outcome,
         kind=kind,
-        design="weighting" if getattr(cohort, "method", "") == "weighting" else "psm",
+        design="weighting" if getattr(cohort, "method", "") in ("weighting", "ebal") else "psm",
         method=inf.method + (" + regression adjustment" if covariates else ""),
         label=label,
         level=level,
@@ -284,6 +295,42 @@ def _to_estimate(
         cov_estimate_comparison=inf.cov_estimate_comparison,
         details=details,
     )
+
+
+def _gcomp_estimate(cohort: Any, sample: MatchedSample, outcome: str, *, model: str, kind: str | None, se: str,
+                    covariates: Sequence[str] | bool | None, level: float, min_treated: int, allow_small: bool,
+                    label: str) -> EffectEstimate:
+    frame = sample.frame
+    y = _numeric_outcome(frame, outcome)
+    if np.isnan(y).any():
+        raise SopEvalError(f"outcome column {outcome!r} has {int(np.isnan(y).sum())} missing value(s) among the "
+                           f"{len(y)} matched rows; an outcome must be observed for everyone matched.")
+    kind = kind or infer_kind(frame[outcome])
+    if kind == "time_to_event":
+        raise SopEvalError("model= g-computation is for binary, count and continuous outcomes; leave model out for "
+                           "a time to event.")
+    if sample.n_treated < int(min_treated) and not allow_small:
+        raise SopEvalError(
+            f"only {sample.n_treated} treated people were matched; at least {min_treated} are needed before "
+            "an effect is estimated (the Justice Data Lab rule). Pass allow_small=True to override."
+        )
+    cov_names = list(cohort.covariates) if covariates is True else list(covariates or [])
+    replace = sample.person is not None
+    method = check_se(se, "psm", kind=kind, replace=replace, covariates=bool(cov_names), model=model)
+    X = _covariate_matrix(frame, cov_names) if cov_names else np.empty((len(y), 0))
+    res = gcomp(y, sample.treat, sample.weights, X, model=model, se=method.name, cluster=sample.cluster,
+                person=sample.person)
+    details: dict[str, Any] = {**res.details, "g_computation": True}
+    if kind in ("count", "binary") or model in ("poisson", "negbin"):
+        details.update(res.ratio(level))
+    v = res.vcov_means
+    inf = Inference(estimate=res.estimate, se=res.se, treated_mean=res.p1, comparison_mean=res.p0,
+                    comparison_mean_se=float(np.sqrt(max(v[1, 1], 0.0))),
+                    cov_estimate_comparison=float(v[0, 1] - v[1, 1]),
+                    method=f"g-computation ({model} model, outcome ~ treat * covariates), delta method, se={se!r}",
+                    details=details)
+    out = _to_estimate(inf, sample, outcome, kind, cohort, level, label, cov_names, se)
+    return out
 
 
 def estimate_by(cohort: Any, outcome: str, by: str = "cohort", **kwargs: Any) -> dict[Hashable, EffectEstimate]:

@@ -145,8 +145,11 @@ def design_matrix(
         cols.append(x)
         names.append(name)
         sources.append(name)
-    values = np.column_stack(cols) if cols else np.empty((n, 0))
-    return DesignMatrix(values=values, names=tuple(names), sources=tuple(sources))
+    # column-major: each column is written (and later read) contiguously
+    matrix = np.empty((n, len(cols)), order="F")
+    for j, col_values in enumerate(cols):
+        matrix[:, j] = col_values
+    return DesignMatrix(values=matrix, names=tuple(names), sources=tuple(sources))
 
 
 def collinear_terms(gram: np.ndarray, names: Sequence[str], tol: float = 1e-9) -> list[str]:

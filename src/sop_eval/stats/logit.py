@@ -10,10 +10,19 @@ weighted log-odds of ``y``); a step solves ``(X' W P(1-P) X) step = X' W (y - P)
 ``max|step| < tol * (1 + max|beta|)`` or after ``max_iter`` steps. Perfect prediction is flagged as
 statsmodels does (every fitted probability within 1e-8 of its 0/1 outcome at some step); the caller decides
 what to do with it (a matching propensity model refuses, a DiD cell is left out).
+
+Large data (``n >= WARM_START_ROWS``). Each Newton step is one pass over ``X`` in blocks of ``CHUNK_ROWS`` rows
+(linear predictor, gradient and information together, no n × k temporaries), blocks shared among threads
+(numpy's kernels release the GIL) and summed in block order, so the result does not depend on the thread count
+or timing. Newton then starts from the fit to a seeded random subsample of ``WARM_START_ROWS`` rows instead of
+the intercept-only fit; the iteration and its stopping rule are unchanged, so the estimates are the full-data
+maximum-likelihood ones (agreeing with the intercept-start fit to the tolerance), in about half the passes.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,13 +40,70 @@ class LogitFit:
     perfect_prediction: bool
 
 
+CHUNK_ROWS = 65_536
+WARM_START_ROWS = 1_000_000
+
+
+def _workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _blocks(n: int) -> list[slice]:
+    return [slice(i, min(i + CHUNK_ROWS, n)) for i in range(0, n, CHUNK_ROWS)]
+
+
+def _pass(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray, eta: np.ndarray,
+          pool: ThreadPoolExecutor | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """One pass at ``beta``: fills ``eta``; returns the information ``X'WVX``, the score ``X'W(y-p)`` and whether
+    every probability is within 1e-8 of its outcome."""
+
+    def block(rows: slice) -> tuple[np.ndarray, np.ndarray, bool]:
+        Xb = X[rows]
+        e = Xb[:, 0] * beta[0]
+        for j in range(1, len(beta)):  # column by column: equal rows get equal linear predictors, bit for bit
+            e += Xb[:, j] * beta[j]
+        eta[rows] = e
+        p = 1.0 / (1.0 + np.exp(-e))
+        r = y[rows] - p
+        close = bool(np.all(np.abs(r) <= 1e-8))
+        v = p * (1 - p)
+        if w is not None:
+            r, v = w[rows] * r, w[rows] * v
+        return (Xb * v[:, None]).T @ Xb, Xb.T @ r, close
+
+    parts = list(pool.map(block, _blocks(len(y)))) if pool is not None else [block(b) for b in _blocks(len(y))]
+    info = np.sum([p[0] for p in parts], axis=0)
+    score = np.sum([p[1] for p in parts], axis=0)
+    return info, score, all(p[2] for p in parts)
+
+
+def _newton(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray, tol: float, max_iter: int,
+            pool: ThreadPoolExecutor | None) -> LogitFit:
+    eta = np.empty(len(y))
+    perfect, converged, n_iter = False, False, 0
+    info, score, close = _pass(X, y, w, beta, eta, pool)
+    while n_iter < max_iter:
+        n_iter += 1
+        step = np.linalg.solve(info, score)
+        beta = beta + step
+        info, score, close = _pass(X, y, w, beta, eta, pool)
+        perfect = perfect or close
+        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+            converged = True
+            break
+    with np.errstate(over="ignore"):
+        p = 1.0 / (1.0 + np.exp(-eta))
+    return LogitFit(beta, eta, p, n_iter, converged, perfect)
+
+
 def newton_logit(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *, tol: float = 1e-11,
-                 max_iter: int = 100) -> LogitFit:
+                 max_iter: int = 100, warm_start: bool | None = None) -> LogitFit:
     """Weighted maximum-likelihood logistic regression of 0/1 ``y`` on ``X`` (first column the intercept).
 
     ``w`` are case weights (None: all 1). With ``X`` a single column of ones the fit is the closed form
     ``log(p / (1 - p))`` of the weighted share ``p``. Raises ``numpy.linalg.LinAlgError`` when a Newton step
     meets a singular information matrix (collinear columns, or separation driving probabilities to 0 and 1).
+    ``warm_start`` (None: when ``n >= WARM_START_ROWS``) starts from a subsample fit (module docstring).
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -51,21 +117,17 @@ def newton_logit(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *, t
             return LogitFit(beta, eta, p, 0, True, bool(np.all(np.abs(p - y) <= 1e-8)))
         beta = np.zeros(X.shape[1])
         beta[0] = start
-        p = np.full(len(y), share)
-        eta = X @ beta
-        perfect, converged, n_iter = False, False, 0
-        while n_iter < max_iter:
-            n_iter += 1
-            if w is None:
-                r, v = y - p, p * (1 - p)
-            else:
-                r, v = w * (y - p), w * p * (1 - p)
-            step = np.linalg.solve((X * v[:, None]).T @ X, X.T @ r)
-            beta = beta + step
-            eta = X @ beta
-            p = 1.0 / (1.0 + np.exp(-eta))
-            perfect = perfect or bool(np.all(np.abs(p - y) <= 1e-8))
-            if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
-                converged = True
-                break
-    return LogitFit(beta, eta, p, n_iter, converged, perfect)
+        big = len(y) >= WARM_START_ROWS if warm_start is None else warm_start
+        workers = _workers() if len(y) > 4 * CHUNK_ROWS else 1
+        pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+        try:
+            if big:
+                rows = np.sort(np.random.default_rng(0).choice(len(y), size=min(WARM_START_ROWS, len(y)) // 2,
+                                                                 replace=False))
+                sub = _newton(X[rows], y[rows], None if w is None else w[rows], beta, 1e-6, max_iter, pool)
+                if sub.converged and np.all(np.isfinite(sub.coef)):
+                    beta = sub.coef
+            return _newton(X, y, w, beta, tol, max_iter, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown()

@@ -10,7 +10,9 @@ Settings a design's methods may restrict (any other keyword passed to :func:`che
 
 - ``"psm"``: ``kind`` (outcome: binary, count, continuous, time_to_event), ``replace`` (matching with
   replacement), ``covariates`` (regression adjustment in the matched sample), ``ratio`` (controls per treated
-  person), ``weights`` (weights other than 0/1).
+  person), ``weights`` (weights other than 0/1), ``model`` (None: the weighted difference in means or regression
+  adjustment; ``"linear"``, ``"logit"``, ``"poisson"``, ``"negbin"``: g-computation with that outcome model,
+  :mod:`sop_eval.effects.gcomp`, whose delta-method SEs use the same sandwiches on the model's scores).
 - ``"did"``: ``panel`` (False: repeated cross-sections), ``covariates``, ``weights``, ``cluster`` (a cluster
   column is given).
 """
@@ -25,12 +27,13 @@ from sop_eval.errors import SopEvalError
 
 DESIGNS = ("psm", "did")
 SETTINGS: Mapping[str, tuple[str, ...]] = {
-    "psm": ("kind", "replace", "covariates", "ratio", "weights"),
+    "psm": ("kind", "replace", "covariates", "ratio", "weights", "model"),
     "did": ("panel", "covariates", "weights", "cluster"),
 }
 _HC = ("HC0", "HC1", "HC2", "HC3")
 _NOT_TIME_TO_EVENT = ("binary", "count", "continuous")
 _ALL_KINDS = (*_NOT_TIME_TO_EVENT, "time_to_event")
+_MODELS = ("linear", "logit", "poisson", "negbin")
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ _DECLARED: tuple[SEMethod, ...] = (
         _SANDWICH + "CR1 sandwich, small-sample factor G/(G-1)*(n-1)/(n-k); R sandwich::vcovCL(type='HC1'); "
         "with replacement two-way on R MatchIt's get_matches() rows, each term its own G/(G-1), R "
         "vcovCL(cluster = ~subclass + id). For time to event, the Cox model's robust variance with matched-set "
-        "clusters.",
+        "clusters. With model= (g-computation) the same clustering of the outcome model's scores, and the "
+        "delta method for the averaged predictions (R marginaleffects::avg_comparisons(vcov = ~subclass)).",
         "matched set (the subclass; rows without a set, as after weighting, are their own cluster); with "
         "replacement, matched set and person (two-way), as a comparison person serves several sets",
         _EFFECTS,
@@ -88,7 +92,7 @@ _DECLARED: tuple[SEMethod, ...] = (
             hc, "psm", _SANDWICH + f"{hc} sandwich (MacKinnon and White 1985) on one row per person (R MatchIt's "
             f"match.data() form); R sandwich::vcovHC(type='{hc}').",
             "nothing: every person is independent (one row per person, its weights summed)", _EFFECTS,
-            supports={"kind": _NOT_TIME_TO_EVENT},
+            supports={"kind": _NOT_TIME_TO_EVENT, "model": (None, *_MODELS)},
             fixes={"kind": "use se='cluster' or se='robust'."},
         )
         for hc in _HC
@@ -100,8 +104,8 @@ _DECLARED: tuple[SEMethod, ...] = (
         "matching distance, within exact strata; R Matching::Match(estimand='ATT', M=ratio, ties=TRUE, "
         "Var.calc=ratio) where the matches coincide.",
         "nothing: the variance counts how often each control is reused instead of clustering", _EFFECTS,
-        supports={"kind": _NOT_TIME_TO_EVENT, "covariates": (False,), "replace": (True,)},
-        fixes={"kind": "use se='cluster' or se='robust'.",
+        supports={"kind": _NOT_TIME_TO_EVENT, "covariates": (False,), "replace": (True,), "model": (None,)},
+        fixes={"kind": "use se='cluster' or se='robust'.", "model": "leave model= out or use se='cluster'.",
                "covariates": "drop covariates= or use se='cluster'.",
                "replace": "match with replace=True, or use se='cluster'."},
     ),
@@ -110,8 +114,8 @@ _DECLARED: tuple[SEMethod, ...] = (
         "cluster bootstrap: resamples whole matched sets with replacement (seeded, n_boot replicates) and "
         "re-solves the weighted regression; the SE is the replicates' standard deviation.",
         "matched set (whole sets are resampled)", _EFFECTS,
-        supports={"kind": _NOT_TIME_TO_EVENT, "replace": (False,)},
-        fixes={"kind": "use se='cluster' or se='robust'.",
+        supports={"kind": _NOT_TIME_TO_EVENT, "replace": (False,), "model": (None,)},
+        fixes={"kind": "use se='cluster' or se='robust'.", "model": "leave model= out or use se='cluster'.",
                "replace": "use se='cluster' (two-way: matched set and person) or se='abadie-imbens'; resampling "
                           "matched sets that share controls is not valid for nearest-neighbour matching with "
                           "replacement (Abadie and Imbens 2008)."},
