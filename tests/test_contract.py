@@ -194,7 +194,7 @@ distance = "glm"
         ('distance = "glm"', 'distance = "probit"', r"evaluation\.matching\.distance = 'probit'.*'glm', 'logit'"),
         ('distance = "glm"', 'distance = "gbm"', r"evaluation\.matching\.distance = 'gbm'"),
         ('design = "psm"\n[evaluation.matching]', 'design = "psm"\nse = "jackknife"\n[evaluation.matching]',
-         r"evaluation\.se = 'jackknife'.*'abadie-imbens'"),
+         r"evaluation\.se = 'jackknife': not a standard error sop_eval computes.*'cluster'"),
         ('design = "psm"\n[evaluation.matching]', 'design = "psm"\n[evaluation.did]\n[evaluation.matching]',
          r"evaluation\.did = .*not used by design 'psm'"),
     ],
@@ -226,3 +226,12 @@ def test_cohort_size_is_read():
     c = parse_contract(BASE.replace("entry_end = 2020-12-31", "entry_end = 2020-12-31\nsize = 40"))
     assert c.cohort("c1").size == 40
     bad("entry_end = 2020-12-31", "entry_end = 2020-12-31\nsize = 0", r"cohorts\[0\]\.size = 0")
+
+
+def test_an_se_the_matching_cannot_use_names_the_contract_key_that_would_allow_it():
+    text = EVALUATION.replace('design = "psm"\n[evaluation.matching]',
+                              'design = "psm"\nse = "abadie-imbens"\n[evaluation.matching]')
+    assert "replace = true" not in text
+    with pytest.raises(SopEvalError, match=r"evaluation\.se = 'abadie-imbens': not available with "
+                       r"\[evaluation\.matching\] replace = false.*set replace = true under \[evaluation\.matching\]"):
+        parse_contract(text)

@@ -36,7 +36,7 @@ from sop_eval.contract.terms import (
     Step,
 )
 from sop_eval.errors import SopEvalError, examples
-from sop_eval.stats.registry import check_se
+from sop_eval.stats.registry import check_se, se_names
 
 
 def read(t: Table, keys: Sequence[s.Key], *, defaults: dict[str, Any] | None = None, finish: bool = True,
@@ -319,8 +319,15 @@ def _evaluation(t: Table) -> EvaluationSettings:
         kw["matching"] = MatchingSettings(**m)
         try:
             kw["se"] = check_se(kw["se"], "psm", replace=bool(m["replace"]), ratio=int(m["ratio"])).name
-        except SopEvalError as exc:
-            raise t.fail("se", kw["se"], str(exc)) from None
+        except SopEvalError:
+            usable = se_names("psm", replace=bool(m["replace"]))
+            other = se_names("psm", replace=not m["replace"])
+            hint = (f" (or set replace = {str(not m['replace']).lower()} under [evaluation.matching])"
+                    if kw["se"] in other else "")
+            known = {n.lower() for n in se_names("psm")}
+            why = (f"not available with [evaluation.matching] replace = {str(bool(m['replace'])).lower()}"
+                   if str(kw["se"]).lower() in known else "not a standard error sop_eval computes")
+            raise t.fail("se", kw["se"], f"{why}; use one of {examples(usable, 10)}{hint}.") from None
     if "did" in allowed:
         did_t = kw.pop("did") or _empty("evaluation.did", t.source)
         d = read(did_t, s.DID)
