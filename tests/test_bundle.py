@@ -120,7 +120,7 @@ def test_changed_outcome_names_the_column_and_the_consequence(bundle, tmp_path, 
     assert re.search(r"NO  input participants reoffending_small.csv: changed since the run: "
                      r"column\(s\) 'reconviction_events' changed; [\d,]+ rows as at the run", out)
     first, details = out.split("\nInputs:")
-    assert "changed from GBP" in first  # a payment changed, said before the inputs
+    assert "changed from £" in first  # a payment changed, said before the inputs
     assert "changed from met" in first or "changed from not met" in first
     assert "differs: cohorts" in details
 
@@ -130,7 +130,7 @@ def test_output_starts_with_the_bottom_line(bundle, capsys):
     assert code == 0
     order = [out.index(h) for h in ("Payments due", "Gate decisions", "Inputs:", "Audit record:", "Files people read:")]
     assert order == sorted(order)
-    assert re.search(r"  total\s+GBP [\d]{1,3}(,\d{3})*\.\d\d\s+unchanged", out)
+    assert re.search(r"  total\s+£[\d]{1,3}(,\d{3})*\.\d\d\s+unchanged", out)
     capsys.readouterr()
     code = main(["verify", str(bundle / "out"), "--json"])
     record = json.loads(capsys.readouterr().out)  # the record alone on stdout; warnings go to stderr

@@ -25,6 +25,7 @@ from sop_eval.evaluation.audit import check_audit, column_digests, environment, 
 from sop_eval.evaluation.evaluate import bundle_files, evaluate
 from sop_eval.outputs import ShortRepr
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy
+from sop_eval.report.style import money
 
 FLOAT_RTOL = 1e-9
 FLOAT_ATOL = 1e-12
@@ -211,8 +212,8 @@ def _aligned(rows: list[tuple[str, str, str]]) -> list[str]:
 # -- the bottom line ----------------------------------------------------------------------------------------
 def _money(currency: str, value: Any) -> str:
     try:
-        return f"{currency} {float(value):,.2f}"
-    except (TypeError, ValueError):
+        return money(float(value), currency)
+    except (TypeError, ValueError, ArithmeticError):
         return str(value)
 
 
