@@ -22,8 +22,9 @@ from sop_eval.cohorts.full import full_match
 from sop_eval.cohorts.nearest_general import greedy_match, variable_ratios
 from sop_eval.cohorts.optimal import optimal_match
 from sop_eval.cohorts.propensity import PropensityFit
-from sop_eval.cohorts.strata import NO_STRATUM, Assignment, pair_weights
+from sop_eval.cohorts.strata import NO_STRATUM, Assignment
 from sop_eval.cohorts.subclassify import subclassify
+from sop_eval.cohorts.weights import matching_weights
 from sop_eval.errors import SopEvalError, examples
 
 DISCARD, NO_EXACT = "discard", "no exact match"  # as sop_eval.cohorts.matching
@@ -217,7 +218,7 @@ def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequ
         t_pos, c_pos, slots = (np.asarray(v, dtype=np.int64) for v in (out_t, out_c, out_s))
     if len(t_pos) == 0:
         raise SopEvalError("no unit found a match; the caliper, exact= or antiexact= settings are too strict.")
-    w = pair_weights(n, t_pos, c_pos)
+    w = matching_weights(n, t_pos, c_pos)
     sub = np.full(n, np.nan)
     order = np.lexsort((slots, t_pos))
     t_pos, c_pos, slots = t_pos[order], c_pos[order], slots[order]

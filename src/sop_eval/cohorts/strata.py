@@ -96,17 +96,3 @@ def common_strata(keys: np.ndarray, treat: np.ndarray, first_group: bool) -> np.
 def stratum_reasons(subclass: np.ndarray, treat: np.ndarray, weights: np.ndarray, reason: str) -> list[str | None]:
     """Per treated unit: ``reason`` when it has weight 0, else None."""
     return [None if w > 0 else reason for w in weights[treat].tolist()]
-
-
-def pair_weights(n: int, focal_pos: np.ndarray, other_pos: np.ndarray) -> np.ndarray:
-    """MatchIt's ``weights.matrix`` from matched pairs: focal units 1; the others 1/(set size) summed
-    over their sets, rescaled to the number of matched others."""
-    w = np.zeros(n)
-    if len(focal_pos) == 0:
-        return w
-    sets, inverse, counts = np.unique(focal_pos, return_inverse=True, return_counts=True)
-    w[sets] = 1.0
-    contribution = np.bincount(other_pos, weights=1.0 / counts[inverse], minlength=n)
-    used = contribution > 0
-    w[used] = contribution[used] * (used.sum() / contribution[used].sum())
-    return w
