@@ -235,3 +235,14 @@ def test_an_se_the_matching_cannot_use_names_the_contract_key_that_would_allow_i
     with pytest.raises(SopEvalError, match=r"evaluation\.se = 'abadie-imbens': not available with "
                        r"\[evaluation\.matching\] replace = false.*set replace = true under \[evaluation\.matching\]"):
         parse_contract(text)
+
+
+def test_a_gate_states_its_significance_as_a_level_like_every_interval():
+    gate = '[outcomes.gate]\nmeasure = "relative_reduction"\nthreshold = 0.10\n'
+    text = (FIXTURES / "contracts" / "demo.toml").read_text()
+    assert gate in text
+    as_level = parse_contract(text.replace(gate, gate + "level = 0.9\n"))
+    as_alpha = parse_contract(text.replace(gate, gate + "alpha = 0.1\n"))
+    assert as_level.outcomes[0].gate == as_alpha.outcomes[0].gate
+    with pytest.raises(SopEvalError, match=r"gate\.level = 0\.9: give either level or alpha"):
+        parse_contract(text.replace(gate, gate + "level = 0.9\nalpha = 0.1\n"))

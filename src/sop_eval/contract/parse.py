@@ -206,7 +206,13 @@ def _gate(t: Table, keys: Sequence[s.Key], default_measure: str, **defaults: Any
     kw = read(t, keys, defaults={"measure": default_measure, **defaults})
     if kw["measure"].startswith("relative") and kw["threshold"] > s.ONE:
         raise t.fail("threshold", kw["threshold"], "expected a threshold (0.10 for 10%) <= 1.")
-    alpha = kw["alpha"]
+    alpha, level = kw["alpha"], kw.pop("level")
+    if level is not None:
+        if alpha is not None:
+            raise t.fail("level", level, "give either level or alpha (= 1 - level), not both.")
+        if not 0 < level < 1:
+            raise t.fail("level", level, "expected a confidence level strictly between 0 and 1, such as 0.95.")
+        alpha = s.ONE - level
     if alpha is not None and not 0 < alpha < 1:
         raise t.fail("alpha", alpha, "expected a significance level strictly between 0 and 1.")
     kw["alpha"] = None if alpha is None else float(alpha)

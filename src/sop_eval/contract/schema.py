@@ -66,6 +66,8 @@ COHORT = (
 GATE = (
     Key("measure", "text", SET_BY_PARSER, choices=v.MEASURES, note="default: from the outcome's direction or measure"),
     Key("threshold", "number", REQUIRED, what="a threshold (0.10 for 10%)"),
+    Key("level", "number", None, high=ONE, what="a confidence level such as 0.95",
+        note="significance required at this level; `alpha` (1 - level) is the older spelling"),
     Key("alpha", "number", None, high=ONE, what="a significance level such as 0.05"),
 )
 
