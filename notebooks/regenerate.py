@@ -44,6 +44,19 @@ def _normalise(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
+def _joined_streams(outputs: list) -> list:
+    """Consecutive chunks of one stream joined: how the kernel splits printed text into messages depends on
+    timing, not on what was printed."""
+    joined: list = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and joined and joined[-1].get("output_type") == "stream"
+                and joined[-1].get("name") == out.get("name")):
+            joined[-1] = {**joined[-1], "text": joined[-1].get("text", "") + out.get("text", "")}
+        else:
+            joined.append(out)
+    return joined
+
+
 def text_outputs(book: nbformat.NotebookNode) -> list[list[str]]:
     """Per code cell, its text outputs (streams, plain-text results, errors), normalised for comparison."""
     cells = []
@@ -51,7 +64,7 @@ def text_outputs(book: nbformat.NotebookNode) -> list[list[str]]:
         if cell.cell_type != "code":
             continue
         texts = []
-        for out in cell.get("outputs", []):
+        for out in _joined_streams(cell.get("outputs", [])):
             if out.get("output_type") == "stream":
                 texts.append(f"{out.get('name')}: " + _normalise(out.get("text", "")))
             elif out.get("output_type") in ("execute_result", "display_data"):
