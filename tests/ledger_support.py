@@ -7,7 +7,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -62,6 +64,29 @@ def write_claims(path: Path, rows: list[tuple[str, str, str, str]], evidence: bo
     lines = [head] + [",".join(r) + (f",EV-{i + 1}" if evidence else "") for i, r in enumerate(rows)]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def pay_script(db: str | Path, hold: str, period_end: str = "2024-12-31") -> str:
+    """Python source that runs a payment run on ``db`` and, inside its transaction with the run's entry written
+    but not committed, prints ``inside`` and executes ``hold``."""
+    src = str(Path(__file__).parent.parent / "src")
+    return textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {src!r})
+        from sop_eval.ledger import Ledger
+        ledger = Ledger({str(db)!r})
+        def hold():
+            print("inside", flush=True)
+            {hold}
+        ledger.pay({period_end!r}, before_commit=hold)
+        print("done", flush=True)
+    """)
+
+
+def start_pay(db: str | Path, hold: str) -> subprocess.Popen[str]:
+    """A subprocess running :func:`pay_script`, its stdout piped."""
+    return subprocess.Popen([sys.executable, "-c", pay_script(db, hold)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
 
 
 def postgres_bin() -> Path | None:

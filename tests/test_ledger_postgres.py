@@ -1,11 +1,14 @@
 """The ledger on a real PostgreSQL server (started here in a temporary directory, stopped afterwards)."""
 
+import os
+import signal
 import threading
+import time
 from decimal import Decimal
 
 import pytest
 
-from ledger_support import PostgresServer, contract_text, postgres_bin, write_claims
+from ledger_support import PostgresServer, contract_text, postgres_bin, start_pay, write_claims
 from sop_eval.ledger import Ledger
 from sop_eval.ledger.store import LedgerBusy
 from sop_eval.payments import calculate
@@ -76,3 +79,43 @@ def test_postgres_two_runs_at_once_one_refuses(made):
     release.set()
     worker.join(30)
     assert done["run"].total > 0 and len(ledger.state().runs) == 1
+
+
+def _backends(ledger):
+    """``(pid, state)`` of the server's other client backends on the ledger's database, and the advisory locks
+    held on it."""
+    from sqlalchemy import text
+
+    with ledger.store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT pid, state FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).all()
+        locks = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")).scalar()
+    return {int(pid): state for pid, state in rows}, int(locks)
+
+
+def test_postgres_kill_9_during_a_run_leaves_nothing_partial(made):
+    ledger, url, _, claims = made
+    ledger.import_claims(claims)
+    before = ledger.state().last_seq
+    ledger.store.close()  # pooled connections of this process are not the writer's
+    proc = start_pay(url, "time.sleep(60)")
+    try:
+        assert proc.stdout.readline().strip() == "inside"  # the run's entry is written, not committed
+        writers, locks = _backends(ledger)
+        assert list(writers.values()) == ["idle in transaction"] and locks == 1  # the writer holds the lock
+        assert ledger.state().last_seq == before  # and nothing it wrote is visible
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    # the server rolls the transaction back when it sees the client's connection close
+    deadline = time.monotonic() + 30
+    while _backends(ledger) != ({}, 0):
+        assert time.monotonic() < deadline, "the killed writer's backend did not end"
+        time.sleep(0.05)
+    state = ledger.state()
+    assert state.last_seq == before and state.runs == []
+    assert ledger.verify().ok
+    run = ledger.pay("2024-12-31")  # the lock died with the writer
+    assert run.total > 0 and run.seq == before + 1
+    assert ledger.verify().ok and len(ledger.state().runs) == 1

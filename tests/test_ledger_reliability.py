@@ -6,16 +6,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger_support import contract_text, write_claims
+from ledger_support import contract_text, pay_script, start_pay, write_claims
 from sop_eval.errors import SopEvalError
 from sop_eval.ledger import Ledger
 from sop_eval.ledger.store import LedgerBusy
@@ -23,7 +21,6 @@ from sop_eval.payments import calculate
 
 ROWS = [(f"p{i % 7}", "housed" if i % 3 else "employed", f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", "true")
         for i in range(60)]
-SRC = str(Path(__file__).parent.parent / "src")
 
 
 @pytest.fixture
@@ -56,25 +53,10 @@ def test_two_runs_at_once_one_completes_the_other_refuses(ledger_path):
         assert len(ledger.state().runs) == 1 and ledger.verify().ok
 
 
-def _script(db: Path, hold: str) -> str:
-    return textwrap.dedent(f"""
-        import sys, time
-        sys.path.insert(0, {SRC!r})
-        from sop_eval.ledger import Ledger
-        ledger = Ledger({str(db)!r})
-        def hold():
-            print("inside", flush=True)
-            {hold}
-        ledger.pay("2024-12-31", before_commit=hold)
-        print("done", flush=True)
-    """)
-
-
 def test_kill_9_during_a_run_leaves_nothing_partial(ledger_path):
     with Ledger(ledger_path) as ledger:
         before = ledger.state().last_seq
-    proc = subprocess.Popen([sys.executable, "-c", _script(ledger_path, "time.sleep(60)")], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    proc = start_pay(ledger_path, "time.sleep(60)")
     assert proc.stdout.readline().strip() == "inside"  # the run's entry is written, not committed
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(30)
@@ -86,7 +68,7 @@ def test_kill_9_during_a_run_leaves_nothing_partial(ledger_path):
 
 def test_power_cut_loses_no_committed_entry(ledger_path):
     # a process commits a run and dies at once, without closing anything
-    script = _script(ledger_path, "pass").replace('"2024-12-31"', '"2024-06-30"') + "import os; os._exit(0)\n"
+    script = pay_script(ledger_path, "pass", "2024-06-30") + "import os; os._exit(0)\n"
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60, capture_output=True,
                    env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     with Ledger(ledger_path) as ledger:
