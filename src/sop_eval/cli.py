@@ -18,7 +18,7 @@ from typing import Any, NoReturn, TextIO
 
 from sop_eval._version import __version__
 from sop_eval.errors import SopEvalError, SopEvalWarning
-from sop_eval.ledger.cli import add_ledger_parser
+from sop_eval.ledger.cli import add_ledger_parser, open_ledger
 from sop_eval.seeds import DEFAULT_SEED
 from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label
 
@@ -188,6 +188,16 @@ def _seed(text: str) -> int:
 MAX_SEED = 2**32 - 1 - 10_000  # cohort i runs with seed + i
 
 
+def _ledger_statement(args: argparse.Namespace) -> int:
+    from sop_eval.report.statement import write_statement  # lazy: typst only when a statement is written
+
+    with open_ledger(args) as ledger:
+        statement = ledger.statement(args.payer)
+    for path in write_statement(statement, args.out, pdf=args.pdf):
+        print(f"statement for {args.payer} written to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = _Parser(
@@ -260,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     pay.add_argument("--as-of", metavar="DATE", help="pay only what is measurable by this date (YYYY-MM-DD)")
     pay.add_argument("--json", metavar="OUT", help="also write the schedule as JSON (atomically)")
     pay.set_defaults(handler=_pay)
-    add_ledger_parser(sub)
+    add_ledger_parser(sub, statement=_ledger_statement)
     return parser
 
 

@@ -16,6 +16,7 @@ from sop_eval.ledger.ledger import (
 )
 from sop_eval.ledger.sampling import ErrorRate
 from sop_eval.ledger.state import IndexSeries, State
+from sop_eval.ledger.statement import Statement, StatementLine
 
 __all__ = [
     "ErrorRate",
@@ -25,6 +26,8 @@ __all__ = [
     "PaymentRun",
     "Reconciliation",
     "State",
+    "Statement",
+    "StatementLine",
     "Verification",
     "default_db",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -137,13 +138,6 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _statement(args: argparse.Namespace) -> int:
-    with _ledger(args) as ledger:
-        out = ledger.statement(args.payer, args.out)
-    print(f"statement for {args.payer} written to {out}")
-    return 0
-
-
 def _verify(args: argparse.Namespace) -> int:
     with _ledger(args) as ledger:
         v = ledger.verify()
@@ -161,8 +155,14 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_ledger_parser(sub: Any) -> None:
-    """Add the ``ledger`` subcommand and its own subcommands to ``sop-eval``'s subparsers."""
+def open_ledger(args: argparse.Namespace) -> Ledger:
+    """The ledger named by ``--db`` (a handler's first step)."""
+    return _ledger(args)
+
+
+def add_ledger_parser(sub: Any, statement: Callable[[argparse.Namespace], int]) -> None:
+    """Add the ``ledger`` subcommand and its own subcommands to ``sop-eval``'s subparsers; ``statement`` is the
+    handler of ``ledger statement`` (it renders through the report layer, above this one)."""
     ledger = sub.add_parser("ledger", help="the contract's life in a ledger: claims, samples, payments, clawbacks")
     cmds = ledger.add_subparsers(dest="ledger_command", metavar="LEDGER_COMMAND", required=True)
 
@@ -219,9 +219,10 @@ def add_ledger_parser(sub: Any) -> None:
     p.add_argument("--reason", required=True)
     p = cmd("reconcile", _reconcile, "interim against final, and the balance owed either way")
     p.add_argument("--as-of", help="YYYY-MM-DD (default: the last run's period end)")
-    p = cmd("statement", _statement, "write a payer's HTML statement")
+    p = cmd("statement", statement, "write a payer's statement (HTML; --pdf also typesets a PDF)")
     p.add_argument("--payer", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the HTML file (a name ending .pdf writes the PDF instead)")
+    p.add_argument("--pdf", action="store_true", help="also write the statement as PDF beside --out (same name, .pdf)")
     cmd("verify", _verify, "re-walk the hash chain and recompute every payment (exit 1 if anything differs)")
     p = cmd("export", _export, "export terms and payments as INDIGO project JSON")
     p.add_argument("--out", required=True)

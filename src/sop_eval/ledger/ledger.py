@@ -31,7 +31,7 @@ from sop_eval.ledger.pence import to_money, to_pence
 from sop_eval.ledger.sampling import RULE, ErrorRate, draw, estimate
 from sop_eval.ledger.schema import entries
 from sop_eval.ledger.state import ELIGIBLE, State, replay, replay_terms
-from sop_eval.ledger.statement import write_statement
+from sop_eval.ledger.statement import Statement, statement
 from sop_eval.ledger.store import (
     Store,
     append_rows,
@@ -596,9 +596,10 @@ class Ledger:
             write_json_atomic(out, project)
         return project
 
-    def statement(self, payer: str, out: str | Path) -> Path:
-        """Write ``payer``'s HTML statement to ``out`` (atomically)."""
-        return write_statement(self.state(), payer, out)
+    def statement(self, payer: str) -> Statement:
+        """``payer``'s statement: its payment runs, clawbacks, adjustments, what it paid, what is due and the
+        balance (render it with :func:`sop_eval.report.statement.write_statement`, as HTML or PDF)."""
+        return statement(self.state(), payer)
 
     # -- internals ----------------------------------------------------------------------------------
 

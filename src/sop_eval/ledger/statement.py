@@ -1,61 +1,95 @@
-"""A payer's statement: every payment run, clawback and adjustment for that payer, and the balance, as HTML."""
+"""A payer's statement: every payment run, clawback and adjustment for that payer, what it has paid, what is due
+and the balance, as a result object (the report layer renders it as HTML or PDF)."""
 
 from __future__ import annotations
 
-from html import escape
-from pathlib import Path
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
 
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.ledger.due import cumulative_due
 from sop_eval.ledger.pence import to_money
 from sop_eval.ledger.state import State
-from sop_eval.outputs import write_text_atomic
-from sop_eval.payments.money import fmt_money
-
-_STYLE = ("body{font-family:sans-serif;max-width:52rem;margin:2rem auto}"
-          "td,th{padding:.2rem .6rem;border-bottom:1px solid #ccc}\n"
-          ".n{text-align:right;font-variant-numeric:tabular-nums}")
+from sop_eval.outputs import ShortRepr
 
 
-def statement_html(state: State, payer: str) -> str:
-    """The statement of ``payer`` as a self-contained HTML page (no person-level data)."""
+@dataclass(frozen=True)
+class StatementLine:
+    """One ledger entry on a statement: its number, kind (``payment run``, ``clawback``, ``adjustment``), what
+    it was and the payer's amount (a recovery is negative)."""
+
+    entry: int
+    kind: str
+    what: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, repr=False)
+class Statement(ShortRepr):
+    """What one payer has paid and owes under the contract, as of the ledger's last entry.
+
+    ``paid`` is net of recoveries; ``due`` is what the contract makes due to date (up to the last payment
+    run's period end); ``balance`` is ``due - paid`` (positive: owed to the provider).
+    """
+
+    payer: str
+    organisation_id: str | None
+    contract: str
+    currency: str
+    role: str
+    share: Decimal
+    cap: Decimal | None
+    last_entry: int
+    lines: tuple[StatementLine, ...]
+    paid: Decimal
+    due: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        """What is owed to the provider (negative: owed back by the provider)."""
+        return self.due - self.paid
+
+    def summary(self) -> pd.DataFrame:
+        """One row per ledger entry: entry, kind, what, amount."""
+        return pd.DataFrame([{"entry": x.entry, "kind": x.kind, "what": x.what, "amount": x.amount}
+                             for x in self.lines], columns=["entry", "kind", "what", "amount"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe figures (amounts as decimal strings)."""
+        return {"payer": self.payer, "organisation_id": self.organisation_id, "contract": self.contract,
+                "currency": self.currency, "role": self.role, "share": str(self.share),
+                "cap": None if self.cap is None else str(self.cap), "last_entry": self.last_entry,
+                "lines": [{"entry": x.entry, "kind": x.kind, "what": x.what, "amount": str(x.amount)}
+                          for x in self.lines],
+                "paid": str(self.paid), "due": str(self.due), "balance": str(self.balance)}
+
+    def _repr_items(self) -> list[tuple[str, Any]]:
+        return [("payer", self.payer), ("paid", self.paid), ("due", self.due), ("balance", self.balance)]
+
+
+def statement(state: State, payer: str) -> Statement:
+    """The statement of ``payer`` (no person-level data)."""
     if payer not in state.payers:
         raise SopEvalError(f"payer {payer!r} is not a payer of the contract; payers: {examples(state.payers)}.")
     c = state.contract
     i = state.payers.index(payer)
-
-    def money(pence: int) -> str:
-        return escape(fmt_money(to_money(pence), c.currency))
-
-    rows = []
+    lines = []
     for r in sorted(state.runs + state.clawbacks, key=lambda r: r["seq"]):
-        what = f"clawback: {r['reason']}" if "claims" in r else f"payment run to {r['period_end']}"
-        rows.append(f"<tr><td>{r['seq']}</td><td>{escape(what)}</td><td class=n>{money(r['paid'][i])}</td></tr>")
+        if "claims" in r:
+            lines.append(StatementLine(r["seq"], "clawback", f"clawback: {r['reason']}", to_money(r["paid"][i])))
+        else:
+            lines.append(StatementLine(r["seq"], "payment run", f"payment run to {r['period_end']}",
+                                       to_money(r["paid"][i])))
     for a in state.adjustments:
         if a["payer"] == payer:
-            rows.append(f"<tr><td>{a['seq']}</td><td>adjustment (due at the next run): {escape(a['reason'])}</td>"
-                        f"<td class=n>{money(a['amount'])}</td></tr>")
+            lines.append(StatementLine(a["seq"], "adjustment", f"adjustment (due at the next run): {a['reason']}",
+                                       to_money(a["amount"])))
     due = cumulative_due(state, state.last_period_end).totals()[i]
-    paid = state.paid()[i]
-    role = "commissioner" if i == 0 else "co-funder (top-up)"
-    share = c.payers[i].share
-    cap = c.payers[i].cap
-    cap_text = "" if cap is None else ", cap " + escape(fmt_money(cap, c.currency))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Statement: {escape(payer)}</title>
-<style>{_STYLE}</style></head><body>
-<h1>Statement for {escape(payer)}</h1>
-<p>{escape(c.name)} — {escape(role)}, share {share}{cap_text}.
-Ledger entries up to {state.last_seq}.</p>
-<table><thead><tr><th>entry</th><th>what</th><th class=n>amount</th></tr></thead><tbody>
-{''.join(rows)}
-</tbody></table>
-<p>Paid (net of recoveries): <b>{money(paid)}</b>. Due to date: <b>{money(due)}</b>.
-Balance owed {'to the provider' if due >= paid else 'back by the provider'}: <b>{money(abs(due - paid))}</b>.</p>
-</body></html>
-"""
-
-
-def write_statement(state: State, payer: str, out: str | Path) -> Path:
-    """Write ``payer``'s statement to ``out`` atomically."""
-    return write_text_atomic(out, statement_html(state, payer))
+    p = c.payers[i]
+    return Statement(payer=payer, organisation_id=getattr(p, "organisation_id", None), contract=c.name,
+                     currency=c.currency, role="commissioner" if i == 0 else "co-funder (top-up)",
+                     share=p.share, cap=p.cap, last_entry=state.last_seq, lines=tuple(lines),
+                     paid=to_money(state.paid()[i]), due=to_money(due))

@@ -9,6 +9,7 @@ its first column.
 from __future__ import annotations
 
 import base64
+import re
 import tempfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -20,6 +21,7 @@ from sop_eval.errors import SopEvalError
 from sop_eval.outputs import write_bytes_atomic
 
 MAX_COLUMNS = 10
+_RUN = 20
 
 
 @dataclass
@@ -114,10 +116,15 @@ class _Reader(HTMLParser):
             self._text.append(data)
 
 
+_UNBROKEN = re.compile(f"[^\\s\u200b]{{{2 * _RUN}}}[^\\s\u200b]*")
+
+
 def _s(text: str) -> str:
-    """A Typst string literal; underscores and slashes may break a line (long identifiers in narrow columns)."""
-    text = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + text.replace("_", "_\u200b").replace("/", "/\u200b") + '"'
+    """A Typst string literal; underscores and slashes may break a line (long identifiers in narrow columns), and
+    so may any run of ``2 * _RUN`` or more characters without one, every ``_RUN`` characters."""
+    text = text.replace("_", "_\u200b").replace("/", "/\u200b")
+    text = _UNBROKEN.sub(lambda m: "\u200b".join(re.findall(f".{{1,{_RUN}}}", m[0])), text)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _table(t: _Table) -> list[str]:
