@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import tomllib
 from collections.abc import Sequence
 from decimal import Decimal
@@ -145,7 +146,10 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
     names = tuple(c.name for c in cohorts)
     outcomes = tuple(_outcome(t, names) for t in top["outcomes"])
     _unique([o.name for o in outcomes], "outcomes", source)
+    _org_id(meta_t, "provider_organisation_id", meta["provider_organisation_id"])
     payers = tuple(Payer(**read(t, s.PAYER)) for t in top["payers"])
+    for t, p in zip(top["payers"], payers, strict=True):
+        _org_id(t, "organisation_id", p.organisation_id)
     _unique([p.name for p in payers], "payers", source)
     total = sum((p.share for p in payers), Decimal(0))
     if total != s.ONE:
@@ -175,6 +179,15 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), overlap=overlap,
         report=ReportSettings(**read(top["report"] or _empty("report", source), s.REPORT)),
     )
+
+
+_ORG_ID = re.compile(r"^[A-Z]{2}-[A-Z0-9]+-\S+$")
+
+
+def _org_id(t: Table, key: str, value: str | None) -> None:
+    """Refuse an organisation identifier that is not in org-id.guide form (LIST-CODE-IDENTIFIER)."""
+    if value is not None and not _ORG_ID.match(value):
+        raise t.fail(key, value, f"expected {s.ORG_ID_NOTE}; look the list code up at org-id.guide.")
 
 
 def _unique(names: list[str], what: str, source: str) -> None:

@@ -37,6 +37,11 @@ class Key:
     note: str = ""
 
 
+#: what an organisation identifier is (INDIGO exports reference organisations by it)
+ORG_ID_NOTE = ("an org-id.guide identifier: the list's code and the organisation's identifier in that list, e.g. "
+               "GB-LAE-KIR (a local authority), GB-GOR-... (a central government body), GB-COH-09506232 (a company)")
+
+
 CONTRACT = (
     Key("name", "text", REQUIRED),
     Key("version", "label", REQUIRED),
@@ -44,6 +49,8 @@ CONTRACT = (
     Key("currency", "text", REQUIRED, note="a three-letter ISO 4217 code"),
     Key("description", "text", ""),
     Key("payment_terms_days", "integer", 0, high=v.MAX_DAYS, what="ten years at most"),
+    Key("provider", "text", None, note="the service provider's name"),
+    Key("provider_organisation_id", "text", None, note=ORG_ID_NOTE),
 )
 
 TIMING_KEYS = ("follow_up_months", "court_lag_months", "analysis_months")
@@ -126,6 +133,7 @@ PAYER = (
     Key("name", "text", REQUIRED),
     Key("share", "number", REQUIRED, high=ONE, what="a share between 0 and 1 (0.8 for 80%)"),
     Key("cap", "number", None, what="an amount"),
+    Key("organisation_id", "text", None, note=ORG_ID_NOTE),
 )
 
 CAPS = (

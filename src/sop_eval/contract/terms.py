@@ -138,11 +138,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Payer:
-    """An outcome payer, its ``share`` of every payment (fraction) and its own total ``cap``."""
+    """An outcome payer, its ``share`` of every payment (fraction), its own total ``cap`` and its org-id.guide
+    ``organisation_id`` (``GB-LAE-KIR``; None where the contract does not give it)."""
 
     name: str
     share: Decimal
     cap: Decimal | None = None
+    organisation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ class Contract:
     currency: str
     description: str = ""
     payment_terms_days: int = 0
+    provider: str | None = None
+    provider_organisation_id: str | None = None
     cohorts: tuple[Cohort, ...] = ()
     outcomes: tuple[Outcome, ...] = ()
     payers: tuple[Payer, ...] = ()

@@ -8,22 +8,36 @@ paid, variations as alterations) and
 standard's ``{"value": …}`` objects. Imported: a rate-card contract's terms from the same sections (the
 first pricing of each metric is the base price, later ones become amendments when their description names
 a version and date as this export writes them; payer shares are the commitments' maxima in proportion).
+
+Organisations are referenced by their org-id.guide identifiers (``GB-LAE-KIR``), as the standard asks of
+real-world identifiers: each payer's ``organisation_id`` ([[payers]] in the contract) in its commitment
+and as ``payer_organisation_id`` of its payments; the provider's ([contract] ``provider_organisation_id``)
+as the payments' ``recipient_organisation_id`` and in ``service_provisions``. (INDIGO's own register
+gives each organisation an ``INDIGO-ORG`` identifier and keeps its org-id beside it; a project file made
+outside it can only name the org-id.) Where the contract gives no identifier the organisation's name
+stands in its place, and the export warns, naming the organisation and the contract key to set; no
+identifier is ever made up. Names travel in the ``notes`` (``name: …``), so an import recovers both.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+import warnings
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sop_eval.errors import SopEvalError
+from sop_eval.errors import SopEvalError, SopEvalWarning
 from sop_eval.ledger.pence import to_money
 from sop_eval.ledger.state import State
 
 _VERSION = re.compile(r"^version (?P<version>\S+) from (?P<date>\d{4}-\d{2}-\d{2})")
+#: org-id.guide form: a list code (country or XI/XM, then the list) and the identifier in that list
+ORG_ID = re.compile(r"^[A-Z]{2}-[A-Z0-9]+-\S+$")
+_NAMED = re.compile(r"^(?P<name>.+): (share \S+ of every outcome payment|the service provider)$", re.DOTALL)
 
 
 def _v(value: Any) -> dict[str, Any]:
@@ -38,9 +52,34 @@ def _outcome_of(group: str) -> str:
     return group.split(" | ")[1] if " | " in group else ""
 
 
+def _warn(message: str) -> None:
+    """Warn, attributed to the first caller outside this package (the line the user wrote)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("sop_eval."):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, SopEvalWarning, stacklevel=level)
+
+
+def _reference(name: str, org_id: str | None, key: str) -> str:
+    """The organisation reference of ``name``: its org-id, else its name with a warning naming ``key``."""
+    if org_id:
+        return org_id
+    _warn(f"INDIGO export: {name!r} has no organisation identifier, so its name stands where the standard expects an "
+          f"org-id.guide identifier; set {key} in the contract (e.g. \"GB-LAE-KIR\" for a local authority) and "
+          "record the restated contract with `sop-eval ledger init --db DB --contract FILE --reason \"organisation "
+          "identifiers\"`.")
+    return name
+
+
 def export_project(state: State) -> dict[str, Any]:
-    """The ledger's contract terms and payments as an INDIGO project document."""
+    """The ledger's contract terms and payments as an INDIGO project document (warns for each organisation
+    without an org-id.guide identifier)."""
     c = state.contract
+    refs = {p.name: _reference(p.name, p.organisation_id, f"organisation_id under the [[payers]] named {p.name!r}")
+            for p in c.payers}
+    provider = None
+    if c.provider is not None or c.provider_organisation_id is not None:
+        provider = _reference(c.provider or "", c.provider_organisation_id, "provider_organisation_id under [contract]")
     currency = c.currency
     metrics, pricings = [], []
     starts = [(c.version, c.effective), *((a.version, a.effective) for a in c.amendments)]
@@ -72,10 +111,10 @@ def export_project(state: State) -> dict[str, Any]:
     commitments = []
     for p in c.payers:
         commitment: dict[str, Any] = {
-            "organisation_id": _v(p.name), "organisation_role_category": _v("Government/Public Sector/Public Bank"),
-            "result_type": _v("Interim"),
+            "organisation_id": _v(refs[p.name]),
+            "organisation_role_category": _v("Government/Public Sector/Public Bank"), "result_type": _v("Interim"),
             "total_outcome_payments": {"currency": _v(currency), "amount": _v(_num(to_money(paid[p.name])))},
-            "notes": f"share {p.share} of every outcome payment",
+            "notes": f"{p.name}: share {p.share} of every outcome payment",
         }
         if p.cap is not None:
             commitment["maximum_potential_outcome_payment"] = {"currency": _v(currency), "amount": _v(_num(p.cap))}
@@ -100,16 +139,24 @@ def export_project(state: State) -> dict[str, Any]:
                     continue
                 payment: dict[str, Any] = {
                     "period": {"start_date": _v(previous_end), "end_date": _v(end)},
-                    "payer_organisation_id": _v(payer), "type": _v("Actual"),
+                    "payer_organisation_id": _v(refs[payer]), "type": _v("Actual"),
                     "money": {"currency": _v(currency), "amount": _v(_num(to_money(amount)))},
                     "notes": f"ledger entry {run['seq']} ({'clawback' if 'claims' in run else 'payment run'})",
                 }
                 if outcome:
                     payment["outcome_metric_id"] = _v(outcome)
+                if provider is not None:
+                    payment["recipient_organisation_id"] = _v(provider)
                 payments.append(payment)
         previous_end = end
-    return {"name": _v(c.name), "status": "PUBLIC", "outcome_metrics": metrics, "outcome_pricings": pricings,
-            "outcome_payment_commitments": commitments, "outcome_payments": payments}
+    project = {"name": _v(c.name), "status": "PUBLIC", "outcome_metrics": metrics, "outcome_pricings": pricings,
+               "outcome_payment_commitments": commitments, "outcome_payments": payments}
+    if provider is not None:
+        provision: dict[str, Any] = {"id": "provider", "organisation_id": _v(provider)}
+        if c.provider is not None:
+            provision["notes"] = f"{c.provider}: the service provider"
+        project["service_provisions"] = [provision]
+    return project
 
 
 def _value(obj: Any, *path: str) -> Any:
@@ -118,6 +165,22 @@ def _value(obj: Any, *path: str) -> Any:
             return None
         obj = obj[key]
     return obj.get("value") if isinstance(obj, dict) else obj
+
+
+def _organisation(file: str, where: str, item: Any) -> tuple[str | None, str | None]:
+    """``(name, org-id)`` of an organisation reference: the name from the notes (``name: …``) where this export
+    wrote it, else the reference itself; the org-id only where the reference is one (else a warning)."""
+    ref = _value(item, "organisation_id")
+    named = _NAMED.match(item.get("notes") or "") if isinstance(item, dict) else None
+    if ref is None:
+        return (named["name"] if named else None), None
+    ref = str(ref)
+    if ORG_ID.match(ref):
+        return (named["name"] if named else ref), ref
+    _warn(f"INDIGO file {file!r}: {where}.organisation_id = {ref!r} is not an org-id.guide identifier; it is read "
+          "as the organisation's name, with no identifier. Set the identifier in the contract (organisation_id "
+          "under [[payers]], provider_organisation_id under [contract]).")
+    return ref, None
 
 
 def contract_toml_from_indigo(path: str | Path) -> str:
@@ -144,9 +207,10 @@ def contract_toml_from_indigo(path: str | Path) -> str:
         currency = currency or _value(pr, "currency")
         found = _VERSION.match(_value(pr, "price_description") or "")
         prices[metric].append((found["version"] if found else "1.0", found["date"] if found else "", amount))
-    payers = [(_value(c, "organisation_id"), _value(c, "maximum_potential_outcome_payment", "amount"))
-              for c in doc.get("outcome_payment_commitments", [])]
-    if not payers or any(m is None for _, m in payers):
+    payers = [(_organisation(p.name, f"outcome_payment_commitments[{i}]", c),
+               _value(c, "maximum_potential_outcome_payment", "amount"))
+              for i, c in enumerate(doc.get("outcome_payment_commitments", []))]
+    if not payers or any(m is None or o[0] is None for o, m in payers):
         raise SopEvalError(f"INDIGO file {p.name!r}: every outcome_payment_commitments entry needs "
                            "organisation_id and maximum_potential_outcome_payment.amount "
                            "(payer shares come from them).")
@@ -154,7 +218,15 @@ def contract_toml_from_indigo(path: str | Path) -> str:
     base = {m: v[0] for m, v in prices.items()}
     effective = next((d for _, d, _ in base.values() if d), "2000-01-01")
     lines = ["[contract]", f"name = {json.dumps(name)}", f'version = "{next(iter(base.values()))[0]}"',
-             f"effective = {effective}", f'currency = "{currency or "GBP"}"', ""]
+             f"effective = {effective}", f'currency = "{currency or "GBP"}"']
+    provisions = doc.get("service_provisions") or []
+    if provisions:
+        provider, provider_id = _organisation(p.name, "service_provisions[0]", provisions[0])
+        if provider is not None and provider != provider_id:
+            lines.append(f"provider = {json.dumps(provider)}")
+        if provider_id is not None:
+            lines.append(f"provider_organisation_id = {json.dumps(provider_id)}")
+    lines.append("")
     for m in metrics:
         if m not in base:
             raise SopEvalError(f"INDIGO file {p.name!r}: outcome metric {m!r} has no pricing.")
@@ -162,8 +234,9 @@ def contract_toml_from_indigo(path: str | Path) -> str:
                   f"price = {base[m][2]}", ""]
     shares = [Decimal(str(cap)) / total for _, cap in payers]
     shares[-1] = Decimal(1) - sum(shares[:-1])
-    for (payer, cap), share in zip(payers, shares, strict=True):
-        lines += ["[[payers]]", f"name = {json.dumps(payer)}", f"share = {share}", f"cap = {cap}", ""]
+    for ((payer, org_id), cap), share in zip(payers, shares, strict=True):
+        lines += ["[[payers]]", f"name = {json.dumps(payer)}", f"share = {share}", f"cap = {cap}"]
+        lines += [f"organisation_id = {json.dumps(org_id)}", ""] if org_id else [""]
     later = sorted({(d, v) for rows in prices.values() for v, d, _ in rows[1:] if d})
     for date, version in later:
         lines += ["[[amendments]]", f'version = "{version}"', f"effective = {date}", "[amendments.prices]"]

@@ -89,7 +89,7 @@ def statement(state: State, payer: str) -> Statement:
                                        to_money(a["amount"])))
     due = cumulative_due(state, state.last_period_end).totals()[i]
     p = c.payers[i]
-    return Statement(payer=payer, organisation_id=getattr(p, "organisation_id", None), contract=c.name,
+    return Statement(payer=payer, organisation_id=p.organisation_id, contract=c.name,
                      currency=c.currency, role="commissioner" if i == 0 else "co-funder (top-up)",
                      share=p.share, cap=p.cap, last_entry=state.last_seq, lines=tuple(lines),
                      paid=to_money(state.paid()[i]), due=to_money(due))
