@@ -243,8 +243,10 @@ def test_cli_workflow_and_one_line_errors(tmp_path, capsys):
     assert main(["ledger", "reconcile", "--db", db]) == 0
     assert main(["ledger", "statement", "--db", db, "--payer", "central fund", "--out", str(tmp_path / "s.html")]) == 0
     assert "Statement for central fund" in (tmp_path / "s.html").read_text()
-    assert main(["ledger", "export", "--db", db, "--out", str(tmp_path / "i.json")]) == 0
     capsys.readouterr()
+    assert main(["ledger", "export", "--db", db, "--out", str(tmp_path / "i.json")]) == 0
+    err = capsys.readouterr().err  # one warning line per payer without an organisation identifier
+    assert err.count("warning: INDIGO export:") == 2 and "[[payers]] named 'central fund'" in err
     assert main(["ledger", "claims", "import", "--db", db, str(tmp_path / "missing.csv")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing.csv" in err
