@@ -1,10 +1,10 @@
 """A payer's statement from the ledger, as HTML and as a PDF typeset with Typst."""
 
+import re
 from decimal import Decimal
 
 import pypdf
 import pytest
-from pypdf.generic._font import Font
 
 import sop_eval.report.statement as statement_module
 from ledger_support import contract_text, write_claims
@@ -33,10 +33,29 @@ def made(tmp_path):
     return db, runs, clawback, tmp_path
 
 
+def _glyphs(font):
+    """``{text: width}`` of a Typst font (a Type0 font over glyph ids): the glyph widths of ``/W`` (thousandths of
+    an em), keyed by the text each glyph stands for in ``/ToUnicode`` (a ligature stands for several characters)."""
+    widths, w = {}, list(font["/DescendantFonts"][0].get_object()["/W"])
+    while w:
+        first = int(w.pop(0))
+        if isinstance(w[0], list):
+            widths.update({first + k: float(x) for k, x in enumerate(w.pop(0))})
+        else:
+            last, width = int(w.pop(0)), float(w.pop(0))
+            widths.update({c: width for c in range(first, last + 1)})
+    cmap = font["/ToUnicode"].get_object().get_data().decode("latin-1")
+    text = {}
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", cmap, re.S):
+        for cid, uni in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+            text[bytes.fromhex(uni).decode("utf-16-be")] = widths[int(cid, 16)]
+    assert "beginbfrange" not in cmap  # Typst lists every glyph on its own
+    return text
+
+
 def _advance(font, text):
-    """The width of ``text`` in thousandths of an em: Typst writes glyph ids, whose widths the font lists, and
-    maps each glyph back to its text (one glyph may stand for several characters)."""
-    glyphs = {u: c for c, u in font.character_map.items()}
+    """The width of ``text`` in thousandths of an em."""
+    glyphs = _glyphs(font)
     longest = max(len(u) for u in glyphs)
     total, i = 0.0, 0
     while i < len(text):
@@ -45,7 +64,7 @@ def _advance(font, text):
             assert text[i] == "\u200b", text[i]  # a break opportunity, no glyph
             i += 1
             continue
-        total += font.character_widths[glyphs[text[i:i + n]]]
+        total += glyphs[text[i:i + n]]
         i += n
     return total
 
@@ -59,9 +78,8 @@ def _fragments(path):
         def visit(text, cm, tm, font, size, width=width):
             if not text.strip() or font is None:
                 return
-            f = Font.from_font_resource(font)
             x = cm[4] + tm[4] * cm[0]
-            right = x + _advance(f, text.rstrip()) / 1000 * size * cm[0]
+            right = x + _advance(font, text.rstrip()) / 1000 * size * cm[0]
             out.append((width, x, right, text, cm[5] + tm[5] * cm[3]))
 
         page.extract_text(visitor_text=visit)
