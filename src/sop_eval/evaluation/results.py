@@ -11,7 +11,7 @@ import pandas as pd
 
 from sop_eval.contract import Contract
 from sop_eval.data import EvaluationData
-from sop_eval.designs import CohortResult, DidEvaluation
+from sop_eval.designs import AreaFit, CohortResult, DidEvaluation
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.payments import PaymentSchedule
@@ -79,7 +79,7 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure of the evaluation, JSON-safe and deterministic (the content of ``results.json``)."""
-        return {
+        out = {
             "contract": self.contract.to_dict(),
             "outcome": self.outcome,
             "design": self.design,
@@ -93,6 +93,9 @@ class Evaluation:
             "payment_risk": None if self.payment_risk is None else self.payment_risk.to_dict(),
             "warnings": list(self.warnings),
         }
+        if isinstance(self.fit, AreaFit):
+            out["area"] = self.fit.to_dict()
+        return out
 
     def __repr__(self) -> str:
         c = self.contract
