@@ -335,7 +335,8 @@ class SynthDesign:
                          "status": k.status_text, f"effect {per}": d.get("estimate_per_rate"),
                          f"{label} from": d.get("ci_low_per_rate"), "to": d.get("ci_high_per_rate"),
                          "population-periods": d.get("population_periods")})
-        cohorts = kit.protect(pd.DataFrame(rows), ["population-periods"], name="area cohorts")
+        # population-periods are sums of published area populations, not counts of people served
+        cohorts = kit.protect(pd.DataFrame(rows), [], name="area cohorts")
         treated = ", ".join(str(t) for t in p["treated"])
         intro = (f"Treated area(s): {treated}, from period {p['start']}; donors: every other area in the data "
                  "(areas, not people). Outcome: "
@@ -344,7 +345,7 @@ class SynthDesign:
             return [kit.section("Areas and synthetic comparison", paragraphs=(
                 intro, f"Period {p['start']} is not yet in the data: nothing is estimated yet."),
                 tables=(("Cohorts", cohorts.table),))]
-        cells = fit.effect.cells.rename(columns={"unit": "area", "effect": f"effect {per}",
+        cells = fit.effect.cells.astype({"period": str}).rename(columns={"unit": "area", "effect": f"effect {per}",
                                                  "ci_low": f"{label} from", "ci_high": "to"})
         weights = fit.weights()
         shown = (weights.groupby("treated area", sort=False).head(TOP_DONORS) if "treated area" in weights

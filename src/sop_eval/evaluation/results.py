@@ -130,8 +130,10 @@ def _headline_row(name: str, est: EffectEstimate | None, decision: Any, line: An
     row: dict[str, Any] = {"cohort": name, "status": status}
     if est is not None:
         lo, hi = est.relative_conf_int()
-        if est.design == "did":
-            row.update(treated_mean=est.treated_mean, comparison_mean=est.comparison_mean)
+        rate_per = est.details.get("rate_per")  # area-level designs: means as the outcome's rate
+        if est.design == "did" or isinstance(rate_per, int):
+            scale = rate_per if isinstance(rate_per, int) else 1
+            row.update(treated_mean=scale * est.treated_mean, comparison_mean=scale * est.comparison_mean)
         else:
             row.update(treated_per_100=100 * est.treated_mean, comparison_per_100=100 * est.comparison_mean)
         row.update(

@@ -181,13 +181,19 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
     effect_rows = None
     if effect_table is not None:
         shown = effect_table.table[EFFECT_COLUMNS].copy()
+        bases = {e.details.get("rate_per") for e in ests}
+        rate_per = bases.pop() if len(bases) == 1 else None  # area-level designs: per person-period, shown as rates
+        per = f"per {rate_per:,} population per period" if isinstance(rate_per, int) else "per person"
+        if isinstance(rate_per, int):
+            for col in ("treated_mean", "comparison_mean", "difference", "se", "ci_low", "ci_high"):
+                shown[col] = shown[col] * rate_per
         for col in ("relative", "relative_ci_low", "relative_ci_high"):
             shown[col] = -shown[col]
         shown = shown.rename(columns={"relative": "reduction", "relative_ci_low": "reduction to",
                                       "relative_ci_high": "reduction from"})
         shown = shown[[*EFFECT_COLUMNS[:10], "reduction", "reduction from", "reduction to", "se_method"]]
-        effect_rows = styled(shown, cur, rename={"label": "cohort", "treated_mean": f"treated: {what} per person",
-                                                 "comparison_mean": f"comparison: {what} per person",
+        effect_rows = styled(shown, cur, rename={"label": "cohort", "treated_mean": f"treated: {what} {per}",
+                                                 "comparison_mean": f"comparison: {what} {per}",
                                                  "ci_low": f"difference {interval_label(level)} from",
                                                  "ci_high": "to",
                                                  "reduction from": f"reduction {interval_label(level)} from",
