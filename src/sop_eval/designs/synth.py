@@ -236,9 +236,10 @@ def _treated_table(frame: pd.DataFrame, contract: Contract, k: dict[str, Any], c
         raise SopEvalError(f"{_where(contract, key)} = {column!r} has {int(values.isna().sum())} missing or "
                            "non-numeric value(s) in the treated area(s); fill them (every treated area-period needs "
                            "one).")
-    if column == k["population"] and ((values <= 0).any() or not np.allclose(values, np.round(values))):
+    bad = (values <= 0) | (values != values.round())
+    if column == k["population"] and bad.any():
         raise SopEvalError(f"{_where(contract, key)} = {column!r} must be a whole number of people above 0 in every "
-                           f"treated area-period; found {examples(values[(values <= 0) | (values != values.round())])}.")
+                           f"treated area-period; found {examples(values[bad])}.")
     table = rows.assign(**{column: values}).pivot_table(index=k["unit"], columns=k["time"], values=column,
                                                         aggfunc="first")
     table.columns = [int(t) for t in table.columns]
