@@ -129,6 +129,14 @@ def test_start_after_the_data_measures_nothing_yet(tmp_path):
     assert "is not yet in the data" in (out / "report.html").read_text()
 
 
+def test_row_order_does_not_change_the_results(tmp_path):
+    shuffled = _panel(tmp_path / "shuffled", lambda f: f.sample(frac=1.0, random_state=3).reset_index(drop=True))
+    a = evaluate(_contract(tmp_path / "a"), risk_draws=0).to_dict()
+    b = evaluate(_contract(tmp_path / "b", data=shuffled), risk_draws=0).to_dict()
+    assert json.dumps(a["cohorts"], sort_keys=True) == json.dumps(b["cohorts"], sort_keys=True)
+    assert json.dumps(a["area"], sort_keys=True) == json.dumps(b["area"], sort_keys=True)
+
+
 def _panel(tmp_path, change):
     frame = change(pd.read_parquet(PANEL))
     path = tmp_path.parent / f"{tmp_path.name}_panel.parquet"

@@ -186,10 +186,11 @@ def _settings(contract: Contract, frame: pd.DataFrame, design: str) -> dict[str,
     unit, time, population = cols["unit"], cols["time"], cols["population"]
     require_columns([unit, time, population, outcome], frame.columns, f"data for contract '{contract.source}'")
     periods = pd.to_numeric(frame[time], errors="coerce")
-    if periods.isna().any() or not np.allclose(periods, np.round(periods)):
+    bad = periods.isna() | (periods != periods.round())
+    if bad.any():
         raise SopEvalError(f"{_where(contract, '[data.columns] time')} = {time!r}: the column must hold whole-number "
-                           f"periods (e.g. years); found {examples(frame.loc[periods.isna(), time].astype(str))}. "
-                           "Recode the periods as whole numbers.")
+                           f"periods (e.g. years); found {examples(frame.loc[bad, time].astype(str))}. Recode the "
+                           "periods as whole numbers.")
     s = ev.synth
     labels = {str(a): a for a in pd.unique(frame[unit])}
     unknown = [t for t in s.treated if t not in labels]
@@ -298,14 +299,18 @@ class SynthDesign:
         """The cohort's periods: the population-weighted effect over its treated area-periods, once all are in
         the data."""
         st: _State = prepared.state
-        assert cohort.first_period is not None and cohort.last_period is not None  # prepare() checks
-        periods = list(range(cohort.first_period, cohort.last_period + 1))
-        info: dict[str, Any] = {"first_period": cohort.first_period, "last_period": cohort.last_period,
-                                "periods": len(periods), "areas": len(st.population), "rate_per": st.rate_per,
-                                "per": f"person and period (rate per {st.rate_per:,} ÷ {st.rate_per:,})"}
-        if cohort.last_period > st.last or st.fit is None:
+        first, last = cohort.first_period, cohort.last_period
+        assert first is not None and last is not None  # prepare() checks
+        periods = [int(t) for t in st.population.columns if first <= int(t) <= last]
+        info: dict[str, Any] = {"first_period": first, "last_period": last, "periods": len(periods),
+                                "areas": len(st.population), "rate_per": st.rate_per,
+                                "per": f"person and period (the rate per {st.rate_per:,} divided by {st.rate_per:,})"}
+        if last > st.last or st.fit is None:
             return CohortResult(cohort.name, "not yet measurable", None, 0, st.donors, design=self.name,
-                                details=info, first_measurable=f"when period {cohort.last_period} is in the data")
+                                details=info, first_measurable=f"when period {last} is in the data")
+        if not periods:
+            raise SopEvalError(f"[[cohorts]] {cohort.name!r}: no period of the data lies in first_period {first} to "
+                               f"last_period {last}; name periods the data hold.")
         pop = st.population[periods]
         weights = pop / float(pop.to_numpy().sum())
         est, se = _weighted(st.fit, weights)
