@@ -78,6 +78,17 @@ def test_a_cohort_over_every_post_period_is_the_overall_fit(tmp_path):
         assert c.details["se_per_rate"] == pytest.approx(ev.fit.effect.se, rel=1e-9)
 
 
+def test_the_contract_seed_fixes_the_sdid_placebo_draws(tmp_path):
+    fixed = _contract(tmp_path / "fixed", "sdid", **{"replications = 200": "replications = 20\nseed = 7"})
+    one, two = (evaluate(fixed, seed=s, risk_draws=0) for s in (1, 2))
+    assert one.cohorts[0].details["se_per_rate"] == two.cohorts[0].details["se_per_rate"]
+    assert one.parameters["synth"]["placebo_seed"] == 7 and one.parameters["seed"] == 1
+    free = _contract(tmp_path / "free", "sdid", **{"replications = 200": "replications = 20"})
+    three, four = (evaluate(free, seed=s, risk_draws=0) for s in (1, 2))
+    assert three.cohorts[0].details["se_per_rate"] != four.cohorts[0].details["se_per_rate"]
+    assert three.cohorts[0].details["estimate_per_rate"] == four.cohorts[0].details["estimate_per_rate"]
+
+
 def test_run_verify_and_an_edited_results_file(tmp_path):
     out = tmp_path / "out"
     run(_contract(tmp_path), out, risk_draws=500)

@@ -25,8 +25,10 @@ class Evaluation:
 
     ``design`` names the evaluation design (``"psm"``: matched cohorts, ``"did"``: staggered adoption;
     see :mod:`sop_eval.designs`); ``fit`` is the design-wide result where the design has one (for
-    ``"did"`` the :class:`DidEvaluation`), else ``None``. ``warnings`` lists every warning the evaluation
-    raised (data validation, matching, ties), in order: conditions that do not stop it but bear on a payment.
+    ``"did"`` the :class:`DidEvaluation`, for ``"synthetic_control"`` and ``"sdid"`` the
+    :class:`~sop_eval.designs.synth.AreaFit`, recorded under ``"area"`` in ``results.json``), else ``None``.
+    ``warnings`` lists every warning the evaluation raised (data validation, matching, ties), in order:
+    conditions that do not stop it but bear on a payment.
     """
 
     contract: Contract
