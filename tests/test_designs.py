@@ -20,7 +20,7 @@ SRC = Path(sop_eval.__file__).parent
 
 
 def test_builtin_designs_are_registered_by_contract_name():
-    assert set(DESIGNS) == {"psm", "did"}
+    assert set(DESIGNS) == {"psm", "did", "synthetic_control", "sdid"}
     for name, design in DESIGNS.items():
         assert design.name == name and design.title
         for hook in ("prepare", "measure", "report_sections", "methods"):

@@ -250,6 +250,9 @@ class EffectEstimate(ShortRepr):
     def _units(self) -> tuple[float, str, str]:
         """Scale, what is measured and its unit in the plain sentence."""
         what = self.outcome or "the outcome"
+        rate_per = self.details.get("rate_per")
+        if isinstance(rate_per, int) and rate_per > 1:  # area-level designs carry rates per person and period
+            return float(rate_per), f"{what} per {rate_per:,} population per period", "events"
         if self.kind in ("binary", "count"):
             unit = "people" if self.kind == "binary" else "events"
             return 100.0, f"{what} per 100 people", unit

@@ -22,7 +22,14 @@ from sop_eval.contract import schema as s
 from sop_eval.contract import timing as tm
 from sop_eval.contract import vocabulary as v
 from sop_eval.contract._toml import MISSING, Table
-from sop_eval.contract.plan import DataSettings, DidSettings, EvaluationSettings, MatchingSettings, ReportSettings
+from sop_eval.contract.plan import (
+    DataSettings,
+    DidSettings,
+    EvaluationSettings,
+    MatchingSettings,
+    ReportSettings,
+    SynthSettings,
+)
 from sop_eval.contract.terms import (
     Amendment,
     Caps,
@@ -197,7 +204,15 @@ def _unique(names: list[str], what: str, source: str) -> None:
 
 
 def _cohort(t: Table, timing: dict[str, int], payment_terms_days: int) -> Cohort:
-    c = Cohort(**read(t, s.COHORT, defaults=timing))
+    kw = read(t, s.COHORT, defaults=timing)
+    first, last = kw["first_period"], kw["last_period"]
+    if last is not None and first is None:
+        raise t.fail("last_period", last, "give first_period too (the cohort's first period).")
+    if last is not None and last < first:
+        raise t.fail("last_period", last, f"expected a period on or after first_period ({first}).")
+    if last is None:
+        kw["last_period"] = first
+    c = Cohort(**kw)
     if c.entry_start and c.entry_end and c.entry_end < c.entry_start:
         raise t.fail("entry_end", c.entry_end.isoformat(),
                      f"expected a date on or after entry_start ({c.entry_start}).")
@@ -355,4 +370,11 @@ def _evaluation(t: Table) -> EvaluationSettings:
         except SopEvalError as exc:
             raise did_t.fail("se", d["se"], str(exc)) from None
         kw["did"] = DidSettings(**d)
+    if "synth" in allowed:
+        synth_t = kw.pop("synth")
+        if synth_t is None:
+            raise SopEvalError(f"{t.source}: design {design!r} needs an [evaluation.synth] table naming the treated "
+                               "area(s), the first treated period and the outcome's rate base, e.g. treated = "
+                               "[\"LA-001\"], start = 2021, rate_per = 10000.")
+        kw["synth"] = SynthSettings(**read(synth_t, s.SYNTH))
     return EvaluationSettings(design=design, **kw)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sop_eval.contract.vocabulary import PANEL_ROLES
+from sop_eval.contract.vocabulary import AREA_ROLES, PANEL_ROLES
 from sop_eval.errors import SopEvalError, examples
 
 
@@ -113,7 +113,8 @@ class DataSettings:
 
     def column_roles(self) -> ColumnRoles:
         """The person-level column roles as :class:`ColumnRoles`."""
-        return ColumnRoles(**{k: v for k, v in self.columns.items() if k not in (*PANEL_ROLES, "treated_values")})
+        return ColumnRoles(**{k: v for k, v in self.columns.items()
+                              if k not in (*PANEL_ROLES, *AREA_ROLES, "treated_values")})
 
     @property
     def treated_values(self) -> tuple[str, ...] | None:
@@ -183,6 +184,19 @@ class DidSettings:
 
 
 @dataclass(frozen=True)
+class SynthSettings:
+    """Area-level settings (synthetic control, SDID): the ``treated`` area labels, the first treated period
+    ``start``, the rate base ``rate_per`` (the outcome is per this many of the population column), the SDID
+    placebo ``replications`` (None: the default of 200) and the placebo ``seed`` (None: the run's seed)."""
+
+    treated: tuple[str, ...] = ()
+    start: int = 0
+    rate_per: int = 1
+    replications: int | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
 class EvaluationSettings:
     """How the evaluation that feeds the payments is run (read by the pipeline)."""
 
@@ -194,6 +208,7 @@ class EvaluationSettings:
     allow_small: bool = False
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     did: DidSettings = field(default_factory=DidSettings)
+    synth: SynthSettings = field(default_factory=SynthSettings)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ COHORT = (
     Key("entry_end", "date"),
     Key("size", "integer", low=1, note="people served expected in the cohort; validation warns when the data differ"),
     Key("group", "integer", low=1, note="first treated period (difference-in-differences)"),
+    Key("first_period", "integer", note="first period of the panel the cohort covers (synthetic control, SDID)"),
+    Key("last_period", "integer", note="last period the cohort covers, inclusive (default: first_period)"),
     *(Key(k, "integer", SET_BY_PARSER, high=v.MAX_MONTHS, what="a hundred years at most", note="default: [timing]")
       for k in TIMING_KEYS),
 )
@@ -181,6 +183,7 @@ COLUMNS = (
     *(Key(k, "text") for k in v.COLUMN_ROLES),
     *(Key(k, "texts") for k in v.COLUMN_LISTS),
     *(Key(k, "text") for k in v.PANEL_ROLES),
+    *(Key(k, "text") for k in v.AREA_ROLES),
     Key("treated_values", "texts", note="the treatment column's values that mean treated, e.g. [\"Y\"]"),
 )
 
@@ -198,6 +201,7 @@ EVALUATION = (
     Key("allow_small", "flag", False, note="psm only: estimate cohorts below the Justice Data Lab minimum of 60"),
     Key("matching", "table", note="psm only"),
     Key("did", "table", note="did only"),
+    Key("synth", "table", note="synthetic_control and sdid only"),
 )
 
 
@@ -234,6 +238,15 @@ DID = (
     Key("base_period", "text", "varying", choices=v.DID_BASE_PERIODS),
     Key("se", "text", "analytic", note="a name of the SE registry (vocabulary.DID_SE)"),
     Key("n_boot", "integer", 999, low=1),
+)
+
+SYNTH = (
+    Key("treated", "texts", REQUIRED, note="the treated area(s), as labelled in the unit column"),
+    Key("start", "integer", REQUIRED, note="the first treated period (a value of the time column)"),
+    Key("rate_per", "integer", REQUIRED, low=1,
+        note="the outcome is a rate per this many of the population column (10000: per 10,000)"),
+    Key("replications", "integer", None, low=2, note="sdid only: placebo replications (default 200)"),
+    Key("seed", "integer", None, note="the placebo draws' seed (default: the run's seed)"),
 )
 
 REPORT = (

@@ -37,6 +37,8 @@ class Cohort:
     analysis_months: int = 0
     size: int | None = None
     group: int | None = None
+    first_period: int | None = None
+    last_period: int | None = None
 
     @property
     def measurable_from(self) -> dt.date | None:

@@ -23,7 +23,7 @@ MAX_DAYS = 3660
 """The most days ``payment_terms_days`` may hold (ten years)."""
 
 # -- evaluation designs ------------------------------------------------------------------------------
-DESIGNS = ("psm", "did", "historical_baseline", "assumed_rate", "rct", "weighting")
+DESIGNS = ("psm", "did", "synthetic_control", "sdid", "historical_baseline", "assumed_rate", "rct", "weighting")
 """Designs an estimate (and a paid outcome) may come from."""
 WEAKER_DESIGNS = ("historical_baseline", "assumed_rate")
 """Designs without a concurrent comparison group."""
@@ -70,8 +70,12 @@ DID_SE = se_names("did")
 COLUMN_ROLES = ("id", "treatment", "cohort", "index_date")
 COLUMN_LISTS = ("covariates", "outcomes", "counts", "allow_missing", "categorical")
 PANEL_ROLES = ("unit", "time", "group")
+AREA_ROLES = ("population",)
+"""``[data.columns]`` roles of the area-level designs (synthetic control, SDID) beyond ``unit`` and ``time``."""
 
 
 declare_design("psm", ("design", "outcome", "extract_date", "se", "level", "allow_small", "matching"),
                (*COLUMN_ROLES, *COLUMN_LISTS, "treated_values"))
 declare_design("did", ("design", "outcome", "level", "did"), (*PANEL_ROLES, "outcomes", "covariates"))
+for _area_design in ("synthetic_control", "sdid"):
+    declare_design(_area_design, ("design", "outcome", "level", "synth"), ("unit", "time", *AREA_ROLES, "outcomes"))

@@ -1,6 +1,7 @@
 """Evaluation designs: the plug-ins :func:`sop_eval.evaluation.evaluate` runs, by ``[evaluation] design``.
 
-``psm`` (matched cohorts) and ``did`` (staggered difference-in-differences) are built in. A new design
+``psm`` (matched cohorts), ``did`` (staggered difference-in-differences) and the area-level
+``synthetic_control`` and ``sdid`` (:mod:`sop_eval.designs.synth`) are built in. A new design
 (synthetic control, a randomised trial) is one module here holding a class with:
 
 - ``name`` (the contract's ``[evaluation] design`` value) and ``title`` (the design in words);
@@ -24,9 +25,12 @@ audit record are the same for every design.
 from sop_eval.designs.base import DESIGNS, CohortResult, Design, Prepared, ReportKit, register
 from sop_eval.designs.did import DidDesign, DidEvaluation
 from sop_eval.designs.psm import PsmDesign
+from sop_eval.designs.synth import AreaFit, SynthDesign
 
 register(PsmDesign())
 register(DidDesign())
+register(SynthDesign("synthetic_control"))
+register(SynthDesign("sdid"))
 
-__all__ = ["DESIGNS", "CohortResult", "Design", "DidDesign", "DidEvaluation", "Prepared", "PsmDesign", "ReportKit",
-           "register"]
+__all__ = ["DESIGNS", "AreaFit", "CohortResult", "Design", "DidDesign", "DidEvaluation", "Prepared", "PsmDesign",
+           "ReportKit", "SynthDesign", "register"]

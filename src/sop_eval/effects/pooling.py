@@ -11,6 +11,7 @@ different, descriptive figure.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -114,5 +115,12 @@ def pool(
             "mean_of_cohort_reductions": float(w @ [-e.relative for e in items]),
             "n_events_treated": sum(int(e.details.get("n_events_treated", 0)) for e in items)
             if all("n_events_treated" in e.details for e in items) else None,
+            **_shared_rate_base(items),
         },
     )
+
+
+def _shared_rate_base(items: Sequence[EffectEstimate]) -> dict[str, Any]:
+    """``{"rate_per": base}`` when every estimate is an area-level rate per the same base (else nothing)."""
+    bases = {e.details.get("rate_per") for e in items}
+    return {"rate_per": bases.pop()} if len(bases) == 1 and None not in bases else {}

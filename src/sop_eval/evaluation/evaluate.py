@@ -117,7 +117,7 @@ def evaluate(
         results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
         measured = [c.effect for c in results if c.effect is not None]
         pooled = _pooled_result(contract, prepared.outcome, results)
-        schedule = calculate(contract, estimates=measured, as_of=as_of)
+        schedule = calculate(contract, estimates=measured or None, as_of=as_of)  # nothing measured yet: no lines
     found = _reissue(caught)
     return Evaluation(
         contract=contract, data=prepared.data, outcome=prepared.outcome, cohorts=results, pooled=pooled,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from sop_eval.contract import Contract
 from sop_eval.data import EvaluationData
-from sop_eval.designs import CohortResult, DidEvaluation
+from sop_eval.designs import AreaFit, CohortResult, DidEvaluation
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.payments import PaymentSchedule
@@ -25,8 +25,10 @@ class Evaluation:
 
     ``design`` names the evaluation design (``"psm"``: matched cohorts, ``"did"``: staggered adoption;
     see :mod:`sop_eval.designs`); ``fit`` is the design-wide result where the design has one (for
-    ``"did"`` the :class:`DidEvaluation`), else ``None``. ``warnings`` lists every warning the evaluation
-    raised (data validation, matching, ties), in order: conditions that do not stop it but bear on a payment.
+    ``"did"`` the :class:`DidEvaluation`, for ``"synthetic_control"`` and ``"sdid"`` the
+    :class:`~sop_eval.designs.synth.AreaFit`, recorded under ``"area"`` in ``results.json``), else ``None``.
+    ``warnings`` lists every warning the evaluation raised (data validation, matching, ties), in order:
+    conditions that do not stop it but bear on a payment.
     """
 
     contract: Contract
@@ -79,7 +81,7 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """Every figure of the evaluation, JSON-safe and deterministic (the content of ``results.json``)."""
-        return {
+        out = {
             "contract": self.contract.to_dict(),
             "outcome": self.outcome,
             "design": self.design,
@@ -93,6 +95,9 @@ class Evaluation:
             "payment_risk": None if self.payment_risk is None else self.payment_risk.to_dict(),
             "warnings": list(self.warnings),
         }
+        if isinstance(self.fit, AreaFit):
+            out["area"] = self.fit.to_dict()
+        return out
 
     def __repr__(self) -> str:
         c = self.contract
@@ -127,8 +132,10 @@ def _headline_row(name: str, est: EffectEstimate | None, decision: Any, line: An
     row: dict[str, Any] = {"cohort": name, "status": status}
     if est is not None:
         lo, hi = est.relative_conf_int()
-        if est.design == "did":
-            row.update(treated_mean=est.treated_mean, comparison_mean=est.comparison_mean)
+        rate_per = est.details.get("rate_per")  # area-level designs: means as the outcome's rate
+        if est.design == "did" or isinstance(rate_per, int):
+            scale = rate_per if isinstance(rate_per, int) else 1
+            row.update(treated_mean=scale * est.treated_mean, comparison_mean=scale * est.comparison_mean)
         else:
             row.update(treated_per_100=100 * est.treated_mean, comparison_per_100=100 * est.comparison_mean)
         row.update(

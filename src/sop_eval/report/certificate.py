@@ -52,6 +52,9 @@ def _lines(ev: Any) -> dict[str | None, Any]:
 
 def _per_unit(est: Any) -> tuple[float, str]:
     """Scale and the phrase of the JDL sentence: per 100 typical people for counts and rates, else per person."""
+    rate_per = est.details.get("rate_per")
+    if isinstance(rate_per, int) and rate_per > 1:  # area-level designs: per person-period, stated as the rate
+        return float(rate_per), f"Per {rate_per:,} population per period"
     if est.kind in ("binary", "count") and est.design != "did":
         return 100.0, "For 100 typical people"
     return 1.0, "On average per person" if est.design != "did" else "On average per area"

@@ -24,6 +24,7 @@ from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.jdl import jdl_sections
 from sop_eval.report.payment_plots import payment_risk_plot
 from sop_eval.report.style import cell, money, num, outcome_label, outcome_metric, pct, sentence, styled
+from sop_eval.report.synth_plots import gap_plot, placebo_distribution_plot, placebo_plot, sdid_plot, weights_plot
 from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
 
@@ -56,6 +57,11 @@ PLOTS: dict[str, Callable[..., Any]] = {
     "propensity_overlap": propensity_overlap,
     "parallel_trends_plot": parallel_trends_plot,
     "event_study_plot": event_study_plot,
+    "gap_plot": gap_plot,
+    "placebo_plot": placebo_plot,
+    "sdid_plot": sdid_plot,
+    "weights_plot": weights_plot,
+    "placebo_distribution_plot": placebo_distribution_plot,
 }
 
 
@@ -175,13 +181,19 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
     effect_rows = None
     if effect_table is not None:
         shown = effect_table.table[EFFECT_COLUMNS].copy()
+        bases = {e.details.get("rate_per") for e in ests}
+        rate_per = bases.pop() if len(bases) == 1 else None  # area-level designs: per person-period, shown as rates
+        per = f"per {rate_per:,} population per period" if isinstance(rate_per, int) else "per person"
+        if isinstance(rate_per, int):
+            for col in ("treated_mean", "comparison_mean", "difference", "se", "ci_low", "ci_high"):
+                shown[col] = shown[col] * rate_per
         for col in ("relative", "relative_ci_low", "relative_ci_high"):
             shown[col] = -shown[col]
         shown = shown.rename(columns={"relative": "reduction", "relative_ci_low": "reduction to",
                                       "relative_ci_high": "reduction from"})
         shown = shown[[*EFFECT_COLUMNS[:10], "reduction", "reduction from", "reduction to", "se_method"]]
-        effect_rows = styled(shown, cur, rename={"label": "cohort", "treated_mean": f"treated: {what} per person",
-                                                 "comparison_mean": f"comparison: {what} per person",
+        effect_rows = styled(shown, cur, rename={"label": "cohort", "treated_mean": f"treated: {what} {per}",
+                                                 "comparison_mean": f"comparison: {what} {per}",
                                                  "ci_low": f"difference {interval_label(level)} from",
                                                  "ci_high": "to",
                                                  "reduction from": f"reduction {interval_label(level)} from",

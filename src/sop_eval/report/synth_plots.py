@@ -73,6 +73,20 @@ def sdid_plot(result: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def placebo_distribution_plot(result: Any, ax: Axes | None = None, bins: int = 30) -> Axes:
+    """Histogram of the placebo fits' average effects (``result.placebo_estimates``, grey) with the treated
+    estimate (``result.estimate``) as a black line and zero dashed."""
+    ax = _axes(ax)
+    values = np.asarray(result.placebo_estimates, dtype=float)
+    ax.hist(values[np.isfinite(values)], bins=bins, color="lightgrey", edgecolor="grey", label="placebo fits")
+    ax.axvline(result.estimate, color="black", linewidth=1.8, label="treated")
+    ax.axvline(0, color="black", linestyle="--", linewidth=0.8)
+    ax.set_xlabel(f"average effect on {result.outcome}")
+    ax.set_ylabel("placebo fits")
+    ax.legend(frameon=False)
+    return ax
+
+
 def honest_plot(result: Any, ax: Axes | None = None) -> Axes:
     """HonestDiD sensitivity: the original interval, then the robust set at each ``Mbar``/``M``, with the
     breakdown value marked when finite."""

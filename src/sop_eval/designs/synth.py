@@ -1,0 +1,451 @@
+"""Area-level contracts: synthetic control (``"synthetic_control"``) and synthetic DiD (``"sdid"``) over an area panel.
+
+The data are a panel, one row per area (``[data.columns] unit``) and period (``time``), with the outcome a rate
+per ``[evaluation.synth] rate_per`` of the ``population`` column (e.g. children entering care per 10,000
+children a year). ``[evaluation.synth] treated`` names the area(s) the contract serves and ``start`` their first
+treated period; every other area is a donor. One fit, :func:`sop_eval.synth.fit_area_contract`, covers every
+period in the data.
+
+Conventions:
+
+- **Cohorts are spans of periods.** A ``[[cohorts]]`` entry covers the periods ``first_period`` to
+  ``last_period`` (inclusive; default ``first_period`` alone), all on or after ``start``. A cohort whose
+  ``last_period`` is after the data's last period is "not yet measurable" (first measurable when that period
+  is in the data).
+- **The cohort's effect** is the population-weighted mean of the treated area-period effects in its periods
+  (one treated area with a constant population: the plain mean); its standard error is the standard deviation
+  of the same weighted mean over the placebo fits (SDID: Algorithm 4's placebo replications, scaled as R
+  ``synthdid``; synthetic control: placebo-in-space over every donor, one treated area's placebos independent
+  of another's).
+- **Units.** The :class:`~sop_eval.effects.estimate.EffectEstimate` is per person and period: the rate effect
+  divided by ``rate_per`` (``details["rate_per"]`` keeps the base; the report shows rates per ``rate_per``).
+  ``n_treated`` is the treated areas' population summed over the cohort's periods (population-periods), so
+  the units attributable, ``-estimate × n_treated``, are ``-Σ effect × population / rate_per`` over the
+  cohort's area-periods: e.g. children kept out of care.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from sop_eval.contract import Cohort, Contract
+from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
+from sop_eval.designs.base import CohortResult, Prepared, ReportKit
+from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.outputs import json_safe
+from sop_eval.stats.estimate import interval_label
+from sop_eval.synth import AreaEffect, SdidResult, SynthResult, fit_area_contract
+
+DEFAULT_REPLICATIONS = 200
+"""SDID placebo replications when ``[evaluation.synth] replications`` is not given (as R ``synthdid``)."""
+TOP_DONORS = 10
+"""Donors shown in the report's weights table (all are in ``results.json``)."""
+
+METHODS = {
+    "sdid": "synthetic difference-in-differences (Arkhangelsky et al. 2021, as the R package synthdid): donor "
+            "weights ω and pre-period weights λ are chosen so the weighted donors track the treated area(s) "
+            "before the start up to a constant; the effect in each post-period is the gap to the weighted donors "
+            "less the λ-weighted pre-period gap",
+    "sc": "synthetic control (Abadie, Diamond and Hainmueller 2010): donor weights on the simplex minimise the "
+          "pre-period mean squared gap between each treated area and its weighted donors (every pre-period "
+          "outcome a predictor, equal predictor weights); the effect in each post-period is the gap",
+}
+INFERENCE = {
+    "sdid": "placebo standard errors (Algorithm 4 of Arkhangelsky et al.): in each of {replications} replications "
+            "(seed {seed}) donors chosen at random play the treated area(s) and the estimator is refitted; the "
+            "standard error is the standard deviation of the placebo estimates",
+    "sc": "placebo-in-space: every donor in turn is treated as if served, fitted from the other donors; the "
+          "standard error is the standard deviation of the placebo areas' effects and the permutation p-value "
+          "ranks the treated area's post/pre-period RMSPE ratio among the placebos'",
+}
+
+
+@dataclass(frozen=True)
+class AreaFit:
+    """The area-level fit behind a synthetic control or SDID evaluation, with what the report shows of it."""
+
+    effect: AreaEffect
+    method: str
+    unit: str
+    time: str
+    population: str
+    rate_per: int
+    treated: tuple[Any, ...]
+    start: Any
+    donors: int
+    pre_periods: int
+    post_periods: tuple[Any, ...]
+
+    @property
+    def estimate(self) -> float:
+        """The average effect over every treated area-period in the data, in the outcome's rate."""
+        return self.effect.estimate
+
+    @property
+    def outcome(self) -> str:
+        return self.effect.outcome
+
+    @property
+    def synth_fits(self) -> tuple[SynthResult, ...]:
+        """The synthetic control fits, one per treated area (empty for SDID)."""
+        fit = self.effect.fit
+        return fit if isinstance(fit, tuple) else ()
+
+    @property
+    def sdid_fit(self) -> SdidResult | None:
+        """The SDID fit (``None`` for synthetic control)."""
+        fit = self.effect.fit
+        return fit if isinstance(fit, SdidResult) else None
+
+    @property
+    def placebo_estimates(self) -> np.ndarray:
+        """The placebo fits' average effects: SDID replications, or every placebo area's mean post-period gap
+        (synthetic control, all treated areas' placebos together)."""
+        sdid = self.sdid_fit
+        if sdid is not None:
+            return np.asarray(sdid.replicates, dtype=float)
+        return np.concatenate([f.placebos["mean_post_gap"].to_numpy(float) for f in self.synth_fits])
+
+    def weights(self) -> pd.DataFrame:
+        """Donor weights with positive weight, largest first (per treated area for synthetic control)."""
+        sdid = self.sdid_fit
+        if sdid is not None:
+            w = sdid.unit_weights()
+            return w[w["weight"] > 1e-10].reset_index(drop=True).rename(columns={"unit": "donor"})
+        parts = [f.weights_table().rename(columns={"unit": "donor"}).assign(**{"treated area": f.treated})
+                 for f in self.synth_fits]
+        return pd.concat(parts, ignore_index=True)[["treated area", "donor", "weight"]]
+
+    def pre_fit(self) -> pd.DataFrame:
+        """Pre-period fit: the RMSPE of the treated outcome against its synthetic counterpart before ``start``
+        (SDID: the treated areas' mean against the λ-shifted weighted donors), and after it."""
+        sdid = self.sdid_fit
+        if sdid is not None:
+            tr = sdid.trajectories()
+            gap = (tr["treated"] - tr["counterfactual"]).to_numpy(float)
+            pre, post = gap[~tr["post"].to_numpy()], gap[tr["post"].to_numpy()]
+            label = self.treated[0] if len(self.treated) == 1 else "treated areas (mean)"
+            return pd.DataFrame([{"treated area": label, "pre-period RMSPE": float(np.sqrt(np.mean(pre**2))),
+                                  "post-period RMSPE": float(np.sqrt(np.mean(post**2)))}])
+        return pd.DataFrame([{"treated area": f.treated, "pre-period RMSPE": f.pre_rmspe,
+                              "post-period RMSPE": f.post_rmspe, "RMSPE ratio": f.ratio,
+                              "permutation p-value": f.p_value} for f in self.synth_fits])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: settings, the overall effect and its cells, donor weights, pre-period fit."""
+        return json_safe({
+            "method": self.method, "unit": self.unit, "time": self.time, "population": self.population,
+            "rate_per": self.rate_per, "treated": list(self.treated), "start": self.start, "donors": self.donors,
+            "pre_periods": self.pre_periods, "post_periods": list(self.post_periods),
+            "effect": self.effect.to_dict(), "weights": self.weights().to_dict("records"),
+            "pre_fit": self.pre_fit().to_dict("records"),
+        })
+
+    def __repr__(self) -> str:
+        return (f"AreaFit({self.method}: {self.estimate:.4g} per {self.rate_per:,}, {len(self.treated)} treated "
+                f"area(s), {self.donors} donors, start {self.start})")
+
+
+@dataclass(frozen=True)
+class _State:
+    fit: AreaFit | None
+    population: pd.DataFrame  # treated areas × periods
+    outcome_rate: pd.DataFrame  # treated areas × periods
+    last: Any
+    donors: int
+    rate_per: int
+    level: float
+
+
+def _where(contract: Contract, key: str) -> str:
+    return f"contract '{contract.source}': {key}"
+
+
+def _settings(contract: Contract, frame: pd.DataFrame, design: str) -> dict[str, Any]:
+    """The contract's area settings, checked against the data (errors name the contract key and a fix)."""
+    ev = contract.evaluation
+    assert ev is not None  # evaluate() refuses a contract without [evaluation]
+    cols = dict(contract.data.columns) if contract.data is not None else {}
+    for role, what in (("unit", "the area column"), ("time", "the period column"),
+                       ("population", "the population the outcome's rate is per, used to attribute units")):
+        if not cols.get(role):
+            raise SopEvalError(f"{_where(contract, '[data.columns] ' + role)} is missing; a {design} evaluation "
+                               f"needs {what}: add `{role} = \"<column>\"` to [data.columns].")
+    outcomes = cols.get("outcomes") or ()
+    outcome = ev.outcome or (outcomes[0] if outcomes else None)
+    if outcome is None:
+        raise SopEvalError(f"{_where(contract, '[evaluation] outcome')} is missing; name the outcome column, e.g. "
+                           "outcome = \"entering_care\".")
+    unit, time, population = cols["unit"], cols["time"], cols["population"]
+    require_columns([unit, time, population, outcome], frame.columns, f"data for contract '{contract.source}'")
+    periods = pd.to_numeric(frame[time], errors="coerce")
+    bad = periods.isna() | (periods != periods.round())
+    if bad.any():
+        raise SopEvalError(f"{_where(contract, '[data.columns] time')} = {time!r}: the column must hold whole-number "
+                           f"periods (e.g. years); found {examples(frame.loc[bad, time].astype(str))}. Recode the "
+                           "periods as whole numbers.")
+    s = ev.synth
+    labels = {str(a): a for a in pd.unique(frame[unit])}
+    unknown = [t for t in s.treated if t not in labels]
+    if unknown:
+        raise SopEvalError(f"{_where(contract, '[evaluation.synth] treated')} names area(s) {examples(unknown)} not "
+                           f"in column {unit!r} (areas include {examples(sorted(labels), 5)}); give the labels as "
+                           "written in the data.")
+    treated = tuple(labels[t] for t in s.treated)
+    if len(set(treated)) != len(treated):
+        raise SopEvalError(f"{_where(contract, '[evaluation.synth] treated')} repeats an area; name each once.")
+    donors = len(labels) - len(treated)
+    needed = len(treated) + 1 if design == "sdid" else 2
+    if donors < needed:
+        raise SopEvalError(f"{_where(contract, '[evaluation.synth] treated')}: {donors} donor area(s) remain; the "
+                           f"{design} estimate needs at least {needed} untreated areas. Add untreated areas to the "
+                           "data or treat fewer areas.")
+    times = sorted(int(t) for t in pd.unique(periods))
+    pre = sum(t < s.start for t in times)
+    if pre < 2:
+        raise SopEvalError(f"{_where(contract, '[evaluation.synth] start')} = {s.start} leaves {pre} pre-treatment "
+                           f"period(s) in the data (periods {times[0]}–{times[-1]}); the area estimators need at "
+                           "least 2: check start, or add earlier periods to the data.")
+    if design == "synthetic_control" and s.replications is not None:
+        raise SopEvalError(f"{_where(contract, '[evaluation.synth] replications')} = {s.replications}: the synthetic "
+                           "control's placebo-in-space fits every donor once; remove replications (it sets the "
+                           "SDID placebo draws).")
+    for c in contract.cohorts:
+        if c.first_period is None:
+            raise SopEvalError(f"{_where(contract, f'[[cohorts]] {c.name!r}')} has no first_period; in an area-level "
+                               "evaluation each cohort names the periods it covers, e.g. first_period = 2021 and "
+                               "last_period = 2022.")
+        if c.first_period < s.start:
+            raise SopEvalError(f"{_where(contract, f'[[cohorts]] {c.name!r} first_period')} = {c.first_period} is "
+                               f"before [evaluation.synth] start = {s.start}; a cohort covers treated periods only.")
+    return {"unit": unit, "time": time, "population": population, "outcome": outcome, "treated": treated,
+            "donors": donors, "times": times}
+
+
+def _treated_table(frame: pd.DataFrame, contract: Contract, k: dict[str, Any], column: str) -> pd.DataFrame:
+    rows = frame[frame[k["unit"]].isin(k["treated"])]
+    values = pd.to_numeric(rows[column], errors="coerce")
+    key = "[data.columns] population" if column == k["population"] else "[evaluation] outcome"
+    if values.isna().any():
+        raise SopEvalError(f"{_where(contract, key)} = {column!r} has {int(values.isna().sum())} missing or "
+                           "non-numeric value(s) in the treated area(s); fill them (every treated area-period needs "
+                           "one).")
+    bad = (values <= 0) | (values != values.round())
+    if column == k["population"] and bad.any():
+        raise SopEvalError(f"{_where(contract, key)} = {column!r} must be a whole number of people above 0 in every "
+                           f"treated area-period; found {examples(values[bad])}.")
+    table = rows.assign(**{column: values}).pivot_table(index=k["unit"], columns=k["time"], values=column,
+                                                        aggfunc="first")
+    table.columns = [int(t) for t in table.columns]
+    return table
+
+
+class SynthDesign:
+    """An area-level design: synthetic control (``"synthetic_control"``) or synthetic DiD (``"sdid"``)."""
+
+    def __init__(self, name: str) -> None:
+        if name not in ("synthetic_control", "sdid"):
+            raise SopEvalError(f"an area-level design is 'synthetic_control' or 'sdid', not {name!r}.")
+        self.name = name
+        self.method = "sc" if name == "synthetic_control" else "sdid"
+        self.title = "synthetic control" if name == "synthetic_control" else "synthetic difference-in-differences"
+        self.contract_keys, self.data_columns = EVALUATION_DESIGNS[name]
+
+    def prepare(self, contract: Contract, frame: pd.DataFrame, *, seed: int, as_of: dt.date | str | None,
+                risk_draws: int) -> Prepared:
+        """Check the settings and the panel; fit the treated area(s) once over every period in the data."""
+        ev = contract.evaluation
+        assert ev is not None
+        s = ev.synth
+        k = _settings(contract, frame, self.name)
+        panel = frame.assign(**{k["time"]: pd.to_numeric(frame[k["time"]]).round().astype("int64")})
+        placebo_seed = int(seed if s.seed is None else s.seed)
+        replications = DEFAULT_REPLICATIONS if s.replications is None else int(s.replications)
+        population = _treated_table(panel, contract, k, k["population"])
+        rate = _treated_table(panel, contract, k, k["outcome"])
+        last = k["times"][-1]
+        fit = None
+        if s.start <= last:
+            if s.start not in k["times"]:
+                raise SopEvalError(f"{_where(contract, '[evaluation.synth] start')} = {s.start} is not a period in "
+                                   f"column {k['time']!r} (periods {examples(k['times'], 12)}).")
+            effect = fit_area_contract(panel, list(k["treated"]), s.start, unit=k["unit"], time=k["time"],
+                                       outcome=k["outcome"], method=self.method, level=ev.level,
+                                       replications=replications, seed=placebo_seed)
+            fit = AreaFit(effect=effect, method=self.method, unit=k["unit"], time=k["time"],
+                          population=k["population"], rate_per=int(s.rate_per), treated=k["treated"], start=s.start,
+                          donors=k["donors"], pre_periods=sum(t < s.start for t in k["times"]),
+                          post_periods=tuple(t for t in k["times"] if t >= s.start))
+        parameters = {
+            "seed": int(seed), "as_of": None if as_of is None else str(as_of), "outcome": k["outcome"],
+            "design": self.name, "level": ev.level, "risk_draws": int(risk_draws),
+            "synth": {"method": self.method, "unit": k["unit"], "time": k["time"], "population": k["population"],
+                      "treated": list(s.treated), "start": s.start, "rate_per": int(s.rate_per),
+                      "replications": replications if self.method == "sdid" else None,
+                      "placebo_seed": placebo_seed if self.method == "sdid" else None},
+        }
+        state = _State(fit=fit, population=population, outcome_rate=rate, last=last, donors=k["donors"],
+                       rate_per=int(s.rate_per), level=ev.level)
+        return Prepared(outcome=k["outcome"], parameters=parameters, fit=fit, state=state)
+
+    def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
+        """The cohort's periods: the population-weighted effect over its treated area-periods, once all are in
+        the data."""
+        st: _State = prepared.state
+        first, last = cohort.first_period, cohort.last_period
+        assert first is not None and last is not None  # prepare() checks
+        periods = [int(t) for t in st.population.columns if first <= int(t) <= last]
+        info: dict[str, Any] = {"first_period": first, "last_period": last, "periods": len(periods),
+                                "areas": len(st.population), "rate_per": st.rate_per,
+                                "per": f"person and period (the rate per {st.rate_per:,} divided by {st.rate_per:,})"}
+        if last > st.last or st.fit is None:
+            return CohortResult(cohort.name, "not yet measurable", None, 0, st.donors, design=self.name,
+                                details=info, first_measurable=f"when period {last} is in the data")
+        if not periods:
+            raise SopEvalError(f"[[cohorts]] {cohort.name!r}: no period of the data lies in first_period {first} to "
+                               f"last_period {last}; name periods the data hold.")
+        pop = st.population[periods]
+        weights = pop / float(pop.to_numpy().sum())
+        est, se = _weighted(st.fit, weights)
+        treated_rate = float((st.outcome_rate[periods] * weights).to_numpy().sum())
+        n = int(round(float(pop.to_numpy().sum())))
+        lo, hi = _normal_interval(est, se, st.level)
+        info.update(estimate_per_rate=est, se_per_rate=se, ci_low_per_rate=lo, ci_high_per_rate=hi,
+                    treated_rate=treated_rate, population_periods=n)
+        r = float(st.rate_per)
+        effect = EffectEstimate(
+            estimate=est / r, se=se / r, treated_mean=treated_rate / r, comparison_mean=(treated_rate - est) / r,
+            n_treated=n, n_comparison=st.donors, outcome=prepared.outcome, kind="continuous", design=self.name,
+            method=f"{self.title}, placebo SE", label=cohort.name, level=st.level, details=info,
+        )
+        return CohortResult(cohort.name, "measured", None, n, st.donors, effect=effect, design=self.name,
+                            details=info)
+
+    def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:
+        """The areas and their fit (donor weights, pre-period RMSPE, the gap plot) and the placebo inference."""
+        fit: AreaFit | None = evaluation.fit
+        p = evaluation.parameters["synth"]
+        per = f"per {p['rate_per']:,}"
+        label = interval_label(evaluation.parameters["level"])
+        rows = []
+        for k in evaluation.cohorts:
+            d = k.details
+            rows.append({"cohort": k.name, "periods": f"{d.get('first_period')}–{d.get('last_period')}",
+                         "status": k.status_text, f"effect {per}": d.get("estimate_per_rate"),
+                         f"{label} from": d.get("ci_low_per_rate"), "to": d.get("ci_high_per_rate"),
+                         "population-periods": d.get("population_periods")})
+        # population-periods are sums of published area populations, not counts of people served
+        cohorts = kit.protect(pd.DataFrame(rows), [], name="area cohorts")
+        treated = ", ".join(str(t) for t in p["treated"])
+        intro = (f"Treated area(s): {treated}, from period {p['start']}; donors: every other area in the data "
+                 "(areas, not people). Outcome: "
+                 f"{evaluation.outcome} {per} of {p['population']} per period.")
+        if fit is None:
+            return [kit.section("Areas and synthetic comparison", paragraphs=(
+                intro, f"Period {p['start']} is not yet in the data: nothing is estimated yet."),
+                tables=(("Cohorts", cohorts.table),))]
+        cells = fit.effect.cells.astype({"period": str}).rename(columns={"unit": "area", "effect": f"effect {per}",
+                                                 "ci_low": f"{label} from", "ci_high": "to"})
+        weights = fit.weights()
+        shown = (weights.groupby("treated area", sort=False).head(TOP_DONORS) if "treated area" in weights
+                 else weights.head(TOP_DONORS))
+        paragraphs = [
+            intro,
+            f"{fit.donors:,} donor areas, {fit.pre_periods} pre-treatment and {len(fit.post_periods)} post-treatment "
+            f"periods. Average effect over every treated area-period in the data: {fit.estimate:.3f} {per} "
+            f"(standard error {fit.effect.se:.3f}).",
+            f"{int((weights['weight'] > 0).sum())} donor weight(s) are positive; the largest {TOP_DONORS} per "
+            "treated area are shown (all are in results.json).",
+        ]
+        figures = []
+        for f in fit.synth_fits:
+            figures.append(kit.figure(f"synth_gap_{_safe(f.treated)}.png", f"{f.treated} and its synthetic control; "
+                                      f"dotted: period {f.start}", "gap_plot", f, size=(6.4, 3.8)))
+            figures.append(kit.figure(f"synth_placebo_gaps_{_safe(f.treated)}.png", f"Gap of {f.treated} (black) "
+                                      "over the placebo areas' gaps (grey; placebos whose pre-period RMSPE is at most "
+                                      "5 times the treated area's)", "placebo_plot", f, max_pre_rmspe_ratio=5.0,
+                                      size=(6.4, 3.8)))
+        sdid = fit.sdid_fit
+        if sdid is not None:
+            figures.append(kit.figure("sdid_gap.png", "Treated area(s) and the SDID counterfactual (weighted donors "
+                                      "shifted by the λ-weighted pre-period gap); bars: time weights λ", "sdid_plot",
+                                      sdid, size=(6.4, 3.8)))
+        figures.append(kit.figure("placebo_distribution.png", "Average effect of each placebo fit (grey) and of the "
+                                  f"treated area(s) (black line), {per}", "placebo_distribution_plot", fit,
+                                  size=(6.4, 3.4)))
+        return [
+            kit.section("Areas and synthetic comparison", paragraphs=tuple(paragraphs),
+                        tables=(("Cohorts", cohorts.table), ("Donor weights (largest first)", shown),
+                                ("Pre-period fit", fit.pre_fit()))),
+            kit.section("Effect by period and placebo inference", tables=(("Effect by area and period",
+                                                                          kit.estimates(cells)),),
+                        figures=tuple(figures)),
+        ]
+
+    def methods(self, evaluation: Any, *, significance: str, policy: str) -> tuple[str, ...]:
+        """What was estimated, the inference, the cohort and unit conventions, gates, risk and disclosure."""
+        p = evaluation.parameters["synth"]
+        per = f"{p['rate_per']:,}"
+        inference = INFERENCE[p["method"]].format(replications=p["replications"], seed=p["placebo_seed"])
+        return (
+            f"Counterfactual: {METHODS[p['method']]}. Treated area(s): {', '.join(map(str, p['treated']))} from "
+            f"period {p['start']}; donors: every other area of the panel (one row per {p['unit']} and {p['time']}, "
+            "balanced, nothing imputed).",
+            f"Inference: {inference}. Intervals are normal, estimate ± z × standard error. {significance}.",
+            "Cohorts: each contract cohort is a span of treated periods (first_period to last_period); its effect "
+            f"is the {p['population']}-weighted mean of the treated area-period effects in those periods, its "
+            "standard error the standard deviation of the same weighted mean over the placebo fits. A cohort "
+            "whose last period is not yet in the data is not yet measurable.",
+            f"Units: the outcome is a rate per {per} of {p['population']} per period; the estimate is carried per "
+            f"person and period (the rate effect ÷ {per}) and n_treated counts population-periods, so the units "
+            f"attributable are −effect × {p['population']} ÷ {per}, summed over the cohort's treated area-periods. "
+            "The relative change is the effect over the counterfactual rate (treated rate minus effect).",
+            "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it "
+            "and decides nothing unless the contract requires significance.",
+            "Payment risk: effects are drawn from each estimate's normal sampling distribution and passed through "
+            "the contract's gates, caps and payer shares.",
+            f"Disclosure control: {policy}. The data are area-level; areas are shown by their labels as given, and "
+            "no person-level rows appear.",
+        )
+
+
+def _weighted(fit: AreaFit, weights: pd.DataFrame) -> tuple[float, float]:
+    """The ``weights``-weighted mean effect (weights: treated areas × periods, summing to 1) and its placebo
+    standard error."""
+    cells = fit.effect.cells
+    sdid = fit.sdid_fit
+    if sdid is not None:
+        d = sdid.data
+        post = [int(t) for t in d.times[d.T0:]]
+        w = weights.reindex(index=list(d.treated), columns=post).fillna(0.0).to_numpy(float)
+        eff = cells.pivot(index="unit", columns="period", values="effect").reindex(index=list(d.treated),
+                                                                                  columns=post).to_numpy(float)
+        curves = sdid.placebo_curves.reshape(-1, d.N1, d.T1)
+        stats = np.einsum("rut,ut->r", curves, w)
+        r = len(stats)
+        se = float(np.sqrt((r - 1) / r) * np.std(stats, ddof=1)) if r > 1 else float("nan")
+        return float((eff * w).sum()), se
+    est, var = 0.0, 0.0
+    for f in fit.synth_fits:
+        post = [int(t) for t in f.times[f.T0:]]
+        w = weights.reindex(index=[f.treated], columns=post).fillna(0.0).to_numpy(float)[0]
+        est += float(f.gaps[f.T0:] @ w)
+        placebo = f.placebo_gaps.to_numpy(float)[f.T0:].T @ w
+        var += float(np.var(placebo, ddof=1)) if len(placebo) > 1 else float("nan")
+    return est, float(np.sqrt(var))
+
+
+def _normal_interval(estimate: float, se: float, level: float) -> tuple[float, float]:
+    z = float(norm.ppf(0.5 + level / 2))
+    return estimate - z * se, estimate + z * se
+
+
+def _safe(label: Any) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(label))
