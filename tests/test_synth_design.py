@@ -11,6 +11,7 @@ from sop_eval import SopEvalError
 from sop_eval.cli import main
 from sop_eval.contract import parse_contract
 from sop_eval.designs import DESIGNS, AreaFit
+from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.evaluation import evaluate, run, verify
 
 PANEL = FIXTURES / "area_panel.parquet"
@@ -65,6 +66,28 @@ def test_a_cohort_after_the_data_is_not_yet_measurable(evaluation):
     assert late.status == "not yet measurable" and late.effect is None
     assert "when period 2026 is in the data" in late.status_text
     assert evaluation.pooled is not None  # the pooled gate covers the two measured cohorts
+
+
+def test_pooled_result_accounts_for_the_shared_fit(evaluation):
+    measured = [c for c in evaluation.cohorts if c.measured]
+    independent = pool_cohorts([c.effect for c in measured])
+    pooled = evaluation.pooled
+    assert pooled.estimate == pytest.approx(independent.estimate, rel=1e-12)
+    assert pooled.n_treated == independent.n_treated
+    # the two cohorts share donors and weights: their placebo effects move together, so the pooled SE is
+    # larger than the SE of independent cohorts
+    assert pooled.se > independent.se * 1.02
+
+
+def test_pooled_over_every_post_period_is_the_overall_fit(tmp_path):
+    path = _contract(tmp_path, "sdid", **{"replications = 200": "replications = 40"})
+    ev = evaluate(path, risk_draws=0)
+    whole = _contract(tmp_path / "whole", "sdid", **{"replications = 200": "replications = 40",
+                                                      "first_period = 2021\nlast_period = 2022":
+                                                      "first_period = 2021\nlast_period = 2024"})
+    one = evaluate(whole, risk_draws=0).cohort("years 1-2")
+    assert ev.pooled.estimate == pytest.approx(one.effect.estimate, rel=1e-12)
+    assert ev.pooled.se == pytest.approx(one.effect.se, rel=1e-9)
 
 
 def test_a_cohort_over_every_post_period_is_the_overall_fit(tmp_path):

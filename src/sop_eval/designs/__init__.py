@@ -14,7 +14,10 @@
 - ``report_sections(evaluation, kit)``: the report sections it adds after the headline, built with the
   report's :class:`~sop_eval.designs.base.ReportKit` (disclosure control, figures drawn by a named plot
   function of :mod:`sop_eval.report`, sections);
-- ``methods(evaluation, *, significance, policy)``: the paragraphs of the report's methods section.
+- ``methods(evaluation, *, significance, policy)``: the paragraphs of the report's methods section;
+- optionally ``pool(cohorts, prepared, *, label) -> EffectEstimate`` when its cohorts share one fit
+  (:class:`~sop_eval.designs.base.PoolsCohorts`): the pooled result with a standard error that accounts
+  for what they share.
 
 and a ``register(NewDesign())`` line below. A figure type the report does not draw yet is one plot
 function (taking ``ax=``) added to :data:`sop_eval.report.evaluation_report.PLOTS`. Pooling, gates,
@@ -22,7 +25,7 @@ payments, payment risk, the headline, the effects, gates, payments and sensitivi
 audit record are the same for every design.
 """
 
-from sop_eval.designs.base import DESIGNS, CohortResult, Design, Prepared, ReportKit, register
+from sop_eval.designs.base import DESIGNS, CohortResult, Design, PoolsCohorts, Prepared, ReportKit, register
 from sop_eval.designs.did import DidDesign, DidEvaluation
 from sop_eval.designs.psm import PsmDesign
 from sop_eval.designs.synth import AreaFit, SynthDesign
@@ -32,5 +35,6 @@ register(DidDesign())
 register(SynthDesign("synthetic_control"))
 register(SynthDesign("sdid"))
 
-__all__ = ["DESIGNS", "AreaFit", "CohortResult", "Design", "DidDesign", "DidEvaluation", "Prepared", "PsmDesign",
+__all__ = ["DESIGNS", "AreaFit", "CohortResult", "Design", "DidDesign", "DidEvaluation", "PoolsCohorts", "Prepared",
+           "PsmDesign",
            "ReportKit", "SynthDesign", "register"]

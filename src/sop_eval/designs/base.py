@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -175,6 +175,21 @@ class Design(Protocol):
 
     def methods(self, evaluation: Any, *, significance: str, policy: str) -> tuple[str, ...]:
         """The paragraphs of the report's "Methods and conventions" section."""
+        ...
+
+
+@runtime_checkable
+class PoolsCohorts(Protocol):
+    """A design whose cohorts share a fit (and so are not independent) pools them itself.
+
+    ``pool`` returns the pooled result of the measured ``cohorts`` — the same point estimate as
+    :func:`~sop_eval.effects.pooling.pool_cohorts` (the ``n_treated``-weighted mean of their effects), with
+    a standard error that accounts for what the cohorts share. Designs without it are pooled by
+    ``pool_cohorts``, which treats cohorts as independent.
+    """
+
+    def pool(self, cohorts: Sequence[CohortResult], prepared: Prepared, *, label: str) -> EffectEstimate:
+        """The pooled result of ``cohorts`` (all measured)."""
         ...
 
 

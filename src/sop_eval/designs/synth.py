@@ -27,6 +27,7 @@ Conventions:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -313,20 +314,43 @@ class SynthDesign:
                                f"last_period {last}; name periods the data hold.")
         pop = st.population[periods]
         weights = pop / float(pop.to_numpy().sum())
+        effect = self._effect(st, weights, int(round(float(pop.to_numpy().sum()))), prepared.outcome, cohort.name,
+                              info)
+        return CohortResult(cohort.name, "measured", None, effect.n_treated, st.donors, effect=effect,
+                            design=self.name, details=info)
+
+    def pool(self, cohorts: Sequence[CohortResult], prepared: Prepared, *, label: str) -> EffectEstimate:
+        """All ``cohorts`` together: the ``n_treated``-weighted mean of their effects (as
+        :func:`~sop_eval.effects.pooling.pool_cohorts`), its standard error from the spread of that same
+        combination over the placebo fits — the cohorts share one fit, so they are not independent."""
+        st: _State = prepared.state
+        total = float(sum(c.n_treated for c in cohorts))
+        weights = st.population * 0.0
+        for c in cohorts:
+            first, last = c.details["first_period"], c.details["last_period"]
+            periods = [t for t in st.population.columns if first <= int(t) <= last]
+            pop = st.population[periods]
+            weights[periods] += (c.n_treated / total) * pop / float(pop.to_numpy().sum())
+        info: dict[str, Any] = {"cohorts": [c.name for c in cohorts], "areas": len(st.population),
+                                "rate_per": st.rate_per,
+                                "per": f"person and period (the rate per {st.rate_per:,} divided by {st.rate_per:,})"}
+        return self._effect(st, weights, int(round(total)), prepared.outcome, label, info)
+
+    def _effect(self, st: _State, weights: pd.DataFrame, n: int, outcome: str, label: str,
+                info: dict[str, Any]) -> EffectEstimate:
+        """The ``weights``-weighted effect over treated area-periods, as an estimate per person and period."""
+        assert st.fit is not None
         est, se = _weighted(st.fit, weights)
-        treated_rate = float((st.outcome_rate[periods] * weights).to_numpy().sum())
-        n = int(round(float(pop.to_numpy().sum())))
+        treated_rate = float((st.outcome_rate[weights.columns] * weights).to_numpy().sum())
         lo, hi = _normal_interval(est, se, st.level)
         info.update(estimate_per_rate=est, se_per_rate=se, ci_low_per_rate=lo, ci_high_per_rate=hi,
                     treated_rate=treated_rate, population_periods=n)
         r = float(st.rate_per)
-        effect = EffectEstimate(
+        return EffectEstimate(
             estimate=est / r, se=se / r, treated_mean=treated_rate / r, comparison_mean=(treated_rate - est) / r,
-            n_treated=n, n_comparison=st.donors, outcome=prepared.outcome, kind="continuous", design=self.name,
-            method=f"{self.title}, placebo SE", label=cohort.name, level=st.level, details=info,
+            n_treated=n, n_comparison=st.donors, outcome=outcome, kind="continuous", design=self.name,
+            method=f"{self.title}, placebo SE", label=label, level=st.level, details=info,
         )
-        return CohortResult(cohort.name, "measured", None, n, st.donors, effect=effect, design=self.name,
-                            details=info)
 
     def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:
         """The areas and their fit (donor weights, pre-period RMSPE, the gap plot) and the placebo inference."""

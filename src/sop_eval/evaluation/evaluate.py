@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from sop_eval.contract import Contract, load_contract
 from sop_eval.data import COHORT_COLUMN, read_table
 from sop_eval.designs import DESIGNS, CohortResult, Design
+from sop_eval.designs.base import PoolsCohorts, Prepared
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, SopEvalWarning
@@ -116,7 +117,7 @@ def evaluate(
         bar = tqdm(contract.cohorts, desc="cohorts", unit="cohort", disable=_quiet(progress), leave=False)
         results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
         measured = [c.effect for c in results if c.effect is not None]
-        pooled = _pooled_result(contract, prepared.outcome, results)
+        pooled = _pooled_result(contract, design, prepared, results)
         schedule = calculate(contract, estimates=measured or None, as_of=as_of)  # nothing measured yet: no lines
     found = _reissue(caught)
     return Evaluation(
@@ -161,16 +162,20 @@ def _reissue(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _pooled_result(contract: Contract, outcome: str, results: Sequence[CohortResult]) -> EffectEstimate | None:
+def _pooled_result(contract: Contract, design: Design, prepared: Prepared,
+                   results: Sequence[CohortResult]) -> EffectEstimate | None:
     """The pooled result the contract's pooled gate is tested on (all its cohorts together), once every cohort
-    it pools has been measured; None when the outcome has no pooled gate over two or more cohorts."""
-    terms = next((o for o in contract.outcomes if o.name == outcome), None)
+    it pools has been measured; None when the outcome has no pooled gate over two or more cohorts. A design
+    whose cohorts share one fit pools them itself (:class:`~sop_eval.designs.base.PoolsCohorts`)."""
+    terms = next((o for o in contract.outcomes if o.name == prepared.outcome), None)
     if terms is None or terms.pooled is None or len(terms.pooled.cohorts) < 2:
         return None
-    members = [c.effect for c in results if c.effect is not None and c.name in terms.pooled.cohorts]
+    members = [c for c in results if c.effect is not None and c.name in terms.pooled.cohorts]
     if len(members) != len(terms.pooled.cohorts):
         return None
-    return pool_cohorts(members, label="pooled")
+    if isinstance(design, PoolsCohorts):
+        return design.pool(members, prepared, label="pooled")
+    return pool_cohorts([c.effect for c in members if c.effect is not None], label="pooled")
 
 
 def _quiet(progress: bool | None) -> bool | None:
