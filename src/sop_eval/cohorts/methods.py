@@ -205,11 +205,14 @@ def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequ
             ratios_all = np.full(len(f_all), ratio, dtype=np.int64)
         rank = np.empty(n, dtype=np.int64)
         rank[f_all] = np.arange(len(f_all))
+        # the focal units pick in one order over all strata, as on the fast path (random order included)
+        turn = np.empty(len(f_all), dtype=np.int64)
+        turn[sequence_of(score[focal]) if score is not None else np.arange(len(f_all))] = np.arange(len(f_all))
         out_t, out_c, out_s = [], [], []
         for f, o in groups:
             if len(f) == 0 or len(o) == 0:
                 continue
-            seq = sequence_of(score[f]) if score is not None else np.arange(len(f))
+            seq = np.argsort(turn[rank[f]], kind="stable")
             chosen, _ = greedy_match(f, o, seq, ratios_all[rank[f]], replace, score, Z, cal_list, anti)
             for i, picks in enumerate(chosen):
                 out_t.extend([f[i]] * len(picks))
