@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,6 +227,15 @@ class MatchedCohort:
         )
 
 
+def _in_sds(caliper: Any, std_caliper: Any, scales: dict[str, bool]) -> Any:
+    """The caliper widths given in SDs (None when none is)."""
+    if not isinstance(std_caliper, Mapping):
+        return caliper if std_caliper else None
+    if isinstance(caliper, Mapping):
+        return {k: v for k, v in caliper.items() if scales[k]} or None
+    return caliper if scales.get("distance") else None
+
+
 def _check_options(method, ratio, caliper, order, discard, estimand, replace, ties) -> int:
     if method not in _METHODS:
         raise SopEvalError(f"method={method!r} is not one of {examples(_METHODS)}.")
@@ -349,7 +358,7 @@ def match(
     ratio: int = 1,
     replace: bool = False,
     caliper: float | None = None,
-    std_caliper: bool = True,
+    std_caliper: bool | Mapping[str, bool] = True,
     exact: Sequence[str] | str | None = None,
     order: str | None = None,
     discard: str = "none",
@@ -385,7 +394,10 @@ def match(
     - ``caliper``: the largest allowed distance between a treated unit and its control, in standard
       deviations of the distance (sample SD over all non-discarded units) when ``std_caliper``,
       otherwise in distance units. A treated unit whose nearest available control is farther is left
-      unmatched.
+      unmatched. A mapping ``{"distance": 0.2, "age": 5}`` adds calipers on covariates (their SDs or raw units).
+    - ``std_caliper``: one flag for every caliper, or a mapping from caliper names to flags (MatchIt's
+      ``std.caliper``, one per caliper), e.g. ``{"distance": True, "age": False}``; a caliper it leaves out is
+      in SDs. Names without a caliper are refused.
     - ``exact``: columns that must be equal within every matched set.
     - ``order``: the order in which treated units pick: ``"largest"`` distance first (ties in data
       order), ``"smallest"``, ``"random"`` (numpy generator seeded by ``seed``; None:
@@ -442,6 +454,7 @@ def match(
     n = len(frame)
     cal_units = None
     got = None
+    scales = methods.caliper_scales(caliper, std_caliper)
     if not classic:
         got = methods.assign(
             method, frame, treat, covariates, score=None if np.isnan(dist).all() else dist, discarded=discarded,
@@ -457,7 +470,7 @@ def match(
         reasons = [DISCARD if d else None for d in discarded[treat]]
     else:
         cal_units = None if caliper is None else float(caliper) * (
-            float(np.std(dist[~discarded], ddof=1)) if std_caliper else 1.0
+            float(np.std(dist[~discarded], ddof=1)) if scales["distance"] else 1.0
         )
         sequence = _treated_sequence(dist[treat], "data" if replace else order, seed)
         t_pos, c_pos, slots, reasons = nearest_pairs(
@@ -501,8 +514,8 @@ def match(
         )
     settings = {
         "distance": distance if isinstance(distance, str) else type(distance).__name__,
-        "caliper_sd": caliper if std_caliper else None,
-        "std_caliper": bool(std_caliper),
+        "caliper_sd": _in_sds(caliper, std_caliper, scales),
+        "std_caliper": dict(scales) if isinstance(std_caliper, Mapping) else bool(std_caliper),
         "exact": exact_cols,
         "order": "data" if replace else order,
         "discard": discard,

@@ -89,11 +89,36 @@ def settings(got: Assignment, mahvars: Any, antiexact: Any, min_controls: Any, m
     return out
 
 
-def calipers(caliper: float | Mapping[str, float] | None, std_caliper: bool, frame: pd.DataFrame,
+def caliper_scales(caliper: float | Mapping[str, float] | None,
+                   std_caliper: bool | Mapping[str, bool]) -> dict[str, bool]:
+    """Per caliper name, whether its width is in standard deviations (MatchIt's ``std.caliper``, one per caliper).
+
+    ``std_caliper`` is one flag for every caliper or a mapping from caliper names (``"distance"`` for the
+    propensity caliper, else a covariate) to flags; a caliper the mapping leaves out is in SDs (MatchIt's default).
+    """
+    names = [] if caliper is None else list(caliper) if isinstance(caliper, Mapping) else ["distance"]
+    if isinstance(std_caliper, (bool, np.bool_)):
+        return {name: bool(std_caliper) for name in names}
+    if not isinstance(std_caliper, Mapping):
+        raise SopEvalError(f"std_caliper={std_caliper!r} must be True, False or a mapping of caliper names to "
+                           "True/False, e.g. {'distance': True, 'age': False}.")
+    unknown = [str(k) for k in std_caliper if k not in names]
+    if unknown:
+        raise SopEvalError(f"std_caliper names {examples(unknown)}, which {'has' if len(unknown) == 1 else 'have'} no "
+                           f"caliper; the calipers are {examples(names) if names else 'none'}. Give std_caliper only "
+                           "for calipers set in caliper=.")
+    for name, flag in std_caliper.items():
+        if not isinstance(flag, (bool, np.bool_)):
+            raise SopEvalError(f"std_caliper[{name!r}]={flag!r} must be True (width in SDs) or False (raw units).")
+    return {name: bool(std_caliper.get(name, True)) for name in names}
+
+
+def calipers(caliper: float | Mapping[str, float] | None, std_caliper: bool | Mapping[str, bool], frame: pd.DataFrame,
              score: np.ndarray | None, discarded: np.ndarray) -> tuple[float | None, list[tuple[np.ndarray, float]]]:
     """MatchIt's ``process.caliper``: (distance caliper in score units, [(covariate values, width)])."""
     if caliper is None:
         return None, []
+    scales = caliper_scales(caliper, std_caliper)
     items = dict(caliper) if isinstance(caliper, Mapping) else {"distance": caliper}
     dist_cal, cov_cals = None, []
     for name, width in items.items():
@@ -114,7 +139,7 @@ def calipers(caliper: float | Mapping[str, float] | None, std_caliper: bool, fra
                 raise SopEvalError(f"caliper on {name!r}: calipers need a numeric covariate with more than two "
                                    "values; match exactly on it with exact=[...] instead.")
             values = col.to_numpy(dtype=float)
-        scaled = float(width) * (float(np.std(values[~discarded], ddof=1)) if std_caliper else 1.0)
+        scaled = float(width) * (float(np.std(values[~discarded], ddof=1)) if scales[name] else 1.0)
         if name == "distance":
             dist_cal = scaled
         else:
@@ -142,7 +167,7 @@ def _groups(focal: np.ndarray, strata: np.ndarray | None, discarded: np.ndarray)
 
 def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequence[str], *,
            score: np.ndarray | None, discarded: np.ndarray, strata: np.ndarray | None, estimand: str, ratio: int,
-           replace: bool, caliper: Any, std_caliper: bool, sequence_of: Callable[[np.ndarray], np.ndarray],
+           replace: bool, caliper: Any, std_caliper: bool | Mapping[str, bool], sequence_of: Callable[[np.ndarray], np.ndarray],
            distance: Any, mahvars: Sequence[str] | None, antiexact: Sequence[str] | str | None,
            min_controls: float | None, max_controls: float | None, subclass: Any, min_n: int, cutpoints: Any,
            grouping: Any, k2k: bool, nearest_pairs: Callable[..., Any]) -> Assignment:
