@@ -211,6 +211,8 @@ def match_options(m: Any) -> dict[str, Any]:
         out["replace"] = m.replace
     if m.method in ("nearest", "optimal", "full"):
         out["caliper"] = num(m.caliper)
+        if m.std_caliper is not True:
+            out["std_caliper"] = dict(m.std_caliper) if isinstance(m.std_caliper, dict) else bool(m.std_caliper)
         if m.mahvars:
             out["mahvars"] = list(m.mahvars)
         if m.antiexact:
