@@ -43,8 +43,9 @@ class MatchedCohort:
     treated 1; controls sum of 1/set size, rescaled to the number of matched controls; 0 unmatched).
     ``propensity``: P(treated | covariates). ``distance``: what was matched on. ``subclass``: matched
     set of each unit (NaN when unmatched; with replacement a control may be in several sets, and
-    ``pairs`` is the authority). ``unmatched``: treated units left out, with ``reason`` (caliper,
-    discard, no exact match, no controls left). ``discarded``: units outside common support.
+    ``pairs`` is the authority). ``unmatched``: units of the focal group (:attr:`focal`: the controls for
+    the ATC, else the treated) left out, with ``reason`` (caliper, discard, no exact match, no controls left)
+    and ``propensity``. ``discarded``: units outside common support.
     ``caliper``: the caliper in distance units (None when there is none).
     """
 
@@ -70,6 +71,16 @@ class MatchedCohort:
     def treated(self) -> pd.Series:
         """Boolean treatment indicator on ``data.index``."""
         return self.data[self.treatment].astype(bool)
+
+    @property
+    def focal(self) -> pd.Series:
+        """Boolean indicator of the focal group on ``data.index``: the controls for the ATC, else the treated."""
+        return ~self.treated if self.estimand == "ATC" else self.treated
+
+    @property
+    def focal_group(self) -> str:
+        """``"control"`` for the ATC, else ``"treated"``: the group :attr:`unmatched` speaks of."""
+        return "control" if self.estimand == "ATC" else "treated"
 
     @property
     def n_matched_treated(self) -> int:
@@ -120,7 +131,7 @@ class MatchedCohort:
         return pd.concat(frames, ignore_index=True)[["value", "group", "sample", "cdf"]]
 
     def dropped_profile(self, risk: str | pd.Series | None = None) -> pd.DataFrame:
-        """Unmatched treated units against matched ones: counts and means of each term and of ``risk``.
+        """Unmatched focal units (treated; controls for the ATC) against matched ones: counts and means.
 
         See :func:`sop_eval.cohorts.dropped.dropped_profile`.
         """
@@ -198,6 +209,7 @@ class MatchedCohort:
             "n_pairs": int(len(self.pairs)),
             "sample_sizes": self.summary().to_dict(orient="records"),
             "unmatched_reasons": {str(k): int(v) for k, v in reasons.items()},
+            "unmatched_group": self.focal_group,
             "coefficients": {str(k): float(v) for k, v in self.coefficients.items()},
             "balance": self.balance().to_dict(),
         }
@@ -410,7 +422,8 @@ def match(
       ATC, ATE (1/e, 1/(1-e)) or ATO (overlap: 1-e, e), trimmed at the ``trim`` quantile by ``trim_rule``
       (:mod:`sop_eval.cohorts.weighting`). ``method="ebal"``: entropy balancing, exact balance on the means
       (``moments=2``: and variances) of the covariate terms (:mod:`sop_eval.cohorts.ebal`).
-    - ``warn_dropped``: warn (``SopEvalWarning``) when more than this share of treated units is unmatched.
+    - ``warn_dropped``: warn (``SopEvalWarning``) when more than this share of the focal units (treated; controls
+      for the ATC) is unmatched.
 
     Ties follow MatchIt (>= 4.5.4): all units are sorted by distance with a stable sort, so equal
     distances keep the row order of ``data`` (the tiebreak input, as in MatchIt). From each treated
@@ -433,6 +446,7 @@ def match(
     design.check_frame(data, treatment, [*covariates, *exact_cols, *(mahvars or [])])
     frame = data.copy(deep=False)  # copy-on-write: neither frame can change the other
     treat = design.treatment_indicator(frame, treatment)
+    focal = ~treat if estimand == "ATC" else treat
     classic = method in WEIGHTING_METHODS or (method == "nearest" and estimand == "ATT" and not (
         mahvars or antiexact or max_controls is not None or isinstance(caliper, dict) or distance in MAHALANOBIS))
     X = None
@@ -464,10 +478,10 @@ def match(
             subclass=subclass, min_n=min_n, cutpoints=cutpoints, grouping=grouping, k2k=k2k,
             nearest_pairs=nearest_pairs)
         t_pos, c_pos, slots, w, cal_units = got.t_pos, got.c_pos, got.slots, got.weights, got.caliper
-        reasons = methods.reasons(got, treat, discarded, strata)
+        reasons = methods.reasons(got, focal, discarded, strata)
     elif method in WEIGHTING_METHODS:
         t_pos, c_pos, slots = (np.empty(0, dtype=np.int64),) * 3
-        reasons = [DISCARD if d else None for d in discarded[treat]]
+        reasons = [DISCARD if d else None for d in discarded[focal]]
     else:
         cal_units = None if caliper is None else float(caliper) * (
             float(np.std(dist[~discarded], ddof=1)) if scales["distance"] else 1.0
@@ -485,12 +499,12 @@ def match(
                 f"{examples(sorted({r for r in reasons if r}))}). Widen the caliper or relax exact matching."
             )
         w = matching_weights(n, t_pos, c_pos)
-    t_labels = index[np.flatnonzero(treat)]
-    reason_series = pd.Series(reasons, index=t_labels, dtype=object)
+    f_labels = index[np.flatnonzero(focal)]
+    reason_series = pd.Series(reasons, index=f_labels, dtype=object)
     left_out = reason_series.notna().to_numpy()
     unmatched = pd.DataFrame(
-        {"reason": reason_series[left_out].astype(str), "propensity": fit.score[treat][left_out]},
-        index=t_labels[left_out],
+        {"reason": reason_series[left_out].astype(str), "propensity": fit.score[focal][left_out]},
+        index=f_labels[left_out],
     )
     subclass_of_t = {p: k for k, p in enumerate(dict.fromkeys(np.sort(t_pos).tolist()), start=1)}
     sets = got.pair_sets if got is not None else np.array([subclass_of_t[p] for p in t_pos.tolist()], dtype=np.int64)
@@ -502,11 +516,12 @@ def match(
     sub[c_pos] = sets
     if got is not None:
         sub = got.subclass
-    share = len(unmatched) / max(int(treat.sum()), 1)
+    share = len(unmatched) / max(int(focal.sum()), 1)
     if share > warn_dropped:
         counts = unmatched["reason"].value_counts()
+        group = "control units (the focal group of the ATC)" if estimand == "ATC" else "treated units"
         warnings.warn(
-            f"{len(unmatched)} of {int(treat.sum())} treated units ({share:.1%}) were left unmatched "
+            f"{len(unmatched)} of {int(focal.sum())} {group} ({share:.1%}) were left unmatched "
             f"({', '.join(f'{k}: {v}' for k, v in counts.items())}); they may differ from those kept — "
             "see MatchedCohort.dropped_profile() and compare_risk().",
             SopEvalWarning,
