@@ -167,7 +167,8 @@ def _groups(focal: np.ndarray, strata: np.ndarray | None, discarded: np.ndarray)
 
 def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequence[str], *,
            score: np.ndarray | None, discarded: np.ndarray, strata: np.ndarray | None, estimand: str, ratio: int,
-           replace: bool, caliper: Any, std_caliper: bool | Mapping[str, bool], sequence_of: Callable[[np.ndarray], np.ndarray],
+           replace: bool, caliper: Any, std_caliper: bool | Mapping[str, bool],
+           sequence_of: Callable[[np.ndarray], np.ndarray],
            distance: Any, mahvars: Sequence[str] | None, antiexact: Sequence[str] | str | None,
            min_controls: float | None, max_controls: float | None, subclass: Any, min_n: int, cutpoints: Any,
            grouping: Any, k2k: bool, nearest_pairs: Callable[..., Any]) -> Assignment:
