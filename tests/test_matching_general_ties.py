@@ -32,12 +32,14 @@ def tied_worlds(draw):
     options = {
         "ratio": draw(st.integers(1, 3)),
         "replace": draw(st.booleans()),
+        "ties": draw(st.booleans()),
         "caliper": draw(st.sampled_from([None, 0.0, 0.125, 0.3])),
         "exact": draw(st.sampled_from([None, "site"])),
         "order": draw(st.sampled_from(["largest", "smallest", "random", "data"])),
         "estimand": draw(st.sampled_from(["ATT", "ATC"])),
         "seed": seed,
     }
+    options["ties"] = options["ties"] and options["replace"]
     return frame, options
 
 
@@ -96,3 +98,18 @@ def test_sorted_scan_order(position, expected):
     values = np.array([0.25, 0.5, 0.5, 0.5, 0.5, 0.75, 0.75])
     positions = np.array([0, 1, 2, 7, 8, 9, 10])
     assert positions[sorted_scan_order(values, positions, 0.5, position)].tolist() == expected
+
+
+def test_ties_keep_every_tied_control_on_the_general_path():
+    frame = pd.DataFrame({"t": [0, 0, 0, 1, 0, 0, 0], "score": [0.25, 0.5, 0.5, 0.5, 0.5, 0.75, 0.25],
+                          "x": np.arange(7.0)}, index=list("abcdefg"))
+    for extra in ({}, {"antiexact": "t"}, {"caliper": {"x": 100.0}}):
+        m = sop_eval.match(frame, "t", ["x"], distance="score", replace=True, ties=True, std_caliper=False, **extra)
+        assert m.pairs["control"].tolist() == ["c", "b", "e"]  # all three at distance 0
+        np.testing.assert_allclose(m.weights[["b", "c", "e"]], 1.0)
+
+
+def test_ties_refused_where_no_control_can_tie():
+    frame = pd.DataFrame({"t": [0, 1, 0, 0], "score": [0.2, 0.5, 0.5, 0.7], "x": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(sop_eval.SopEvalError, match="method='full' does not take it"):
+        sop_eval.match(frame, "t", ["x"], distance="score", method="full", replace=True, ties=True)

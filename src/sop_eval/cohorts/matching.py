@@ -476,7 +476,7 @@ def match(
             sequence_of=lambda d: _treated_sequence(d, "data" if replace else order, seed), distance=distance,
             mahvars=mahvars, antiexact=antiexact, min_controls=min_controls, max_controls=max_controls,
             subclass=subclass, min_n=min_n, cutpoints=cutpoints, grouping=grouping, k2k=k2k,
-            nearest_pairs=nearest_pairs)
+            nearest_pairs=nearest_pairs, ties=ties)
         t_pos, c_pos, slots, w, cal_units = got.t_pos, got.c_pos, got.slots, got.weights, got.caliper
         reasons = methods.reasons(got, focal, discarded, strata)
     elif method in WEIGHTING_METHODS:

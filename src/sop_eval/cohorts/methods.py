@@ -171,8 +171,11 @@ def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequ
            sequence_of: Callable[[np.ndarray], np.ndarray],
            distance: Any, mahvars: Sequence[str] | None, antiexact: Sequence[str] | str | None,
            min_controls: float | None, max_controls: float | None, subclass: Any, min_n: int, cutpoints: Any,
-           grouping: Any, k2k: bool, nearest_pairs: Callable[..., Any]) -> Assignment:
+           grouping: Any, k2k: bool, nearest_pairs: Callable[..., Any], ties: bool = False) -> Assignment:
     """Run ``method`` (see :func:`sop_eval.match`); ``sequence_of(focal scores)`` orders the focal units."""
+    if ties and method != "nearest":
+        raise SopEvalError(f"ties=True keeps tied controls in nearest neighbour matching; method={method!r} does not "
+                           "take it (drop ties=True).")
     if estimand not in ESTIMANDS[method]:
         raise SopEvalError(f"estimand={estimand!r} is not supported with method={method!r}; use "
                            f"{examples(ESTIMANDS[method])}.")
@@ -216,7 +219,7 @@ def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequ
     variable = max_controls is not None
     if Z is None and anti is None and not cov_cals and not variable:
         t_pos, c_pos, slots, _ = nearest_pairs(score, focal, discarded, strata, sequence_of(score[focal]), ratio,
-                                               replace, np.inf if dist_cal is None else dist_cal, False)
+                                               replace, np.inf if dist_cal is None else dist_cal, ties)
     else:
         f_all = np.flatnonzero(focal)
         if variable:
@@ -239,7 +242,7 @@ def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequ
             if len(f) == 0 or len(o) == 0:
                 continue
             seq = np.argsort(turn[rank[f]], kind="stable")
-            chosen, _ = greedy_match(f, o, seq, ratios_all[rank[f]], replace, score, Z, cal_list, anti)
+            chosen, _ = greedy_match(f, o, seq, ratios_all[rank[f]], replace, score, Z, cal_list, anti, ties)
             for i, picks in enumerate(chosen):
                 out_t.extend([f[i]] * len(picks))
                 out_c.extend(picks)

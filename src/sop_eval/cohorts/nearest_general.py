@@ -13,7 +13,8 @@ the nearest. On the propensity distance, ties are broken as MatchIt's sorted sca
 breaks them, the rule of :mod:`sop_eval.cohorts.nearest` (:func:`sorted_scan_order`), so wherever the
 fast path can run the same match both give the same pairs; on a Mahalanobis distance the first in data
 order among equal distances is taken. With replacement each focal unit takes its ``ratio`` nearest
-eligible partners at once (all of them when there are no more), in the same order. Cost: one
+eligible partners at once (all of them when there are no more), in the same order, and with ``ties``
+every further one at exactly the last chosen distance. Cost: one
 distance row per focal unit and round, O(focal × others × terms) time and O(others) memory.
 
 Variable ratio (Ming and Rosenbaum 2000, as MatchIt): with m = round(ratio × focal units), the
@@ -73,11 +74,14 @@ def greedy_match(
     Z: np.ndarray | None,
     calipers: Sequence[tuple[np.ndarray, float]],
     antiexact: np.ndarray | None,
+    ties: bool = False,
 ) -> tuple[list[list[int]], list[str | None]]:
     """Match focal positions (picking in ``sequence``, indices into ``focal``) to positions in ``others``.
 
     ``ratios[i]``: partners wanted by focal unit i. Distances on ``Z`` rows when given, else on
-    ``score``. Returns per focal unit the chosen positions (into the data) and the reason it has none.
+    ``score``. With ``ties`` (and ``replace``) every further partner at exactly the last chosen distance is kept
+    too, as :func:`sop_eval.cohorts.nearest.match_stratum`. Returns per focal unit the chosen positions (into
+    the data) and the reason it has none.
     """
     n_f = len(focal)
     chosen: list[list[int]] = [[] for _ in range(n_f)]
@@ -106,12 +110,17 @@ def greedy_match(
                     reason[i] = CALIPER
                 continue
             if Z is not None:
-                ranked = np.argsort(np.sqrt(((Z[pos] - Z[p]) ** 2).sum(axis=1)), kind="stable")
+                d = np.sqrt(((Z[pos] - Z[p]) ** 2).sum(axis=1))
+                ranked = np.argsort(d, kind="stable")
             else:
                 assert score is not None
+                d = np.abs(score[pos] - score[p])
                 ranked = sorted_scan_order(score[pos], pos, float(score[p]), int(p))
             if replace:
-                chosen[i] = [int(x) for x in pos[ranked[: int(ratios[i])]]]
+                k = int(ratios[i])
+                if ties and len(ranked) > k:
+                    k += int(np.count_nonzero(d[ranked[k:]] == d[ranked[k - 1]]))
+                chosen[i] = [int(x) for x in pos[ranked[:k]]]
                 continue
             j = int(ranked[0])
             chosen[i].append(int(pos[j]))
