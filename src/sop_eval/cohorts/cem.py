@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sop_eval.cohorts import distances
+from sop_eval.cohorts import distances, wording
 from sop_eval.cohorts.exact import row_keys
 from sop_eval.cohorts.strata import NO_STRATUM, Assignment, common_strata, stratum_reasons, subclass_weights
 from sop_eval.errors import SopEvalError, examples
@@ -190,3 +190,13 @@ def cem(data: pd.DataFrame, covariates: Sequence[str], treat: np.ndarray, estima
     w = subclass_weights(sub, treat, estimand)
     return Assignment(weights=w, subclass=sub, reasons=stratum_reasons(sub, treat, w, NO_STRATUM),
                       info={"cutpoints": used, "k2k": bool(k2k), "n_strata": int(np.nanmax(sub))})
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """The methods sentence for coarsened exact matching with these :func:`sop_eval.match` options."""
+    given = sorted(options.get("cutpoints") or {})
+    cuts = ("numeric covariates cut into Sturges' rule bins" if not given else
+            f"{', '.join(given)} cut as given, other numeric covariates into Sturges' rule bins")
+    return (f"coarsened exact matching on the covariates{wording.within(options)} (estimand "
+            f"{wording.estimand(options)}; {cuts}{', one-to-one within strata' if options.get('k2k') else ''}); "
+            "weights as MatchIt's for strata")

@@ -42,13 +42,14 @@ def _weighted_mean(x: np.ndarray, w: np.ndarray) -> float:
 
 
 def dropped_profile(cohort: MatchedCohort, risk: str | pd.Series | None = None) -> pd.DataFrame:
-    """Matched against unmatched treated units: count, then the mean of every term, the propensity and ``risk``.
+    """Matched against unmatched focal units (treated; controls for the ATC): count, then the mean of every
+    term, the propensity and ``risk``.
 
     Columns ``matched``, ``unmatched``, ``difference`` (unmatched - matched) and ``smd`` (difference in
-    SDs of all treated units). Rows: ``n`` (count), ``propensity``, each covariate term, and the risk
-    score when given. No person-level rows are shown.
+    SDs of all focal units). Rows: ``n`` (count), ``propensity``, each covariate term, and the risk
+    score when given; ``attrs["group"]`` names the group. No person-level rows are shown.
     """
-    t = cohort.treated.to_numpy()
+    t = cohort.focal.to_numpy()
     kept = cohort.weights.to_numpy()[t] > 0
     X = cohort.design_matrix()[t]
     terms = {"propensity": cohort.propensity.to_numpy()[t]}
@@ -67,6 +68,7 @@ def dropped_profile(cohort: MatchedCohort, risk: str | pd.Series | None = None) 
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "term"
     out.attrs["share_dropped"] = float((~kept).mean())
+    out.attrs["group"] = cohort.focal_group
     return out
 
 

@@ -17,13 +17,16 @@ terms still off balance (typically a target outside the range of the reweighted 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
+from sop_eval.cohorts import weighting, wording
 from sop_eval.errors import SopEvalError, examples
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
@@ -125,3 +128,11 @@ def entropy_balance(X: pd.DataFrame, treat: np.ndarray, estimand: str = "ATT", *
         worst = max(worst, gap)
         w[reweighted] = p * reweighted.sum()
     return EbalFit(w, names, worst, float(tol), iterations, int(moments))
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """The methods sentence for entropy balancing with these :func:`sop_eval.match` options."""
+    moments = "means and variances" if options.get("moments") == 2 else "means"
+    return (f"entropy balancing{wording.within(options)} (estimand {wording.estimand(options)}), exact balance of the "
+            f"covariate {moments}, no propensity score and no trimming (trimming would undo the balance); "
+            f"{weighting.ESS}")

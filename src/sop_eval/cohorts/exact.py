@@ -8,11 +8,13 @@ other combinations are unmatched. Weights are MatchIt's stratum weights
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sop_eval.cohorts import wording
 from sop_eval.cohorts.strata import NO_STRATUM, Assignment, common_strata, stratum_reasons, subclass_weights
 from sop_eval.errors import SopEvalError
 
@@ -40,3 +42,9 @@ def exact_match(data: pd.DataFrame, covariates: Sequence[str], treat: np.ndarray
     w = subclass_weights(sub, treat, estimand)
     return Assignment(weights=w, subclass=sub, reasons=stratum_reasons(sub, treat, w, NO_STRATUM),
                       info={"n_strata": int(np.nanmax(sub))})
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """The methods sentence for exact matching with these :func:`sop_eval.match` options."""
+    return (f"exact matching on the covariates{wording.within(options)} (estimand {wording.estimand(options)}); "
+            "weights as MatchIt's for strata")

@@ -26,10 +26,12 @@ are refused (split with exact=, or use a caliper, which removes arcs).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from sop_eval.cohorts import wording
 from sop_eval.cohorts.strata import NOT_MATCHED, Assignment, subclass_weights
 from sop_eval.errors import SopEvalError
 
@@ -148,3 +150,15 @@ def full_match(groups: Sequence[tuple[np.ndarray, np.ndarray]], cost: Callable[[
                       slots=np.ones(len(t_pos), np.int64), pair_sets=sub[t_pos].astype(np.int64),
                       info={"default_reason": NOT_MATCHED,
                       "min_controls": lo, "max_controls": hi if math.isfinite(hi) else None})
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """The methods sentence for optimal full matching with these :func:`sop_eval.match` options."""
+    lo, hi = options.get("min_controls"), options.get("max_controls")
+    bounds = ([f"at least {wording.number(lo)}"] if lo is not None else []) + (
+        [f"at most {wording.number(hi)}"] if hi is not None else [])
+    sizes = f", {' and '.join(bounds)} comparison people per treated person" if bounds else ""
+    return (f"optimal full matching on {wording.matched_on(options)} (minimum-cost flow, estimand "
+            f"{wording.estimand(options)}), every matched set one treated person with one or more comparison people "
+            f"or the reverse{sizes}{wording.calipers(options)}{wording.exact(options)}; comparison weights as "
+            "MatchIt's: treated over comparison people in the set, rescaled to the number matched")

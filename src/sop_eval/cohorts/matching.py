@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +43,9 @@ class MatchedCohort:
     treated 1; controls sum of 1/set size, rescaled to the number of matched controls; 0 unmatched).
     ``propensity``: P(treated | covariates). ``distance``: what was matched on. ``subclass``: matched
     set of each unit (NaN when unmatched; with replacement a control may be in several sets, and
-    ``pairs`` is the authority). ``unmatched``: treated units left out, with ``reason`` (caliper,
-    discard, no exact match, no controls left). ``discarded``: units outside common support.
+    ``pairs`` is the authority). ``unmatched``: units of the focal group (:attr:`focal`: the controls for
+    the ATC, else the treated) left out, with ``reason`` (caliper, discard, no exact match, no controls left)
+    and ``propensity``. ``discarded``: units outside common support.
     ``caliper``: the caliper in distance units (None when there is none).
     """
 
@@ -70,6 +71,16 @@ class MatchedCohort:
     def treated(self) -> pd.Series:
         """Boolean treatment indicator on ``data.index``."""
         return self.data[self.treatment].astype(bool)
+
+    @property
+    def focal(self) -> pd.Series:
+        """Boolean indicator of the focal group on ``data.index``: the controls for the ATC, else the treated."""
+        return ~self.treated if self.estimand == "ATC" else self.treated
+
+    @property
+    def focal_group(self) -> str:
+        """``"control"`` for the ATC, else ``"treated"``: the group :attr:`unmatched` speaks of."""
+        return "control" if self.estimand == "ATC" else "treated"
 
     @property
     def n_matched_treated(self) -> int:
@@ -120,7 +131,7 @@ class MatchedCohort:
         return pd.concat(frames, ignore_index=True)[["value", "group", "sample", "cdf"]]
 
     def dropped_profile(self, risk: str | pd.Series | None = None) -> pd.DataFrame:
-        """Unmatched treated units against matched ones: counts and means of each term and of ``risk``.
+        """Unmatched focal units (treated; controls for the ATC) against matched ones: counts and means.
 
         See :func:`sop_eval.cohorts.dropped.dropped_profile`.
         """
@@ -198,6 +209,7 @@ class MatchedCohort:
             "n_pairs": int(len(self.pairs)),
             "sample_sizes": self.summary().to_dict(orient="records"),
             "unmatched_reasons": {str(k): int(v) for k, v in reasons.items()},
+            "unmatched_group": self.focal_group,
             "coefficients": {str(k): float(v) for k, v in self.coefficients.items()},
             "balance": self.balance().to_dict(),
         }
@@ -225,6 +237,15 @@ class MatchedCohort:
             f"({self.n_matched_controls} matched)\n"
             f"  covariates: {covariates}>"
         )
+
+
+def _in_sds(caliper: Any, std_caliper: Any, scales: dict[str, bool]) -> Any:
+    """The caliper widths given in SDs (None when none is)."""
+    if not isinstance(std_caliper, Mapping):
+        return caliper if std_caliper else None
+    if isinstance(caliper, Mapping):
+        return {k: v for k, v in caliper.items() if scales[k]} or None
+    return caliper if scales.get("distance") else None
 
 
 def _check_options(method, ratio, caliper, order, discard, estimand, replace, ties) -> int:
@@ -349,7 +370,7 @@ def match(
     ratio: int = 1,
     replace: bool = False,
     caliper: float | None = None,
-    std_caliper: bool = True,
+    std_caliper: bool | Mapping[str, bool] = True,
     exact: Sequence[str] | str | None = None,
     order: str | None = None,
     discard: str = "none",
@@ -385,7 +406,10 @@ def match(
     - ``caliper``: the largest allowed distance between a treated unit and its control, in standard
       deviations of the distance (sample SD over all non-discarded units) when ``std_caliper``,
       otherwise in distance units. A treated unit whose nearest available control is farther is left
-      unmatched.
+      unmatched. A mapping ``{"distance": 0.2, "age": 5}`` adds calipers on covariates (their SDs or raw units).
+    - ``std_caliper``: one flag for every caliper, or a mapping from caliper names to flags (MatchIt's
+      ``std.caliper``, one per caliper), e.g. ``{"distance": True, "age": False}``; a caliper it leaves out is
+      in SDs. Names without a caliper are refused.
     - ``exact``: columns that must be equal within every matched set.
     - ``order``: the order in which treated units pick: ``"largest"`` distance first (ties in data
       order), ``"smallest"``, ``"random"`` (numpy generator seeded by ``seed``; None:
@@ -398,7 +422,8 @@ def match(
       ATC, ATE (1/e, 1/(1-e)) or ATO (overlap: 1-e, e), trimmed at the ``trim`` quantile by ``trim_rule``
       (:mod:`sop_eval.cohorts.weighting`). ``method="ebal"``: entropy balancing, exact balance on the means
       (``moments=2``: and variances) of the covariate terms (:mod:`sop_eval.cohorts.ebal`).
-    - ``warn_dropped``: warn (``SopEvalWarning``) when more than this share of treated units is unmatched.
+    - ``warn_dropped``: warn (``SopEvalWarning``) when more than this share of the focal units (treated; controls
+      for the ATC) is unmatched.
 
     Ties follow MatchIt (>= 4.5.4): all units are sorted by distance with a stable sort, so equal
     distances keep the row order of ``data`` (the tiebreak input, as in MatchIt). From each treated
@@ -421,6 +446,7 @@ def match(
     design.check_frame(data, treatment, [*covariates, *exact_cols, *(mahvars or [])])
     frame = data.copy(deep=False)  # copy-on-write: neither frame can change the other
     treat = design.treatment_indicator(frame, treatment)
+    focal = ~treat if estimand == "ATC" else treat
     classic = method in WEIGHTING_METHODS or (method == "nearest" and estimand == "ATT" and not (
         mahvars or antiexact or max_controls is not None or isinstance(caliper, dict) or distance in MAHALANOBIS))
     X = None
@@ -442,6 +468,7 @@ def match(
     n = len(frame)
     cal_units = None
     got = None
+    scales = methods.caliper_scales(caliper, std_caliper)
     if not classic:
         got = methods.assign(
             method, frame, treat, covariates, score=None if np.isnan(dist).all() else dist, discarded=discarded,
@@ -449,15 +476,15 @@ def match(
             sequence_of=lambda d: _treated_sequence(d, "data" if replace else order, seed), distance=distance,
             mahvars=mahvars, antiexact=antiexact, min_controls=min_controls, max_controls=max_controls,
             subclass=subclass, min_n=min_n, cutpoints=cutpoints, grouping=grouping, k2k=k2k,
-            nearest_pairs=nearest_pairs)
+            nearest_pairs=nearest_pairs, ties=ties)
         t_pos, c_pos, slots, w, cal_units = got.t_pos, got.c_pos, got.slots, got.weights, got.caliper
-        reasons = methods.reasons(got, treat, discarded, strata)
+        reasons = methods.reasons(got, focal, discarded, strata)
     elif method in WEIGHTING_METHODS:
         t_pos, c_pos, slots = (np.empty(0, dtype=np.int64),) * 3
-        reasons = [DISCARD if d else None for d in discarded[treat]]
+        reasons = [DISCARD if d else None for d in discarded[focal]]
     else:
         cal_units = None if caliper is None else float(caliper) * (
-            float(np.std(dist[~discarded], ddof=1)) if std_caliper else 1.0
+            float(np.std(dist[~discarded], ddof=1)) if scales["distance"] else 1.0
         )
         sequence = _treated_sequence(dist[treat], "data" if replace else order, seed)
         t_pos, c_pos, slots, reasons = nearest_pairs(
@@ -472,12 +499,12 @@ def match(
                 f"{examples(sorted({r for r in reasons if r}))}). Widen the caliper or relax exact matching."
             )
         w = matching_weights(n, t_pos, c_pos)
-    t_labels = index[np.flatnonzero(treat)]
-    reason_series = pd.Series(reasons, index=t_labels, dtype=object)
+    f_labels = index[np.flatnonzero(focal)]
+    reason_series = pd.Series(reasons, index=f_labels, dtype=object)
     left_out = reason_series.notna().to_numpy()
     unmatched = pd.DataFrame(
-        {"reason": reason_series[left_out].astype(str), "propensity": fit.score[treat][left_out]},
-        index=t_labels[left_out],
+        {"reason": reason_series[left_out].astype(str), "propensity": fit.score[focal][left_out]},
+        index=f_labels[left_out],
     )
     subclass_of_t = {p: k for k, p in enumerate(dict.fromkeys(np.sort(t_pos).tolist()), start=1)}
     sets = got.pair_sets if got is not None else np.array([subclass_of_t[p] for p in t_pos.tolist()], dtype=np.int64)
@@ -489,11 +516,12 @@ def match(
     sub[c_pos] = sets
     if got is not None:
         sub = got.subclass
-    share = len(unmatched) / max(int(treat.sum()), 1)
+    share = len(unmatched) / max(int(focal.sum()), 1)
     if share > warn_dropped:
         counts = unmatched["reason"].value_counts()
+        group = "control units (the focal group of the ATC)" if estimand == "ATC" else "treated units"
         warnings.warn(
-            f"{len(unmatched)} of {int(treat.sum())} treated units ({share:.1%}) were left unmatched "
+            f"{len(unmatched)} of {int(focal.sum())} {group} ({share:.1%}) were left unmatched "
             f"({', '.join(f'{k}: {v}' for k, v in counts.items())}); they may differ from those kept — "
             "see MatchedCohort.dropped_profile() and compare_risk().",
             SopEvalWarning,
@@ -501,8 +529,8 @@ def match(
         )
     settings = {
         "distance": distance if isinstance(distance, str) else type(distance).__name__,
-        "caliper_sd": caliper if std_caliper else None,
-        "std_caliper": bool(std_caliper),
+        "caliper_sd": _in_sds(caliper, std_caliper, scales),
+        "std_caliper": dict(scales) if isinstance(std_caliper, Mapping) else bool(std_caliper),
         "exact": exact_cols,
         "order": "data" if replace else order,
         "discard": discard,

@@ -89,11 +89,36 @@ def settings(got: Assignment, mahvars: Any, antiexact: Any, min_controls: Any, m
     return out
 
 
-def calipers(caliper: float | Mapping[str, float] | None, std_caliper: bool, frame: pd.DataFrame,
+def caliper_scales(caliper: float | Mapping[str, float] | None,
+                   std_caliper: bool | Mapping[str, bool]) -> dict[str, bool]:
+    """Per caliper name, whether its width is in standard deviations (MatchIt's ``std.caliper``, one per caliper).
+
+    ``std_caliper`` is one flag for every caliper or a mapping from caliper names (``"distance"`` for the
+    propensity caliper, else a covariate) to flags; a caliper the mapping leaves out is in SDs (MatchIt's default).
+    """
+    names = [] if caliper is None else list(caliper) if isinstance(caliper, Mapping) else ["distance"]
+    if isinstance(std_caliper, (bool, np.bool_)):
+        return {name: bool(std_caliper) for name in names}
+    if not isinstance(std_caliper, Mapping):
+        raise SopEvalError(f"std_caliper={std_caliper!r} must be True, False or a mapping of caliper names to "
+                           "True/False, e.g. {'distance': True, 'age': False}.")
+    unknown = [str(k) for k in std_caliper if k not in names]
+    if unknown:
+        raise SopEvalError(f"std_caliper names {examples(unknown)}, which {'has' if len(unknown) == 1 else 'have'} no "
+                           f"caliper; the calipers are {examples(names) if names else 'none'}. Give std_caliper only "
+                           "for calipers set in caliper=.")
+    for name, flag in std_caliper.items():
+        if not isinstance(flag, (bool, np.bool_)):
+            raise SopEvalError(f"std_caliper[{name!r}]={flag!r} must be True (width in SDs) or False (raw units).")
+    return {name: bool(std_caliper.get(name, True)) for name in names}
+
+
+def calipers(caliper: float | Mapping[str, float] | None, std_caliper: bool | Mapping[str, bool], frame: pd.DataFrame,
              score: np.ndarray | None, discarded: np.ndarray) -> tuple[float | None, list[tuple[np.ndarray, float]]]:
     """MatchIt's ``process.caliper``: (distance caliper in score units, [(covariate values, width)])."""
     if caliper is None:
         return None, []
+    scales = caliper_scales(caliper, std_caliper)
     items = dict(caliper) if isinstance(caliper, Mapping) else {"distance": caliper}
     dist_cal, cov_cals = None, []
     for name, width in items.items():
@@ -114,7 +139,7 @@ def calipers(caliper: float | Mapping[str, float] | None, std_caliper: bool, fra
                 raise SopEvalError(f"caliper on {name!r}: calipers need a numeric covariate with more than two "
                                    "values; match exactly on it with exact=[...] instead.")
             values = col.to_numpy(dtype=float)
-        scaled = float(width) * (float(np.std(values[~discarded], ddof=1)) if std_caliper else 1.0)
+        scaled = float(width) * (float(np.std(values[~discarded], ddof=1)) if scales[name] else 1.0)
         if name == "distance":
             dist_cal = scaled
         else:
@@ -142,11 +167,15 @@ def _groups(focal: np.ndarray, strata: np.ndarray | None, discarded: np.ndarray)
 
 def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequence[str], *,
            score: np.ndarray | None, discarded: np.ndarray, strata: np.ndarray | None, estimand: str, ratio: int,
-           replace: bool, caliper: Any, std_caliper: bool, sequence_of: Callable[[np.ndarray], np.ndarray],
+           replace: bool, caliper: Any, std_caliper: bool | Mapping[str, bool],
+           sequence_of: Callable[[np.ndarray], np.ndarray],
            distance: Any, mahvars: Sequence[str] | None, antiexact: Sequence[str] | str | None,
            min_controls: float | None, max_controls: float | None, subclass: Any, min_n: int, cutpoints: Any,
-           grouping: Any, k2k: bool, nearest_pairs: Callable[..., Any]) -> Assignment:
+           grouping: Any, k2k: bool, nearest_pairs: Callable[..., Any], ties: bool = False) -> Assignment:
     """Run ``method`` (see :func:`sop_eval.match`); ``sequence_of(focal scores)`` orders the focal units."""
+    if ties and method != "nearest":
+        raise SopEvalError(f"ties=True keeps tied controls in nearest neighbour matching; method={method!r} does not "
+                           "take it (drop ties=True).")
     if estimand not in ESTIMANDS[method]:
         raise SopEvalError(f"estimand={estimand!r} is not supported with method={method!r}; use "
                            f"{examples(ESTIMANDS[method])}.")
@@ -190,7 +219,7 @@ def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequ
     variable = max_controls is not None
     if Z is None and anti is None and not cov_cals and not variable:
         t_pos, c_pos, slots, _ = nearest_pairs(score, focal, discarded, strata, sequence_of(score[focal]), ratio,
-                                               replace, np.inf if dist_cal is None else dist_cal, False)
+                                               replace, np.inf if dist_cal is None else dist_cal, ties)
     else:
         f_all = np.flatnonzero(focal)
         if variable:
@@ -205,12 +234,15 @@ def assign(method: str, frame: pd.DataFrame, treat: np.ndarray, covariates: Sequ
             ratios_all = np.full(len(f_all), ratio, dtype=np.int64)
         rank = np.empty(n, dtype=np.int64)
         rank[f_all] = np.arange(len(f_all))
+        # the focal units pick in one order over all strata, as on the fast path (random order included)
+        turn = np.empty(len(f_all), dtype=np.int64)
+        turn[sequence_of(score[focal]) if score is not None else np.arange(len(f_all))] = np.arange(len(f_all))
         out_t, out_c, out_s = [], [], []
         for f, o in groups:
             if len(f) == 0 or len(o) == 0:
                 continue
-            seq = sequence_of(score[f]) if score is not None else np.arange(len(f))
-            chosen, _ = greedy_match(f, o, seq, ratios_all[rank[f]], replace, score, Z, cal_list, anti)
+            seq = np.argsort(turn[rank[f]], kind="stable")
+            chosen, _ = greedy_match(f, o, seq, ratios_all[rank[f]], replace, score, Z, cal_list, anti, ties)
             for i, picks in enumerate(chosen):
                 out_t.extend([f[i]] * len(picks))
                 out_c.extend(picks)

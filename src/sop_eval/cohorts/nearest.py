@@ -15,7 +15,12 @@ beyond the sort is O(n_treated * ratio).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+
+from sop_eval.cohorts import wording
 
 # reasons a treated unit has no (first) match
 NO_CONTROLS = "no controls left"
@@ -174,3 +179,20 @@ def _k_nearest(
     if not picks:
         return picks, CALIPER
     return picks, None
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """The methods sentence for greedy nearest-neighbour matching with these :func:`sop_eval.match` options."""
+    e = wording.estimand(options)
+    focal, partner = ("comparison", "treated unit(s)") if e == "ATC" else ("treated", "control(s)")
+    if options.get("max_controls") is not None:
+        low = wording.number(options.get("min_controls") or 1)
+        each = (f"between {low} and {wording.number(options['max_controls'])} {partner} each "
+                f"({wording.number(options.get('ratio', 1))} on average, variable ratio)")
+    else:
+        each = f"up to {wording.number(options.get('ratio', 1))} {partner} each"
+    tied = (", keeping every control tied at the last matched distance" if options.get("ties") else "")
+    order = options.get("order") or ("smallest" if e == "ATC" else "largest")
+    return (f"nearest neighbour on {wording.matched_on(options)} (estimand {e}), {each}, "
+            f"{'with' if options.get('replace') else 'without'} replacement{tied}{wording.calipers(options)}"
+            f"{wording.exact(options)}, {focal} units in order of {order} score first; {TIE_RULE}")

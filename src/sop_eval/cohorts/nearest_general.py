@@ -9,8 +9,12 @@ focal units (treated for the ATT, controls for the ATC) pick in ``order``, skipp
 ratio is below r and units left without a match. A unit's eligible partners are the unused units of
 the other group in its exact stratum that differ on every anti-exact column and lie within every
 caliper (the propensity caliper on the score, covariate calipers on the raw values); of these it takes
-the nearest, the first in data order among equal distances. With replacement each focal unit takes
-its ``ratio`` nearest eligible partners at once (all of them when there are no more). Cost: one
+the nearest. On the propensity distance, ties are broken as MatchIt's sorted scan (``nn_matchC_vec``)
+breaks them, the rule of :mod:`sop_eval.cohorts.nearest` (:func:`sorted_scan_order`), so wherever the
+fast path can run the same match both give the same pairs; on a Mahalanobis distance the first in data
+order among equal distances is taken. With replacement each focal unit takes its ``ratio`` nearest
+eligible partners at once (all of them when there are no more), in the same order, and with ``ties``
+every further one at exactly the last chosen distance. Cost: one
 distance row per focal unit and round, O(focal × others × terms) time and O(others) memory.
 
 Variable ratio (Ming and Rosenbaum 2000, as MatchIt): with m = round(ratio × focal units), the
@@ -48,6 +52,18 @@ def variable_ratios(score_f: np.ndarray, score_o: np.ndarray, ratio: float, min_
     return out
 
 
+def sorted_scan_order(values: np.ndarray, positions: np.ndarray, value: float, position: int) -> np.ndarray:
+    """Candidates (``values`` at data ``positions``) ordered as MatchIt's sorted scan reaches them from a unit.
+
+    All units are sorted by score, equal scores in data order; a candidate sorted before the unit is below
+    it. Nearest first; on equal distances the ones below come first, the nearest in the sort first (the
+    last in data order among equal scores below, the first above): the rule of :mod:`sop_eval.cohorts.nearest`.
+    """
+    below = (values < value) | ((values == value) & (positions < position))
+    d = np.where(below, value - values, values - value)
+    return np.lexsort((np.where(below, -positions, positions), ~below, d))
+
+
 def greedy_match(
     focal: np.ndarray,
     others: np.ndarray,
@@ -58,11 +74,14 @@ def greedy_match(
     Z: np.ndarray | None,
     calipers: Sequence[tuple[np.ndarray, float]],
     antiexact: np.ndarray | None,
+    ties: bool = False,
 ) -> tuple[list[list[int]], list[str | None]]:
     """Match focal positions (picking in ``sequence``, indices into ``focal``) to positions in ``others``.
 
     ``ratios[i]``: partners wanted by focal unit i. Distances on ``Z`` rows when given, else on
-    ``score``. Returns per focal unit the chosen positions (into the data) and the reason it has none.
+    ``score``. With ``ties`` (and ``replace``) every further partner at exactly the last chosen distance is kept
+    too, as :func:`sop_eval.cohorts.nearest.match_stratum`. Returns per focal unit the chosen positions (into
+    the data) and the reason it has none.
     """
     n_f = len(focal)
     chosen: list[list[int]] = [[] for _ in range(n_f)]
@@ -92,15 +111,18 @@ def greedy_match(
                 continue
             if Z is not None:
                 d = np.sqrt(((Z[pos] - Z[p]) ** 2).sum(axis=1))
+                ranked = np.argsort(d, kind="stable")
             else:
                 assert score is not None
                 d = np.abs(score[pos] - score[p])
+                ranked = sorted_scan_order(score[pos], pos, float(score[p]), int(p))
             if replace:
                 k = int(ratios[i])
-                take = np.argsort(d, kind="stable")[:k]
-                chosen[i] = [int(x) for x in pos[take]]
+                if ties and len(ranked) > k:
+                    k += int(np.count_nonzero(d[ranked[k:]] == d[ranked[k - 1]]))
+                chosen[i] = [int(x) for x in pos[ranked[:k]]]
                 continue
-            j = int(np.argmin(d))
+            j = int(ranked[0])
             chosen[i].append(int(pos[j]))
             free[cand[j]] = False
     return chosen, reason

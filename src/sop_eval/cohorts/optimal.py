@@ -17,11 +17,13 @@ caliper with ``method="nearest"``, or ``method="full"``). A 2,000 × 10,000 prob
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from sop_eval.cohorts import wording
 from sop_eval.cohorts.nearest import CALIPER
 from sop_eval.cohorts.strata import Assignment, subclass_weights
 from sop_eval.errors import SopEvalError
@@ -69,3 +71,10 @@ def optimal_match(groups: Sequence[tuple[np.ndarray, np.ndarray]], cost: Callabl
     return Assignment(weights=w, subclass=sub, reasons=[], t_pos=t_pos, c_pos=c_pos, slots=slots,
                       pair_sets=sub[f_pos].astype(np.int64),
                       info={"default_reason": CALIPER})
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """The methods sentence for optimal k:1 matching with these :func:`sop_eval.match` options."""
+    return (f"optimal {options.get('ratio', 1)}:1 matching (estimand {wording.estimand(options)}) minimising the "
+            f"total distance on {wording.matched_on(options)} (Hungarian algorithm), without replacement"
+            f"{wording.calipers(options)}{wording.exact(options)}; weights as MatchIt's for matched sets")

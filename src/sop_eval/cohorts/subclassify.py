@@ -12,10 +12,12 @@ subclasses as MatchIt's ``subclass_scoot`` does (the unit nearest the boundary m
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from sop_eval.cohorts import wording
 from sop_eval.cohorts.strata import NOT_MATCHED, Assignment, stratum_reasons, subclass_weights
 from sop_eval.errors import SopEvalError, SopEvalWarning
 
@@ -107,3 +109,12 @@ def subclassify(distance: np.ndarray, treat: np.ndarray, discarded: np.ndarray, 
     w = subclass_weights(sub, treat, estimand)
     return Assignment(weights=w, subclass=sub, reasons=stratum_reasons(sub, treat, w, NOT_MATCHED),
                       info={"cut_points": [float(v) for v in q], "min_n": int(min_n)})
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """The methods sentence for subclassification with these :func:`sop_eval.match` options."""
+    e = wording.estimand(options)
+    whose = {"ATT": "the treated people's", "ATC": "the comparison people's"}.get(e, "everyone's")
+    return (f"subclassification into {options.get('subclass', 6)} subclasses at quantiles of {whose} propensity "
+            f"score (estimand {e}; at least {options.get('min_n', 1)} of each group per subclass)"
+            f"{',' + wording.within(options) if options.get('within') else ''}; weights as MatchIt's for subclasses")

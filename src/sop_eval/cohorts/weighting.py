@@ -15,13 +15,18 @@ interpolation, R's type 7) are set to that quantile (``trim_rule="truncate"``) o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from sop_eval.cohorts import wording
 from sop_eval.errors import SopEvalError, examples
 
 ESTIMANDS = ("ATT", "ATC", "ATE", "ATO")
+ESS = "the effective sample size (Kish) of each group is reported with the weights"
+"""How the methods sentences of the weighting methods state the effective sample size."""
 TRIM_RULES = ("truncate", "drop")
 
 
@@ -89,3 +94,12 @@ def trim_weights(w: np.ndarray, treat: np.ndarray, estimand: str, trim: float | 
     out = w.copy()
     out[over] = cutoff if rule == "truncate" else 0.0
     return out, Trimming(q, rule, cutoff, int(over.sum()), group)
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """The methods sentence for propensity score weighting with these :func:`sop_eval.match` options."""
+    rule = "truncated" if options.get("trim_rule", "truncate") == "truncate" else "set to 0"
+    trim = ("no trimming" if options.get("trim") is None
+            else f"weights above their {options['trim']} quantile {rule}")
+    return (f"propensity score weighting{wording.within(options)} (estimand {wording.estimand(options)}, weights of "
+            f"sop_eval.cohorts.weighting, logistic propensity score), {trim}; {ESS}")

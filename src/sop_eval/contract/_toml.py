@@ -119,6 +119,21 @@ class Table:
             raise self.fail(key, value, "expected true or false.")
         return value
 
+    def switches(self, key: str, default: Any = _MISSING) -> Any:
+        """True or false, or a table of name = true/false (one switch per name)."""
+        value = self._take(key, default)
+        if isinstance(value, dict):
+            bad = {k: v for k, v in value.items() if not isinstance(v, bool)}
+            if bad:
+                name = next(iter(bad))
+                raise self.fail(f"{key}.{name}", bad[name], "expected true or false.")
+            return dict(value)
+        if value is None and default is None:
+            return None
+        if not isinstance(value, bool):
+            raise self.fail(key, value, "expected true or false, or a table of name = true/false.")
+        return value
+
     def date(self, key: str, default: Any = _MISSING) -> Any:
         value = self._take(key, default)
         if value is default and default is not _MISSING:

@@ -74,6 +74,8 @@ def read(t: Table, keys: Sequence[s.Key], *, defaults: dict[str, Any] | None = N
             out[name] = t.integer(name, d, low=int(k.low or 0), high=k.high, what=k.what)
         elif k.kind == "flag":
             out[name] = t.flag(name, d)
+        elif k.kind == "switches":
+            out[name] = t.switches(name, d)
         elif k.kind == "date":
             out[name] = t.date(name, d)
         elif k.kind == "path":
@@ -99,6 +101,18 @@ def _refuse_other(t: Table, allowed: Sequence[str], every: Sequence[str], why: s
     for key in t.data:
         if key in every and key not in allowed:
             raise t.fail(key, t.data[key], f"not used {why}; the keys used are {examples(allowed, 20)}.")
+
+
+def _check_std_caliper(t: Table, m: dict[str, Any]) -> None:
+    """``std_caliper`` names only calipers the contract sets (``distance``: the propensity caliper)."""
+    flags = m["std_caliper"]
+    if not isinstance(flags, dict):
+        return
+    calipers = ["distance"] if m["caliper"] is not None else []
+    unknown = [k for k in flags if k not in calipers]
+    if unknown:
+        raise t.fail("std_caliper", flags, f"names {examples(unknown)}, which {'has' if len(unknown) == 1 else 'have'} "
+                     f"no caliper here; the calipers are {examples(calipers) if calipers else 'none (set caliper)'}.")
 
 
 def _empty(path: str, source: str) -> Table:
@@ -350,6 +364,7 @@ def _evaluation(t: Table) -> EvaluationSettings:
         if m["ties"] and not m["replace"]:
             raise matching_t.fail("ties", True, "keeping tied controls needs replace = true (tied controls are "
                                   "shared between people served); add replace = true or remove ties.")
+        _check_std_caliper(matching_t, m)
         kw["matching"] = MatchingSettings(**m)
         try:
             kw["se"] = check_se(kw["se"], "psm", replace=bool(m["replace"]), ratio=int(m["ratio"])).name

@@ -134,7 +134,8 @@ class DataSettings:
 @dataclass(frozen=True)
 class MatchingSettings:
     """Matching settings: ``method``, up to ``ratio`` controls each, ``replace``, ``caliper`` (in SDs of
-    ``caliper_scale``), ``exact`` columns and the propensity ``distance`` model as the contract writes it
+    ``caliper_scale``, or in its raw units where ``std_caliper`` is false), ``exact`` columns and the propensity
+    ``distance`` model as the contract writes it
     (``glm`` or ``logit``: both a logistic regression, or a covariate distance), the options of the other
     methods (``mahvars``, ``antiexact``, ``min_controls``/``max_controls``, ``subclass``/``min_n``, ``cutpoints``,
     ``k2k``, as :func:`sop_eval.match`) and ``ties`` (with replacement, keep every control tied at the last
@@ -147,6 +148,7 @@ class MatchingSettings:
     replace: bool = False
     caliper: Decimal | None = None
     caliper_scale: str = "logit"
+    std_caliper: bool | dict[str, bool] = True
     exact: tuple[str, ...] = ()
     distance: str = "glm"
     mahvars: tuple[str, ...] = ()

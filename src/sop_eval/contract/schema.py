@@ -4,7 +4,8 @@ One table per section. A key is ``Key(name, kind, default, ...)``; ``REQUIRED`` 
 be given, ``SET_BY_PARSER`` one whose default depends on other keys (stated in its ``note``). Kinds:
 ``text`` (optionally one of ``choices``), ``label`` (text or a bare number, e.g. a version), ``texts``
 (a list of names), ``number`` (an exact decimal within ``low``/``high``), ``integer``, ``flag``,
-``date``, ``path`` (relative to the contract file), ``prices`` (a list of amounts), ``mapping``
+``switches`` (a flag, or a table of name = flag), ``date``, ``path`` (relative to the contract file),
+``prices`` (a list of amounts), ``mapping``
 ({name = value}), ``table`` and ``tables`` (a sub-table or an array of tables, read by its own schema).
 Any key not listed is refused, naming its path.
 """
@@ -212,6 +213,9 @@ MATCHING = (
     Key("replace", "flag", False),
     Key("caliper", "number", None, what="a caliper width in standard deviations"),
     Key("caliper_scale", "text", "logit", choices=v.CALIPER_SCALES),
+    Key("std_caliper", "switches", True,
+        note="true: the caliper is in SDs of caliper_scale; false: in its raw units; or per caliper, "
+        "{ distance = false } (MatchIt's std.caliper)"),
     Key("exact", "texts", ()),
     Key("distance", "text", "glm", choices=v.MATCH_DISTANCES),
     Key("mahvars", "texts", (), note="nearest/optimal/full: match on the Mahalanobis distance of these columns, "

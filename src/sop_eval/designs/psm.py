@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sop_eval.cohorts.descriptions import describe
 from sop_eval.cohorts.matching import MatchedCohort, match
-from sop_eval.cohorts.nearest import TIE_RULE
 from sop_eval.cohorts.risk import prognostic_score
 from sop_eval.cohorts.ties import tie_share
 from sop_eval.cohorts.weights import WEIGHTING_METHODS
@@ -183,16 +183,8 @@ class PsmDesign:
         """Matching, balance, effects, pooling, gates, timing, risk, sensitivity and disclosure conventions."""
         params = evaluation.parameters
         m = params.get("matching", {})
-        exact = ", ".join("the contract cohort" if x == COHORT_COLUMN else x for x in m.get("exact", []))
+        exact = ["the contract cohort" if x == COHORT_COLUMN else x for x in m.get("exact", [])]
         matching = matching_text(m, exact)
-        if m.get("method") == "weighting":
-            rule = "truncated" if m.get("trim_rule") == "truncate" else "set to 0"
-            trim = "no trimming" if m.get("trim") is None else f"weights above their {m.get('trim')} quantile {rule}"
-            matching = (f"propensity score weighting within each contract cohort (estimand {m.get('estimand')}, "
-                        f"weights of sop_eval.cohorts.weighting, logistic propensity score), {trim}")
-        elif m.get("method") == "ebal":
-            matching = (f"entropy balancing within each contract cohort (estimand {m.get('estimand')}), exact balance "
-                        f"of the covariate {'means and variances' if m.get('moments') == 2 else 'means'}")
         ests = [c.effect for c in evaluation.cohorts if c.effect is not None]
         fmt = dict(matching=matching, se=_se_text(params.get("se"), ests), significance=significance, policy=policy,
                    follow_up=params.get("follow_up_months"), lag=params.get("court_lag_months"))
@@ -211,6 +203,8 @@ def match_options(m: Any) -> dict[str, Any]:
         out["replace"] = m.replace
     if m.method in ("nearest", "optimal", "full"):
         out["caliper"] = num(m.caliper)
+        if m.std_caliper is not True:
+            out["std_caliper"] = dict(m.std_caliper) if isinstance(m.std_caliper, dict) else bool(m.std_caliper)
         if m.mahvars:
             out["mahvars"] = list(m.mahvars)
         if m.antiexact:
@@ -230,36 +224,10 @@ def match_options(m: Any) -> dict[str, Any]:
     return out
 
 
-def matching_text(m: dict[str, Any], exact: str) -> str:
-    """The methods sentence for the matching the contract asked for."""
-    method = m.get("method", "nearest")
-    score = f"{'logit of the ' if m.get('caliper_scale') == 'logit' else ''}propensity score"
-    on = ("the Mahalanobis distance of " + ", ".join(m["mahvars"]) if m.get("mahvars") else
-          f"the {m['distance'].replace('_', ' ')} distance of the covariates"
-          if m.get("distance") in COVARIATE_DISTANCES else f"the {score}")
-    caliper = f", caliper {m.get('caliper')} SD of the {score}" if m.get("caliper") is not None else ""
-    if method == "optimal":
-        return (f"optimal {m.get('ratio')}:1 matching minimising the total distance on {on} (Hungarian "
-                f"algorithm){caliper}, "
-                f"exact on {exact}; weights as MatchIt's for matched sets")
-    if method == "full":
-        return (f"optimal full matching on {on} (minimum-cost flow), every matched set one treated person with one or "
-                f"more comparison people or the reverse{caliper}, exact on {exact}; comparison weights as MatchIt's: "
-                "treated over comparison people in the set, rescaled to the number matched")
-    if method == "cem":
-        return ("coarsened exact matching on the covariates within each contract cohort (numeric covariates cut into "
-                "Sturges' rule bins unless the contract gives cut points"
-                f"{', one-to-one within strata' if m.get('k2k') else ''}); weights as MatchIt's for strata")
-    if method == "exact":
-        return "exact matching on the covariates within each contract cohort; weights as MatchIt's for strata"
-    if method == "subclass":
-        return (f"subclassification into {m.get('subclass')} subclasses at quantiles of the treated people's "
-                f"propensity score (at least {m.get('min_n')} of each group per subclass), within each contract "
-                "cohort; weights as "
-                "MatchIt's for subclasses")
-    return (f"nearest neighbour on {on}, up to {m.get('ratio')} control(s) each, "
-            f"{'with' if m.get('replace') else 'without'} replacement{caliper}, exact on "
-            f"{exact}, treated units in order of {m.get('order')} score first; {TIE_RULE}")
+def matching_text(m: dict[str, Any], exact: list[str]) -> str:
+    """The methods sentence for the matching the contract asked for, as the method words it (``exact``: the
+    exact-matching columns as the report names them)."""
+    return describe({**m, "exact": exact, "within": "each contract cohort"})
 
 
 def canonical_order(frame: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:

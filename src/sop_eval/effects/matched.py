@@ -274,7 +274,8 @@ def _to_estimate(
         labels = unmatched.index
         if within is not None:
             labels = labels[np.isin(labels, cohort.data.index[within])]
-        details["n_treated_unmatched"] = int(len(labels))
+        group = "control" if getattr(cohort, "estimand", "ATT") == "ATC" else "treated"  # the focal group
+        details[f"n_{group}_unmatched"] = int(len(labels))
     if kind == "binary":
         y = sample.frame[outcome].to_numpy(dtype=float)
         details["n_events_treated"] = int(y[sample.treat].sum())
