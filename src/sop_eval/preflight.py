@@ -20,13 +20,12 @@ from typing import Any
 import pandas as pd
 
 from sop_eval.contract import Contract, load_contract
-from sop_eval.data import read_table
+from sop_eval.data import load_contract_data, read_table
 from sop_eval.data.dates import parse_dates
 from sop_eval.designs import DESIGNS
 from sop_eval.designs.psm import assign_cohorts
 from sop_eval.effects.matched import infer_kind
 from sop_eval.errors import SopEvalError
-from sop_eval.evaluation.evaluate import _load_data
 from sop_eval.power import dispersion_from_pilot, gate_pay_probability, mde
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy
 from sop_eval.report.style import pct
@@ -191,7 +190,7 @@ def check(contract: str | Path | Contract, policy: DisclosurePolicy = DEFAULT_PO
             "[evaluation] extract_date is missing: a run pays only for cohorts whose outcome window closed by the "
             "date the data were extracted. Add `extract_date = YYYY-MM-DD` to [evaluation] (or pass --as-of to "
             "`sop-eval run`)."])
-    frame, _ = _load_data(c, None)
+    frame, _ = load_contract_data(c)
     prepared = design.prepare(c, frame, seed=0, as_of=None, risk_draws=0)
     result = CheckResult(pd.DataFrame())
     data = prepared.data
