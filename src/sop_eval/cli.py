@@ -132,6 +132,8 @@ def _check(args: argparse.Namespace) -> int:
         print(format_table(result.cohorts))
     for note in result.notes:
         print(f"note: {note}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     for problem in result.problems:
         print(f"problem: {problem}")
     print("\nready to run" if result.ok else "\nNOT ready: fix the problems above")
@@ -240,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  sop-eval check contract.toml\n\n"
                "Checks the schema, columns, dates, cohort windows and who falls in each (counts under the\n"
                "disclosure policy), sizes against the Justice Data Lab minimum of 60, the minimum detectable\n"
-               "reduction per cohort and the chance the gate pays when the service has no effect.\n"
+               "reduction per cohort and the chance the gate pays when the service has no effect, and fits each\n"
+               "measurable cohort's propensity model on the covariates (no outcomes): separation that would stop\n"
+               "`run` is a problem, near-separation it would warn of a warning, in the words `run` uses.\n"
                "exit codes: 0 ready to run, 1 a rule fails (e.g. a cohort below 60), 2 contract or data error")
     check.add_argument("contract", help="contract terms (TOML) with [data] and [evaluation] sections")
     check.set_defaults(handler=_check)

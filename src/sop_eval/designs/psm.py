@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sop_eval.cohorts.matching import MatchedCohort, match
+from sop_eval.cohorts.matching import MatchedCohort, match, treatment_model
 from sop_eval.cohorts.nearest import TIE_RULE
 from sop_eval.cohorts.risk import prognostic_score
 from sop_eval.cohorts.ties import tie_share
@@ -155,25 +157,29 @@ class PsmDesign:
     def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
         """Match the cohort's people served to its comparison pool and estimate the effect, once its window closed."""
         s: _State = prepared.state
-        roles = s.roles
-        rows = s.work[s.work[COHORT_COLUMN] == cohort.name]
-        treated_rows = rows[rows[roles.treatment] == 1]
-        n_t, n_p = len(treated_rows), int((rows[roles.treatment] == 0).sum())
-        last = cohort.entry_end or (treated_rows[roles.index_date].max().date() if n_t and roles.index_date else None)
-        closes = None if last is None else window_closes(last, cohort)
-        if n_t == 0:
-            return CohortResult(cohort.name, "no treated people", closes, 0, n_p)
-        if s.extract is not None and closes is not None and closes > s.extract.date():
-            return CohortResult(cohort.name, "not yet measurable", closes, n_t, n_p)
-        if n_p == 0:
-            where = (f"an index date ('{roles.index_date}') within its entry window "
-                     f"{cohort.entry_start} to {cohort.entry_end}" if cohort.entry_start and roles.index_date else
-                     f"the value {cohort.name!r} in the cohort column" + (f" '{roles.cohort}'" if roles.cohort else ""))
-            raise SopEvalError(
-                f"contract cohort {cohort.name!r} has people served but nobody from the comparison pool: pool rows "
-                f"join a cohort by {where}. Check the pool's dates or cohort labels against [[cohorts]]."
-            )
-        return _measure(cohort.name, rows, roles, prepared.outcome, s, closes, seed)
+        rows, unmeasured, closes = _cohort_rows(cohort, s)
+        if unmeasured is not None:
+            return unmeasured
+        return _measure(cohort.name, rows, s.roles, prepared.outcome, s, closes, seed)
+
+    def check_cohort(self, cohort: Cohort, prepared: Prepared) -> None:
+        """What :meth:`measure` would meet in the cohort's propensity model, without matching or outcomes.
+
+        The treatment model is fitted on the covariates alone, as the match would fit it, and the same
+        rules apply: a :class:`SopEvalError` for a cohort that cannot be matched (no comparison pool, perfect
+        separation, too few people served for the covariates) and the same :class:`SopEvalWarning` for
+        near-separation. Cohorts not measured yet are not checked (a run does not match them).
+        """
+        s: _State = prepared.state
+        rows, unmeasured, _ = _cohort_rows(cohort, s)
+        if unmeasured is not None:
+            return
+        covariates = list(s.roles.covariates)
+        with _in_cohort(cohort.name, rows, s.roles, covariates):
+            fit = treatment_model(rows, s.roles.treatment, covariates, method=s.settings.matching.method,
+                                  distance=s.distance)
+        if fit is not None:
+            _warn_separation(cohort.name, fit.score[rows[s.roles.treatment].to_numpy() == 1])
 
     def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:
         """Data and cohort flow (who was dropped), then balance and baseline risk per cohort."""
@@ -340,32 +346,66 @@ def _check_cohort_column(frame: pd.DataFrame, roles: ColumnRoles, contract: Cont
         )
 
 
-def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s: _State, closes: dt.date | None,
-             seed: int) -> CohortResult:
-    ev, m = s.settings, s.settings.matching
-    covariates = list(roles.covariates)
-    kind = infer_kind(rows[outcome].dropna())
-    n_t = int((rows[roles.treatment] == 1).sum())
+def _cohort_rows(cohort: Cohort, s: _State) -> tuple[pd.DataFrame, CohortResult | None, dt.date | None]:
+    """The cohort's rows, its result when it is not measured (no treated people, window still open) and the
+    day its window closes; refuses a cohort with people served but no comparison pool."""
+    roles = s.roles
+    rows = s.work[s.work[COHORT_COLUMN] == cohort.name]
+    treated_rows = rows[rows[roles.treatment] == 1]
+    n_t, n_p = len(treated_rows), int((rows[roles.treatment] == 0).sum())
+    last = cohort.entry_end or (treated_rows[roles.index_date].max().date() if n_t and roles.index_date else None)
+    closes = None if last is None else window_closes(last, cohort)
+    if n_t == 0:
+        return rows, CohortResult(cohort.name, "no treated people", closes, 0, n_p), closes
+    if s.extract is not None and closes is not None and closes > s.extract.date():
+        return rows, CohortResult(cohort.name, "not yet measurable", closes, n_t, n_p), closes
+    if n_p == 0:
+        where = (f"an index date ('{roles.index_date}') within its entry window "
+                 f"{cohort.entry_start} to {cohort.entry_end}" if cohort.entry_start and roles.index_date else
+                 f"the value {cohort.name!r} in the cohort column" + (f" '{roles.cohort}'" if roles.cohort else ""))
+        raise SopEvalError(
+            f"contract cohort {cohort.name!r} has people served but nobody from the comparison pool: pool rows "
+            f"join a cohort by {where}. Check the pool's dates or cohort labels against [[cohorts]]."
+        )
+    return rows, None, closes
+
+
+@contextmanager
+def _in_cohort(name: str, rows: pd.DataFrame, roles: ColumnRoles, covariates: list[str]) -> Iterator[None]:
+    """Matching steps for cohort ``name``: their warnings and errors said in the cohort's name, and a propensity
+    model the cohort has too few people served for refused in the contract's terms."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SopEvalWarning)
-        options = match_options(m)
-        if m.method == "nearest":
-            options["ties"] = m.ties
-        exact = list(s.exact) if m.method in ("nearest", "optimal", "full") else None  # rows hold one cohort
         try:
-            matched = match(rows, roles.treatment, covariates, distance=s.distance, exact=exact, seed=seed,
-                            warn_dropped=1.0, **options)  # dropped shares are said below, in the contract's words
+            yield
         except SopEvalError as exc:
-            terms = _n_terms(rows, covariates)
+            n_t, terms = int((rows[roles.treatment] == 1).sum()), _n_terms(rows, covariates)
             if str(exc).startswith("perfect separation") and n_t <= terms:
                 raise SopEvalError(
                     f"cohort {name!r} has too few people served ({n_t}) to fit a propensity score on {terms} "
                     "covariate term(s): with so few, the covariates single them out. Wait for the cohort's "
                     "remaining people, merge it with another cohort in the contract, or match on fewer covariates."
                 ) from None
+            if str(exc).startswith("perfect separation"):
+                raise SopEvalError(f"cohort {name!r}: {exc}") from None
             raise
     for w in caught:
-        warnings.warn(f"cohort {name!r}: {w.message}", w.category, stacklevel=2)
+        warnings.warn(f"cohort {name!r}: {w.message}", w.category, stacklevel=3)
+
+
+def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s: _State, closes: dt.date | None,
+             seed: int) -> CohortResult:
+    ev, m = s.settings, s.settings.matching
+    covariates = list(roles.covariates)
+    kind = infer_kind(rows[outcome].dropna())
+    n_t = int((rows[roles.treatment] == 1).sum())
+    with _in_cohort(name, rows, roles, covariates):
+        options = match_options(m)
+        if m.method == "nearest":
+            options["ties"] = m.ties
+        exact = list(s.exact) if m.method in ("nearest", "optimal", "full") else None  # rows hold one cohort
+        matched = match(rows, roles.treatment, covariates, distance=s.distance, exact=exact, seed=seed,
+                        warn_dropped=1.0, **options)  # dropped shares are said below, in the contract's words
     ties_share = tie_share(matched)
     _warn_matching(name, matched, ties_share, m.ties)
     effect = estimate_effect(matched, outcome, kind=kind, se=ev.se, level=ev.level, seed=seed, label=name,
@@ -411,16 +451,7 @@ def _warn_matching(name: str, matched: MatchedCohort, ties_share: float, ties: b
             "those matched, who may differ from those left out (see the report's cohort flow and baseline risk).",
             SopEvalWarning, stacklevel=3,
         )
-    score = matched.propensity.to_numpy(float)[matched.treated.to_numpy()]
-    near = int(np.count_nonzero((score < NEAR_SEPARATION) | (score > 1 - NEAR_SEPARATION)))
-    if n_t and near / n_t > WARN_SEPARATION:
-        warnings.warn(
-            f"cohort {name!r}: {near} of {n_t} people served ({near / n_t:.1%}) have propensity scores within "
-            f"{NEAR_SEPARATION} of 0 or 1: the covariates nearly separate them from the comparison pool, so few "
-            "comparable people exist. Coarsen or drop the covariates that separate them, or restrict the cohort "
-            "to the range where both groups occur.",
-            SopEvalWarning, stacklevel=3,
-        )
+    _warn_separation(name, matched.propensity.to_numpy(float)[matched.treated.to_numpy()])
     if not ties and ties_share > WARN_TIES:
         warnings.warn(
             f"cohort {name!r}: for {ties_share:.1%} of the matched people served another comparison person was "
@@ -428,6 +459,21 @@ def _warn_matching(name: str, matched: MatchedCohort, ties_share: float, ties: b
             "(here by the order of the id column). Add ties = true under [evaluation.matching] (with "
             "replace = true) to keep every tied comparison person and remove the arbitrariness.",
             SopEvalWarning, stacklevel=3,
+        )
+
+
+def _warn_separation(name: str, score: np.ndarray) -> None:
+    """Warn when more than :data:`WARN_SEPARATION` of the people served (their propensity ``score``) have scores
+    within :data:`NEAR_SEPARATION` of 0 or 1."""
+    n_t = len(score)
+    near = int(np.count_nonzero((score < NEAR_SEPARATION) | (score > 1 - NEAR_SEPARATION)))
+    if n_t and near / n_t > WARN_SEPARATION:
+        warnings.warn(
+            f"cohort {name!r}: {near} of {n_t} people served ({near / n_t:.1%}) have propensity scores within "
+            f"{NEAR_SEPARATION} of 0 or 1: the covariates nearly separate them from the comparison pool, so few "
+            "comparable people exist. Coarsen or drop the covariates that separate them, or restrict the cohort "
+            "to the range where both groups occur.",
+            SopEvalWarning, stacklevel=4,
         )
 
 
