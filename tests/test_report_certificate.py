@@ -3,6 +3,7 @@
 
 import hashlib
 import io
+import json
 import re
 from html import unescape
 
@@ -102,6 +103,18 @@ def test_jdl_layout(tmp_path):
     assert "p ≤ 0.05 and at least 10 events were expected" in text
     assert "for 100 typical people in the treatment group, the equivalent of" in text
     assert "profile of the treatment and matched comparison groups" in text and "standardised difference" in text
+    # the design measured the extra measures; the report rendered what results.json records, verify re-checks them
+    results = json.loads((out / "results.json").read_text())
+    assert [m["kind"] for m in results["parameters"]["jdl_measures"]] == ["binary", "count", "time_to_event"]
+    for cohort in results["cohorts"]:
+        measures = {m["kind"]: m for m in cohort["measures"]}
+        assert list(measures) == ["binary", "count", "time_to_event"]
+        assert measures["count"]["effect"] == cohort["effect"]  # the contract's outcome, not estimated twice
+        rate = measures["binary"]["effect"]
+        assert rate["label"] == cohort["name"] and "rows" not in json.dumps(rate)  # aggregates only
+        shown = f"the equivalent of {100 * rate['treated_mean']:.1f} people who reoffended"
+        assert f"{cohort['name']}, one-year proven reoffending rate" in text and shown in text
+    assert main(["verify", str(out)]) == 0
     bad = tmp_path / "bad.toml"
     bad.write_text(contract.read_text().replace('layout = "jdl"', 'layout = "mojn"'))
     with pytest.raises(SopEvalError, match="layout"):

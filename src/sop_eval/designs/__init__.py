@@ -21,12 +21,12 @@ payments, payment risk, the headline, the effects, gates, payments and sensitivi
 audit record are the same for every design.
 """
 
-from sop_eval.designs.base import DESIGNS, CohortResult, Design, Prepared, ReportKit, register
+from sop_eval.designs.base import DESIGNS, CohortResult, Design, OutcomeMeasure, Prepared, ReportKit, register
 from sop_eval.designs.did import DidDesign, DidEvaluation
 from sop_eval.designs.psm import PsmDesign
 
 register(PsmDesign())
 register(DidDesign())
 
-__all__ = ["DESIGNS", "CohortResult", "Design", "DidDesign", "DidEvaluation", "Prepared", "PsmDesign", "ReportKit",
-           "register"]
+__all__ = ["DESIGNS", "CohortResult", "Design", "DidDesign", "DidEvaluation", "OutcomeMeasure", "Prepared", "PsmDesign",
+           "ReportKit", "register"]

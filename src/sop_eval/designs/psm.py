@@ -28,9 +28,9 @@ from sop_eval.cohorts.weights import WEIGHTING_METHODS
 from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.timing import assignment_order, window_closes
 from sop_eval.contract.vocabulary import COVARIATE_DISTANCES, EVALUATION_DESIGNS
-from sop_eval.data import COHORT_COLUMN, ColumnRoles, validate
+from sop_eval.data import COHORT_COLUMN, ColumnRoles, EvaluationData, validate
 from sop_eval.data.identifiers import shown_values
-from sop_eval.designs.base import CohortResult, Prepared, ReportKit
+from sop_eval.designs.base import CohortResult, OutcomeMeasure, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.matched import estimate_effect, infer_kind
 from sop_eval.effects.sensitivity import e_value, pair_differences, rosenbaum_bounds
@@ -82,6 +82,8 @@ class _State:
     exact: list[str]
     distance: str
     extract: pd.Timestamp | None
+    measures: tuple[tuple[str, str], ...] = ()
+    horizon_days: int = 365
 
 
 class PsmDesign:
@@ -151,7 +153,11 @@ class PsmDesign:
             "rows_outside_cohorts": {"treated": n_outside_treated,
                                      "comparison": int((outside & (work[roles.treatment] == 0)).sum())},
         }
-        state = _State(work=work, roles=roles, settings=ev, exact=exact, distance=distance, extract=extract)
+        measures = jdl_measures(checked, outcome) if contract.report.layout == "jdl" else ()
+        if measures:
+            parameters["jdl_measures"] = [{"column": column, "kind": kind} for column, kind in measures]
+        state = _State(work=work, roles=roles, settings=ev, exact=exact, distance=distance, extract=extract,
+                       measures=measures, horizon_days=round(365 * (follow_up or 12) / 12))
         return Prepared(outcome=outcome, parameters=parameters, data=checked, state=state)
 
     def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
@@ -416,8 +422,54 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
         n_pool=int((rows[roles.treatment] == 0).sum()), matched=matched, effect=effect,
         risk=matched.compare_risk(risk_score), dropped=matched.dropped_profile(risk_score),
         sensitivity=_sensitivity(matched, outcome, effect), mde=_mde(effect, rows, outcome, roles, kind),
-        details={"tie_share": ties_share},
+        details={"tie_share": ties_share}, measures=_extra_measures(name, matched, outcome, effect, s),
     )
+
+
+#: The Justice Data Lab headline measures by outcome kind, in the order its layout shows them.
+JDL_KINDS = ("binary", "count", "time_to_event")
+
+
+def _jdl_kind(data: EvaluationData, column: str) -> str | None:
+    """The Justice Data Lab measure a column holds: a 0/1 rate, a count, or days to a first event (missing when
+    none, by design); None for anything else."""
+    values = data.frame[column]
+    if column in data.roles.allow_missing and values.isna().any() and ("day" in column or "time" in column):
+        return "time_to_event"
+    kind = infer_kind(values.dropna())
+    return kind if kind in ("binary", "count") else None
+
+
+def jdl_measures(data: EvaluationData, outcome: str) -> tuple[tuple[str, str], ...]:
+    """(column, kind) of each Justice Data Lab headline measure the data have: the reoffending rate, then the
+    frequency, then the time to first reoffence; of several columns of one kind, the contract's outcome first,
+    then the first named."""
+    found = [(c, k) for c in data.roles.outcomes if c in data.frame and (k := _jdl_kind(data, c)) is not None]
+    firsts: dict[str, tuple[str, str]] = {}
+    for column, kind in sorted(found, key=lambda ck: (JDL_KINDS.index(ck[1]), ck[0] != outcome)):
+        firsts.setdefault(kind, (column, kind))
+    return tuple(firsts.values())
+
+
+def _extra_measures(name: str, matched: MatchedCohort, outcome: str, effect: EffectEstimate,
+                    s: _State) -> tuple[OutcomeMeasure, ...]:
+    """The further outcomes the contract's layout reports, each estimated on the cohort's existing match (same
+    matched sets, weights and standard error as the contract's outcome; nothing is re-matched). Time to event
+    is censored at the end of the follow-up window; small cohorts are estimated (the layout says so)."""
+    out = []
+    for column, kind in s.measures:
+        if column == outcome:
+            out.append(OutcomeMeasure(column, kind, effect))
+            continue
+        extra: dict[str, Any] = {"horizon": s.horizon_days} if kind == "time_to_event" else {}
+        try:
+            found = estimate_effect(matched, column, kind=kind, se=s.settings.se, level=s.settings.level,
+                                    allow_small=True, label=name, **extra)
+        except SopEvalError as exc:
+            out.append(OutcomeMeasure(column, kind, not_estimated=str(exc)))
+            continue
+        out.append(OutcomeMeasure(column, kind, found))
+    return tuple(out)
 
 
 #: Warn when more than this share of the people served is left out of the match (the README's promise).
