@@ -132,7 +132,7 @@ class PsmDesign:
         _check_weighting_keys(m, contract.source)
         exact = [COHORT_COLUMN] + [c for c in m.exact if c != roles.cohort]
         distance = m.distance if m.distance in COVARIATE_DISTANCES else m.score
-        parameters = {
+        parameters: dict[str, Any] = {
             "seed": int(seed),
             "as_of": None if as_of is None else str(as_of),
             "outcome": outcome,
