@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -611,8 +611,9 @@ def _flow_section(ev: Any, kit: ReportKit) -> Any:
                          "people.")
             continue
         if n_dropped:
+            profile = k.dropped.drop(index="n", errors="ignore").reset_index().round(3)
             tables.append((f"{k.name}: people dropped from the match against those matched (means)",
-                           k.dropped.drop(index="n", errors="ignore").reset_index().round(3)))
+                           profile.assign(**{profile.columns[0]: profile.iloc[:, 0].map(_labels(ev))})))
         shown = policy.share(n_dropped, k.flow()["eligible"])
         if shown:
             notes.append(f"{k.name}: {shown} of the people served were left out of the match.")
@@ -629,13 +630,15 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
     """Balance before and after matching, baseline risk, Love plots and propensity overlap per cohort."""
     tables, figures, notes = [], [], []
     taken: dict[str, int] = {}
+    label = _labels(ev)
     for k in ev.cohorts:
         if k.matched is None:
             continue
         balance = k.matched.balance()
         summary = balance.summary()
+        shown = summary[[x for x in BALANCE_COLUMNS if x in summary]].round(3)
         tables.append((f"{k.name}: balance before and after matching",
-                       summary[[x for x in BALANCE_COLUMNS if x in summary]].round(3)))
+                       shown.assign(term=shown["term"].map(label)) if "term" in shown else shown))
         if k.matched.method in WEIGHTING_METHODS:
             sizes = k.matched.summary()
             tables.append((f"{k.name}: weights and effective sample size (ESS)", _weight_table(k.matched).round(3)))
@@ -647,11 +650,11 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
                     notes.append(f"{k.name}: entropy balancing reached a largest imbalance of "
                                  f"{info['max_imbalance_sd']:.1e} SD in {info['n_iter']} Newton iterations.")
         if k.risk is not None:
-            tables.append((f"{k.name}: baseline risk (expected {ev.outcome} without the service)",
+            tables.append((f"{k.name}: baseline risk (expected {label(ev.outcome)} without the service)",
                            k.risk.reset_index().round(3)))
         if balance.imbalanced:
             notes.append(f"{k.name}: terms still imbalanced after matching (|SMD| > {balance.threshold}): "
-                         f"{', '.join(balance.imbalanced)}.")
+                         f"{', '.join(map(label, balance.imbalanced))}.")
         slug = _slug(k.name) or "cohort"
         taken[slug] = taken.get(slug, 0) + 1
         if taken[slug] > 1:  # "cohort 1" and "cohort-1" must not share figure files
@@ -663,6 +666,12 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
                                   f"{k.name}: propensity score overlap before and after matching",
                                   "propensity_overlap", k.matched, policy=kit.policy))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
+
+
+def _labels(ev: Any) -> Callable[[str], str]:
+    """How the report names a column or covariate term: the contract's labels, else a readable name."""
+    data = ev.contract.data
+    return data.label if data is not None else (lambda name: str(name).replace("_", " "))
 
 
 def _weight_table(matched: MatchedCohort) -> pd.DataFrame:

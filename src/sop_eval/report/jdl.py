@@ -136,9 +136,11 @@ def jdl_sections(ev: Any, kit: Any) -> list[Any]:
         cols = [c for c in ("mean_treated_after", "mean_control_after", "smd_after") if c in table]
         if not cols:
             continue
+        label = ev.contract.data.label if ev.contract.data is not None else (lambda n: str(n).replace("_", " "))
         shown = table[cols].reset_index(names="characteristic").rename(columns={
             "mean_treated_after": "treatment group", "mean_control_after": "matched comparison group",
             "smd_after": "standardised difference"})
+        shown["characteristic"] = shown["characteristic"].map(label)
         profiles.append((f"{k.name}: profile of the treatment and matched comparison groups (means; proportions "
                          "for categories)", shown))
     profile = kit.section(
