@@ -41,3 +41,19 @@ def test_payment_risk_histogram_marks_the_due_amount():
     assert "£500,000" in ticks and "thousands" not in ax.get_xlabel()
     assert money_tick(1_234_567.4, "EUR") == "€1,234,567" and money_tick(-2500, "GBP") == "-£2,500"
     plt.close(fig)
+
+
+def test_love_plot_names_terms_by_their_labels():
+    import pandas as pd
+
+    from sop_eval import match
+    from sop_eval.report.balance_plots import love_plot
+
+    df = pd.DataFrame({"treated": [1, 1, 1, 0, 0, 0, 0, 0], "prior_convictions": [3, 5, 4, 1, 2, 6, 0, 3],
+                       "age": [30, 41, 25, 33, 52, 27, 38, 44]})
+    balance = match(df, "treated", ["prior_convictions", "age"]).balance()
+    fig, ax = plt.subplots()
+    love_plot(balance, ax=ax, labels=lambda term: term.replace("_", " ").upper())
+    shown = {t.get_text() for t in ax.get_yticklabels()}
+    assert "PRIOR CONVICTIONS" in shown and "prior_convictions" not in shown
+    plt.close(fig)

@@ -661,7 +661,7 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
             slug = f"{slug}_{taken[slug]}"
         figures.append(kit.figure(f"love_{slug}.png",
                                   f"{k.name}: standardised mean differences before and after matching (Love plot)",
-                                  "love_plot", balance, size=(6.4, 4.2)))
+                                  "love_plot", balance, size=(6.4, 4.2), labels=label))
         figures.append(kit.figure(f"overlap_{slug}.png",
                                   f"{k.name}: propensity score overlap before and after matching",
                                   "propensity_overlap", k.matched, policy=kit.policy))
