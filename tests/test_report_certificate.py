@@ -3,6 +3,7 @@
 
 import hashlib
 import io
+import json
 import re
 from html import unescape
 
@@ -102,6 +103,18 @@ def test_jdl_layout(tmp_path):
     assert "p ≤ 0.05 and at least 10 events were expected" in text
     assert "for 100 typical people in the treatment group, the equivalent of" in text
     assert "profile of the treatment and matched comparison groups" in text and "standardised difference" in text
+    # the design measured the extra measures; the report rendered what results.json records, verify re-checks them
+    results = json.loads((out / "results.json").read_text())
+    assert [m["kind"] for m in results["parameters"]["jdl_measures"]] == ["binary", "count", "time_to_event"]
+    for cohort in results["cohorts"]:
+        measures = {m["kind"]: m for m in cohort["measures"]}
+        assert list(measures) == ["binary", "count", "time_to_event"]
+        assert measures["count"]["effect"] == cohort["effect"]  # the contract's outcome, not estimated twice
+        rate = measures["binary"]["effect"]
+        assert rate["label"] == cohort["name"] and "rows" not in json.dumps(rate)  # aggregates only
+        shown = f"the equivalent of {100 * rate['treated_mean']:.1f} people who reoffended"
+        assert f"{cohort['name']}, one-year proven reoffending rate" in text and shown in text
+    assert main(["verify", str(out)]) == 0
     bad = tmp_path / "bad.toml"
     bad.write_text(contract.read_text().replace('layout = "jdl"', 'layout = "mojn"'))
     with pytest.raises(SopEvalError, match="layout"):
@@ -148,3 +161,35 @@ def test_check_reports_sizes_power_and_false_payment(tmp_path, capsys):
     for command in ("init", "check", "run", "report"):
         helptext = build_parser()._subparsers._group_actions[0].choices[command].format_help()  # noqa: SLF001
         assert "examples:" in helptext and "exit codes:" in helptext
+
+
+RAW_NAMES = (r"\b(prior_convictions|prior_custodial|offence_group\w*|sentence_months|drug_misuse|no_fixed_abode"
+             r"|reconviction_events)\b")
+
+
+def _section(html: str, title: str) -> str:
+    start = html.index(f"<h2>{title}</h2>")
+    return _visible(html[start:html.index("</section>", start)])
+
+
+def test_psm_tables_name_covariates_by_their_labels(tmp_path):
+    labels = ('\n[data.labels]\nprior_convictions = "previous convictions"\noffence_group = "main offence"\n'
+              'reconviction_events = "reconvictions"\n')
+    contract = copy_contract("demo.toml", tmp_path / "c", FIXTURES / "reoffending_small.parquet",
+                             **{"[evaluation]\n": labels + "\n[evaluation]\n"})
+    contract.write_text(contract.read_text() + '\n[report]\nlayout = "jdl"\n')
+    settings = load_contract(contract).data
+    assert settings.label("offence_group_public_order") == "main offence: public order"
+    assert settings.label("prior_custodial") == "prior custodial" and settings.label("age") == "age"
+    out = tmp_path / "out"
+    assert main(["run", str(contract), "--out", str(out), "--quiet"]) == 0
+    html = (out / "report.html").read_text()
+    for title in ("Balance and baseline risk", "Profile of the treatment and comparison groups"):
+        text = _section(html, title)
+        assert not re.search(RAW_NAMES, text), (title, re.search(RAW_NAMES, text))
+        assert "previous convictions" in text and "main offence: theft" in text and "drug misuse" in text
+    assert "expected reconvictions without the service" in _section(html, "Balance and baseline risk")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(contract.read_text().replace('offence_group = "main offence"', "offence_group = 3"))
+    with pytest.raises(SopEvalError, match=r"data\.labels\.offence_group = 3"):
+        load_contract(bad)

@@ -56,14 +56,15 @@ def _print_headline(evaluation, out) -> None:  # noqa: ANN001
 
 
 def _stage(args: argparse.Namespace, message: str, log: list[str]) -> None:
-    """A stage message on stderr (at a terminal, unless --quiet) and in the bundle's run.log (no person-level data).
+    """A stage message on stderr (unless --quiet) and in the bundle's run.log (no person-level data).
 
-    Piped or captured stderr gets none, so an error stays the one line a script reads.
+    Stage messages go to stderr whether or not it is a terminal (a log file or CI keeps them); only the
+    progress bars need a terminal. An error is still one line of its own, ``sop-eval: error: …``.
     """
     import datetime as dt
 
     log.append(f"{dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}  {message}")
-    if not getattr(args, "quiet", False) and sys.stderr.isatty():
+    if not getattr(args, "quiet", False):
         print(f"sop-eval: {message}", file=sys.stderr)
 
 
@@ -86,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     log: list[str] = []
     _stage(args, f"reading {args.contract} and its data; matching per cohort, bootstrap and payment-risk draws "
-           "follow (bars below)", log)
+           "follow (progress bars at a terminal)", log)
     evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of, progress=False if args.quiet else None)
     _stage(args, f"evaluated {len(evaluation.cohorts)} cohort(s); report and audit written", log)
     _finish_bundle(args, out, log)
@@ -131,6 +132,8 @@ def _check(args: argparse.Namespace) -> int:
         print(format_table(result.cohorts))
     for note in result.notes:
         print(f"note: {note}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     for problem in result.problems:
         print(f"problem: {problem}")
     print("\nready to run" if result.ok else "\nNOT ready: fix the problems above")
@@ -249,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  sop-eval check contract.toml\n\n"
                "Checks the schema, columns, dates, cohort windows and who falls in each (counts under the\n"
                "disclosure policy), sizes against the Justice Data Lab minimum of 60, the minimum detectable\n"
-               "reduction per cohort and the chance the gate pays when the service has no effect.\n"
+               "reduction per cohort and the chance the gate pays when the service has no effect, and fits each\n"
+               "measurable cohort's propensity model on the covariates (no outcomes): separation that would stop\n"
+               "`run` is a problem, near-separation it would warn of a warning, in the words `run` uses.\n"
                "exit codes: 0 ready to run, 1 a rule fails (e.g. a cohort below 60), 2 contract or data error")
     check.add_argument("contract", help="contract terms (TOML) with [data] and [evaluation] sections")
     check.set_defaults(handler=_check)

@@ -5,7 +5,10 @@ The check reads the contract (schema), reads and validates the data (columns, da
 the contract cohorts and reports, under the disclosure policy, who falls in each; it compares the sizes
 with the Justice Data Lab rule (at least 60 people served), projects the minimum detectable reduction of
 each cohort (:func:`sop_eval.power.mde`) and the chance that the gate pays when the service has no effect
-(:func:`sop_eval.power.gate_pay_probability`).
+(:func:`sop_eval.power.gate_pay_probability`). Where the design has a ``check_cohort`` (matched cohorts: the
+propensity model fitted on the covariates alone), each measurable cohort's treatment model is checked by
+the same rule a run applies: what would stop the run (perfect separation) is a problem, what it would warn
+of (near-separation) a warning, in the run's words.
 """
 
 from __future__ import annotations
@@ -13,20 +16,20 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sop_eval.contract import Contract, load_contract
-from sop_eval.data import read_table
+from sop_eval.contract import Cohort, Contract, load_contract
+from sop_eval.data import load_contract_data, read_table
 from sop_eval.data.dates import parse_dates
-from sop_eval.designs import DESIGNS
+from sop_eval.designs import DESIGNS, Prepared
 from sop_eval.designs.psm import assign_cohorts
 from sop_eval.effects.matched import infer_kind
-from sop_eval.errors import SopEvalError
-from sop_eval.evaluation.evaluate import _load_data
+from sop_eval.errors import SopEvalError, SopEvalWarning
 from sop_eval.power import dispersion_from_pilot, gate_pay_probability, mde
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy
 from sop_eval.report.style import pct
@@ -166,6 +169,8 @@ class CheckResult:
     cohorts: pd.DataFrame
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What a run would warn of (e.g. near-separation in a cohort's propensity model), in the run's words."""
 
     @property
     def ok(self) -> bool:
@@ -177,6 +182,21 @@ def _shown(n: int, policy: DisclosurePolicy) -> str:
     if n == 0:
         return "0"
     return f"fewer than {policy.threshold + 1}" if n <= policy.threshold else f"{policy.round_count(n):,}"
+
+
+def _check_treatment_model(design: Any, cohort: Cohort, prepared: Prepared, result: CheckResult) -> None:
+    """The design's own check of a cohort's treatment model (the rule a run applies, fitted on covariates only):
+    its refusal becomes a problem, its warnings are kept with the run's wording."""
+    check_cohort = getattr(design, "check_cohort", None)
+    if check_cohort is None:
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SopEvalWarning)
+        try:
+            check_cohort(cohort, prepared)
+        except SopEvalError as exc:
+            result.problems.append(str(exc))
+    result.warnings += [str(w.message) for w in caught if issubclass(w.category, SopEvalWarning)]
 
 
 def check(contract: str | Path | Contract, policy: DisclosurePolicy = DEFAULT_POLICY) -> CheckResult:
@@ -191,7 +211,7 @@ def check(contract: str | Path | Contract, policy: DisclosurePolicy = DEFAULT_PO
             "[evaluation] extract_date is missing: a run pays only for cohorts whose outcome window closed by the "
             "date the data were extracted. Add `extract_date = YYYY-MM-DD` to [evaluation] (or pass --as-of to "
             "`sop-eval run`)."])
-    frame, _ = _load_data(c, None)
+    frame, _ = load_contract_data(c)
     prepared = design.prepare(c, frame, seed=0, as_of=None, risk_draws=0)
     result = CheckResult(pd.DataFrame())
     data = prepared.data
@@ -232,6 +252,7 @@ def check(contract: str | Path | Contract, policy: DisclosurePolicy = DEFAULT_PO
             if gate is not None:
                 row["gate pays with no effect"] = pct(gate_pay_probability(gate, 0.0, **scenario), 1)
         rows.append(row)
+        _check_treatment_model(design, k, prepared, result)
     result.cohorts = pd.DataFrame(rows)
     if not any(r["measurable at extract"] == "yes" for r in rows):
         result.notes.append("no cohort's outcome window has closed by the extract date: nothing is payable yet.")

@@ -13,7 +13,7 @@ import pandas as pd
 from sop_eval.cohorts import design, dropped, matchit_views, methods, nearest
 from sop_eval.cohorts.balance import BalanceTable, compute_balance, effective_sample_size, weighted_ecdf
 from sop_eval.cohorts.distances import MAHALANOBIS
-from sop_eval.cohorts.propensity import fit_propensity
+from sop_eval.cohorts.propensity import PropensityFit, fit_propensity
 from sop_eval.cohorts.weights import ESTIMANDS as _WEIGHTING_ESTIMANDS
 from sop_eval.cohorts.weights import WEIGHTING_METHODS, matching_weights, weigh
 from sop_eval.contract.vocabulary import MATCH_METHODS as _METHODS
@@ -360,6 +360,28 @@ def nearest_pairs(
             np.asarray(out_s, dtype=np.int64), reasons)
 
 
+def fits_propensity(method: str, distance: Any) -> bool:
+    """Whether :func:`match` fits a propensity model for ``method`` and ``distance`` (not for coarsened or
+    exact matching, nor for a covariate distance such as Mahalanobis)."""
+    return not (method in methods.NO_SCORE or distance in MAHALANOBIS)
+
+
+def treatment_model(data: pd.DataFrame, treatment: str, covariates: Sequence[str], *, method: str = "nearest",
+                    distance: Any = "logit") -> PropensityFit | None:
+    """The propensity model :func:`match` would fit for ``method`` and ``distance``, fitted on the covariates
+    alone (no matching, no outcome); None where ``match`` fits none (:func:`fits_propensity`).
+
+    It raises the errors and issues the warnings that ``match`` would meet in its propensity model: perfect
+    separation refused, scores numerically 0 or 1 warned of.
+    """
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    design.check_frame(data, treatment, covariates)
+    treat = design.treatment_indicator(data, treatment)
+    if not fits_propensity(method, distance):
+        return None
+    return fit_propensity(data, design.covariate_matrix(data, covariates, all_levels=False), treat, distance)
+
+
 def match(
     data: pd.DataFrame,
     treatment: str,
@@ -450,7 +472,7 @@ def match(
     classic = method in WEIGHTING_METHODS or (method == "nearest" and estimand == "ATT" and not (
         mahvars or antiexact or max_controls is not None or isinstance(caliper, dict) or distance in MAHALANOBIS))
     X = None
-    if method in methods.NO_SCORE or distance in MAHALANOBIS:
+    if not fits_propensity(method, distance):
         fit = methods.no_score(frame, covariates, distance)
     else:
         X = design.covariate_matrix(frame, covariates, all_levels=False)

@@ -340,6 +340,9 @@ def _data(t: Table, base: Path, design: str | None) -> DataSettings:
     if design is not None:
         _refuse_other(cols_t, v.EVALUATION_DESIGNS[design][1], [k.name for k in s.COLUMNS], f"by design {design!r}")
     columns = {k: v for k, v in read(cols_t, s.COLUMNS).items() if v is not None}
+    for column, label in kw["labels"].items():
+        if not isinstance(label, str) or not label.strip():
+            raise t.fail(f"labels.{column}", label, "expected a label as text, e.g. \"prior convictions\".")
     return DataSettings(columns=columns, **kw)
 
 

@@ -110,6 +110,20 @@ class DataSettings:
     columns: Mapping[str, Any] = field(default_factory=dict)
     date_format: str | None = None
     dayfirst: bool | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, name: str) -> str:
+        """How a report names a column or a covariate term: the contract's ``[data.labels]`` where given, else
+        the name with underscores as spaces. A categorical covariate's level term (``offence_group_theft``)
+        reads ``offence group: theft`` (the covariate's label, then the level)."""
+        if name in self.labels:
+            return self.labels[name]
+        covariates = list(self.columns.get("covariates", ()))
+        if name not in covariates:
+            owner = max((c for c in covariates if name.startswith(f"{c}_")), key=len, default=None)
+            if owner is not None:
+                return f"{self.label(owner)}: {name[len(owner) + 1:].replace('_', ' ')}"
+        return name.replace("_", " ")
 
     def column_roles(self) -> ColumnRoles:
         """The person-level column roles as :class:`ColumnRoles`."""

@@ -170,6 +170,8 @@ DATA = (
     Key("date_format", "text", note="a strptime pattern for non-ISO dates, e.g. \"%d/%m/%Y\""),
     Key("dayfirst", "flag", None, note="true: dates written day/month/year; false: month/day/year"),
     Key("columns", "table"),
+    Key("labels", "mapping", note="column = \"label\": how the report names a column (default: its name with "
+        "underscores as spaces)"),
 )
 
 REFUSED = {

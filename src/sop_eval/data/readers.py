@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sop_eval.contract import Contract
 from sop_eval.errors import SopEvalError, examples
 
 _CSV = {".csv", ".txt", ".gz"}
@@ -42,6 +43,38 @@ def read_table(path: str | Path) -> pd.DataFrame:
         f"data file '{path}' has extension '{suffix}'; sop_eval reads .csv, .csv.gz, .parquet or .pq files. "
         "Convert the file or rename it."
     )
+
+
+def load_contract_data(contract: Contract, data: pd.DataFrame | None = None) -> tuple[pd.DataFrame, tuple[Path, ...]]:
+    """The rows a contract evaluates and the files they came from.
+
+    ``data``, when given, is used as is (no files read: the paths are empty). Otherwise the files the
+    contract's ``[data]`` section names are read with :func:`read_table`: the participants, and the
+    comparison pool when there is one, stacked in that order. Where the files lack the treatment column
+    (``[data.columns] treatment``) it is added: 1 for the participants, 0 for the comparison pool.
+    """
+    if data is not None:
+        if not isinstance(data, pd.DataFrame):
+            raise SopEvalError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+        return data, ()
+    settings = contract.data
+    if settings is None or settings.participants is None:
+        raise SopEvalError(
+            f"contract '{contract.source}' has no [data] participants file; add `[data] participants = "
+            "\"people.csv\"` (relative to the contract) or pass data= to evaluate()."
+        )
+    roles = settings.column_roles()
+    frames, paths = [], []
+    for path, treated in ((settings.participants, 1), (settings.comparison_pool, 0)):
+        if path is None:
+            continue
+        frame = read_table(path)
+        if settings.comparison_pool is not None and roles.treatment not in frame.columns:
+            frame = frame.assign(**{roles.treatment: treated})
+        frames.append(frame)
+        paths.append(Path(path))
+    combined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return combined, tuple(paths)
 
 
 def _checked(frame: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -25,7 +25,16 @@ payments, payment risk, the headline, the effects, gates, payments and sensitivi
 audit record are the same for every design.
 """
 
-from sop_eval.designs.base import DESIGNS, CohortResult, Design, PoolsCohorts, Prepared, ReportKit, register
+from sop_eval.designs.base import (
+    DESIGNS,
+    CohortResult,
+    Design,
+    OutcomeMeasure,
+    PoolsCohorts,
+    Prepared,
+    ReportKit,
+    register,
+)
 from sop_eval.designs.did import DidDesign, DidEvaluation
 from sop_eval.designs.psm import PsmDesign
 from sop_eval.designs.synth import AreaFit, SynthDesign
@@ -35,6 +44,5 @@ register(DidDesign())
 register(SynthDesign("synthetic_control"))
 register(SynthDesign("sdid"))
 
-__all__ = ["DESIGNS", "AreaFit", "CohortResult", "Design", "DidDesign", "DidEvaluation", "PoolsCohorts", "Prepared",
-           "PsmDesign",
-           "ReportKit", "SynthDesign", "register"]
+__all__ = ["DESIGNS", "AreaFit", "CohortResult", "Design", "DidDesign", "DidEvaluation", "OutcomeMeasure",
+           "PoolsCohorts", "Prepared", "PsmDesign", "ReportKit", "SynthDesign", "register"]

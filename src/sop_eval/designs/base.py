@@ -24,6 +24,25 @@ from sop_eval.errors import SopEvalError
 
 
 @dataclass(frozen=True)
+class OutcomeMeasure:
+    """One more outcome measured on a cohort's comparison (e.g. a Justice Data Lab headline measure).
+
+    ``column`` is the outcome column, ``kind`` ``"binary"``, ``"count"`` or ``"time_to_event"``; ``effect``
+    the estimate on the cohort's match, or ``None`` with ``not_estimated`` saying why.
+    """
+
+    column: str
+    kind: str
+    effect: EffectEstimate | None = None
+    not_estimated: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record (aggregates only)."""
+        return {"column": self.column, "kind": self.kind,
+                "effect": None if self.effect is None else self.effect.to_dict(), "not_estimated": self.not_estimated}
+
+
+@dataclass(frozen=True)
 class CohortResult:
     """One contract cohort: its people (or areas), the comparison built for it and the effect measured.
 
@@ -31,6 +50,7 @@ class CohortResult:
     plus follow-up plus court lag — closes after the data extract date) or ``"no treated people"``.
     ``first_measurable`` says when a cohort that is not yet measurable will be (default: on
     ``window_closes``). ``matched``, ``risk`` and ``dropped`` belong to matched-cohort designs;
+    ``measures`` holds further outcomes measured on the same comparison (the Justice Data Lab layout's);
     ``details`` holds what a design records beyond the common fields.
     """
 
@@ -48,6 +68,7 @@ class CohortResult:
     design: str = "psm"
     details: dict[str, Any] = field(default_factory=dict)
     first_measurable: str | None = None
+    measures: tuple[OutcomeMeasure, ...] = ()
 
     @property
     def measured(self) -> bool:
@@ -96,6 +117,8 @@ class CohortResult:
         if self.dropped is not None:
             out["dropped_profile"] = self.dropped.reset_index().to_dict(orient="records")
         out["sensitivity"] = self.sensitivity
+        if self.measures:
+            out["measures"] = [m.to_dict() for m in self.measures]
         return out
 
     def __repr__(self) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,16 +21,16 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.cohorts.descriptions import describe
-from sop_eval.cohorts.matching import MatchedCohort, match
+from sop_eval.cohorts.matching import MatchedCohort, match, treatment_model
 from sop_eval.cohorts.risk import prognostic_score
 from sop_eval.cohorts.ties import tie_share
 from sop_eval.cohorts.weights import WEIGHTING_METHODS
 from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.timing import assignment_order, window_closes
 from sop_eval.contract.vocabulary import COVARIATE_DISTANCES, EVALUATION_DESIGNS
-from sop_eval.data import COHORT_COLUMN, ColumnRoles, validate
+from sop_eval.data import COHORT_COLUMN, ColumnRoles, EvaluationData, validate
 from sop_eval.data.identifiers import shown_values
-from sop_eval.designs.base import CohortResult, Prepared, ReportKit
+from sop_eval.designs.base import CohortResult, OutcomeMeasure, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.matched import estimate_effect, infer_kind
 from sop_eval.effects.sensitivity import e_value, pair_differences, rosenbaum_bounds
@@ -80,6 +82,8 @@ class _State:
     exact: list[str]
     distance: str
     extract: pd.Timestamp | None
+    measures: tuple[tuple[str, str], ...] = ()
+    horizon_days: int = 365
 
 
 class PsmDesign:
@@ -128,7 +132,7 @@ class PsmDesign:
         _check_weighting_keys(m, contract.source)
         exact = [COHORT_COLUMN] + [c for c in m.exact if c != roles.cohort]
         distance = m.distance if m.distance in COVARIATE_DISTANCES else m.score
-        parameters = {
+        parameters: dict[str, Any] = {
             "seed": int(seed),
             "as_of": None if as_of is None else str(as_of),
             "outcome": outcome,
@@ -149,31 +153,39 @@ class PsmDesign:
             "rows_outside_cohorts": {"treated": n_outside_treated,
                                      "comparison": int((outside & (work[roles.treatment] == 0)).sum())},
         }
-        state = _State(work=work, roles=roles, settings=ev, exact=exact, distance=distance, extract=extract)
+        measures = jdl_measures(checked, outcome) if contract.report.layout == "jdl" else ()
+        if measures:
+            parameters["jdl_measures"] = [{"column": column, "kind": kind} for column, kind in measures]
+        state = _State(work=work, roles=roles, settings=ev, exact=exact, distance=distance, extract=extract,
+                       measures=measures, horizon_days=round(365 * (follow_up or 12) / 12))
         return Prepared(outcome=outcome, parameters=parameters, data=checked, state=state)
 
     def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
         """Match the cohort's people served to its comparison pool and estimate the effect, once its window closed."""
         s: _State = prepared.state
-        roles = s.roles
-        rows = s.work[s.work[COHORT_COLUMN] == cohort.name]
-        treated_rows = rows[rows[roles.treatment] == 1]
-        n_t, n_p = len(treated_rows), int((rows[roles.treatment] == 0).sum())
-        last = cohort.entry_end or (treated_rows[roles.index_date].max().date() if n_t and roles.index_date else None)
-        closes = None if last is None else window_closes(last, cohort)
-        if n_t == 0:
-            return CohortResult(cohort.name, "no treated people", closes, 0, n_p)
-        if s.extract is not None and closes is not None and closes > s.extract.date():
-            return CohortResult(cohort.name, "not yet measurable", closes, n_t, n_p)
-        if n_p == 0:
-            where = (f"an index date ('{roles.index_date}') within its entry window "
-                     f"{cohort.entry_start} to {cohort.entry_end}" if cohort.entry_start and roles.index_date else
-                     f"the value {cohort.name!r} in the cohort column" + (f" '{roles.cohort}'" if roles.cohort else ""))
-            raise SopEvalError(
-                f"contract cohort {cohort.name!r} has people served but nobody from the comparison pool: pool rows "
-                f"join a cohort by {where}. Check the pool's dates or cohort labels against [[cohorts]]."
-            )
-        return _measure(cohort.name, rows, roles, prepared.outcome, s, closes, seed)
+        rows, unmeasured, closes = _cohort_rows(cohort, s)
+        if unmeasured is not None:
+            return unmeasured
+        return _measure(cohort.name, rows, s.roles, prepared.outcome, s, closes, seed)
+
+    def check_cohort(self, cohort: Cohort, prepared: Prepared) -> None:
+        """What :meth:`measure` would meet in the cohort's propensity model, without matching or outcomes.
+
+        The treatment model is fitted on the covariates alone, as the match would fit it, and the same
+        rules apply: a :class:`SopEvalError` for a cohort that cannot be matched (no comparison pool, perfect
+        separation, too few people served for the covariates) and the same :class:`SopEvalWarning` for
+        near-separation. Cohorts not measured yet are not checked (a run does not match them).
+        """
+        s: _State = prepared.state
+        rows, unmeasured, _ = _cohort_rows(cohort, s)
+        if unmeasured is not None:
+            return
+        covariates = list(s.roles.covariates)
+        with _in_cohort(cohort.name, rows, s.roles, covariates):
+            fit = treatment_model(rows, s.roles.treatment, covariates, method=s.settings.matching.method,
+                                  distance=s.distance)
+        if fit is not None:
+            _warn_separation(cohort.name, fit.score[rows[s.roles.treatment].to_numpy() == 1])
 
     def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:
         """Data and cohort flow (who was dropped), then balance and baseline risk per cohort."""
@@ -308,32 +320,66 @@ def _check_cohort_column(frame: pd.DataFrame, roles: ColumnRoles, contract: Cont
         )
 
 
-def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s: _State, closes: dt.date | None,
-             seed: int) -> CohortResult:
-    ev, m = s.settings, s.settings.matching
-    covariates = list(roles.covariates)
-    kind = infer_kind(rows[outcome].dropna())
-    n_t = int((rows[roles.treatment] == 1).sum())
+def _cohort_rows(cohort: Cohort, s: _State) -> tuple[pd.DataFrame, CohortResult | None, dt.date | None]:
+    """The cohort's rows, its result when it is not measured (no treated people, window still open) and the
+    day its window closes; refuses a cohort with people served but no comparison pool."""
+    roles = s.roles
+    rows = s.work[s.work[COHORT_COLUMN] == cohort.name]
+    treated_rows = rows[rows[roles.treatment] == 1]
+    n_t, n_p = len(treated_rows), int((rows[roles.treatment] == 0).sum())
+    last = cohort.entry_end or (treated_rows[roles.index_date].max().date() if n_t and roles.index_date else None)
+    closes = None if last is None else window_closes(last, cohort)
+    if n_t == 0:
+        return rows, CohortResult(cohort.name, "no treated people", closes, 0, n_p), closes
+    if s.extract is not None and closes is not None and closes > s.extract.date():
+        return rows, CohortResult(cohort.name, "not yet measurable", closes, n_t, n_p), closes
+    if n_p == 0:
+        where = (f"an index date ('{roles.index_date}') within its entry window "
+                 f"{cohort.entry_start} to {cohort.entry_end}" if cohort.entry_start and roles.index_date else
+                 f"the value {cohort.name!r} in the cohort column" + (f" '{roles.cohort}'" if roles.cohort else ""))
+        raise SopEvalError(
+            f"contract cohort {cohort.name!r} has people served but nobody from the comparison pool: pool rows "
+            f"join a cohort by {where}. Check the pool's dates or cohort labels against [[cohorts]]."
+        )
+    return rows, None, closes
+
+
+@contextmanager
+def _in_cohort(name: str, rows: pd.DataFrame, roles: ColumnRoles, covariates: list[str]) -> Iterator[None]:
+    """Matching steps for cohort ``name``: their warnings and errors said in the cohort's name, and a propensity
+    model the cohort has too few people served for refused in the contract's terms."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SopEvalWarning)
-        options = match_options(m)
-        if m.method == "nearest":
-            options["ties"] = m.ties
-        exact = list(s.exact) if m.method in ("nearest", "optimal", "full") else None  # rows hold one cohort
         try:
-            matched = match(rows, roles.treatment, covariates, distance=s.distance, exact=exact, seed=seed,
-                            warn_dropped=1.0, **options)  # dropped shares are said below, in the contract's words
+            yield
         except SopEvalError as exc:
-            terms = _n_terms(rows, covariates)
+            n_t, terms = int((rows[roles.treatment] == 1).sum()), _n_terms(rows, covariates)
             if str(exc).startswith("perfect separation") and n_t <= terms:
                 raise SopEvalError(
                     f"cohort {name!r} has too few people served ({n_t}) to fit a propensity score on {terms} "
                     "covariate term(s): with so few, the covariates single them out. Wait for the cohort's "
                     "remaining people, merge it with another cohort in the contract, or match on fewer covariates."
                 ) from None
+            if str(exc).startswith("perfect separation"):
+                raise SopEvalError(f"cohort {name!r}: {exc}") from None
             raise
     for w in caught:
-        warnings.warn(f"cohort {name!r}: {w.message}", w.category, stacklevel=2)
+        warnings.warn(f"cohort {name!r}: {w.message}", w.category, stacklevel=3)
+
+
+def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s: _State, closes: dt.date | None,
+             seed: int) -> CohortResult:
+    ev, m = s.settings, s.settings.matching
+    covariates = list(roles.covariates)
+    kind = infer_kind(rows[outcome].dropna())
+    n_t = int((rows[roles.treatment] == 1).sum())
+    with _in_cohort(name, rows, roles, covariates):
+        options = match_options(m)
+        if m.method == "nearest":
+            options["ties"] = m.ties
+        exact = list(s.exact) if m.method in ("nearest", "optimal", "full") else None  # rows hold one cohort
+        matched = match(rows, roles.treatment, covariates, distance=s.distance, exact=exact, seed=seed,
+                        warn_dropped=1.0, **options)  # dropped shares are said below, in the contract's words
     ties_share = tie_share(matched)
     _warn_matching(name, matched, ties_share, m.ties)
     effect = estimate_effect(matched, outcome, kind=kind, se=ev.se, level=ev.level, seed=seed, label=name,
@@ -344,8 +390,54 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
         n_pool=int((rows[roles.treatment] == 0).sum()), matched=matched, effect=effect,
         risk=matched.compare_risk(risk_score), dropped=matched.dropped_profile(risk_score),
         sensitivity=_sensitivity(matched, outcome, effect), mde=_mde(effect, rows, outcome, roles, kind),
-        details={"tie_share": ties_share},
+        details={"tie_share": ties_share}, measures=_extra_measures(name, matched, outcome, effect, s),
     )
+
+
+#: The Justice Data Lab headline measures by outcome kind, in the order its layout shows them.
+JDL_KINDS = ("binary", "count", "time_to_event")
+
+
+def _jdl_kind(data: EvaluationData, column: str) -> str | None:
+    """The Justice Data Lab measure a column holds: a 0/1 rate, a count, or days to a first event (missing when
+    none, by design); None for anything else."""
+    values = data.frame[column]
+    if column in data.roles.allow_missing and values.isna().any() and ("day" in column or "time" in column):
+        return "time_to_event"
+    kind = infer_kind(values.dropna())
+    return kind if kind in ("binary", "count") else None
+
+
+def jdl_measures(data: EvaluationData, outcome: str) -> tuple[tuple[str, str], ...]:
+    """(column, kind) of each Justice Data Lab headline measure the data have: the reoffending rate, then the
+    frequency, then the time to first reoffence; of several columns of one kind, the contract's outcome first,
+    then the first named."""
+    found = [(c, k) for c in data.roles.outcomes if c in data.frame and (k := _jdl_kind(data, c)) is not None]
+    firsts: dict[str, tuple[str, str]] = {}
+    for column, kind in sorted(found, key=lambda ck: (JDL_KINDS.index(ck[1]), ck[0] != outcome)):
+        firsts.setdefault(kind, (column, kind))
+    return tuple(firsts.values())
+
+
+def _extra_measures(name: str, matched: MatchedCohort, outcome: str, effect: EffectEstimate,
+                    s: _State) -> tuple[OutcomeMeasure, ...]:
+    """The further outcomes the contract's layout reports, each estimated on the cohort's existing match (same
+    matched sets, weights and standard error as the contract's outcome; nothing is re-matched). Time to event
+    is censored at the end of the follow-up window; small cohorts are estimated (the layout says so)."""
+    out = []
+    for column, kind in s.measures:
+        if column == outcome:
+            out.append(OutcomeMeasure(column, kind, effect))
+            continue
+        extra: dict[str, Any] = {"horizon": s.horizon_days} if kind == "time_to_event" else {}
+        try:
+            found = estimate_effect(matched, column, kind=kind, se=s.settings.se, level=s.settings.level,
+                                    allow_small=True, label=name, **extra)
+        except SopEvalError as exc:
+            out.append(OutcomeMeasure(column, kind, not_estimated=str(exc)))
+            continue
+        out.append(OutcomeMeasure(column, kind, found))
+    return tuple(out)
 
 
 #: Warn when more than this share of the people served is left out of the match (the README's promise).
@@ -379,16 +471,7 @@ def _warn_matching(name: str, matched: MatchedCohort, ties_share: float, ties: b
             "those matched, who may differ from those left out (see the report's cohort flow and baseline risk).",
             SopEvalWarning, stacklevel=3,
         )
-    score = matched.propensity.to_numpy(float)[matched.treated.to_numpy()]
-    near = int(np.count_nonzero((score < NEAR_SEPARATION) | (score > 1 - NEAR_SEPARATION)))
-    if n_t and near / n_t > WARN_SEPARATION:
-        warnings.warn(
-            f"cohort {name!r}: {near} of {n_t} people served ({near / n_t:.1%}) have propensity scores within "
-            f"{NEAR_SEPARATION} of 0 or 1: the covariates nearly separate them from the comparison pool, so few "
-            "comparable people exist. Coarsen or drop the covariates that separate them, or restrict the cohort "
-            "to the range where both groups occur.",
-            SopEvalWarning, stacklevel=3,
-        )
+    _warn_separation(name, matched.propensity.to_numpy(float)[matched.treated.to_numpy()])
     if not ties and ties_share > WARN_TIES:
         warnings.warn(
             f"cohort {name!r}: for {ties_share:.1%} of the matched people served another comparison person was "
@@ -396,6 +479,21 @@ def _warn_matching(name: str, matched: MatchedCohort, ties_share: float, ties: b
             "(here by the order of the id column). Add ties = true under [evaluation.matching] (with "
             "replace = true) to keep every tied comparison person and remove the arbitrariness.",
             SopEvalWarning, stacklevel=3,
+        )
+
+
+def _warn_separation(name: str, score: np.ndarray) -> None:
+    """Warn when more than :data:`WARN_SEPARATION` of the people served (their propensity ``score``) have scores
+    within :data:`NEAR_SEPARATION` of 0 or 1."""
+    n_t = len(score)
+    near = int(np.count_nonzero((score < NEAR_SEPARATION) | (score > 1 - NEAR_SEPARATION)))
+    if n_t and near / n_t > WARN_SEPARATION:
+        warnings.warn(
+            f"cohort {name!r}: {near} of {n_t} people served ({near / n_t:.1%}) have propensity scores within "
+            f"{NEAR_SEPARATION} of 0 or 1: the covariates nearly separate them from the comparison pool, so few "
+            "comparable people exist. Coarsen or drop the covariates that separate them, or restrict the cohort "
+            "to the range where both groups occur.",
+            SopEvalWarning, stacklevel=4,
         )
 
 
@@ -481,8 +579,9 @@ def _flow_section(ev: Any, kit: ReportKit) -> Any:
                          "people.")
             continue
         if n_dropped:
+            profile = k.dropped.drop(index="n", errors="ignore").reset_index().round(3)
             tables.append((f"{k.name}: people dropped from the match against those matched (means)",
-                           k.dropped.drop(index="n", errors="ignore").reset_index().round(3)))
+                           profile.assign(**{profile.columns[0]: profile.iloc[:, 0].map(_labels(ev))})))
         shown = policy.share(n_dropped, k.flow()["eligible"])
         if shown:
             notes.append(f"{k.name}: {shown} of the people served were left out of the match.")
@@ -499,13 +598,15 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
     """Balance before and after matching, baseline risk, Love plots and propensity overlap per cohort."""
     tables, figures, notes = [], [], []
     taken: dict[str, int] = {}
+    label = _labels(ev)
     for k in ev.cohorts:
         if k.matched is None:
             continue
         balance = k.matched.balance()
         summary = balance.summary()
+        shown = summary[[x for x in BALANCE_COLUMNS if x in summary]].round(3)
         tables.append((f"{k.name}: balance before and after matching",
-                       summary[[x for x in BALANCE_COLUMNS if x in summary]].round(3)))
+                       shown.assign(term=shown["term"].map(label)) if "term" in shown else shown))
         if k.matched.method in WEIGHTING_METHODS:
             sizes = k.matched.summary()
             tables.append((f"{k.name}: weights and effective sample size (ESS)", _weight_table(k.matched).round(3)))
@@ -517,22 +618,28 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
                     notes.append(f"{k.name}: entropy balancing reached a largest imbalance of "
                                  f"{info['max_imbalance_sd']:.1e} SD in {info['n_iter']} Newton iterations.")
         if k.risk is not None:
-            tables.append((f"{k.name}: baseline risk (expected {ev.outcome} without the service)",
+            tables.append((f"{k.name}: baseline risk (expected {label(ev.outcome)} without the service)",
                            k.risk.reset_index().round(3)))
         if balance.imbalanced:
             notes.append(f"{k.name}: terms still imbalanced after matching (|SMD| > {balance.threshold}): "
-                         f"{', '.join(balance.imbalanced)}.")
+                         f"{', '.join(map(label, balance.imbalanced))}.")
         slug = _slug(k.name) or "cohort"
         taken[slug] = taken.get(slug, 0) + 1
         if taken[slug] > 1:  # "cohort 1" and "cohort-1" must not share figure files
             slug = f"{slug}_{taken[slug]}"
         figures.append(kit.figure(f"love_{slug}.png",
                                   f"{k.name}: standardised mean differences before and after matching (Love plot)",
-                                  "love_plot", balance, size=(6.4, 4.2)))
+                                  "love_plot", balance, size=(6.4, 4.2), labels=label))
         figures.append(kit.figure(f"overlap_{slug}.png",
                                   f"{k.name}: propensity score overlap before and after matching",
                                   "propensity_overlap", k.matched, policy=kit.policy))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
+
+
+def _labels(ev: Any) -> Callable[[str], str]:
+    """How the report names a column or covariate term: the contract's labels, else a readable name."""
+    data = ev.contract.data
+    return data.label if data is not None else (lambda name: str(name).replace("_", " "))
 
 
 def _weight_table(matched: MatchedCohort) -> pd.DataFrame:

@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sop_eval.contract import Contract, load_contract
-from sop_eval.data import COHORT_COLUMN, read_table
+from sop_eval.data import COHORT_COLUMN, load_contract_data
 from sop_eval.designs import DESIGNS, CohortResult, Design
 from sop_eval.designs.base import PoolsCohorts, Prepared
 from sop_eval.effects.estimate import EffectEstimate
@@ -40,32 +40,6 @@ from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, Protect
 from sop_eval.seeds import DEFAULT_SEED
 
 __all__ = ["COHORT_COLUMN", "DEFAULT_SEED", "bundle_files", "evaluate", "results_record", "run", "with_extract_date"]
-
-
-# -- loading -------------------------------------------------------------------------------------------
-def _load_data(contract: Contract, data: pd.DataFrame | None) -> tuple[pd.DataFrame, tuple[Path, ...]]:
-    if data is not None:
-        if not isinstance(data, pd.DataFrame):
-            raise SopEvalError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
-        return data, ()
-    settings = contract.data
-    if settings is None or settings.participants is None:
-        raise SopEvalError(
-            f"contract '{contract.source}' has no [data] participants file; add `[data] participants = "
-            "\"people.csv\"` (relative to the contract) or pass data= to evaluate()."
-        )
-    roles = settings.column_roles()
-    frames, paths = [], []
-    for path, treated in ((settings.participants, 1), (settings.comparison_pool, 0)):
-        if path is None:
-            continue
-        frame = read_table(path)
-        if settings.comparison_pool is not None and roles.treatment not in frame.columns:
-            frame = frame.assign(**{roles.treatment: treated})
-        frames.append(frame)
-        paths.append(Path(path))
-    combined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return combined, tuple(paths)
 
 
 def _design(contract: Contract) -> Design:
@@ -110,7 +84,7 @@ def evaluate(
         contract = load_contract(contract)
     design = _design(contract)
     contract = with_extract_date(contract, as_of)
-    frame, inputs = _load_data(contract, data)
+    frame, inputs = load_contract_data(contract, data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SopEvalWarning)
         prepared = design.prepare(contract, frame, seed=seed, as_of=as_of, risk_draws=risk_draws)

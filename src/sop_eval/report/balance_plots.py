@@ -13,6 +13,8 @@ import numpy as np
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, safe_bin_edges
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from matplotlib.axes import Axes
 
     from sop_eval.cohorts.balance import BalanceTable
@@ -27,10 +29,12 @@ def _axes(ax: Axes | None) -> Axes:
     return plt.subplots(figsize=(6, 4))[1]
 
 
-def love_plot(balance: BalanceTable, ax: Axes | None = None, absolute: bool = True) -> Axes:
+def love_plot(balance: BalanceTable, ax: Axes | None = None, absolute: bool = True,
+              labels: Callable[[str], str] | None = None) -> Axes:
     """Standardised mean difference of each term before (open) and after (filled) matching.
 
-    Dashed lines mark the balance threshold. ``absolute`` plots |SMD|.
+    Dashed lines mark the balance threshold. ``absolute`` plots |SMD|. ``labels`` names each term on the
+    axis (e.g. the contract's labels, :meth:`sop_eval.contract.DataSettings.label`); default: the term itself.
     """
     ax = _axes(ax)
     table = balance.table.iloc[::-1]
@@ -44,7 +48,7 @@ def love_plot(balance: BalanceTable, ax: Axes | None = None, absolute: bool = Tr
         ax.axvline(x, linestyle="--", color="grey", linewidth=0.8)
     ax.axvline(0, color="black", linewidth=0.6)
     ax.set_yticks(y)
-    ax.set_yticklabels(table.index)
+    ax.set_yticklabels(table.index if labels is None else [labels(str(term)) for term in table.index])
     ax.set_xlabel(("absolute " if absolute else "") + f"standardised mean difference ({balance.smd_denominator})")
     ax.legend(loc="lower right", fontsize="small")
     return ax

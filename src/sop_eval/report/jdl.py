@@ -7,8 +7,9 @@ Justice Data Lab significance rule (p ≤ 0.05 and at least 10 expected events),
 result is inconclusive, and the profile of the treatment and matched comparison groups with
 standardised differences. Time to first reoffence is a headline only with at least 30 reoffenders.
 
-The additional measures are estimated on each cohort's existing match (the same matched sets, weights
-and standard error as the contract's outcome); nothing is re-matched.
+The matched-cohort design estimates the additional measures on each cohort's existing match (the same
+matched sets, weights and standard error as the contract's outcome; nothing is re-matched) and records
+them in the cohort's results (:attr:`sop_eval.designs.CohortResult.measures`); this module only renders them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from typing import Any
 
 import pandas as pd
 
-from sop_eval.effects.matched import infer_kind
-from sop_eval.errors import SopEvalError
 from sop_eval.report.style import num, outcome_label, p_value, pct
 
 JDL_P = 0.05
@@ -34,39 +33,10 @@ def jdl_significant(p: float, expected_events: float) -> bool:
     return p <= JDL_P and expected_events >= JDL_MIN_EXPECTED_EVENTS
 
 
-def _kind(ev: Any, column: str) -> str | None:
-    data = ev.data
-    if data is None or column not in data.frame:
-        return None
-    values = data.frame[column]
-    if column in data.roles.allow_missing and values.isna().any() and ("day" in column or "time" in column):
-        return "time_to_event"
-    kind = infer_kind(values.dropna())
-    return kind if kind in ("binary", "count") else None
-
-
 def _measures(ev: Any) -> list[tuple[str, str]]:
-    """(column, kind) of each headline measure the data have, rate first, then frequency, then time."""
-    if ev.data is None:
-        return []
-    found = [(c, k) for c in ev.data.roles.outcomes if (k := _kind(ev, c)) is not None]
-    order = {"binary": 0, "count": 1, "time_to_event": 2}
-    firsts: dict[str, tuple[str, str]] = {}
-    for column, kind in sorted(found, key=lambda ck: (order[ck[1]], ck[0] != ev.outcome)):
-        firsts.setdefault(kind, (column, kind))
-    return list(firsts.values())
-
-
-def _estimate(ev: Any, cohort: Any, column: str, kind: str) -> Any:
-    if column == ev.outcome:
-        return cohort.effect
-    settings = ev.contract.evaluation
-    extra: dict[str, Any] = {}
-    if kind == "time_to_event":
-        months = ev.parameters.get("follow_up_months") or 12
-        extra["horizon"] = round(365 * months / 12)  # the follow-up window in days: no reoffence means censored there
-    return cohort.matched.effect(column, kind=kind, se=settings.se if settings else "cluster",
-                                 level=ev.parameters.get("level", 0.95), allow_small=True, label=cohort.name, **extra)
+    """(column, kind) of each headline measure the data have, rate first, then frequency, then time, as the
+    matched-cohort design chose them (:func:`sop_eval.designs.psm.jdl_measures`)."""
+    return [(m["column"], m["kind"]) for m in ev.parameters.get("jdl_measures", [])]
 
 
 def _count(n: int, policy: Any) -> str:
@@ -135,12 +105,11 @@ def jdl_sections(ev: Any, kit: Any) -> list[Any]:
             continue
         if k.n_treated < 60:
             notes.append(f"{k.name}: fewer than 60 people served; the Justice Data Lab runs no analysis below 60.")
-        for column, kind in measures:
+        for found in k.measures:
+            column, kind, est = found.column, found.kind, found.effect
             measure = MEASURES[kind]
-            try:
-                est = _estimate(ev, k, column, kind)
-            except SopEvalError as exc:
-                notes.append(f"{k.name}, {measure}: not estimated ({exc})")
+            if est is None:
+                notes.append(f"{k.name}, {measure}: not estimated ({found.not_estimated})")
                 continue
             rows.append(_row(k.name, measure, est, kit.policy))
             sentences.append(_sentence(k.name, measure, what if column == ev.outcome else "reoffences", est))
@@ -167,9 +136,11 @@ def jdl_sections(ev: Any, kit: Any) -> list[Any]:
         cols = [c for c in ("mean_treated_after", "mean_control_after", "smd_after") if c in table]
         if not cols:
             continue
+        label = ev.contract.data.label if ev.contract.data is not None else (lambda n: str(n).replace("_", " "))
         shown = table[cols].reset_index(names="characteristic").rename(columns={
             "mean_treated_after": "treatment group", "mean_control_after": "matched comparison group",
             "smd_after": "standardised difference"})
+        shown["characteristic"] = shown["characteristic"].map(label)
         profiles.append((f"{k.name}: profile of the treatment and matched comparison groups (means; proportions "
                          "for categories)", shown))
     profile = kit.section(

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
 from sop_eval.contract import Contract
 
@@ -53,6 +54,23 @@ def money(amount: Any, currency: str) -> str:
         value = Decimal("0.00")
     sign = "-" if value < 0 else ""
     return f"{sign}{symbol(currency)}{abs(value):,.2f}"
+
+
+def money_tick(amount: float, currency: str) -> str:
+    """A money axis tick: symbol and thousands separators, whole units (``£100,000``, ``-£2,500``).
+
+    Without a currency (``""``) the tick has no symbol.
+    """
+    value = round(float(amount))
+    return f"{'-' if value < 0 else ''}{symbol(currency) if currency else ''}{abs(value):,}"
+
+
+def money_axis(currency: str) -> FuncFormatter:
+    """The tick formatter of every money axis (:func:`money_tick`).
+
+    Use: ``ax.xaxis.set_major_formatter(money_axis("GBP"))``.
+    """
+    return FuncFormatter(lambda value, _position: money_tick(value, currency))
 
 
 def pct(x: Any, digits: int = 1) -> str:
