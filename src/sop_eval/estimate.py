@@ -219,8 +219,19 @@ class EffectEstimate(ShortRepr):
         kwargs = {k: v for k, v in record.items() if k in names}
         return cls(**kwargs)
 
+    @property
+    def counted(self) -> str:
+        """What ``n_treated`` counts, in words: ``"people served"`` for person-level designs,
+        ``"area-periods"`` for difference-in-differences, ``"population-periods"`` for area-level rates
+        (``details["rate_per"]``); a design may state its own in ``details["counted"]``."""
+        if isinstance(self.details.get("counted"), str):
+            return str(self.details["counted"])
+        if isinstance(self.details.get("rate_per"), int):
+            return "population-periods"
+        return "area-periods" if self.design == "did" else "people served"
+
     def n_needed(self, power: float = 0.8) -> float:
-        """Treated people needed to detect an effect of this estimate's size with ``power`` at ``level``.
+        """Treated units (:attr:`counted`) needed to detect an effect of this size with ``power`` at ``level``.
 
         Assumes the standard error shrinks as ``1/sqrt(n_treated)`` at the same matching ratio:
         ``n_treated * ((z_{1-alpha/2} + z_power) * se / |estimate|)^2``, rounded up; infinite for a zero

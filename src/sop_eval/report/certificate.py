@@ -76,7 +76,7 @@ def effect_sentence(name: str, est: Any, what: str) -> str:
     else:
         best = f"{f(red)} fewer" if red > 0 else f"{f(red)} more" if red < 0 else "no change"
         needed = est.n_needed()
-        more = (f"; about {needed:,.0f} people served would be needed to determine the direction" if
+        more = (f"; about {needed:,.0f} {est.counted} would be needed to determine the direction" if
                 math.isfinite(needed) else "")
         change = (f"changed {what} by between {f(red_lo)} fewer and {f(red_hi)} more (best estimate {best}; "
                   f"{label}){more}")

@@ -192,7 +192,9 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
         shown = shown.rename(columns={"relative": "reduction", "relative_ci_low": "reduction to",
                                       "relative_ci_high": "reduction from"})
         shown = shown[[*EFFECT_COLUMNS[:10], "reduction", "reduction from", "reduction to", "se_method"]]
+        counted = {e.counted for e in ests}
         effect_rows = styled(shown, cur, rename={"label": "cohort", "treated_mean": f"treated: {what} {per}",
+                                                 "n_treated": counted.pop() if len(counted) == 1 else "treated",
                                                  "comparison_mean": f"comparison: {what} {per}",
                                                  "ci_low": f"difference {interval_label(level)} from",
                                                  "ci_high": "to",
@@ -212,7 +214,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
         if d is None:
             continue
         measure = "reduction" if d.measure.startswith("relative") else "value"
-        rows.append({"gate": d.gate, "measure": d.measure.replace("_", " "), measure: d.value,
+        gate = f"{outcome_label(c, line.outcome)}, {line.reference}" if line.reference else d.gate
+        rows.append({"gate": gate, "measure": d.measure.replace("_", " "), measure: d.value,
                      "gate threshold": d.threshold, "margin": d.margin, "gate met": d.met,
                      f"{interval_label(d.level)} from": d.ci_low, "to": d.ci_high,
                      "p_value": d.p_value, "significant": d.significant,
