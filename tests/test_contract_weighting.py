@@ -19,7 +19,10 @@ caliper = 0.2            # standard deviations of the logit of the propensity sc
 
 
 def _contract(tmp_path, matching: str):
-    return copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet", **{NEAREST: matching})
+    weighted = any(f'method = "{m}"' in matching for m in ("weighting", "ebal"))
+    stated = {'design = "psm"\nmetric': 'design = "weighting"\nmetric'} if weighted else {}
+    return copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet", **{NEAREST: matching},
+                         **stated)
 
 
 def test_weighting_contract_runs_and_reports_weights(tmp_path):

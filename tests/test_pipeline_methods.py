@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from contract_copies import FIXTURES, copy_contract
-from sop_eval import SopEvalError
+from sop_eval import SopEvalError, SopEvalWarning
 from sop_eval.contract.vocabulary import EVALUATION_MATCH_METHODS
 from sop_eval.designs.psm import PsmDesign
 from sop_eval.pipeline import evaluate
@@ -28,16 +30,26 @@ SETTINGS = {
 }
 
 
+def test_an_outcome_stating_another_design_than_the_evaluation_is_refused(tmp_path):
+    contract = copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet",
+                             **{BLOCK: "[evaluation.matching]\n" + SETTINGS["weighting"]})
+    with pytest.raises(SopEvalError, match="states design = 'psm' but .*'weighting'.* set design = 'weighting'"):
+        evaluate(contract, risk_draws=0)
+
+
 @pytest.mark.parametrize("method", EVALUATION_MATCH_METHODS)
 def test_contract_runs_each_method(method, tmp_path):
     assert set(SETTINGS) == set(EVALUATION_MATCH_METHODS)
+    stated = {'design = "psm"\nmetric': 'design = "weighting"\nmetric'} if method in ("weighting", "ebal") else {}
     contract = copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet",
-                             **{BLOCK: "allow_small = true\n\n[evaluation.matching]\n" + SETTINGS[method]})
+                             **{BLOCK: "allow_small = true\n\n[evaluation.matching]\n" + SETTINGS[method]}, **stated)
     if method == "exact":  # seven covariates, some continuous: no two people agree on all, and the engine says so
         with pytest.raises(SopEvalError, match="exact matching found no matches. Use method='cem'"):
             evaluate(contract, risk_draws=200)
         return
-    evaluation = evaluate(contract, risk_draws=200)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "estimate for .* uses design", SopEvalWarning)  # stated = estimated
+        evaluation = evaluate(contract, risk_draws=200)
     measured = [c for c in evaluation.cohorts if c.matched is not None]
     assert measured and all(c.matched.method == method for c in measured)
     assert evaluation.parameters["matching"]["method"] == method

@@ -193,6 +193,8 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
     evaluation = _evaluation(top["evaluation"]) if top["evaluation"] is not None else None
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     design = None if evaluation is None else evaluation.design
+    if evaluation is not None:
+        _outcome_design(evaluation, outcomes, source)
     data = _data(top["data"], base, design) if top["data"] is not None else None
     return Contract(
         **meta, cohorts=cohorts, outcomes=outcomes, payers=payers, caps=caps, amendments=amendments,
@@ -200,6 +202,21 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), overlap=overlap,
         report=ReportSettings(**read(top["report"] or _empty("report", source), s.REPORT)),
     )
+
+
+def _outcome_design(evaluation: EvaluationSettings, outcomes: tuple[Outcome, ...] | list[Outcome],
+                    source: str) -> None:
+    """Refuse an evaluated outcome whose stated ``design`` is not how ``[evaluation]`` estimates it (the
+    payment lines record the design the estimate came from)."""
+    method = evaluation.matching.method if evaluation.design == "psm" else None
+    runs = "weighting" if method in ("weighting", "ebal") else evaluation.design
+    how = f"[evaluation.matching] method = {method!r}" if runs == "weighting" else f"[evaluation] design = {runs!r}"
+    for o in outcomes:
+        if o.name == evaluation.outcome and o.design != runs:
+            raise SopEvalError(
+                f"{source}: [[outcomes]] {o.name!r} states design = {o.design!r} but {how} estimates it by "
+                f"{runs!r}; set design = {runs!r} in that [[outcomes]] table (the design its payment lines record)."
+            )
 
 
 _ORG_ID = re.compile(r"^[A-Z]{2}-[A-Z0-9]+-\S+$")
