@@ -462,11 +462,12 @@ def _n_terms(rows: pd.DataFrame, covariates: list[str]) -> int:
 
 def _warn_matching(name: str, matched: MatchedCohort, ties_share: float, ties: bool) -> None:
     """Warnings that bear on the payment: many people served left out, near-separation, arbitrary ties."""
-    n_t, dropped = int(matched.treated.sum()), len(matched.unmatched)
+    n_t, dropped = int(matched.focal.sum()), len(matched.unmatched)
+    who = "comparison people" if matched.focal_group == "control" else "people served"
     if n_t and dropped / n_t > WARN_DROPPED:
         reasons = matched.unmatched["reason"].value_counts().sort_index()
         warnings.warn(
-            f"cohort {name!r}: {dropped} of {n_t} people served ({dropped / n_t:.1%}) were left out of the match "
+            f"cohort {name!r}: {dropped} of {n_t} {who} ({dropped / n_t:.1%}) were left out of the match "
             f"({', '.join(f'{v} people: {k}' for k, v in reasons.items())}); the effect and the payment describe only "
             "those matched, who may differ from those left out (see the report's cohort flow and baseline risk).",
             SopEvalWarning, stacklevel=3,
