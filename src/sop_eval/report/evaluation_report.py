@@ -24,6 +24,7 @@ from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.jdl import jdl_sections
 from sop_eval.report.payment_plots import payment_risk_plot
 from sop_eval.report.style import cell, money, num, outcome_label, outcome_metric, pct, sentence, styled
+from sop_eval.report.synth_plots import honest_plot
 from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
 
@@ -56,6 +57,7 @@ PLOTS: dict[str, Callable[..., Any]] = {
     "propensity_overlap": propensity_overlap,
     "parallel_trends_plot": parallel_trends_plot,
     "event_study_plot": event_study_plot,
+    "honest_plot": honest_plot,
 }
 
 
