@@ -11,6 +11,9 @@ post-period effects (``l`` = 1/T_post each). Two kinds of restriction on the pos
   (1,000 normal draws, seed 0), then applying the conditional test at ``(alpha - kappa)/(1 - kappa)``. Values of
   ``theta`` are tested on a grid of 1,000 points over ±20 sd(l' betahat_post); the set's bounds are the extreme
   accepted grid points. Only the post-period moments enter the tests (R's ``postPeriodMomentsOnly = TRUE``).
+  The LP statistic of every grid point, and its dual solution where one vertex of the dual polytope attains the
+  maximum (the LP is solved where the maximum is tied), are read off the enumerated vertices; the breakdown search
+  tests grid points outward from zero and stops at the first accepted one on each side.
 - **Smoothness** Δ^SD(M): the second differences of the violation are bounded by ``M`` (M = 0: linear
   pre-trend extrapolated). Confidence intervals are the optimal fixed-length CIs (FLCI, Armstrong & Kolesár):
   an affine estimator ``a + v' betahat`` whose half-length ``cv_alpha(bias/sd) sd`` is minimised over the
