@@ -3,6 +3,7 @@
 import json
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,9 @@ import pytest
 from contract_copies import FIXTURES, copy_contract
 from sop_eval import SopEvalError
 from sop_eval.audit import verify
+from sop_eval.contract.plan import DidSettings
 from sop_eval.datasets import make_staggered_panel
+from sop_eval.designs.did import honest_sensitivity_of
 from sop_eval.did.honest import event_study_inputs, honest_did
 from sop_eval.pipeline import evaluate, run
 
@@ -134,3 +137,13 @@ def test_honest_contract_keys(tmp_path):
     bad = contract_for(tmp_path / "bad", **{"n_boot = 999": "n_boot = 99\nhonest_mbar = [-1]"})
     with pytest.raises(SopEvalError, match=r"evaluation\.did\.honest_mbar = \[-1\]: expected a list of non-negative"):
         evaluate(bad, risk_draws=0)
+
+
+def test_honest_sensitivity_explains_when_unavailable():
+    pre_only = SimpleNamespace(labels=np.array([-2.0, -1.0]), att=np.array([0.1, -0.2]), vcov=np.eye(2))
+    honest, note = honest_sensitivity_of(pre_only, DidSettings(), 0.95)
+    assert honest == () and "no post-treatment estimate" in note
+    post_only = SimpleNamespace(labels=np.array([0.0, 1.0]), att=np.array([0.1, -0.2]), vcov=np.eye(2))
+    honest, note = honest_sensitivity_of(post_only, DidSettings(), 0.95)
+    assert honest == () and "no pre-treatment estimate" in note
+    assert honest_sensitivity_of(post_only, DidSettings(honest="none"), 0.95) == ((), None)

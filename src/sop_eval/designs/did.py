@@ -69,6 +69,8 @@ def honest_sensitivity_of(dynamic: Any, settings: Any, level: float) -> tuple[tu
         return (), None
     try:
         b, V, n_pre, n_post = event_study_inputs(dynamic)
+        if n_post < 1:
+            raise SopEvalError("the event study has no post-treatment estimate yet.")
     except SopEvalError as exc:
         return (), f"HonestDiD sensitivity is not available: {exc}"
     restrictions = ("relative_magnitudes", "smoothness") if settings.honest == "both" else (settings.honest,)
