@@ -10,10 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sop_eval import SopEvalError
 from sop_eval.did import att_gt
 
 HERE = Path(__file__).parent / "results" / "did"
 REF = json.loads((HERE / "reference.json").read_text())["configs"]
+# anticipation and the universal base period across settings (make_reference.py options)
+OPTIONS = json.loads((HERE / "reference_options.json").read_text())["configs"]
+REF.update(OPTIONS)
 PANELS = {name: pd.read_csv(HERE / f"panel_{name}.csv") for name in ("a", "b", "c")}
 PANELS["d"] = pd.read_csv(HERE / "cross_sections_d.csv")
 PANELS["e"] = pd.read_csv(HERE / "unbalanced_e.csv")
@@ -61,6 +65,10 @@ def test_aggregations_match(analytic, variant):
     key, res = analytic
     ref = REF[key]["aggregates"][variant]
     kind, options = VARIANTS[variant]
+    if "refused" in ref:  # no group observed at every event time the aggregation asks for: refused by both
+        with pytest.raises(SopEvalError, match="balance_e"):
+            res.aggregate(kind, **options)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         agg = res.aggregate(kind, **options)
@@ -90,6 +98,20 @@ def test_reference_covers_required_settings():
         assert combos == {(c, m, x) for c in ("never", "not_yet") for m in ("reg", "ipw", "dr") for x in (False, True)}
     # the overlap failure is reproduced as a left-out cell, as in the reference
     assert any(c["att"] is None for c in REF["a/never/dr/x"]["cells"])
+
+
+def test_options_reference_covers_anticipation_and_universal_base():
+    settings = [v["settings"] for v in OPTIONS.values()]
+    for option in ({"anticipation": 1}, {"base_period": "universal"}):
+        k, val = next(iter(option.items()))
+        chosen = [s for s in settings if s.get(k) == val]
+        assert {(s["control"], s["method"]) for s in chosen if s["panel"] == "a"} == {
+            (c, m) for c in ("never", "not_yet") for m in ("reg", "ipw", "dr")}
+        assert any(s.get("cross_sections") for s in chosen) and any(s.get("unbalanced") for s in chosen)
+    assert any(s.get("anticipation") == 1 and s.get("base_period") == "universal" for s in settings)
+    # under a universal base period each group's base cell is reported as 0 with no SE
+    cells = OPTIONS["a/never/dr/z/universal"]["cells"]
+    assert any(c["att"] == 0 and c["se"] is None for c in cells)
 
 
 @pytest.mark.parametrize("key", BOOT)

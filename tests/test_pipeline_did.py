@@ -1,7 +1,9 @@
 """The evaluation end to end for a staggered roll-out evaluated by difference-in-differences."""
 
 import json
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +12,10 @@ import pytest
 from contract_copies import FIXTURES, copy_contract
 from sop_eval import SopEvalError
 from sop_eval.audit import verify
+from sop_eval.contract.plan import DidSettings
 from sop_eval.datasets import make_staggered_panel
+from sop_eval.designs.did import honest_sensitivity_of
+from sop_eval.did.honest import event_study_inputs, honest_did
 from sop_eval.pipeline import evaluate, run
 
 PANEL_ARGS = dict(n_units=150, n_periods=8, waves=(4, 6), never_share=0.4, effect=-6.0, dynamic=-1.0,
@@ -59,6 +64,13 @@ def test_run_writes_report_and_verifies(tmp_path):
     assert html.count("data:image/png;base64,") >= 4
     results = json.loads((out / "results.json").read_text())
     assert results["design"] == "did" and results["did"]["pretrend"]["df"] > 0
+    assert ">Sensitivity to parallel trends (HonestDiD)</h2>" in html and "Breakdown Mbar = " in html
+    assert "Robust 95% sets by Mbar (relative magnitudes)" in html and "Robust 95% sets by M (smoothness)" in html
+    assert (out / "figures" / "honest_relative_magnitudes_average.png").is_file()
+    assert (out / "figures" / "honest_smoothness_average.png").is_file()
+    honest = {h["restriction"]: h for h in results["did"]["honest"]}
+    assert [r["Mbar"] for r in honest["relative_magnitudes"]["rows"]] == [None, 0.0, 0.5, 1.0, 1.5, 2.0]
+    assert honest["relative_magnitudes"]["breakdown_found"] and honest["smoothness"]["target"].startswith("average")
     assert verify(out).ok
     again = tmp_path / "again"
     run(contract_for(tmp_path / "c"), again, risk_draws=1000)
@@ -91,3 +103,47 @@ def test_wave_after_the_data_is_not_yet_measurable(tmp_path):
 def test_bad_did_contracts(replace, message, tmp_path):
     with pytest.raises(SopEvalError, match=message):
         evaluate(contract_for(tmp_path, **replace), risk_draws=0)
+
+
+def test_honest_sensitivity_equals_a_direct_call(evaluation):
+    """The run's HonestDiD figures are those of did/honest.py on the same event study, with the default grids."""
+    did = evaluation.did
+    b, V, n_pre, n_post = event_study_inputs(did.dynamic)
+    assert (n_pre, n_post) == (4, 5)
+    recorded = {h["restriction"]: h for h in did.to_dict()["honest"]}
+    for restriction, grid in (("relative_magnitudes", [0, 0.5, 1, 1.5, 2]), ("smoothness", None)):
+        with warnings.catch_warnings():  # the set open at the grid's end at large Mbar, as the report marks it
+            warnings.simplefilter("ignore")
+            direct = honest_did(b, V, n_pre, n_post, restriction=restriction, grid=grid, target="average", level=0.95)
+        rec = recorded[restriction]
+        assert rec["estimate"] == pytest.approx(float(np.mean(did.dynamic.att[-5:])), abs=1e-12)
+        assert rec["breakdown"] == direct.breakdown
+        assert [r["lb"] for r in rec["rows"][1:]] == direct.lb.tolist()
+        assert [r["ub"] for r in rec["rows"][1:]] == direct.ub.tolist()
+    # the parallel-trends average effect is excluded from zero, and relaxing the bound widens the set
+    rm = recorded["relative_magnitudes"]
+    assert rm["rows"][1]["ub"] < 0 and 0 < rm["breakdown"] < 2
+    assert all(a["ub"] <= b["ub"] for a, b in zip(rm["rows"][1:], rm["rows"][2:], strict=False))
+
+
+def test_honest_contract_keys(tmp_path):
+    contract = contract_for(tmp_path, **{"n_boot = 999": 'n_boot = 99\nhonest = "relative_magnitudes"\n'
+                                                         "honest_mbar = [1, 0]"})
+    did = evaluate(contract, risk_draws=0).did
+    assert [h.restriction for h in did.honest] == ["relative_magnitudes"]
+    assert did.honest[0].grid.tolist() == [0.0, 1.0]
+    none = contract_for(tmp_path / "none", **{"n_boot = 999": 'n_boot = 99\nhonest = "none"'})
+    assert evaluate(none, risk_draws=0).did.honest == ()
+    bad = contract_for(tmp_path / "bad", **{"n_boot = 999": "n_boot = 99\nhonest_mbar = [-1]"})
+    with pytest.raises(SopEvalError, match=r"evaluation\.did\.honest_mbar = \[-1\]: expected a list of non-negative"):
+        evaluate(bad, risk_draws=0)
+
+
+def test_honest_sensitivity_explains_when_unavailable():
+    pre_only = SimpleNamespace(labels=np.array([-2.0, -1.0]), att=np.array([0.1, -0.2]), vcov=np.eye(2))
+    honest, note = honest_sensitivity_of(pre_only, DidSettings(), 0.95)
+    assert honest == () and "no post-treatment estimate" in note
+    post_only = SimpleNamespace(labels=np.array([0.0, 1.0]), att=np.array([0.1, -0.2]), vcov=np.eye(2))
+    honest, note = honest_sensitivity_of(post_only, DidSettings(), 0.95)
+    assert honest == () and "no pre-treatment estimate" in note
+    assert honest_sensitivity_of(post_only, DidSettings(honest="none"), 0.95) == ((), None)

@@ -9,6 +9,7 @@ times both:
         statsmodels && /tmp/synthcheck/bin/pip install --no-deps synthdid==0.10.1
     python3 -m venv /tmp/honestcheck && /tmp/honestcheck/bin/pip install honestdid==0.1.1
     PYTHONPATH=src .venv/bin/python benchmarks/synth/bench_sdid.py [--peer-placebo 5]
+    PYTHONPATH=src .venv/bin/python benchmarks/synth/bench_sdid.py --honest-only [--honest-python PATH]
 
 The peer's placebo replications are timed for ``--peer-placebo`` draws and scaled to 200 (its placebo re-fits
 from scratch; a full 200 takes too long on a shared machine); the scaling is stated in the results.
@@ -73,7 +74,21 @@ def panel() -> tuple[AreaMatrix, pd.DataFrame]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--peer-placebo", type=int, default=5)
+    ap.add_argument("--honest-only", action="store_true",
+                    help="time only the HonestDiD rows (both packages, one run); writes results_honest.md")
+    ap.add_argument("--honest-python", default="/tmp/honestcheck/bin/python",
+                    help="the Python of the environment holding honestdid")
     args = ap.parse_args()
+    if args.honest_only:
+        lines = honest_rows(args.honest_python)
+        text = "\n".join(["# HonestDiD benchmark (HonestDiD rows only, one run)", "",
+                          f"Python {sys.version.split()[0]}; shared 2-core machine (wall-clock, one run).", "",
+                          "| task | sop_eval (s) | peer (s) | peer / sop_eval | estimates (sop_eval / peer) |",
+                          "| --- | ---: | ---: | ---: | --- |", *lines, "",
+                          "Peer: honestdid 0.1.1 from PyPI, in a throwaway environment.", ""])
+        OUT.with_name("results_honest.md").write_text(text)
+        print(text)
+        return
     data, df = panel()
     t = time.perf_counter()
     fit = fit_matrix(data, se="none")
@@ -88,7 +103,24 @@ def main() -> None:
                                           str(args.peer_placebo)], capture_output=True, text=True, check=True)
                           .stdout.strip().splitlines()[-1])
     peer_pl200 = peer["placebo"] / peer["reps"] * 200
-    # HonestDiD: an AR(1)-correlated event study with 4 pre- and 10 post-periods
+    lines = [
+        "# Synthetic DiD and HonestDiD benchmark", "",
+        f"Python {sys.version.split()[0]}; shared 2-core machine (timings are wall-clock, one run).", "",
+        "| task | sop_eval (s) | peer (s) | peer / sop_eval | estimates (sop_eval / peer) |",
+        "| --- | ---: | ---: | ---: | --- |",
+        (f"| SDID fit, 1,000 donors × 40 periods | {t_fit:.2f} | {peer['fit']:.2f} | {peer['fit'] / t_fit:.1f} | "
+         f"{fit.estimate:.4f} / {peer['att']:.4f} |"),
+        (f"| 200 placebo replications | {t_pl:.2f} | {peer_pl200:.1f} (from {peer['reps']}, scaled) | "
+         f"{peer_pl200 / t_pl:.1f} | se {pl.se:.4f} / (its own placebo algorithm) |"),
+        *honest_rows(args.honest_python),
+        "", "Peers: synthdid 0.10.1 and honestdid 0.1.1 from PyPI, in throwaway environments.", "",
+    ]
+    OUT.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def honest_rows(python: str) -> list[str]:
+    """HonestDiD: an AR(1)-correlated event study with 4 pre- and 10 post-periods, both packages in this run."""
     k = 14
     S = 0.01 * 0.5 ** np.abs(np.subtract.outer(np.arange(k), np.arange(k)))
     b = np.concatenate([[0.02, -0.01, 0.0, 0.01], np.linspace(0.2, 0.5, 10)])
@@ -101,25 +133,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "h.json"
         path.write_text(json.dumps({"b": b.tolist(), "s": S.tolist(), "n_pre": 4, "n_post": 10}))
-        hp = json.loads(subprocess.run(["/tmp/honestcheck/bin/python", "-c", PEER_HONEST, str(path)],
+        hp = json.loads(subprocess.run([python, "-c", PEER_HONEST, str(path)],
                                        capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-    lines = [
-        "# Synthetic DiD and HonestDiD benchmark", "",
-        f"Python {sys.version.split()[0]}; shared 2-core machine (timings are wall-clock, one run).", "",
-        "| task | sop_eval (s) | peer (s) | peer / sop_eval | estimates (sop_eval / peer) |",
-        "| --- | ---: | ---: | ---: | --- |",
-        (f"| SDID fit, 1,000 donors × 40 periods | {t_fit:.2f} | {peer['fit']:.2f} | {peer['fit'] / t_fit:.1f} | "
-         f"{fit.estimate:.4f} / {peer['att']:.4f} |"),
-        (f"| 200 placebo replications | {t_pl:.2f} | {peer_pl200:.1f} (from {peer['reps']}, scaled) | "
-         f"{peer_pl200 / t_pl:.1f} | se {pl.se:.4f} / (its own placebo algorithm) |"),
+    return [
         (f"| HonestDiD FLCI, 10 post-periods, one M | {t_sd:.2f} | {hp['t_sd']:.2f} | {hp['t_sd'] / t_sd:.1f} | "
          f"[{sd.lb[0]:.4f}, {sd.ub[0]:.4f}] / [{hp['sd'][0]:.4f}, {hp['sd'][1]:.4f}] |"),
         (f"| HonestDiD relative magnitudes (C-LF), 10 post-periods, one Mbar | {t_rm:.2f} | {hp['t_rm']:.2f} | "
          f"{hp['t_rm'] / t_rm:.1f} | [{rm.lb[0]:.4f}, {rm.ub[0]:.4f}] / [{hp['rm'][0]:.4f}, {hp['rm'][1]:.4f}] |"),
-        "", "Peers: synthdid 0.10.1 and honestdid 0.1.1 from PyPI, in throwaway environments.", "",
     ]
-    OUT.write_text("\n".join(lines))
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ class Table:
             raise self.fail(key, value, f"expected a whole number <= {high}{f' ({what})' if what else ''}.")
         return value
 
-    def numbers(self, key: str, default: Any = _MISSING) -> Any:
+    def numbers(self, key: str, default: Any = _MISSING, what: str = "non-negative amounts, e.g. [100, 50]") -> Any:
         """A list of non-negative amounts, as decimals."""
         value = self._take(key, default)
         if value is default and default is not _MISSING:
@@ -108,7 +108,7 @@ class Table:
         if not isinstance(value, list) or any(
             isinstance(v, bool) or not isinstance(v, (int, Decimal)) or v < 0 for v in value
         ):
-            raise self.fail(key, value, "expected a list of non-negative amounts, e.g. [100, 50].")
+            raise self.fail(key, value, f"expected a list of {what}.")
         return tuple(Decimal(v) for v in value)
 
     def flag(self, key: str, default: Any = _MISSING) -> Any:

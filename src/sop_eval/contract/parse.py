@@ -83,6 +83,8 @@ def read(t: Table, keys: Sequence[s.Key], *, defaults: dict[str, Any] | None = N
             out[name] = None if value is None else ((base or Path.cwd()) / value).resolve()
         elif k.kind == "prices":
             out[name] = t.numbers(name, d)
+        elif k.kind == "numbers":
+            out[name] = t.numbers(name, d, what="non-negative numbers, e.g. [0, 0.5, 1]")
         elif k.kind == "mapping":
             out[name] = t.mapping(name)
         elif k.kind == "table":

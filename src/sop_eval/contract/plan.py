@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sop_eval.contract.vocabulary import AREA_ROLES, PANEL_ROLES
+from sop_eval.contract.vocabulary import AREA_ROLES, HONEST_MBAR, PANEL_ROLES
 from sop_eval.errors import SopEvalError, examples
 
 
@@ -189,7 +189,9 @@ class MatchingSettings:
 @dataclass(frozen=True)
 class DidSettings:
     """Staggered-adoption settings (Callaway–Sant'Anna ``att_gt``): comparison units, estimator, base period,
-    anticipation and the standard error (``analytic`` or multiplier ``bootstrap`` with ``n_boot`` draws)."""
+    anticipation and the standard error (``analytic`` or multiplier ``bootstrap`` with ``n_boot`` draws); the
+    HonestDiD sensitivity of the event study (``honest``: which restrictions, ``honest_target``: which effect,
+    ``honest_mbar``/``honest_m``: the bounds; an empty ``honest_m`` leaves the grid to HonestDiD's default)."""
 
     control: str = "not_yet"
     method: str = "dr"
@@ -197,6 +199,10 @@ class DidSettings:
     base_period: str = "varying"
     se: str = "analytic"
     n_boot: int = 999
+    honest: str = "both"
+    honest_target: str = "average"
+    honest_mbar: tuple[Decimal, ...] = tuple(Decimal(str(m)) for m in HONEST_MBAR)
+    honest_m: tuple[Decimal, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ be given, ``SET_BY_PARSER`` one whose default depends on other keys (stated in i
 ``text`` (optionally one of ``choices``), ``label`` (text or a bare number, e.g. a version), ``texts``
 (a list of names), ``number`` (an exact decimal within ``low``/``high``), ``integer``, ``flag``,
 ``switches`` (a flag, or a table of name = flag), ``date``, ``path`` (relative to the contract file),
-``prices`` (a list of amounts), ``mapping``
+``prices`` (a list of amounts), ``numbers`` (a list of non-negative numbers), ``mapping``
 ({name = value}), ``table`` and ``tables`` (a sub-table or an array of tables, read by its own schema).
 Any key not listed is refused, naming its path.
 """
@@ -244,6 +244,13 @@ DID = (
     Key("base_period", "text", "varying", choices=v.DID_BASE_PERIODS),
     Key("se", "text", "analytic", note="a name of the SE registry (vocabulary.DID_SE)"),
     Key("n_boot", "integer", 999, low=1),
+    Key("honest", "text", "both", choices=v.HONEST_RESTRICTIONS,
+        note="HonestDiD sensitivity of the event study: relative magnitudes, smoothness, both or none"),
+    Key("honest_target", "text", "average", choices=v.HONEST_TARGETS,
+        note="the effect the sensitivity is for: the average post-period effect, the first, or both"),
+    Key("honest_mbar", "numbers", tuple(Decimal(str(m)) for m in v.HONEST_MBAR),
+        note="relative-magnitudes bounds Mbar (multiples of the largest pre-period change)"),
+    Key("honest_m", "numbers", (), note="smoothness bounds M in outcome units (default: 10 from 0 to the effect's SE)"),
 )
 
 SYNTH = (

@@ -65,6 +65,12 @@ DID_CONTROLS = ("never", "not_yet")
 DID_METHODS = ("dr", "ipw", "reg")
 DID_BASE_PERIODS = ("varying", "universal")
 DID_SE = se_names("did")
+HONEST_RESTRICTIONS = ("both", "relative_magnitudes", "smoothness", "none")
+"""``[evaluation.did] honest``: the HonestDiD restrictions a DiD run reports on its event study."""
+HONEST_TARGETS = ("average", "first", "both")
+"""``[evaluation.did] honest_target``: the average of the post-period effects, the first post-period effect, or both."""
+HONEST_MBAR = (0, 0.5, 1, 1.5, 2)
+"""Default ``[evaluation.did] honest_mbar``: the relative-magnitudes bounds Mbar reported."""
 
 # -- [data.columns] roles ------------------------------------------------------------------------------
 COLUMN_ROLES = ("id", "treatment", "cohort", "index_date")

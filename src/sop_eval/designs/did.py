@@ -11,6 +11,8 @@ share comparison areas.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +23,9 @@ from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.did import att_gt, raw_means
+from sop_eval.did.honest import HonestResult, event_study_inputs, honest_did
 from sop_eval.effects.estimate import EffectEstimate
-from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 from sop_eval.stats.estimate import percent
 
 METHODS = (
@@ -36,7 +39,7 @@ METHODS = (
     "effect over the counterfactual mean (treated mean minus effect), its interval by the delta method. "
     "{significance}.",
     "Diagnostics: the Wald test over pre-treatment ATT(g,t) checks parallel pre-trends; the event study shows "
-    "effects by time since adoption with a uniform band from the multiplier bootstrap.",
+    "effects by time since adoption with a uniform band from the multiplier bootstrap.{honest}",
     "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it and "
     "decides nothing unless the contract requires significance.",
     "Payment risk: effects are drawn from each estimate's normal sampling distribution and passed through the "
@@ -45,6 +48,49 @@ METHODS = (
 )
 
 ESTIMATORS = {"dr": "doubly robust", "ipw": "inverse probability weighting", "reg": "outcome regression"}
+HONEST_METHODS = (
+    " Sensitivity to parallel trends (HonestDiD, Rambachan and Roth 2023, as the R package HonestDiD): robust "
+    "confidence sets for the event study's {targets} when post-treatment departures from parallel trends are "
+    "bounded — {restrictions}. The breakdown value is the smallest bound at which the robust set includes zero."
+)
+HONEST_WORDS = {
+    "relative_magnitudes": "by relative magnitudes (each post-treatment change in the departure at most Mbar times "
+                           "the largest change between consecutive pre-treatment periods; conditional least-favourable "
+                           "hybrid sets)",
+    "smoothness": "by smoothness (the departure's slope changes by at most M per period; fixed-length intervals)",
+}
+
+
+def honest_sensitivity_of(dynamic: Any, settings: Any, level: float) -> tuple[tuple[HonestResult, ...], str | None]:
+    """The HonestDiD results a contract asks for on the event study ``dynamic`` (``[evaluation.did] honest``,
+    ``honest_target``, ``honest_mbar``, ``honest_m``), and why there are none when the event study cannot have
+    them (no pre-treatment estimate)."""
+    if settings.honest == "none":
+        return (), None
+    try:
+        b, V, n_pre, n_post = event_study_inputs(dynamic)
+        if n_post < 1:
+            raise SopEvalError("the event study has no post-treatment estimate yet.")
+    except SopEvalError as exc:
+        return (), f"HonestDiD sensitivity is not available: {exc}"
+    restrictions = ("relative_magnitudes", "smoothness") if settings.honest == "both" else (settings.honest,)
+    choices: dict[str, tuple[int | str, ...]] = {"average": ("average",), "first": (0,), "both": ("average", 0)}
+    targets = choices[settings.honest_target]
+    out = []
+    for restriction in restrictions:
+        bounds = settings.honest_mbar if restriction == "relative_magnitudes" else settings.honest_m
+        grid = sorted({float(m) for m in bounds}) or None
+        for target in targets:
+            with warnings.catch_warnings():  # a set open at the grid's end is marked in the report's table instead
+                warnings.filterwarnings("ignore", "HonestDiD: the robust set is open", SopEvalWarning)
+                out.append(honest_did(b, V, n_pre, n_post, restriction=restriction, grid=grid, target=target,
+                                      level=level))
+    return tuple(out), None
+
+
+def _honest_record(r: HonestResult) -> dict[str, Any]:
+    grid_end = 20 * r.se if r.restriction == "relative_magnitudes" else None
+    return {**r.to_dict(), "breakdown_found": bool(np.isfinite(r.breakdown)), "grid_end": grid_end}
 
 
 @dataclass(frozen=True)
@@ -57,15 +103,21 @@ class DidEvaluation:
     pretrend: Any
     means: pd.DataFrame
     units: dict[str, int]
+    honest: tuple[HonestResult, ...] = ()
+    honest_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe record: ATT(g,t), the group and event-time aggregates, the pre-trend test, unit counts."""
+        """JSON-safe record: ATT(g,t), the group and event-time aggregates, the pre-trend test, unit counts and the
+        HonestDiD sensitivity (robust sets by bound, breakdown value; ``breakdown_found`` false when no bound up to
+        four times the largest reported includes zero)."""
         return {
             "att_gt": self.att_gt.to_dict(),
             "by_group": self.by_group.to_dict(),
             "dynamic": self.dynamic.to_dict(),
             "pretrend": None if self.pretrend is None else self.pretrend.summary().to_dict(orient="records")[0],
             "units": self.units,
+            "honest": [_honest_record(r) for r in self.honest],
+            "honest_note": self.honest_note,
         }
 
     def __repr__(self) -> str:
@@ -125,17 +177,21 @@ class DidDesign:
         estimated = {int(g): (float(a), float(se))
                      for g, a, se in zip(by_group.labels, by_group.att, by_group.row_se, strict=True)}
         pretrend = fit.pretrend_test() if (fit.time < fit.group).any() else None
+        dynamic = fit.aggregate("dynamic")
+        honest, honest_note = honest_sensitivity_of(dynamic, d, ev.level)
         design_fit = DidEvaluation(
-            att_gt=fit, by_group=by_group, dynamic=fit.aggregate("dynamic"), pretrend=pretrend,
+            att_gt=fit, by_group=by_group, dynamic=dynamic, pretrend=pretrend,
             means=raw_means(frame, outcome, time, group),
             units={"treated": int((unit_group > 0).sum()), "never_treated": int((unit_group == 0).sum())},
+            honest=honest, honest_note=honest_note,
         )
         parameters = {
             "seed": int(seed), "as_of": None if as_of is None else str(as_of), "outcome": outcome, "design": "did",
             "level": ev.level, "risk_draws": int(risk_draws),
             "did": {"unit": unit, "time": time, "group": group, "covariates": covariates or [], "control": d.control,
                     "method": d.method, "anticipation": d.anticipation, "base_period": d.base_period, "se": d.se,
-                    "n_boot": d.n_boot},
+                    "n_boot": d.n_boot, "honest": d.honest, "honest_target": d.honest_target,
+                    "honest_mbar": [float(m) for m in d.honest_mbar], "honest_m": [float(m) for m in d.honest_m]},
         }
         state = _State(fit=fit, estimated=estimated, unit_group=unit_group,
                        last=frame[time].max(), settings=ev)
@@ -204,10 +260,13 @@ class DidDesign:
             paragraphs.append(f"Pre-trend Wald test over the pre-treatment ATT(g,t): χ² = {pre.statistic:.2f} on "
                               f"{pre.df} degrees of freedom, p = {pre.p_value:.3f} — {verdict}.")
         att = kit.estimates(did.att_gt.summary())
-        return [
+        sections = [
             kit.section("Panel and adoption", paragraphs=tuple(paragraphs), tables=(("Adoption waves", areas.table),)),
             kit.section("Parallel trends and event study", tables=(("ATT(g,t)", att),), figures=tuple(figures)),
         ]
+        if did.honest or did.honest_note:
+            sections.append(_honest_section(did, kit))
+        return sections
 
     def methods(self, evaluation: Any, *, significance: str, policy: str) -> tuple[str, ...]:
         """The comparison, effects, diagnostics, gates, payment risk and disclosure conventions."""
@@ -217,4 +276,82 @@ class DidDesign:
                f"areas, {d['base_period']} base period, anticipation {d['anticipation']} period(s), "
                f"{'multiplier bootstrap (' + str(d['n_boot']) + ' draws)' if d['se'] == 'bootstrap' else 'analytic'} "
                "standard errors" + (f", covariates {', '.join(d['covariates'])}" if d['covariates'] else ""))
-        return tuple(p.format(did=did, significance=significance, policy=policy) for p in METHODS)
+        honest = evaluation.fit.honest
+        words = HONEST_METHODS.format(
+            targets=" and ".join(dict.fromkeys(r.target for r in honest)),
+            restrictions="; ".join(HONEST_WORDS[k] for k in dict.fromkeys(r.restriction for r in honest)),
+        ) if honest else ""
+        return tuple(p.format(did=did, significance=significance, policy=policy, honest=words) for p in METHODS)
+
+
+def _number(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _bound(x: float, end: float) -> str:
+    """A robust set's bound to four decimals; "≤"/"≥" where the set reaches the end of the grid searched."""
+    if not np.isfinite(x):
+        return "—"
+    if end < 0 and x <= end:
+        return f"≤ {x:.4f}"
+    if end > 0 and x >= end:
+        return f"≥ {x:.4f}"
+    return f"{x:.4f}"
+
+
+def _breakdown_sentence(r: HonestResult) -> str:
+    """The breakdown value in one sentence saying what it means."""
+    what = r.target
+    if r.restriction == "relative_magnitudes":
+        bound = "post-treatment departures from parallel trends are at most {} times the largest change between " \
+                "consecutive pre-treatment periods"
+    else:
+        bound = "the slope of the departure from a linear pre-trend changes by at most {} per period"
+    if r.breakdown == 0:
+        return (f"Breakdown {r.parameter} = 0: the robust {percent(r.level)} set for the {what} includes zero even "
+                f"under exact parallel trends ({r.parameter} = 0), so the data do not establish an effect on this "
+                "measure.")
+    if not np.isfinite(r.breakdown):
+        top = 4 * float(max(r.grid.max(), 0)) if r.grid.size else math.nan
+        return (f"No breakdown up to {r.parameter} = {_number(top)}: the robust {percent(r.level)} set for the "
+                f"{what} excludes zero for every bound searched, so the conclusion that there is an effect holds "
+                f"even when {bound.format(_number(top))}.")
+    return (f"Breakdown {r.parameter} = {_number(r.breakdown)}: the robust {percent(r.level)} set for the {what} "
+            f"excludes zero as long as {bound.format(_number(r.breakdown))}; allowing larger departures, the data "
+            "no longer rule out no effect.")
+
+
+def _honest_section(did: DidEvaluation, kit: ReportKit) -> Any:
+    """Robust intervals by bound, the breakdown value in words and the sensitivity plot of each HonestDiD result."""
+    if not did.honest:
+        return kit.section("Sensitivity to parallel trends (HonestDiD)", paragraphs=(str(did.honest_note),))
+    paragraphs = [
+        "How far could the comparison areas' trend depart from the treated areas' after adoption before the "
+        "conclusion changes? Each table gives the robust confidence set for the effect under a bound on that "
+        "departure (Rambachan and Roth 2023); the first row is the usual interval, which assumes parallel trends "
+        "exactly. A bound marked ≤ or ≥ is the end of the range searched (20 standard errors either side of "
+        "zero): the set extends beyond it."
+    ]
+    tables, figures = [], []
+    for r in did.honest:
+        paragraphs.append(_breakdown_sentence(r))
+        rows = r.summary()
+        # relative-magnitudes sets are found on a grid of ±20 SE around zero (as HonestDiD); an end reached means
+        # the set extends beyond it
+        end = 20 * r.se * (1 - 1e-9) if r.restriction == "relative_magnitudes" else math.inf
+        shown = pd.DataFrame({
+            r.parameter: ["parallel trends"] + [_number(g) for g in r.grid],
+            "lower": [_bound(x, -end) for x in rows["lb"]], "upper": [_bound(x, end) for x in rows["ub"]],
+            "method": rows["method"].tolist(),
+        })
+        name = "relative magnitudes" if r.restriction == "relative_magnitudes" else "smoothness"
+        slug = f"honest_{r.restriction}_{'average' if r.target.startswith('average') else 'first'}"
+        tables.append((f"Robust {percent(r.level)} sets by {r.parameter} ({name}): {r.target}",
+                       kit.estimates(shown)))
+        figures.append(kit.figure(f"{slug}.png", f"Robust {percent(r.level)} sets for the {r.target} by "
+                                  f"{r.parameter} ({name}); the first interval assumes parallel trends exactly"
+                                  + ("; the dotted line marks the breakdown value"
+                                     if np.isfinite(r.breakdown) and r.breakdown > 0 else ""),
+                                  "honest_plot", r, size=(6.4, 3.4)))
+    return kit.section("Sensitivity to parallel trends (HonestDiD)", paragraphs=tuple(paragraphs),
+                       tables=tuple(tables), figures=tuple(figures))

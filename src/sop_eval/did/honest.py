@@ -11,6 +11,9 @@ post-period effects (``l`` = 1/T_post each). Two kinds of restriction on the pos
   (1,000 normal draws, seed 0), then applying the conditional test at ``(alpha - kappa)/(1 - kappa)``. Values of
   ``theta`` are tested on a grid of 1,000 points over ±20 sd(l' betahat_post); the set's bounds are the extreme
   accepted grid points. Only the post-period moments enter the tests (R's ``postPeriodMomentsOnly = TRUE``).
+  The LP statistic of every grid point, and its dual solution where one vertex of the dual polytope attains the
+  maximum (the LP is solved where the maximum is tied), are read off the enumerated vertices; the breakdown search
+  tests grid points outward from zero and stops at the first accepted one on each side.
 - **Smoothness** Δ^SD(M): the second differences of the violation are bounded by ``M`` (M = 0: linear
   pre-trend extrapolated). Confidence intervals are the optimal fixed-length CIs (FLCI, Armstrong & Kolesár):
   an affine estimator ``a + v' betahat`` whose half-length ``cv_alpha(bias/sd) sd`` is minimised over the
@@ -28,7 +31,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,10 +207,10 @@ def _vlo_vup_dual(eta: float, s_T: np.ndarray, g: np.ndarray, sigma: np.ndarray,
 
 
 def _arp_test(y: np.ndarray, X: np.ndarray, sigma: np.ndarray, alpha: float, kappa: float,
-              lf_cv: float | None) -> bool:
+              lf_cv: float | None, solved: tuple[float, np.ndarray] | None = None) -> bool:
     """Reject ``E[y - X delta] <= 0`` for some delta? ARP's conditional test, hybridised with the LF test
-    when ``lf_cv`` is given."""
-    eta, lam, ok = _eta_lp(y, X, sigma)
+    when ``lf_cv`` is given. ``solved``: the statistic and its duals when already known (else the LP)."""
+    eta, lam, ok = (*solved, True) if solved is not None else _eta_lp(y, X, sigma)
     if not ok:
         warnings.warn("HonestDiD: the LP for the test statistic did not converge; not rejecting.", SopEvalWarning,
                       stacklevel=2)
@@ -276,24 +279,35 @@ def _lf_test_no_nuisance(y: np.ndarray, sigma: np.ndarray, A: np.ndarray, d: np.
     return mom[j] + dt[j] > crit
 
 
-def _rm_accept(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray, mbar: float,
-               alpha: float, grid: np.ndarray) -> np.ndarray:
-    """Accepted grid points of the C-LF set under Δ^RM(Mbar) (union over s and sign)."""
+def _unique_optimum(values: np.ndarray, vertices: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """The statistic and its duals from the dual vertices when one vertex alone attains the maximum (the LP's dual
+    solution is then that vertex); ``None`` when the maximum is tied, left to the LP."""
+    if len(values) < 2:
+        return (float(values[0]), vertices[0]) if len(values) else None
+    top2 = np.partition(values, -2)[-2:]
+    if top2[1] - top2[0] <= 1e-9 * max(1.0, abs(float(top2[1]))):
+        return None
+    return float(top2[1]), vertices[int(np.argmax(values))]
+
+
+def _rm_tests(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray, mbar: float,
+              alpha: float, grid: np.ndarray) -> list[Callable[[int], bool]]:
+    """One test per (pre-period ``s``, sign) of Δ^RM(Mbar): ``test(k)`` rejects grid point ``k``? A point is in the
+    C-LF set when some test does not reject it."""
     kappa = alpha / 10
-    accept = np.zeros(len(grid), dtype=bool)
+    tests: list[Callable[[int], bool]] = []
     for s in range(-(n_pre - 1), 1):
         for positive in (True, False):
             A = _a_rm(n_pre, n_post, mbar, s, positive)
             d = np.zeros(A.shape[0])
             if n_post == 1:
                 rows = np.flatnonzero(A[:, -1] != 0)
-                A, d = A[rows], d[rows]
-                lf = _lf_cv(None, A @ sigma @ A.T, kappa)
+                A1, d1 = A[rows], d[rows]
+                lf1 = _lf_cv(None, A1 @ sigma @ A1.T, kappa)
                 e = np.zeros(len(betahat))
                 e[n_pre] = 1.0
-                for k, th in enumerate(grid):
-                    if not accept[k]:
-                        accept[k] = not _lf_test_no_nuisance(betahat - e * th, sigma, A, d, alpha, kappa, lf)
+                tests.append(lambda k, A1=A1, d1=d1, lf1=lf1, e=e: _lf_test_no_nuisance(
+                    betahat - e * grid[k], sigma, A1, d1, alpha, kappa, lf1))
                 continue
             rows = np.flatnonzero((A[:, n_pre:] != 0).sum(axis=1) > 0)
             AGi = A[:, n_pre:] @ np.linalg.inv(_gamma(lvec))
@@ -304,12 +318,45 @@ def _rm_accept(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, 
             lf = _lf_cv(Xr, sYr, kappa, vertices=V)
             # grid points whose statistic exceeds the LF critical value are rejected at the first stage; the
             # statistic of every grid point at once from the dual vertices (the LP's optimal value is unique)
-            first = (np.max(V @ Y[rows][:, None] - (V @ AGi[rows, 0])[:, None] * grid[None, :], axis=0) > lf + 1e-9
-                     if V is not None else np.zeros(len(grid), dtype=bool))
-            for k, th in enumerate(grid):
-                if not accept[k] and not first[k]:
-                    accept[k] = not _arp_test((Y - AGi[:, 0] * th)[rows], Xr, sYr, alpha, kappa, lf)
+            vals = (V @ Y[rows][:, None] - (V @ AGi[rows, 0])[:, None] * grid[None, :]) if V is not None else None
+            first = vals.max(axis=0) > lf + 1e-9 if vals is not None else np.zeros(len(grid), dtype=bool)
+
+            def test(k: int, Y: np.ndarray = Y, AGi: np.ndarray = AGi, rows: np.ndarray = rows, Xr: np.ndarray = Xr,
+                     sYr: np.ndarray = sYr, lf: float = lf, V: np.ndarray | None = V, vals: np.ndarray | None = vals,
+                     first: np.ndarray = first) -> bool:
+                if first[k]:
+                    return True
+                solved = _unique_optimum(vals[:, k], V) if vals is not None and V is not None else None
+                return _arp_test((Y - AGi[:, 0] * grid[k])[rows], Xr, sYr, alpha, kappa, lf, solved)
+
+            tests.append(test)
+    return tests
+
+
+def _rm_accept(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray, mbar: float,
+               alpha: float, grid: np.ndarray) -> np.ndarray:
+    """Accepted grid points of the C-LF set under Δ^RM(Mbar) (union over s and sign)."""
+    accept = np.zeros(len(grid), dtype=bool)
+    for test in _rm_tests(betahat, sigma, n_pre, n_post, lvec, mbar, alpha, grid):
+        for k in range(len(grid)):
+            if not accept[k]:
+                accept[k] = not test(k)
     return accept
+
+
+def _rm_covers_zero(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray,
+                    mbar: float, alpha: float, grid: np.ndarray) -> bool:
+    """Whether the C-LF set's bounds (its extreme accepted grid points) enclose zero, i.e. some grid point at or
+    below zero and some at or above it are accepted (or none at all, as an empty set has no bounds to exclude
+    zero): the same tests as :func:`_rm_accept`, stopping at the first accepted point on each side."""
+    tests = _rm_tests(betahat, sigma, n_pre, n_post, lvec, mbar, alpha, grid)
+
+    def accepted(side: np.ndarray) -> bool:
+        idx = np.flatnonzero(side)
+        return any(not t(int(k)) for k in idx[np.argsort(np.abs(grid[idx]), kind="stable")] for t in tests)
+
+    below, above = accepted(grid <= 0), accepted(grid >= 0)
+    return below == above
 
 
 # ---------------------------------------------------------------- FLCI under smoothness
@@ -553,6 +600,9 @@ def _set_at(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: 
 def _breakdown(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray,
                alpha: float, upper: float, tol: float) -> float:
     def covers_zero(m: float) -> bool:
+        if restriction == "relative_magnitudes":
+            sd = float(np.sqrt(lvec @ s[n_pre:, n_pre:] @ lvec))
+            return _rm_covers_zero(b, s, n_pre, n_post, lvec, m, alpha, np.linspace(-20 * sd, 20 * sd, _GRID_POINTS))
         with warnings.catch_warnings():  # only whether zero is inside matters here, not the exact bounds
             warnings.simplefilter("ignore", SopEvalWarning)
             lo, hi = _set_at(restriction, b, s, n_pre, n_post, lvec, m, alpha)

@@ -24,7 +24,14 @@ from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.jdl import jdl_sections
 from sop_eval.report.payment_plots import payment_risk_plot
 from sop_eval.report.style import cell, money, num, outcome_label, outcome_metric, pct, sentence, styled
-from sop_eval.report.synth_plots import gap_plot, placebo_distribution_plot, placebo_plot, sdid_plot, weights_plot
+from sop_eval.report.synth_plots import (
+    gap_plot,
+    honest_plot,
+    placebo_distribution_plot,
+    placebo_plot,
+    sdid_plot,
+    weights_plot,
+)
 from sop_eval.stats.estimate import DEFAULT_LEVEL, interval_label, percent
 
 
@@ -62,6 +69,7 @@ PLOTS: dict[str, Callable[..., Any]] = {
     "sdid_plot": sdid_plot,
     "weights_plot": weights_plot,
     "placebo_distribution_plot": placebo_distribution_plot,
+    "honest_plot": honest_plot,
 }
 
 

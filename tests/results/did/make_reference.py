@@ -6,7 +6,18 @@ Run from the repository root with csdid installed (it is not a test dependency):
     .venv/bin/python tests/results/did/make_reference.py
 
 Writes panel_{a,b,c}.csv, cross_sections_d.csv and unbalanced_e.csv (the simulated data, so the tests do not
-depend on the simulator staying the same) and reference.json (csdid's numbers). The R `did` package's `mpdta`
+depend on the simulator staying the same) and reference.json (csdid's numbers).
+
+    .venv/bin/python tests/results/did/make_reference.py options
+
+reads the stored data files instead and writes reference_options.json: anticipation = 1, a universal base period
+and both together across panels, comparison groups, estimators, repeated cross-sections and an unbalanced panel.
+csdid 0.4.3 honours both options on the path used (its default faster_mode, compute_att_gt2, and compute_att_gt
+alike): the base period of each cell comes from its shared `plan_cell` (the last period t with t + anticipation
+< g, fixed for every cell of g under "universal", which is reported as 0 with no SE), not-yet-treated
+comparisons are the units with g > max(t, base) + anticipation as in R did's compute.att_gt, and the pre-trend
+Wald test and aggregations treat cells with g - anticipation <= t < g as anticipation periods (R did's
+aggte keeps only t >= g for the simple and group aggregates). The R `did` package's `mpdta`
 data set is not shipped with csdid (and R packages cannot be installed here), so the staggered panels are
 simulated with sop_eval.datasets.make_staggered_panel; `z` is a noisy, time-invariant proxy of `x` so that
 propensity scores overlap. csdid's `att_gt` calls the same DRDID estimators as R `did`
@@ -86,7 +97,11 @@ def _run(df, control, method, cov, *, bstrap=False, base_period="varying", antic
                 "dynamic_window": ("dynamic", {"min_e": -2, "max_e": 3}), "group_max_e1": ("group", {"max_e": 1})}
     for name, (kind, options) in variants.items():
         np.random.seed(seed + 1)
-        o.aggte(kind, na_rm=True, bstrap=bstrap, cband=bstrap, **options)
+        try:
+            o.aggte(kind, na_rm=True, bstrap=bstrap, cband=bstrap, **options)
+        except ValueError as exc:  # e.g. no group observed at every event time up to balance_e
+            rec["aggregates"][name] = {"refused": str(exc)}
+            continue
         a = o.atte
         agg = {"overall_att": _num(a["overall_att"]), "overall_se": _num(np.ravel(a["overall_se"])[0])}
         if a.get("egt") is not None:
@@ -153,5 +168,54 @@ def main() -> None:
     tmp.replace(HERE / "reference.json")
 
 
+def _stored() -> dict[str, pd.DataFrame]:
+    names = {"a": "panel_a.csv", "b": "panel_b.csv", "c": "panel_c.csv", "d": "cross_sections_d.csv",
+             "e": "unbalanced_e.csv"}
+    return {k: pd.read_csv(HERE / f) for k, f in names.items()}
+
+
+def options() -> None:
+    """anticipation and base_period across settings, on the stored data (reference_options.json)."""
+    panels = _stored()
+    configs: dict[str, dict] = {}
+    for name in ("a", "b"):
+        for control in ("never", "not_yet"):
+            for method in ("reg", "ipw", "dr"):
+                configs[f"{name}/{control}/{method}/z/anticipation1"] = dict(
+                    panel=name, control=control, method=method, covariates="z", anticipation=1)
+                configs[f"{name}/{control}/{method}/z/universal"] = dict(
+                    panel=name, control=control, method=method, covariates="z", base_period="universal")
+            configs[f"{name}/{control}/dr/none/anticipation1/universal"] = dict(
+                panel=name, control=control, method="dr", covariates=None, anticipation=1, base_period="universal")
+    configs["a/not_yet/dr/z/anticipation2"] = dict(panel="a", control="not_yet", method="dr", covariates="z",
+                                                   anticipation=2)
+    configs["c/not_yet/dr/none/anticipation1"] = dict(panel="c", control="not_yet", method="dr", covariates=None,
+                                                      anticipation=1)
+    configs["c/not_yet/reg/z/universal"] = dict(panel="c", control="not_yet", method="reg", covariates="z",
+                                                base_period="universal")
+    for control, method in (("never", "dr"), ("not_yet", "ipw"), ("not_yet", "reg")):
+        configs[f"d/{control}/{method}/z/cross_sections/anticipation1"] = dict(
+            panel="d", control=control, method=method, covariates="z", cross_sections=True, anticipation=1)
+        configs[f"d/{control}/{method}/z/cross_sections/universal"] = dict(
+            panel="d", control=control, method=method, covariates="z", cross_sections=True, base_period="universal")
+    configs["e/not_yet/reg/none/unbalanced/anticipation1"] = dict(panel="e", control="not_yet", method="reg",
+                                                                  covariates=None, unbalanced=True, anticipation=1)
+    configs["e/never/dr/z/unbalanced/universal"] = dict(panel="e", control="never", method="dr", covariates="z",
+                                                        unbalanced=True, base_period="universal")
+    out = {"source": f"csdid {getattr(csdid, '__version__', '0.4.3')} (Python port of R did 2.x; DRDID estimators), "
+                     "run by make_reference.py options on the stored data files", "configs": {}}
+    for i, (key, cfg) in enumerate(configs.items()):
+        rec = _run(panels[cfg["panel"]], cfg["control"], cfg["method"], cfg["covariates"],
+                   base_period=cfg.get("base_period", "varying"), anticipation=cfg.get("anticipation", 0),
+                   panel=not cfg.get("cross_sections", False), seed=5000 + i)
+        out["configs"][key] = {"settings": cfg, **rec}
+        print(key, "done")
+    tmp = HERE / "reference_options.json.tmp"
+    tmp.write_text(json.dumps(out, indent=1))
+    tmp.replace(HERE / "reference_options.json")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    options() if sys.argv[1:] == ["options"] else main()
