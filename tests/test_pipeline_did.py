@@ -147,3 +147,22 @@ def test_honest_sensitivity_explains_when_unavailable():
     honest, note = honest_sensitivity_of(post_only, DidSettings(), 0.95)
     assert honest == () and "no pre-treatment estimate" in note
     assert honest_sensitivity_of(post_only, DidSettings(honest="none"), 0.95) == ((), None)
+
+
+def test_pooled_se_accounts_for_the_shared_comparison_areas(evaluation):
+    fit = evaluation.fit.att_gt
+    waves = [evaluation.cohort(name) for name in ("wave 1", "wave 2")]
+    n = np.array([c.effect.n_treated for c in waves], dtype=float)
+    w = n / n.sum()
+    psi = []  # each wave's effect's influence function, straight from its post-treatment cells
+    for c in waves:
+        post = np.flatnonzero((fit.group == c.details["group"]) & (fit.time >= fit.group))
+        psi.append(fit.influence[:, post].mean(axis=1))
+    corr = np.corrcoef(np.column_stack(psi), rowvar=False)  # influence functions have mean zero
+    se = np.array([c.effect.se for c in waves])  # the reported (here bootstrap) standard errors
+    expected = float(np.sqrt(w @ (np.outer(se, se) * corr) @ w))
+    independent = float(np.sqrt(w**2 @ se**2))
+    pooled = evaluation.pooled
+    assert pooled.estimate == pytest.approx(float(w @ [c.effect.estimate for c in waves]), rel=1e-12)
+    assert pooled.se == pytest.approx(expected, rel=1e-6)
+    assert abs(pooled.se - independent) > 1e-3 * independent  # the waves' estimates are correlated

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.did import att_gt, raw_means
 from sop_eval.did.honest import HonestResult, event_study_inputs, honest_did
 from sop_eval.effects.estimate import EffectEstimate
+from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 from sop_eval.stats.estimate import percent
 
@@ -231,6 +233,24 @@ class DidDesign:
         )
         return CohortResult(cohort.name, "measured", None, n_units * periods, n_comp, effect=effect, design="did",
                             details=info)
+
+    def pool(self, cohorts: Sequence[CohortResult], prepared: Prepared, *, label: str) -> EffectEstimate:
+        """All ``cohorts`` together: the ``n_treated``-weighted mean of their group effects (as
+        :func:`~sop_eval.effects.pooling.pool_cohorts`), its standard error from the covariance of the group
+        effects — the waves share comparison areas, so their estimates are correlated. The covariance is the
+        influence functions' (rescaled to the reported standard errors when they are bootstrapped)."""
+        by_group = prepared.fit.by_group
+        pooled = pool_cohorts([c.effect for c in cohorts if c.effect is not None], label=label)
+        rows = [int(np.flatnonzero(by_group.labels == c.details["group"])[0]) for c in cohorts]
+        vcov = np.asarray(by_group.vcov, dtype=float)[np.ix_(rows, rows)]
+        sd = np.sqrt(np.diag(vcov))
+        se = np.asarray(by_group.row_se, dtype=float)[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = np.where(np.outer(sd, sd) > 0, vcov / np.outer(sd, sd), np.eye(len(rows)))
+        w = np.asarray(pooled.details["pool_weights"], dtype=float)
+        combined = float(np.sqrt(max(float(w @ (np.outer(se, se) * corr) @ w), 0.0)))
+        details = {**pooled.details, "se_from": "covariance of the group effects (shared comparison areas)"}
+        return replace(pooled, se=combined, details=details)
 
     def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:
         """The panel and its adoption waves; parallel trends, the event study and the ATT(g,t)."""
