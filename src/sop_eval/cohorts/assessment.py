@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.cohorts import design
-from sop_eval.cohorts.balance import effective_sample_size
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.outputs import json_safe
 
@@ -70,6 +69,39 @@ def _sd_denominator(xt: np.ndarray, xc: np.ndarray, binary: bool, estimand: str)
     if not np.isfinite(sd) or sd < _EPS:
         sd = np.sqrt((vt + vc) / 2)
     return float(sd)
+
+
+def effective_sample_size(w: np.ndarray) -> float:
+    """Kish's effective sample size (sum w)^2 / sum w^2 of the positive weights."""
+    w = w[w > 0]
+    return float(w.sum() ** 2 / np.sum(w**2)) if len(w) else 0.0
+
+
+def ecdf_gaps(x: np.ndarray, treat: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """|F_treated(v) - F_control(v)| at each distinct value v of ``x``, ascending (weights normalised per group)."""
+    w = w.astype(float).copy()
+    for g in (True, False):
+        total = w[treat == g].sum()
+        if total > 0:
+            w[treat == g] /= total
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    gaps = np.abs(np.cumsum(np.where(treat[order], -w[order], w[order])))
+    return gaps[np.r_[xs[1:] != xs[:-1], True]]
+
+
+def weighted_ecdf(x: np.ndarray, treat: np.ndarray, w: np.ndarray) -> pd.DataFrame:
+    """Weighted empirical CDFs of both groups at each distinct value of ``x``: columns value, treated, control."""
+    values = np.unique(x)
+    out = {"value": values}
+    for name, g in (("treated", True), ("control", False)):
+        keep = (treat == g) & (w > 0)
+        xs, ws = x[keep], w[keep]
+        order = np.argsort(xs, kind="stable")
+        cum = np.cumsum(ws[order]) / ws.sum() if ws.sum() > 0 else np.zeros(len(order))
+        idx = np.searchsorted(xs[order], values, side="right") - 1
+        out[name] = np.where(idx >= 0, cum[np.clip(idx, 0, None)] if len(cum) else 0.0, 0.0)
+    return pd.DataFrame(out)
 
 
 @dataclass(frozen=True)
@@ -182,6 +214,13 @@ def _stats(term: _Term, wt: np.ndarray, wc: np.ndarray, raw_binary: bool, before
         else:
             out["ecdf_mean"], out["ecdf_max"] = _gap_summary(term, xt, wt, xc, wc)
     return out
+
+
+def term_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray, estimand: str = "ATT",
+               raw_binary: bool = False) -> dict[str, float]:
+    """Balance statistics of one term under weights ``w`` (one per unit), by the rules of :func:`balance`."""
+    w = np.asarray(w, dtype=float)
+    return _stats(_prepare(np.asarray(x, dtype=float), treat, estimand), w[treat], w[~treat], raw_binary)
 
 
 def subclass_weights(treat: np.ndarray, subclass: np.ndarray, estimand: str = "ATT") -> np.ndarray:
