@@ -76,7 +76,7 @@ def child(n_t: int, n_c: int, repeats: int) -> dict:
         out["cem_3_bins_matched_treated"] = m3.n_matched_treated
         del m3
         dfp = df.assign(ps=1 / (1 + np.exp(-(df["x0"] + df["x1"]).to_numpy() / 2)))
-        out["subclass"], ms = _best(lambda: sop_eval.match(dfp, "t", covs, method="subclass", distance="ps"),
+        out["subclass"], ms = _best(lambda d=dfp: sop_eval.match(d, "t", covs, method="subclass", distance="ps"),
                                     repeats)
         out["subclass_weights_sum"] = float(ms.weights.sum())
         del ms, dfp
@@ -151,7 +151,8 @@ def write(res: dict) -> None:
     lines += [f"CEM matched {new.get('cem_matched_treated', 0):,} treated (Sturges), "
               f"{new.get('cem_3_bins_matched_treated', 0):,} with 3 bins.", "",
               "## Full matching (wall-clock, one run each)", "", "| pool | seconds |", "|---|---|"]
-    lines += [f"| {r['treated']:,} treated × {r['controls']:,} controls | {r['seconds']} |" for r in res.get("full", [])]
+    lines += [f"| {r['treated']:,} treated × {r['controls']:,} controls | {r['seconds']} |"
+              for r in res.get("full", [])]
     (HERE / "strata_scale.md").write_text("\n".join(lines) + "\n")
 
 
