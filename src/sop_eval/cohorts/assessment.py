@@ -19,7 +19,9 @@ after (weighted):
 ``summary(subclass = TRUE)``); when no weights are given the subclass weights are MatchIt's (ATT: treated 1,
 controls ``n_t,s / n_c,s`` rescaled to the number of controls; ATC mirrored; ATE ``n_s / n_g,s``).
 
-Checked against R MatchIt 4.5.1's ``summary()`` in ``tests/results/balance`` (to 1e-10). The variance-ratio
+The one balance rule of the package: ``MatchedCohort.balance()`` (:mod:`sop_eval.cohorts.balance`) and the report
+take their statistics from here. Checked against R MatchIt 4.5.1's ``summary()`` in ``tests/results/balance``
+(to 1e-10). The variance-ratio
 "percent balance improvement" MatchIt 4.5.1 prints for subclassification does not follow its own formula
 ``100 (|log VR before| - |log VR after|) / |log VR before|``, which sop_eval applies throughout.
 """
