@@ -130,8 +130,11 @@ class _Term:
 
 def _distinct(sorted_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of a sorted array and the count of values <= each."""
-    last = np.flatnonzero(np.r_[sorted_x[1:] != sorted_x[:-1], True])
-    return sorted_x[last], last + 1
+    is_last = np.empty(len(sorted_x), dtype=bool)
+    np.not_equal(sorted_x[1:], sorted_x[:-1], out=is_last[:-1])
+    is_last[-1:] = True
+    last = np.flatnonzero(is_last)
+    return (sorted_x if len(last) == len(sorted_x) else sorted_x[last]), last + 1
 
 
 def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str, binary: bool | None = None) -> _Term:
