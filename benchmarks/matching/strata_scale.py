@@ -169,7 +169,9 @@ def write(res: dict) -> None:
                   f"{'yes' if same else 'NO'}.", ""]
     lines += [f"CEM matched {new.get('cem_matched_treated', 0):,} treated (Sturges), "
               f"{new.get('cem_3_bins_matched_treated', 0):,} with 3 bins.", "",
-              "## Full matching (wall-clock, one run each)", "", "| pool | seconds |", "|---|---|"]
+              "## Full matching (wall-clock, one run each" + ("" if res.get("full_rerun") else
+                                                            "; from an earlier run, not rerun here: `--full`") + ")",
+              "", "| pool | seconds |", "|---|---|"]
     lines += [f"| {r['treated']:,} treated × {r['controls']:,} controls | {r['seconds']} |"
               for r in res.get("full", [])]
     lines += ["", NOTES.strip()]
@@ -207,6 +209,7 @@ def main() -> None:
         print("base", res["base"], flush=True)
     res["load_end"] = load()
     res["full"] = full_sweep() if args.full else old.get("full", [])
+    res["full_rerun"] = bool(args.full)
     path.write_text(json.dumps(res, indent=1) + "\n")
     write(res)
 
