@@ -163,3 +163,14 @@ def test_fitted_classifier_on_other_terms_is_named(df):
     other = LogisticRegression().fit(df[["age", "educ"]].to_numpy(), df["treat"])
     with pytest.raises(sop_eval.SopEvalError, match="LogisticRegression cannot score"):
         sop_eval.match(df, "treat", COVS, distance=other)
+
+
+def test_cohort_balance_table_is_the_balance_of_the_cohort(cohort, df):
+    bal = cohort.balance()
+    full = sop_eval.balance(cohort)
+    pd.testing.assert_frame_equal(bal.table, full.table[bal.table.columns])
+    assert list(bal.table.columns[:2]) == ["covariate", "binary"]
+    assert list(bal.sample_sizes.columns) == ["all", "matched", "ess_after", "unmatched"]
+    assert bal.sample_sizes.loc["treated", "matched"] == 111
+    cem = sop_eval.match(df, "treat", COVS, method="cem", cutpoints=3)
+    assert "distance" not in cem.balance().table.index  # no score, no distance row

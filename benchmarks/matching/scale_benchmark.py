@@ -125,7 +125,8 @@ def write(res: dict) -> None:
     lines = [
         "# Scale benchmark: 100,000 treated + 10,000,000 controls, 10 covariates",
         "",
-        f"Machine: {res['machine']}; load average at the start {res['load']}. All figures from one run "
+        f"Machine: {res['machine']}; load average (1, 5, 15 min) at the start {res['load']}"
+        + (f", at the end {res['load_end']}" if res.get("load_end") else "") + ". All figures from one run "
         f"({res['date']}), best of {res['repeats']} (the run with the least CPU time). CPU time is user + system "
         "over all threads; the machine was shared with other work, so wall times are inflated and the CPU times "
         "are the comparable figures. Reproduce: `.venv/bin/python benchmarks/matching/scale_benchmark.py "
@@ -151,7 +152,8 @@ def write(res: dict) -> None:
         lines.append(f"Logit coefficients, this code against the previous (intercept start, no blocks): largest "
                      f"relative difference {float(np.max(np.abs(a - b) / np.abs(b))):.1e}.")
         lines.append("")
-    lines += ["## R `glm(family = binomial)` on the same data (the floor to beat)", "",
+    r_date = f" (figures from the run of {res['r_glm_date']})" if res.get("r_glm_date") else ""
+    lines += [f"## R `glm(family = binomial)` on the same data (the floor to beat){r_date}", "",
               "| rows | R glm (time, IRLS iterations, R's peak memory) | sop_eval logit fit (full size) "
               "| R / sop_eval (CPU) |", "|---|---|---|---|"]
     for row in res["r_glm"]:
@@ -188,8 +190,13 @@ def main() -> None:
     if args.base:
         res["base"] = run_child(args.base / "src", args.repeats, 3600)
         print("base", res["base"], flush=True)
+    res["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     sys.path.insert(0, str(HERE))
     res["r_glm"] = []
+    if not args.r_rows:  # `--r-rows` without sizes: keep the previous run's R figures
+        previous = json.loads((HERE / "scale_results.json").read_text())
+        res["r_glm"] = previous.get("r_glm", [])
+        res["r_glm_date"] = previous.get("r_glm_date", previous["date"])
     for n in args.r_rows:
         res["r_glm"].append({"n": n, "result": r_glm(n, 2 if n < sum(SIZE) else 1, 3600)})
         print("R", res["r_glm"][-1], flush=True)

@@ -19,7 +19,9 @@ after (weighted):
 ``summary(subclass = TRUE)``); when no weights are given the subclass weights are MatchIt's (ATT: treated 1,
 controls ``n_t,s / n_c,s`` rescaled to the number of controls; ATC mirrored; ATE ``n_s / n_g,s``).
 
-Checked against R MatchIt 4.5.1's ``summary()`` in ``tests/results/balance`` (to 1e-10). The variance-ratio
+The one balance rule of the package: ``MatchedCohort.balance()`` (:mod:`sop_eval.cohorts.balance`) and the report
+take their statistics from here. Checked against R MatchIt 4.5.1's ``summary()`` in ``tests/results/balance``
+(to 1e-10). The variance-ratio
 "percent balance improvement" MatchIt 4.5.1 prints for subclassification does not follow its own formula
 ``100 (|log VR before| - |log VR after|) / |log VR before|``, which sop_eval applies throughout.
 """
@@ -36,7 +38,6 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.cohorts import design
-from sop_eval.cohorts.balance import effective_sample_size
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.outputs import json_safe
 
@@ -58,18 +59,51 @@ def _weighted_var(x: np.ndarray, w: np.ndarray) -> float:
     return float(p @ (x - m) ** 2 / denom) if denom > 0 else float("nan")
 
 
-def _sd_denominator(xt: np.ndarray, xc: np.ndarray, binary: bool, estimand: str) -> float:
-    def var(v: np.ndarray) -> float:
-        if binary:
-            m = v.mean()
-            return float(m * (1 - m))
-        return float(v.var(ddof=1)) if len(v) > 1 else float("nan")
+def _group_var(v: np.ndarray, binary: bool) -> float:
+    if binary:
+        m = v.mean()
+        return float(m * (1 - m))
+    return float(v.var(ddof=1)) if len(v) > 1 else float("nan")
 
-    vt, vc = var(xt), var(xc)
+
+def _sd_denominator(vt: float, vc: float, estimand: str) -> float:
     sd = {"ATT": np.sqrt(vt), "ATC": np.sqrt(vc)}.get(estimand, np.sqrt((vt + vc) / 2))
     if not np.isfinite(sd) or sd < _EPS:
         sd = np.sqrt((vt + vc) / 2)
     return float(sd)
+
+
+def effective_sample_size(w: np.ndarray) -> float:
+    """Kish's effective sample size (sum w)^2 / sum w^2 of the positive weights."""
+    w = w[w > 0]
+    return float(w.sum() ** 2 / np.sum(w**2)) if len(w) else 0.0
+
+
+def ecdf_gaps(x: np.ndarray, treat: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """|F_treated(v) - F_control(v)| at each distinct value v of ``x``, ascending (weights normalised per group)."""
+    w = w.astype(float).copy()
+    for g in (True, False):
+        total = w[treat == g].sum()
+        if total > 0:
+            w[treat == g] /= total
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    gaps = np.abs(np.cumsum(np.where(treat[order], -w[order], w[order])))
+    return gaps[np.r_[xs[1:] != xs[:-1], True]]
+
+
+def weighted_ecdf(x: np.ndarray, treat: np.ndarray, w: np.ndarray) -> pd.DataFrame:
+    """Weighted empirical CDFs of both groups at each distinct value of ``x``: columns value, treated, control."""
+    values = np.unique(x)
+    out = {"value": values}
+    for name, g in (("treated", True), ("control", False)):
+        keep = (treat == g) & (w > 0)
+        xs, ws = x[keep], w[keep]
+        order = np.argsort(xs, kind="stable")
+        cum = np.cumsum(ws[order]) / ws.sum() if ws.sum() > 0 else np.zeros(len(order))
+        idx = np.searchsorted(xs[order], values, side="right") - 1
+        out[name] = np.where(idx >= 0, cum[np.clip(idx, 0, None)] if len(cum) else 0.0, 0.0)
+    return pd.DataFrame(out)
 
 
 @dataclass(frozen=True)
@@ -79,7 +113,8 @@ class _Term:
 
     The eCDFs are evaluated at every distinct value of the term: ``points`` holds two sorted arrays, the control
     group's distinct values and the treated group's values not among them (the order is irrelevant to a mean
-    or a max). ``before_c``: the unweighted control eCDF there; ``var_t``, ``var_c``: unweighted variances.
+    or a max). ``before_c``: the unweighted control eCDF there; ``var_t``, ``var_c``: unweighted variances;
+    ``sorted_t``: the treated values sorted (searching sorted values among the points is cache-friendly).
     """
 
     xt: np.ndarray
@@ -90,18 +125,23 @@ class _Term:
     before_c: np.ndarray | None = None
     var_t: float = float("nan")
     var_c: float = float("nan")
+    sorted_t: np.ndarray | None = None
 
 
 def _distinct(sorted_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of a sorted array and the count of values <= each."""
-    last = np.flatnonzero(np.r_[sorted_x[1:] != sorted_x[:-1], True])
-    return sorted_x[last], last + 1
+    is_last = np.empty(len(sorted_x), dtype=bool)
+    np.not_equal(sorted_x[1:], sorted_x[:-1], out=is_last[:-1])
+    is_last[-1:] = True
+    last = np.flatnonzero(is_last)
+    return (sorted_x if len(last) == len(sorted_x) else sorted_x[last]), last + 1
 
 
 def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str, binary: bool | None = None) -> _Term:
     binary = bool(np.all((x == 0) | (x == 1))) if binary is None else binary
     xt, xc = x[treat], x[~treat]  # split once: every statistic works on the two groups
-    denominator = _sd_denominator(xt, xc, binary, estimand)
+    var_t, var_c = _group_var(xt, binary), _group_var(xc, binary)
+    denominator = _sd_denominator(var_t, var_c, estimand)
     if binary:
         return _Term(xt, xc, binary, denominator)
     st, sc = np.sort(xt), np.sort(xc)
@@ -110,9 +150,7 @@ def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str, binary: bool | Non
     pos = np.searchsorted(sc, dt)
     only_t = dt[(pos >= len(sc)) | (sc[np.minimum(pos, len(sc) - 1)] != dt)]
     before_c = np.r_[count_c, np.searchsorted(sc, only_t, side="right")] / len(sc)
-    var_t = float(xt.var(ddof=1)) if len(xt) > 1 else float("nan")
-    var_c = float(xc.var(ddof=1)) if len(xc) > 1 else float("nan")
-    return _Term(xt, xc, binary, denominator, (dc, only_t), before_c, var_t, var_c)
+    return _Term(xt, xc, binary, denominator, (dc, only_t), before_c, var_t, var_c, st)
 
 
 def _cdf(x: np.ndarray, w: np.ndarray, points: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -128,6 +166,15 @@ def _cdf(x: np.ndarray, w: np.ndarray, points: tuple[np.ndarray, ...]) -> np.nda
     return np.concatenate(parts)
 
 
+def _positions(points: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``searchsorted(points, values, side="left")`` in the values' own order, searched in sorted order: a
+    sorted search walks the points once instead of jumping through memory for every value."""
+    order = np.argsort(values, kind="stable")
+    out = np.empty(len(values), dtype=np.intp)
+    out[order] = np.searchsorted(points, values[order], side="left")
+    return out
+
+
 def _gap_summary(term: _Term, xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc: np.ndarray) -> tuple[float, float]:
     """Mean and max of |F_t - F_c| over the points, from the steps of the two weighted eCDFs: both are constant
     between the positions where a positively weighted unit enters, so the work grows with those units only."""
@@ -137,7 +184,7 @@ def _gap_summary(term: _Term, xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc
     for p in term.points:
         if len(p) == 0:
             continue
-        at = np.r_[np.searchsorted(p, xt[kt], side="left"), np.searchsorted(p, xc[kc], side="left")]
+        at = np.r_[_positions(p, xt[kt]), _positions(p, xc[kc])]
         order = np.argsort(at, kind="stable")
         at, gap = at[order], np.cumsum(step[order])
         last = np.r_[at[1:] != at[:-1], True]  # the gap after all units entering at one position
@@ -177,11 +224,19 @@ def _stats(term: _Term, wt: np.ndarray, wc: np.ndarray, raw_binary: bool, before
             out["var_ratio"] = _weighted_var(xt[kt], wt[kt]) / _weighted_var(xc[kc], wc[kc])
         if before:
             assert term.before_c is not None
-            gaps = np.abs(_cdf(xt, wt, term.points) - term.before_c)
+            # unit weights before: the eCDF counts units, so the sorted values give the same counts
+            gaps = np.abs(_cdf(term.sorted_t if term.sorted_t is not None else xt, wt, term.points) - term.before_c)
             out["ecdf_mean"], out["ecdf_max"] = float(gaps.mean()), float(gaps.max())
         else:
             out["ecdf_mean"], out["ecdf_max"] = _gap_summary(term, xt, wt, xc, wc)
     return out
+
+
+def term_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray, estimand: str = "ATT",
+               raw_binary: bool = False) -> dict[str, float]:
+    """Balance statistics of one term under weights ``w`` (one per unit), by the rules of :func:`balance`."""
+    w = np.asarray(w, dtype=float)
+    return _stats(_prepare(np.asarray(x, dtype=float), treat, estimand), w[treat], w[~treat], raw_binary)
 
 
 def subclass_weights(treat: np.ndarray, subclass: np.ndarray, estimand: str = "ATT") -> np.ndarray:
@@ -401,11 +456,12 @@ def balance(
     dist = None if distance is None else _vector(distance, data, "distance").astype(float)
     ones = np.ones(len(data))
     w_t, w_c = w[treat], w[~treat]
+    ones_t, ones_c = np.ones(len(w_t)), np.ones(len(w_c))
     raw = binary == "raw"
 
     def one_term(x: np.ndarray, source: str) -> tuple[dict[str, Any], dict[Any, Any]]:
         term = _prepare(x, treat, estimand)
-        before = _stats(term, ones[treat], ones[~treat], raw, before=True)
+        before = _stats(term, ones_t, ones_c, raw, before=True)
         after = _stats(term, w_t, w_c, raw)
         row: dict[str, Any] = {"covariate": source, "binary": term.binary}
         for stat in STATS:

@@ -91,14 +91,17 @@ def bin_codes(x: np.ndarray, inner: np.ndarray) -> np.ndarray:
     dtype = np.int8 if k < 127 else np.int32
     if k >= 2 and np.allclose(np.diff(inner), inner[1] - inner[0], rtol=1e-9, atol=0):
         h = inner[1] - inner[0]
-        c = np.floor((x - inner[0]) / h) + 1
-        np.clip(c, 0, k, out=c)
-        c = c.astype(dtype)
+        t = x - inner[0]  # one float buffer, worked in place
+        t /= h
+        np.floor(t, out=t)
+        t += 1
+        np.clip(t, 0, k, out=t)
+        c = t.astype(dtype)
         padded = np.r_[-np.inf, inner, np.inf]
-        low = x < padded[c]
-        c[low] -= 1
-        high = x >= padded[c.astype(np.int64) + 1]
-        c[high] += 1
+        np.take(padded, c, out=t, mode="clip")  # the bin's lower cut point (codes are within 0..k)
+        c[x < t] -= 1
+        np.take(padded[1:], c, out=t, mode="clip")  # its upper cut point
+        c[x >= t] += 1
         return c
     return np.searchsorted(inner, x, side="right").astype(dtype)
 

@@ -71,17 +71,6 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str], *, all_level
     return design.frame(data.index)
 
 
-def term_sources(data: pd.DataFrame, covariates: Sequence[str], terms: Sequence[str]) -> dict[str, str]:
-    """Map each design-matrix term back to the covariate it came from."""
-    out = {}
-    for term in terms:
-        if term in covariates:
-            out[term] = term
-        else:
-            out[term] = next((c for c in covariates if term.startswith(f"{c}_")), term)
-    return out
-
-
 def exact_codes(data: pd.DataFrame, exact: Sequence[str] | str | None) -> np.ndarray | None:
     """Integer stratum codes for the ``exact`` columns (None when there are none)."""
     if exact is None:

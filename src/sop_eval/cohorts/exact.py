@@ -20,15 +20,27 @@ from sop_eval.errors import SopEvalError
 
 
 def row_keys(columns: Sequence[np.ndarray]) -> np.ndarray:
-    """One integer per distinct combination of the columns' values (hash-based, O(n))."""
-    codes = [c.astype(np.int64) if c.dtype.kind in "iu" and c.min(initial=0) >= 0 and c.max(initial=0) < 1024
-             else pd.factorize(c, use_na_sentinel=False)[0].astype(np.int64) for c in columns]
-    key = codes[0]
-    for c in codes[1:]:
-        radix = int(c.max()) + 1
-        if key.max() >= (np.iinfo(np.int64).max // radix) - 1:
-            key = pd.factorize(key)[0].astype(np.int64)  # compact before the product overflows
-        key = key * radix + c
+    """One integer per distinct combination of the columns' values (hash-based, O(n)).
+
+    Small non-negative integer columns (bin codes) are used as they are, others are factorized; the key is
+    their mixed-radix number, built in place, compacted by a factorize when the next product could overflow.
+    """
+    key: np.ndarray | None = None
+    bound = 1  # every key lies in [0, bound)
+    for c in columns:
+        if not (c.dtype.kind in "iu" and c.min(initial=0) >= 0 and c.max(initial=0) < 1024):
+            c = pd.factorize(c, use_na_sentinel=False)[0]
+        radix = int(c.max(initial=0)) + 1
+        if key is None:
+            key, bound = c.astype(np.int64), radix
+            continue
+        if bound > np.iinfo(np.int64).max // radix - 1:
+            key = pd.factorize(key)[0].astype(np.int64)
+            bound = int(key.max(initial=0)) + 1
+        key *= radix
+        key += c if c.dtype.kind == "i" else c.astype(np.int64)
+        bound *= radix
+    assert key is not None
     return key
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from sop_eval.cohorts import design, dropped, matchit_views, methods, nearest
-from sop_eval.cohorts.balance import BalanceTable, compute_balance, effective_sample_size, weighted_ecdf
+from sop_eval.cohorts.assessment import effective_sample_size, weighted_ecdf
+from sop_eval.cohorts.balance import BalanceTable, cohort_balance
 from sop_eval.cohorts.distances import MAHALANOBIS
 from sop_eval.cohorts.propensity import PropensityFit, fit_propensity
 from sop_eval.cohorts.weights import ESTIMANDS as _WEIGHTING_ESTIMANDS
@@ -97,18 +98,9 @@ class MatchedCohort:
         return design.covariate_matrix(self.data, self.covariates, all_levels=True)
 
     def balance(self, threshold: float = 0.1) -> BalanceTable:
-        """Balance of every term before and after matching (MatchIt's ``summary()`` conventions)."""
-        X = self.design_matrix()
-        sources = design.term_sources(self.data, self.covariates, list(X.columns))
-        return compute_balance(
-            X,
-            self.treated.to_numpy(),
-            self.weights.to_numpy(dtype=float),
-            distance=None if self.distance.isna().all() else self.distance.to_numpy(dtype=float),
-            sources=sources,
-            estimand=self.estimand,
-            threshold=threshold,
-        )
+        """Balance of every term before and after matching (MatchIt's ``summary()`` conventions; the statistics
+        are :func:`sop_eval.balance`'s)."""
+        return cohort_balance(self, threshold)
 
     def ecdf(self, covariate: str) -> pd.DataFrame:
         """Empirical CDFs of one covariate term by group, before (unweighted) and after matching.

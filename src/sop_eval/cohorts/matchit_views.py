@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sop_eval.cohorts.balance import effective_sample_size
+from sop_eval.cohorts.assessment import effective_sample_size
 from sop_eval.errors import SopEvalError
 
 _COLUMNS = {"mean_treated": "Means Treated", "mean_control": "Means Control", "smd": "Std. Mean Diff.",

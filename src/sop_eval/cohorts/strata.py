@@ -81,16 +81,22 @@ def common_strata(keys: np.ndarray, treat: np.ndarray, first_group: bool) -> np.
     """Number the strata (integer ``keys``) that hold both groups 1, 2, ... in order of first appearance
     among the units of ``first_group`` (MatchIt's ``intersect``); NaN for units in other strata.
 
-    Hash-based (``pandas.factorize``): O(n), no sort.
+    Hash-based, O(n): only the treated units' strata enter the hash table (every stratum holding both
+    groups is among them), and each control is looked up in it.
     """
-    codes, uniq = pd.factorize(keys)
-    k = len(uniq)
-    both = (np.bincount(codes[treat], minlength=k) > 0) & (np.bincount(codes[~treat], minlength=k) > 0)
-    seen = pd.unique(codes[treat == first_group])
-    kept = seen[both[seen]]
+    t_codes, t_keys = pd.factorize(keys[treat])
+    c_codes = pd.Index(t_keys).get_indexer(keys[~treat])  # -1: a stratum without treated units
+    k = len(t_keys)
+    in_common = c_codes >= 0
+    with_controls = np.bincount(c_codes[in_common], minlength=k) > 0
+    seen = np.arange(k) if first_group else pd.unique(c_codes[in_common])  # factorize numbers by first appearance
+    kept = seen[with_controls[seen]]
     number = np.full(k, np.nan)
     number[kept] = np.arange(1, len(kept) + 1)
-    return number[codes]
+    out = np.empty(len(keys))
+    out[treat] = number[t_codes]
+    out[~treat] = np.where(in_common, number[c_codes], np.nan)
+    return out
 
 
 def stratum_reasons(subclass: np.ndarray, treat: np.ndarray, weights: np.ndarray, reason: str) -> list[str | None]:

@@ -85,7 +85,8 @@ def subclassify(distance: np.ndarray, treat: np.ndarray, discarded: np.ndarray, 
     keep = ~discarded
     inner = q[1:-1]
     codes = np.searchsorted(inner, distance[keep], side="right") + 1  # findInterval, all.inside
-    if len(np.unique(codes)) != nsub:
+    present = np.flatnonzero(np.bincount(codes, minlength=nsub + 1))  # codes are 1..nsub: counted, not sorted
+    if len(present) != nsub:
         warnings.warn("due to ties in the distance, fewer subclasses were formed than requested.",
                       SopEvalWarning, stacklevel=3)
     t_keep = treat[keep]
@@ -95,7 +96,6 @@ def subclassify(distance: np.ndarray, treat: np.ndarray, discarded: np.ndarray, 
     else:
         tab1 = np.bincount(codes[t_keep], minlength=nsub + 1)[1:]
         tab0 = np.bincount(codes[~t_keep], minlength=nsub + 1)[1:]
-        present = np.unique(codes)
         if (tab1[present - 1] < min_n).any() or (tab0[present - 1] < min_n).any():
             # subclass_scoot renumbers the subclasses present 1..k first
             renum = np.searchsorted(present, codes) + 1
@@ -105,7 +105,9 @@ def subclassify(distance: np.ndarray, treat: np.ndarray, discarded: np.ndarray, 
     sub[keep] = np.where(sub_keep > 0, sub_keep, np.nan)
     # MatchIt: factor levels renumbered 1..k over the subclasses that hold units
     inside = ~np.isnan(sub)
-    sub[inside] = np.unique(sub[inside], return_inverse=True)[1] + 1
+    held = np.bincount(sub[inside].astype(np.int64))
+    number = np.cumsum(held > 0)  # rank of each subclass among those holding units
+    sub[inside] = number[sub[inside].astype(np.int64)]
     w = subclass_weights(sub, treat, estimand)
     return Assignment(weights=w, subclass=sub, reasons=stratum_reasons(sub, treat, w, NOT_MATCHED),
                       info={"cut_points": [float(v) for v in q], "min_n": int(min_n)})

@@ -63,8 +63,8 @@ class DesignMatrix:
     sources: tuple[str, ...]
 
     def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
-        """The matrix as a DataFrame with the column names."""
-        return pd.DataFrame(self.values, index=index, columns=list(self.names))
+        """The matrix as a DataFrame with the column names, on the same memory (no copy)."""
+        return pd.DataFrame(self.values, index=index, columns=list(self.names), copy=False)
 
 
 def design_matrix(
