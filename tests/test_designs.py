@@ -76,7 +76,8 @@ def rct_design():
 
 def test_a_new_design_is_one_class_and_a_register_line(rct_design, tmp_path):
     contract = copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet",
-                             **{'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "rct"'})
+                             **{'[evaluation]\ndesign = "psm"': '[evaluation]\ndesign = "rct"',
+                                'design = "psm"\nmetric': 'design = "rct"\nmetric'})
     evaluation = run(contract, tmp_path / "out", risk_draws=0)
     assert evaluation.design == "rct" and evaluation.fit is None and evaluation.did is None
     assert [c.effect.design for c in evaluation.cohorts] == ["rct", "rct"]
