@@ -174,3 +174,12 @@ def test_cohort_balance_table_is_the_balance_of_the_cohort(cohort, df):
     assert bal.sample_sizes.loc["treated", "matched"] == 111
     cem = sop_eval.match(df, "treat", COVS, method="cem", cutpoints=3)
     assert "distance" not in cem.balance().table.index  # no score, no distance row
+
+
+def test_balance_of_a_cem_cohort_has_no_distance_row(df):
+    cem = sop_eval.match(df, "treat", COVS, method="cem", cutpoints=3)
+    got = sop_eval.balance(cem)
+    assert "distance" not in got.table.index
+    assert list(got.table.index) == list(cem.balance().table.index)
+    scored = sop_eval.balance(sop_eval.match(df, "treat", COVS))
+    assert scored.table.index[0] == "distance"

@@ -217,3 +217,30 @@ def test_matchit_summary_layout(df):
     assert s.improvement.loc["age", "Std. Mean Diff."] == pytest.approx(100 * (before - after) / before)
     assert "Summary of Balance for Matched Data" in repr(s)
     assert isinstance(m.summary(), pd.DataFrame)
+
+
+@pytest.mark.parametrize("estimand", ["ATT", "ATC", "ATE"])
+def test_subclass_balance_with_a_constant_group_matches_matchit(estimand):
+    # subclass 3 (ATT, ATE): every treated unit has b = 1, and c separates the groups; subclass 2: controls share x
+    units = pd.read_csv(REF / "subclass_zero_variance_units.csv")
+    ref = pd.read_csv(REF / "subclass_zero_variance_summary.csv").query("estimand == @estimand")
+    b = sop_eval.balance(units, "treat", ["x", "b", "c"], subclass=f"subclass_{estimand}", distance="ps",
+                         estimand=estimand)
+    for (k, stat), r in ref.groupby(["subclass", "statistic"]):
+        r = r.set_index("term")["value"].astype(float)
+        ours = b.subclass_table.loc[k].loc[r.index, STATS[stat]].to_numpy(float)
+        np.testing.assert_allclose(ours, r.to_numpy(), rtol=1e-12, atol=1e-14, equal_nan=True,
+                                   err_msg=f"{estimand} subclass {k} {stat}")
+    assert np.isinf(b.subclass_table["var_ratio"]).any() == (estimand == "ATT")  # R's x / 0 = Inf
+
+
+def test_subclass_smd_over_a_zero_sd_falls_back_to_the_pooled_sd():
+    # a treated group constant within the subclass: the SMD takes the full sample's size-weighted pooled SD
+    df = pd.DataFrame({"t": [1, 1, 0, 0, 0, 1, 1, 0, 0], "b": [1, 1, 0, 1, 0, 0, 1, 0, 0],
+                       "s": [1, 1, 1, 1, 1, 2, 2, 2, 2]})
+    b = sop_eval.balance(df, "t", ["b"], subclass="s")
+    pooled = np.sqrt((3 * (1 - 3 / 4) + 1 * (1 - 1 / 5)) / len(df))  # sum_g n_g p_g (1 - p_g) / n
+    assert b.subclass_table.loc[(1, "b"), "smd"] == pytest.approx((1 - 1 / 3) / pooled, rel=1e-12)
+    # subclass 2's treated SD (0.5) is not zero: it is the denominator there, though the controls are constant
+    assert b.subclass_table.loc[(2, "b"), "smd"] == pytest.approx((0.5 - 0) / 0.5, rel=1e-12)
+    assert np.isfinite(b.subclass_table["smd"]).all()

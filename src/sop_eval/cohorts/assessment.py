@@ -15,8 +15,11 @@ after (weighted):
 ``thresholds`` (cobalt's ``thresholds=``) flag each term: ``|SMD| <= smd``, ``1/v <= VR <= v`` for
 ``var_ratio=v``, ``KS <= ks``; :meth:`Balance.tally` counts balanced and not balanced terms and
 :meth:`Balance.largest` names the largest imbalance of each statistic (cobalt's compact view). With
-``subclass`` the balance within each subclass is reported too, its SMD over the subclass's own SD (as MatchIt's
-``summary(subclass = TRUE)``); when no weights are given the subclass weights are MatchIt's (ATT: treated 1,
+``subclass`` the balance within each subclass is reported too, as MatchIt's ``summary(subclass = TRUE)``: its
+SMD over the subclass's own treated SD (ATT) or control SD (ATC), over the full sample's pooled SD for the ATE and
+ATO; where that SD is zero (a group constant on the term within the subclass), over the full sample's pooled SD
+with each group weighted by its size (MatchIt's fallback); an SMD or variance ratio over a zero denominator is
+±inf (0/0: NaN), as R divides. When no weights are given the subclass weights are MatchIt's (ATT: treated 1,
 controls ``n_t,s / n_c,s`` rescaled to the number of controls; ATC mirrored; ATE ``n_s / n_g,s``).
 
 The one balance rule of the package: ``MatchedCohort.balance()`` (:mod:`sop_eval.cohorts.balance`) and the report
@@ -64,6 +67,37 @@ def _group_var(v: np.ndarray, binary: bool) -> float:
         m = v.mean()
         return float(m * (1 - m))
     return float(v.var(ddof=1)) if len(v) > 1 else float("nan")
+
+
+def _proportional_sd(x: np.ndarray, treat: np.ndarray, binary: bool) -> float:
+    """MatchIt's ``pooled_sd(contribution = "proportional")``: the within-group spread pooled over the whole
+    sample, each group in proportion to its size (binary terms ``sum_g n_g p_g (1 - p_g) / n``, others the
+    within-group sum of squares over ``n - 1``). MatchIt's denominator when the chosen group's SD is zero."""
+    total = 0.0
+    for g in (True, False):
+        v = x[treat == g]
+        if len(v):
+            total += float(v.sum() * (1 - v.mean())) if binary else float(np.sum((v - v.mean()) ** 2))
+    n = len(x) if binary else len(x) - 1
+    return float(np.sqrt(total / n)) if n > 0 else float("nan")
+
+
+def _subclass_denominator(xt: np.ndarray, xc: np.ndarray, binary: bool, estimand: str, full: float,
+                          fallback: float) -> float:
+    """MatchIt's SD for an SMD within one subclass (``bal1var.subclass``): the subclass's own treated (ATT) or
+    control (ATC) SD, the full sample's pooled SD ``full`` for the ATE (and ATO); when that SD is zero or
+    undefined, the full sample's size-proportional pooled SD ``fallback``."""
+    if estimand in ("ATT", "ATC"):
+        sd = float(np.sqrt(_group_var(xt if estimand == "ATT" else xc, binary)))
+    else:
+        sd = full
+    return sd if np.isfinite(sd) and sd >= _EPS else fallback
+
+
+def _ratio(a: float, b: float) -> float:
+    """``a / b`` as R divides: ``x / 0`` is ±inf, ``0 / 0`` NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(a) / np.float64(b))
 
 
 def _sd_denominator(vt: float, vc: float, estimand: str) -> float:
@@ -137,11 +171,13 @@ def _distinct(sorted_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (sorted_x if len(last) == len(sorted_x) else sorted_x[last]), last + 1
 
 
-def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str, binary: bool | None = None) -> _Term:
+def _prepare(x: np.ndarray, treat: np.ndarray, estimand: str, binary: bool | None = None,
+             denominator: float | None = None) -> _Term:
     binary = bool(np.all((x == 0) | (x == 1))) if binary is None else binary
     xt, xc = x[treat], x[~treat]  # split once: every statistic works on the two groups
     var_t, var_c = _group_var(xt, binary), _group_var(xc, binary)
-    denominator = _sd_denominator(var_t, var_c, estimand)
+    if denominator is None:
+        denominator = _sd_denominator(var_t, var_c, estimand)
     if binary:
         return _Term(xt, xc, binary, denominator)
     st, sc = np.sort(xt), np.sort(xc)
@@ -211,17 +247,17 @@ def _stats(term: _Term, wt: np.ndarray, wc: np.ndarray, raw_binary: bool, before
         out["smd"] = diff
     elif abs(diff) > _EPS:
         if not too_small:
-            out["smd"] = diff / term.denominator
+            out["smd"] = _ratio(diff, term.denominator)
     else:
         out["smd"] = diff
     if term.binary:
         out["ecdf_mean"] = out["ecdf_max"] = abs(diff)
     elif not too_small and st > 0 and sc > 0:
         if before:
-            out["var_ratio"] = term.var_t / term.var_c
+            out["var_ratio"] = _ratio(term.var_t, term.var_c)
         else:
             kt, kc = wt > 0, wc > 0
-            out["var_ratio"] = _weighted_var(xt[kt], wt[kt]) / _weighted_var(xc[kc], wc[kc])
+            out["var_ratio"] = _ratio(_weighted_var(xt[kt], wt[kt]), _weighted_var(xc[kc], wc[kc]))
         if before:
             assert term.before_c is not None
             # unit weights before: the eCDF counts units, so the sorted values give the same counts
@@ -423,7 +459,8 @@ def balance(
         treatment = treatment or cohort.treatment
         covariates = list(covariates or cohort.covariates)
         weights = cohort.weights if weights is None else weights
-        distance = cohort.distance if distance is None else distance
+        if distance is None and not pd.isna(cohort.distance).all():  # no score (CEM, exact): no distance row
+            distance = cohort.distance
         estimand = estimand or cohort.estimand
     estimand = estimand or "ATT"
     if treatment is None or covariates is None:
@@ -468,10 +505,13 @@ def balance(
             row[f"{stat}_before"], row[f"{stat}_after"] = before[stat], after[stat]
         per_sub: dict[Any, Any] = {}
         if sub is not None:
+            fallback = _proportional_sd(x, treat, term.binary)
             for s in pd.unique(sub):
                 keep = sub == s
                 if treat[keep].any() and (~treat[keep]).any():
-                    part = _prepare(x[keep], treat[keep], estimand, term.binary)
+                    xs, ts = x[keep], treat[keep]
+                    sd = _subclass_denominator(xs[ts], xs[~ts], term.binary, estimand, term.denominator, fallback)
+                    part = _prepare(xs, ts, estimand, term.binary, sd)
                     ws = w[keep] if weights is not None else ones[keep]
                     per_sub[s] = _stats(part, ws[treat[keep]], ws[~treat[keep]], raw)
         return row, per_sub

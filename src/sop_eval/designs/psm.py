@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sop_eval.cohorts.assessment import DEFAULT_THRESHOLDS, balance
 from sop_eval.cohorts.descriptions import describe
 from sop_eval.cohorts.matching import MatchedCohort, match, treatment_model
 from sop_eval.cohorts.risk import prognostic_score
@@ -35,6 +36,7 @@ from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.matched import estimate_effect, infer_kind
 from sop_eval.effects.sensitivity import e_value, pair_differences, rosenbaum_bounds
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
+from sop_eval.outputs import json_safe
 from sop_eval.power import dispersion_from_pilot, mde
 
 METHODS = (
@@ -385,13 +387,58 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
     effect = estimate_effect(matched, outcome, kind=kind, se=ev.se, level=ev.level, seed=seed, label=name,
                              allow_small=ev.allow_small)
     risk_score = prognostic_score(rows, outcome, covariates, roles.treatment, kind=kind)
+    details: dict[str, Any] = {"tie_share": ties_share}
+    if matched.method == "subclass":
+        details["subclass_balance"] = subclass_balance(matched)
     return CohortResult(
         name=name, status="measured", window_closes=closes, n_treated=n_t,
         n_pool=int((rows[roles.treatment] == 0).sum()), matched=matched, effect=effect,
         risk=matched.compare_risk(risk_score), dropped=matched.dropped_profile(risk_score),
         sensitivity=_sensitivity(matched, outcome, effect), mde=_mde(effect, rows, outcome, roles, kind),
-        details={"tie_share": ties_share}, measures=_extra_measures(name, matched, outcome, effect, s),
+        details=details, measures=_extra_measures(name, matched, outcome, effect, s),
     )
+
+
+#: |SMD| beyond which a term counts as imbalanced, overall and within a subclass.
+SMD_THRESHOLD = float(DEFAULT_THRESHOLDS["smd"] or 0.1)
+
+
+def subclass_balance(matched: MatchedCohort, threshold: float = SMD_THRESHOLD) -> dict[str, Any]:
+    """Balance within each subclass of a subclassification (MatchIt's ``summary(subclass = TRUE)``), as the
+    aggregates results.json records: per subclass the people in each group, each covariate term's SMD (the
+    distance left out; conventions of :func:`sop_eval.balance`), the largest |SMD| and its term and how many
+    terms exceed ``threshold``; and how many subclasses hold a term beyond it. An SMD that cannot be computed
+    (a subclass with fewer than two people in both groups) is None and counts as not exceeding."""
+    got = balance(matched, subclass=matched.subclass.to_numpy(), thresholds={"smd": threshold, "var_ratio": None})
+    assert got.subclass_table is not None and got.subclass_sizes is not None
+    smd = got.subclass_table["smd"].drop(index="distance", level="term", errors="ignore").astype(float)
+    sizes = got.subclass_sizes.reindex(columns=["treated", "control"], fill_value=0)
+    rows: list[dict[str, Any]] = []
+    for label, (n_t, n_c) in zip(sizes.index.to_numpy(dtype=float), sizes.to_numpy(dtype=int), strict=True):
+        values = smd.xs(label, level="subclass") if label in smd.index.get_level_values("subclass") else smd.iloc[:0]
+        size = values.abs()
+        found = bool(size.notna().any())
+        rows.append({
+            "subclass": int(label), "treated": int(n_t), "control": int(n_c),
+            "largest_abs_smd": float(size.max()) if found else None,
+            "largest_term": str(size.idxmax()) if found else None,
+            "terms_over_threshold": int((size > threshold).sum()),
+            "smd": {str(k): float(v) for k, v in values.items()},
+        })
+    return dict(json_safe({
+        "threshold": threshold, "n_subclasses": len(rows),
+        "smd_denominator": f"{_SUBCLASS_SD[got.estimand]}; where it is zero, the full sample's pooled SD "
+                           "(groups weighted by size)",
+        "subclasses_over_threshold": sum(r["terms_over_threshold"] > 0 for r in rows), "subclasses": rows,
+    }))
+
+
+_SUBCLASS_SD = {
+    "ATT": "the subclass's treated SD",
+    "ATC": "the subclass's control SD",
+    "ATE": "the full sample's pooled SD",
+    "ATO": "the full sample's pooled SD",
+}
 
 
 #: The Justice Data Lab headline measures by outcome kind, in the order its layout shows them.
@@ -603,11 +650,16 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
     for k in ev.cohorts:
         if k.matched is None:
             continue
+        after = _adjustment(k.matched.method)
         balance = k.matched.balance()
         summary = balance.summary()
         shown = summary[[x for x in BALANCE_COLUMNS if x in summary]].round(3)
-        tables.append((f"{k.name}: balance before and after matching",
+        tables.append((f"{k.name}: balance before and after {after}",
                        shown.assign(term=shown["term"].map(label)) if "term" in shown else shown))
+        if k.details.get("subclass_balance"):
+            sub_table, sub_notes = _subclass_balance_table(k.name, k.details["subclass_balance"], kit, label)
+            tables.append((f"{k.name}: balance within each subclass (people and the largest |SMD|)", sub_table))
+            notes.extend(sub_notes)
         if k.matched.method in WEIGHTING_METHODS:
             sizes = k.matched.summary()
             tables.append((f"{k.name}: weights and effective sample size (ESS)", _weight_table(k.matched).round(3)))
@@ -622,19 +674,56 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
             tables.append((f"{k.name}: baseline risk (expected {label(ev.outcome)} without the service)",
                            k.risk.reset_index().round(3)))
         if balance.imbalanced:
-            notes.append(f"{k.name}: terms still imbalanced after matching (|SMD| > {balance.threshold}): "
+            notes.append(f"{k.name}: terms still imbalanced after {after} (|SMD| > {balance.threshold}): "
                          f"{', '.join(map(label, balance.imbalanced))}.")
         slug = _slug(k.name) or "cohort"
         taken[slug] = taken.get(slug, 0) + 1
         if taken[slug] > 1:  # "cohort 1" and "cohort-1" must not share figure files
             slug = f"{slug}_{taken[slug]}"
         figures.append(kit.figure(f"love_{slug}.png",
-                                  f"{k.name}: standardised mean differences before and after matching (Love plot)",
+                                  f"{k.name}: standardised mean differences before and after {after} (Love plot)",
                                   "love_plot", balance, size=(6.4, 4.2), labels=label))
         figures.append(kit.figure(f"overlap_{slug}.png",
-                                  f"{k.name}: propensity score overlap before and after matching",
+                                  f"{k.name}: propensity score overlap before and after {after}",
                                   "propensity_overlap", k.matched, policy=kit.policy))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
+
+
+def _adjustment(method: str) -> str:
+    """What the report calls the step balance is assessed after: weighting, subclassification or matching."""
+    if method in WEIGHTING_METHODS:
+        return "weighting"
+    return "subclassification" if method == "subclass" else "matching"
+
+
+def _subclass_balance_table(name: str, record: dict[str, Any], kit: ReportKit,
+                            label: Callable[[str], str]) -> tuple[pd.DataFrame, list[str]]:
+    """One row per subclass: people served and comparison people (under the disclosure policy), the largest
+    |SMD| within the subclass, its term and how many terms exceed the threshold; and the sentence counting the
+    subclasses with a term beyond it. A subclass group of 1 to ``threshold`` people shows no statistics (as
+    the profile of a small group of people dropped is not shown)."""
+    policy = kit.policy
+    threshold = record["threshold"]
+    frame = pd.DataFrame([{k: r[k] for k in ("subclass", "treated", "control", "largest_abs_smd", "largest_term",
+                                             "terms_over_threshold")} for r in record["subclasses"]])
+    sizes = kit.protect(frame.set_index("subclass"), ["treated", "control"], name=f"{name}: subclass sizes")
+    table = sizes.table.reset_index()
+    small = ((frame[["treated", "control"]] >= 1) & (frame[["treated", "control"]] <= policy.threshold)).any(axis=1)
+    largest = frame["largest_abs_smd"].map(lambda v: "—" if v is None or pd.isna(v) else f"{v:.3f}")
+    term = frame["largest_term"].map(lambda v: "—" if v is None or pd.isna(v) else label(str(v)))
+    over = frame["terms_over_threshold"].astype(object)
+    for column, values in (("largest_abs_smd", largest), ("largest_term", term), ("terms_over_threshold", over)):
+        table[column] = values.where(~small, policy.mask)
+    table = table.rename(columns={"treated": "people served", "control": "comparison", "largest_abs_smd":
+                                  "largest |SMD|", "largest_term": "term", "terms_over_threshold":
+                                  f"terms |SMD| > {threshold:g}"})
+    n_over, n_sub = record["subclasses_over_threshold"], record["n_subclasses"]
+    notes = [f"{name}: within subclasses, {n_over} of {n_sub} subclasses have at least one term with |SMD| > "
+             f"{threshold:g} (each SMD over {record['smd_denominator']})."]
+    if small.any():
+        notes.append(f"{name}: the balance statistics of {int(small.sum())} subclass(es) with fewer than "
+                     f"{policy.threshold + 1} people in a group are not shown.")
+    return table, notes
 
 
 def _labels(ev: Any) -> Callable[[str], str]:
