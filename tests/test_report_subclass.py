@@ -94,7 +94,9 @@ def test_report_shows_subclass_balance_with_protected_counts(bundle):
     assert list(table.columns) == ["subclass", "people served", "comparison", "largest |SMD|", "term",
                                    "terms |SMD| > 0.1"]
     raw = pd.DataFrame(evaluation.cohorts[0].details["subclass_balance"]["subclasses"])
-    assert (table["comparison"] == raw["control"].map(DEFAULT_POLICY.round_count)).all()
+    assert (table["comparison"].iloc[:-1] == raw["control"].map(DEFAULT_POLICY.round_count)).all()
+    assert table["subclass"].iloc[-1] == "all subclasses"
+    assert table["comparison"].iloc[-1] == DEFAULT_POLICY.round_count(raw["control"].sum())
     assert [p.name for p in kit.protected] == ["c: subclass sizes"]
 
 
@@ -109,6 +111,9 @@ def test_a_small_subclass_group_shows_no_statistics():
     table, notes = _subclass_balance_table("c", record, kit, str.upper)
     assert table.loc[0, "largest |SMD|"] == "0.250" and table.loc[0, "term"] == "AGE"
     assert (table.loc[1, ["comparison", "largest |SMD|", "term", "terms |SMD| > 0.1"]] == DEFAULT_POLICY.mask).all()
+    # the total row is shown, so a second comparison count is hidden: the small one cannot be recovered
+    assert table.loc[2, "subclass"] == "all subclasses" and table.loc[2, "comparison"] == 55
+    assert table.loc[0, "comparison"] == DEFAULT_POLICY.mask and table.loc[0, "people served"] == 40
     assert notes[0] == ("c: within subclasses, 2 of 2 subclasses have at least one term with |SMD| > 0.1 (each SMD "
                         "over x).")
     assert "1 subclass(es) with fewer than 8 people in a group are not shown" in notes[1]

@@ -152,8 +152,10 @@ class ReportKit(Protocol):
 
     policy: Any
 
-    def protect(self, frame: pd.DataFrame, counts: Sequence[str], *, name: str, row_total: str | None = None) -> Any:
-        """``frame`` with its ``counts`` columns suppressed and rounded; ``.table`` is what may be shown."""
+    def protect(self, frame: pd.DataFrame, counts: Sequence[str], *, name: str, row_total: str | None = None,
+                total_row: Any = None) -> Any:
+        """``frame`` with its ``counts`` columns suppressed and rounded; ``.table`` is what may be shown.
+        ``row_total``/``total_row`` name a total column/row, for secondary suppression."""
         ...
 
     def figure(self, name: str, caption: str, plot: str, *args: Any, size: tuple[float, float] = (6.4, 3.4),

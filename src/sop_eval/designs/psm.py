@@ -706,12 +706,19 @@ def _subclass_balance_table(name: str, record: dict[str, Any], kit: ReportKit,
     threshold = record["threshold"]
     frame = pd.DataFrame([{k: r[k] for k in ("subclass", "treated", "control", "largest_abs_smd", "largest_term",
                                              "terms_over_threshold")} for r in record["subclasses"]])
-    sizes = kit.protect(frame.set_index("subclass"), ["treated", "control"], name=f"{name}: subclass sizes")
+    total = {"subclass": "all subclasses", "treated": int(frame["treated"].sum()),
+             "control": int(frame["control"].sum()), "largest_abs_smd": None, "largest_term": None,
+             "terms_over_threshold": None}
+    frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+    # the total row lets secondary suppression stop a hidden subclass count being recovered by subtraction
+    sizes = kit.protect(frame.set_index("subclass"), ["treated", "control"], name=f"{name}: subclass sizes",
+                        total_row="all subclasses")
     table = sizes.table.reset_index()
     small = ((frame[["treated", "control"]] >= 1) & (frame[["treated", "control"]] <= policy.threshold)).any(axis=1)
+    small.iloc[-1] = False
     largest = frame["largest_abs_smd"].map(lambda v: "—" if v is None or pd.isna(v) else f"{v:.3f}")
     term = frame["largest_term"].map(lambda v: "—" if v is None or pd.isna(v) else label(str(v)))
-    over = frame["terms_over_threshold"].astype(object)
+    over = frame["terms_over_threshold"].map(lambda v: "—" if v is None or pd.isna(v) else f"{int(v):d}")
     for column, values in (("largest_abs_smd", largest), ("largest_term", term), ("terms_over_threshold", over)):
         table[column] = values.where(~small, policy.mask)
     table = table.rename(columns={"treated": "people served", "control": "comparison", "largest_abs_smd":

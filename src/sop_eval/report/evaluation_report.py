@@ -82,8 +82,9 @@ class _Kit:
         self.protected: list[ProtectedTable] = []
 
     def protect(self, frame: pd.DataFrame, counts: Sequence[str], *, name: str,
-                row_total: str | None = None) -> ProtectedTable:
-        table = protect(frame, list(counts), name=name, policy=self.policy, row_total=row_total)
+                row_total: str | None = None, total_row: Any = None) -> ProtectedTable:
+        table = protect(frame, list(counts), name=name, policy=self.policy, row_total=row_total,
+                        total_row=total_row)
         self.protected.append(table)
         return table
 
