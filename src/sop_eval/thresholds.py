@@ -300,13 +300,16 @@ class Gate:
         return self._decide(value, estimate, se_known(estimate), (estimate,), pooled=False)
 
     def evaluate_pooled(
-        self, estimates: Sequence[EffectEstimate], weights: Sequence[float] | str = "n_treated"
+        self, estimates: Sequence[EffectEstimate], weights: Sequence[float] | str = "n_treated",
+        pooled: EffectEstimate | None = None,
     ) -> TriggerDecision:
         """Evaluate the gate on the pooled result of the cohorts (:func:`~sop_eval.effects.pooling.pool_cohorts`).
 
         ``weights``: ``"n_treated"`` (cohort sizes, the contract's rule) or one non-negative number per cohort.
         The value is computed exactly: the weighted mean of the cohort effects on the measure's scale over
-        the weighted mean of their comparison means.
+        the weighted mean of their comparison means. ``pooled``: the pooled result as its design computed it,
+        when the cohorts are not independent (they share a fit); its standard error is used for the
+        interval and the significance test, and its point estimate must equal the cohorts' pooled one.
         """
         ests = tuple(estimates)
         if not ests:
@@ -331,8 +334,17 @@ class Gate:
         _check_base(base, self.measure, "pooled")
         value = gate_measure(effect, base, self.measure)
         by_size = isinstance(weights, str)
-        pooled = pool_cohorts(ests, weights="n" if by_size else [float(x) for x in w], label="pooled")
-        return self._decide(value, pooled, all(se_known(e) for e in ests), ests, pooled=True)
+        together = pool_cohorts(ests, weights="n" if by_size else [float(x) for x in w], label="pooled")
+        if pooled is not None:
+            if not isinstance(pooled, EffectEstimate) or not math.isclose(
+                    pooled.estimate, together.estimate, rel_tol=1e-9, abs_tol=1e-12):
+                raise SopEvalError(
+                    f"pooled gate {self.label!r}: the pooled result given "
+                    f"({getattr(pooled, 'estimate', pooled)!r}) is not the pooled cohorts' estimate "
+                    f"({together.estimate!r}); pass the pooled result of these cohorts, with these weights."
+                )
+            together = pooled
+        return self._decide(value, together, all(se_known(e) for e in (*ests, together)), ests, pooled=True)
 
     def _decide(
         self, value: Decimal, measured: EffectEstimate, known: bool, ests: tuple[EffectEstimate, ...], pooled: bool

@@ -248,8 +248,10 @@ class DidDesign:
         with np.errstate(divide="ignore", invalid="ignore"):
             corr = np.where(np.outer(sd, sd) > 0, vcov / np.outer(sd, sd), np.eye(len(rows)))
         w = np.asarray(pooled.details["pool_weights"], dtype=float)
-        combined = float(np.sqrt(max(float(w @ (np.outer(se, se) * corr) @ w), 0.0)))
-        details = {**pooled.details, "se_from": "covariance of the group effects (shared comparison areas)"}
+        cov = np.outer(se, se) * corr
+        combined = float(np.sqrt(max(float(w @ cov @ w), 0.0)))
+        details = {**pooled.details, "se_from": "covariance of the group effects (shared comparison areas)",
+                   "cohort_covariance": cov.tolist()}
         return replace(pooled, se=combined, details=details)
 
     def report_sections(self, evaluation: Any, kit: ReportKit) -> list[Any]:

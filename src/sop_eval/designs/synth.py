@@ -324,16 +324,24 @@ class SynthDesign:
         :func:`~sop_eval.effects.pooling.pool_cohorts`), its standard error from the spread of that same
         combination over the placebo fits — the cohorts share one fit, so they are not independent."""
         st: _State = prepared.state
+        assert st.fit is not None
         total = float(sum(c.n_treated for c in cohorts))
         weights = st.population * 0.0
+        own = []
         for c in cohorts:
             first, last = c.details["first_period"], c.details["last_period"]
             periods = [t for t in st.population.columns if first <= int(t) <= last]
             pop = st.population[periods]
-            weights[periods] += (c.n_treated / total) * pop / float(pop.to_numpy().sum())
+            share = (st.population * 0.0).astype(float)
+            share[periods] = pop / float(pop.to_numpy().sum())
+            own.append(share)
+            weights += (c.n_treated / total) * share
+        r = float(st.rate_per)
         info: dict[str, Any] = {"cohorts": [c.name for c in cohorts], "areas": len(st.population),
+                                "pool_weights": [c.n_treated / total for c in cohorts],
                                 "rate_per": st.rate_per,
-                                "per": f"person and period (the rate per {st.rate_per:,} divided by {st.rate_per:,})"}
+                                "per": f"person and period (the rate per {st.rate_per:,} divided by {st.rate_per:,})",
+                                "cohort_covariance": (_placebo_covariance(st.fit, own) / r**2).tolist()}
         return self._effect(st, weights, int(round(total)), prepared.outcome, label, info)
 
     def _effect(self, st: _State, weights: pd.DataFrame, n: int, outcome: str, label: str,
@@ -443,6 +451,30 @@ class SynthDesign:
 def _weighted(fit: AreaFit, weights: pd.DataFrame) -> tuple[float, float]:
     """The ``weights``-weighted mean effect (weights: treated areas × periods, summing to 1) and its placebo
     standard error."""
+    est, parts = _placebo_parts(fit, weights)
+    return est, float(np.sqrt(sum(factor * _cov(x, x) for factor, x in parts)))
+
+
+def _placebo_covariance(fit: AreaFit, weights: Sequence[pd.DataFrame]) -> np.ndarray:
+    """Covariance of several weighted mean effects over the same placebo fits (its diagonal: their squared
+    standard errors as :func:`_weighted` gives them)."""
+    parts = [_placebo_parts(fit, w)[1] for w in weights]
+    k = len(parts)
+    out = np.zeros((k, k))
+    for i in range(k):
+        for j in range(k):
+            out[i, j] = sum(f * _cov(a, b) for (f, a), (_, b) in zip(parts[i], parts[j], strict=True))
+    return out
+
+
+def _cov(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.cov(a, b, ddof=1)[0, 1]) if len(a) > 1 else float("nan")
+
+
+def _placebo_parts(fit: AreaFit, weights: pd.DataFrame) -> tuple[float, list[tuple[float, np.ndarray]]]:
+    """The weighted mean effect and the placebo replicates of it: SDID one series (scaled by ``(r-1)/r``, as
+    R synthdid's placebo variance), synthetic control one placebo-in-space series per treated area (the areas
+    independent, their variances added)."""
     cells = fit.effect.cells
     sdid = fit.sdid_fit
     if sdid is not None:
@@ -454,16 +486,14 @@ def _weighted(fit: AreaFit, weights: pd.DataFrame) -> tuple[float, float]:
         curves = sdid.placebo_curves.reshape(-1, d.N1, d.T1)
         stats = np.einsum("rut,ut->r", curves, w)
         r = len(stats)
-        se = float(np.sqrt((r - 1) / r) * np.std(stats, ddof=1)) if r > 1 else float("nan")
-        return float((eff * w).sum()), se
-    est, var = 0.0, 0.0
+        return float((eff * w).sum()), [((r - 1) / r if r > 1 else float("nan"), stats)]
+    est, parts = 0.0, []
     for f in fit.synth_fits:
         post = [int(t) for t in f.times[f.T0:]]
         w = weights.reindex(index=[f.treated], columns=post).fillna(0.0).to_numpy(float)[0]
         est += float(f.gaps[f.T0:] @ w)
-        placebo = f.placebo_gaps.to_numpy(float)[f.T0:].T @ w
-        var += float(np.var(placebo, ddof=1)) if len(placebo) > 1 else float("nan")
-    return est, float(np.sqrt(var))
+        parts.append((1.0, f.placebo_gaps.to_numpy(float)[f.T0:].T @ w))
+    return est, parts
 
 
 def _normal_interval(estimate: float, se: float, level: float) -> tuple[float, float]:

@@ -92,11 +92,12 @@ def evaluate(
         results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
         measured = [c.effect for c in results if c.effect is not None]
         pooled = _pooled_result(contract, design, prepared, results)
-        schedule = calculate(contract, estimates=measured or None, as_of=as_of)  # nothing measured yet: no lines
+        together = [pooled] if pooled is not None else []
+        schedule = calculate(contract, estimates=measured or None, as_of=as_of, pooled=together)
     found = _reissue(caught)
     return Evaluation(
         contract=contract, data=prepared.data, outcome=prepared.outcome, cohorts=results, pooled=pooled,
-        schedule=schedule, payment_risk=_payment_risk(contract, measured, risk_draws, seed),
+        schedule=schedule, payment_risk=_payment_risk(contract, measured, together, risk_draws, seed),
         parameters=prepared.parameters, inputs=inputs, design=design.name, fit=prepared.fit, warnings=found,
     )
 
@@ -157,10 +158,11 @@ def _quiet(progress: bool | None) -> bool | None:
     return None if progress is None else not progress
 
 
-def _payment_risk(contract: Contract, estimates: Sequence[EffectEstimate], draws: int, seed: int) -> Any:
+def _payment_risk(contract: Contract, estimates: Sequence[EffectEstimate], pooled: Sequence[EffectEstimate],
+                  draws: int, seed: int) -> Any:
     if not estimates or draws <= 0:
         return None
-    return payment_risk(contract, estimates, n_draws=draws, seed=seed)
+    return payment_risk(contract, estimates, n_draws=draws, seed=seed, pooled=pooled)
 
 
 # -- writing a run -------------------------------------------------------------------------------------

@@ -50,18 +50,21 @@ def calculate(
     estimates: EstimatesInput = None,
     claims: str | Path | pd.DataFrame | None = None,
     as_of: dt.date | str | None = None,
+    pooled: Iterable[EffectEstimate] = (),
 ) -> PaymentSchedule:
     """Every payment the contract makes for ``estimates`` (per cohort) and ``claims`` (rate cards) ``as_of`` a date.
 
     ``contract`` is a :class:`Contract` or a TOML path; ``estimates`` a JSON path or a sequence of
-    :class:`EffectEstimate` (or records); ``claims`` a CSV path or DataFrame. Returns a
-    :class:`PaymentSchedule` with one :class:`PaymentLine` per cohort, pooled catch-up and claim.
+    :class:`EffectEstimate` (or records); ``claims`` a CSV path or DataFrame. ``pooled``: pooled results a
+    design computed itself (one per outcome), for cohorts that share a fit: the pooled gate tests their
+    standard error instead of treating the cohorts as independent. Returns a :class:`PaymentSchedule` with
+    one :class:`PaymentLine` per cohort, pooled catch-up and claim.
     """
     if not isinstance(contract, Contract):
         contract = load_contract(contract)
     day = _as_date(as_of)
     ests = read_estimates(estimates) if estimates is not None else ()
-    entries, notes = estimate_entries(contract, ests, day)
+    entries, notes = estimate_entries(contract, ests, day, pooled)
     if claims is not None:
         claim_list, claim_notes = claim_entries(contract, read_claims(claims), day)
         entries += claim_list
@@ -158,10 +161,13 @@ def match_estimates(contract: Contract, estimates: Iterable[EffectEstimate]) -> 
 
 
 def estimate_entries(
-    contract: Contract, estimates: Iterable[EffectEstimate], as_of: dt.date | None
+    contract: Contract, estimates: Iterable[EffectEstimate], as_of: dt.date | None,
+    pooled: Iterable[EffectEstimate] = (),
 ) -> tuple[list[Entry], list[str]]:
-    """Entries for every cohort line, ladder/scale line and pooled catch-up (exact decimals)."""
+    """Entries for every cohort line, ladder/scale line and pooled catch-up (exact decimals); ``pooled`` as
+    :func:`calculate`."""
     found = match_estimates(contract, estimates)
+    given = {p.outcome: p for p in pooled}
     entries: list[Entry] = []
     notes: list[str] = []
     terms = dt.timedelta(days=contract.payment_terms_days)
@@ -203,13 +209,13 @@ def estimate_entries(
             if not met or (e.decision and not e.decision.met):
                 e.status = "gate not met"
         if o.pooled is not None:
-            entries.append(_pooled_entry(contract, o, members, found, as_of, terms))
+            entries.append(_pooled_entry(contract, o, members, found, as_of, terms, given.get(o.name)))
     return entries, notes
 
 
 def _pooled_entry(
     contract: Contract, o: Outcome, members: dict[str, Entry], found: Mapping[tuple[str, str], EffectEstimate],
-    as_of: dt.date | None, terms: dt.timedelta,
+    as_of: dt.date | None, terms: dt.timedelta, given: EffectEstimate | None = None,
 ) -> Entry:
     pooled = o.pooled
     assert pooled is not None
@@ -227,7 +233,7 @@ def _pooled_entry(
     if missing:
         e.status, e.note = "no estimate", f"the pooled result needs estimates for {examples(missing)}"
         return e
-    e.decision = gate_of(pooled, f"{o.name} / pooled").evaluate_pooled(ests)  # type: ignore[arg-type]
+    e.decision = gate_of(pooled, f"{o.name} / pooled").evaluate_pooled(ests, pooled=given)  # type: ignore[arg-type]
     e.units = sum((units_of(est, o) for est in ests), Decimal(0))  # type: ignore[arg-type]
     due_all = DECIMAL.round(
         sum((units_of(est, o) * members[n].price for n, est in zip(names, ests, strict=False)), Decimal(0))  # type: ignore[arg-type,operator]

@@ -16,6 +16,7 @@ Rate-card claims have no sampling distribution and are left out. ``seed=None`` m
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import pandas as pd
 from sop_eval.arithmetic import ARRAY
 from sop_eval.contract import Contract, load_contract
 from sop_eval.errors import SopEvalError
+from sop_eval.estimate import EffectEstimate
 from sop_eval.outputs import ShortRepr
 from sop_eval.payments.calculator import (
     EstimatesInput,
@@ -92,16 +94,44 @@ def _met(gate: Any, value: np.ndarray, effect: np.ndarray, estimate: Any) -> Any
                   ARRAY)[2]
 
 
+def _joint_draws(pooled: Sequence[EffectEstimate], found: Mapping[tuple[str, str], EffectEstimate],
+                 rng: np.random.Generator, n_draws: int) -> dict[int, np.ndarray]:
+    """Standardised draws, correlated as the cohorts' effects are, for the cohorts of each pooled result that
+    carries their covariance (by ``id`` of the cohort estimate); other cohorts are drawn independently."""
+    out: dict[int, np.ndarray] = {}
+    for p in pooled:
+        cov = p.details.get("cohort_covariance")
+        if cov is None:
+            continue
+        members = [found.get((p.outcome, c)) for c in p.details["cohorts"]]
+        if any(m is None or id(m) in out for m in members):
+            continue
+        v = np.asarray(cov, dtype=float)
+        sd = np.sqrt(np.diag(v))
+        if not (np.isfinite(v).all() and (sd > 0).all()):
+            continue
+        corr = v / np.outer(sd, sd)
+        eigen, vectors = np.linalg.eigh((corr + corr.T) / 2)
+        root = vectors * np.sqrt(np.clip(eigen, 0.0, None))  # a square root that tolerates a singular matrix
+        z = root @ rng.standard_normal((len(members), n_draws))
+        for m, row in zip(members, z, strict=True):
+            out[id(m)] = row
+    return out
+
+
 def payment_risk(
     contract: Contract | str | Path,
     estimates: EstimatesInput,
     *,
     n_draws: int = 100_000,
     seed: int | None = None,
+    pooled: Iterable[EffectEstimate] = (),
 ) -> PaymentRisk:
     """Distribution of payments when each cohort effect is drawn from its estimate's sampling distribution.
 
-    ``seed``: the draws' seed; None means :data:`sop_eval.seeds.DEFAULT_SEED`.
+    ``seed``: the draws' seed; None means :data:`sop_eval.seeds.DEFAULT_SEED`. ``pooled``: pooled results a
+    design computed itself (see :func:`~sop_eval.payments.calculate`); where one carries the covariance of its
+    cohorts' effects (``details["cohort_covariance"]``), those cohorts are drawn jointly.
     """
     if not isinstance(contract, Contract):
         contract = load_contract(contract)
@@ -114,12 +144,16 @@ def payment_risk(
     if no_se:
         raise SopEvalError(f"estimate(s) for {no_se} carry no standard error; payment risk needs 'se' for each.")
     found = match_estimates(contract, ests)
-    entries = order_entries(estimate_entries(contract, ests, None)[0])
+    given = tuple(pooled)
+    entries = order_entries(estimate_entries(contract, ests, None, given)[0])
     seed = resolve_seed(seed)
     rng = np.random.default_rng(seed)
+    joint = _joint_draws(given, found, rng, n_draws)
     draws: dict[str, tuple[np.ndarray, Any]] = {}
     for e in {id(x): x for x in found.values()}.values():
-        z = rng.standard_t(e.df, n_draws) if e.df else rng.standard_normal(n_draws)
+        z = joint.get(id(e))
+        if z is None:
+            z = rng.standard_t(e.df, n_draws) if e.df else rng.standard_normal(n_draws)
         effect = e.estimate + e.se * z
         comparison: Any = e.comparison_mean
         if e.comparison_mean_se:
@@ -143,16 +177,16 @@ def payment_risk(
             sim.append(new)
             continue
         if entry.kind == "pooled catch-up":
-            pooled = o.pooled
-            assert pooled is not None and entry.decision is not None
-            parts = [drawn(o.name, c) for c in pooled.cohorts]
+            terms = o.pooled
+            assert terms is not None and entry.decision is not None
+            parts = [drawn(o.name, c) for c in terms.cohorts]
             weights = np.array([p[0].n_treated for p in parts], dtype=float)
             weights /= weights.sum()
             effect_all = sum(w * eff for w, (_, eff, _) in zip(weights, parts, strict=True))
             comparison_all = sum(w * comp for w, (_, _, comp) in zip(weights, parts, strict=True))
             together = entry.decision.measured
-            gate = gate_of(pooled, entry.decision.gate)
-            met = _met(gate, gate_measure(effect_all, comparison_all, pooled.measure, ARRAY), effect_all, together)
+            gate = gate_of(terms, entry.decision.gate)
+            met = _met(gate, gate_measure(effect_all, comparison_all, terms.measure, ARRAY), effect_all, together)
             sign = -1.0 if o.direction == "reduction" else 1.0
             if entry.catch_up is not None:
                 prices = [float(entries[m].price or 0) for m in entry.catch_up.members]
