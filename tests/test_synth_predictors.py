@@ -38,7 +38,7 @@ def _panel() -> pd.DataFrame:
     }
     rows = [{"area": a, "year": int(y), "treated": int(a == "LA-001" and y >= START), "entering_care": float(v),
              "population": 10_000, "deprivation": x, "region": "north"}
-            for a, (path, x) in paths.items() for y, v in zip(YEARS, path)]
+            for a, (path, x) in paths.items() for y, v in zip(YEARS, path, strict=True)]
     return pd.DataFrame(rows)
 
 

@@ -266,9 +266,9 @@ def _check_predictors(contract: Contract, s: SynthSettings, frame: pd.DataFrame,
                                "name a measured characteristic of the areas (e.g. a deprivation score) or remove it.")
         values = frame[col]
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            shown = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-            raise SopEvalError(f"{key}: column {col!r} is not numeric (e.g. {examples(pd.unique(shown.astype(str)), 3)}); a "
-                               "predictor is averaged over the pre-period, so recode it as numbers or remove it.")
+            shown = pd.unique(values[pd.to_numeric(values, errors="coerce").isna() & values.notna()].astype(str))
+            raise SopEvalError(f"{key}: column {col!r} is not numeric (e.g. {examples(shown, 3)}); a predictor "
+                               "is averaged over the pre-period, so recode it as numbers or remove it.")
         missing = (periods < s.start) & ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
         if missing.any():
             areas = pd.unique(frame.loc[missing, unit].astype(str))
@@ -438,7 +438,8 @@ class SynthDesign:
         weights = fit.weights()
         shown = (weights.groupby("treated area", sort=False).head(TOP_DONORS) if "treated area" in weights
                  else weights.head(TOP_DONORS))
-        tables = [("Cohorts", cohorts.table), ("Donor weights (largest first)", shown), ("Pre-period fit", fit.pre_fit())]
+        tables = [("Cohorts", cohorts.table), ("Donor weights (largest first)", shown),
+                  ("Pre-period fit", fit.pre_fit())]
         if fit.uses_predictors:
             tables.append(("Predictor weights V (chosen to minimise the pre-period outcome MSPE)",
                            kit.estimates(fit.predictor_weights())))
