@@ -66,8 +66,8 @@ PREDICTOR_METHOD = (
     "(diagonal, non-negative, summing to 1) are chosen, as Synth does, to minimise the pre-period mean squared gap "
     "in the outcome (a nested optimisation: Nelder–Mead over V from equal weights and from inverse-variance "
     "weights, the better kept; the donor weights for each V solved exactly), and where several donor weightings "
-    "fit the predictors equally well the best pre-period outcome fit is taken; the effect in each post-period is "
-    "the gap")
+    "fit the predictors equally well the best pre-period outcome fit is taken (each placebo fit uses the same "
+    "predictors and chooses its own V); the effect in each post-period is the gap")
 """The synthetic control's counterfactual with ``[evaluation.synth] predictors`` or ``outcome_periods``."""
 INFERENCE = {
     "sdid": "placebo standard errors (Algorithm 4 of Arkhangelsky et al.): in each of {replications} replications "
