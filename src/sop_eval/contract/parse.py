@@ -413,5 +413,25 @@ def _evaluation(t: Table) -> EvaluationSettings:
             raise SopEvalError(f"{t.source}: design {design!r} needs an [evaluation.synth] table naming the treated "
                                "area(s), the first treated period and the outcome's rate base, e.g. treated = "
                                "[\"LA-001\"], start = 2021, rate_per = 10000.")
-        kw["synth"] = SynthSettings(**read(synth_t, s.SYNTH))
+        kw["synth"] = _synth(synth_t, design)
     return EvaluationSettings(design=design, **kw)
+
+
+def _synth(t: Table, design: str) -> SynthSettings:
+    """``[evaluation.synth]``: predictors are for the synthetic control (SDID fits outcomes only)."""
+    kw = read(t, s.SYNTH)
+    if design == "sdid":
+        for key in ("predictors", "outcome_periods"):
+            if kw[key]:
+                raise t.fail(key, list(kw[key]), "not used by design 'sdid': SDID weights donors on the "
+                             "pre-period outcomes only (sop_eval's SDID has no covariate adjustment, R synthdid's X); "
+                             "for predictors use design = \"synthetic_control\", or remove the key.")
+    periods = kw["outcome_periods"]
+    if any(p != p.to_integral_value() for p in periods):
+        raise t.fail("outcome_periods", [str(p) for p in periods], "expected whole-number periods (values of "
+                     "the time column), e.g. [2016, 2018, 2020].")
+    if len(set(periods)) != len(periods) or len(set(kw["predictors"])) != len(kw["predictors"]):
+        key = "predictors" if len(set(kw["predictors"])) != len(kw["predictors"]) else "outcome_periods"
+        raise t.fail(key, [str(x) for x in kw[key]], "expected each entry once; remove the repeat.")
+    kw["outcome_periods"] = tuple(int(p) for p in periods)
+    return SynthSettings(**kw)

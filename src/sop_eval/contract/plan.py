@@ -209,13 +209,17 @@ class DidSettings:
 class SynthSettings:
     """Area-level settings (synthetic control, SDID): the ``treated`` area labels, the first treated period
     ``start``, the rate base ``rate_per`` (the outcome is per this many of the population column), the SDID
-    placebo ``replications`` (None: the default of 200) and the placebo ``seed`` (None: the run's seed)."""
+    placebo ``replications`` (None: the default of 200) and the placebo ``seed`` (None: the run's seed).
+    Synthetic control only: ``predictors`` (panel columns averaged over the pre-period) and ``outcome_periods``
+    (pre-periods whose outcome is a predictor); with neither, every pre-period outcome is a predictor."""
 
     treated: tuple[str, ...] = ()
     start: int = 0
     rate_per: int = 1
     replications: int | None = None
     seed: int | None = None
+    predictors: tuple[str, ...] = ()
+    outcome_periods: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -260,6 +260,11 @@ SYNTH = (
         note="the outcome is a rate per this many of the population column (10000: per 10,000)"),
     Key("replications", "integer", None, low=2, note="sdid only: placebo replications (default 200)"),
     Key("seed", "integer", None, note="the placebo draws' seed (default: the run's seed)"),
+    Key("predictors", "texts", (),
+        note="synthetic_control only: numeric panel columns, each averaged over the pre-period as a predictor "
+        "(predictor weights V chosen as R Synth)"),
+    Key("outcome_periods", "numbers", (),
+        note="synthetic_control only: pre-treatment periods whose outcome is a predictor, e.g. [2016, 2018, 2020]"),
 )
 
 REPORT = (

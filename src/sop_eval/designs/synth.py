@@ -36,6 +36,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from sop_eval.contract import Cohort, Contract
+from sop_eval.contract.plan import SynthSettings
 from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
@@ -58,6 +59,16 @@ METHODS = {
           "pre-period mean squared gap between each treated area and its weighted donors (every pre-period "
           "outcome a predictor, equal predictor weights); the effect in each post-period is the gap",
 }
+PREDICTOR_METHOD = (
+    "synthetic control (Abadie, Diamond and Hainmueller 2010, as the R package Synth): donor weights on the simplex "
+    "minimise the V-weighted squared distance between each treated area's predictors and its weighted donors' "
+    "({predictors}), each predictor divided by its standard deviation across areas; the predictor weights V "
+    "(diagonal, non-negative, summing to 1) are chosen, as Synth does, to minimise the pre-period mean squared gap "
+    "in the outcome (a nested optimisation: Nelder–Mead over V from equal weights and from inverse-variance "
+    "weights, the better kept; the donor weights for each V solved exactly), and where several donor weightings "
+    "fit the predictors equally well the best pre-period outcome fit is taken (each placebo fit uses the same "
+    "predictors and chooses its own V); the effect in each post-period is the gap")
+"""The synthetic control's counterfactual with ``[evaluation.synth] predictors`` or ``outcome_periods``."""
 INFERENCE = {
     "sdid": "placebo standard errors (Algorithm 4 of Arkhangelsky et al.): in each of {replications} replications "
             "(seed {seed}) donors chosen at random play the treated area(s) and the estimator is refitted; the "
@@ -83,6 +94,7 @@ class AreaFit:
     donors: int
     pre_periods: int
     post_periods: tuple[Any, ...]
+    uses_predictors: bool = False
 
     @property
     def estimate(self) -> float:
@@ -124,6 +136,13 @@ class AreaFit:
                  for f in self.synth_fits]
         return pd.concat(parts, ignore_index=True)[["treated area", "donor", "weight"]]
 
+    def predictor_weights(self) -> pd.DataFrame:
+        """The synthetic control's predictor weights V per treated area (empty for SDID)."""
+        parts = [pd.DataFrame({"treated area": f.treated, "predictor": f.v_weights.index,
+                               "weight": f.v_weights.to_numpy(float)}) for f in self.synth_fits]
+        return (pd.concat(parts, ignore_index=True) if parts
+                else pd.DataFrame(columns=["treated area", "predictor", "weight"]))
+
     def pre_fit(self) -> pd.DataFrame:
         """Pre-period fit: the RMSPE of the treated outcome against its synthetic counterpart before ``start``
         (SDID: the treated areas' mean against the λ-shifted weighted donors), and after it."""
@@ -147,6 +166,7 @@ class AreaFit:
             "pre_periods": self.pre_periods, "post_periods": list(self.post_periods),
             "effect": self.effect.to_dict(), "weights": self.weights().to_dict("records"),
             "pre_fit": self.pre_fit().to_dict("records"),
+            **({"predictor_weights": self.predictor_weights().to_dict("records")} if self.uses_predictors else {}),
         })
 
     def __repr__(self) -> str:
@@ -218,6 +238,7 @@ def _settings(contract: Contract, frame: pd.DataFrame, design: str) -> dict[str,
         raise SopEvalError(f"{_where(contract, '[evaluation.synth] replications')} = {s.replications}: the synthetic "
                            "control's placebo-in-space fits every donor once; remove replications (it sets the "
                            "SDID placebo draws).")
+    _check_predictors(contract, s, frame, periods, unit, time, times)
     for c in contract.cohorts:
         if c.first_period is None:
             raise SopEvalError(f"{_where(contract, f'[[cohorts]] {c.name!r}')} has no first_period; in an area-level "
@@ -228,6 +249,38 @@ def _settings(contract: Contract, frame: pd.DataFrame, design: str) -> dict[str,
                                f"before [evaluation.synth] start = {s.start}; a cohort covers treated periods only.")
     return {"unit": unit, "time": time, "population": population, "outcome": outcome, "treated": treated,
             "donors": donors, "times": times}
+
+
+def _check_predictors(contract: Contract, s: SynthSettings, frame: pd.DataFrame, periods: pd.Series, unit: str,
+                      time: str, times: list[int]) -> None:
+    """``[evaluation.synth] predictors`` are numeric panel columns with a value in every pre-period row;
+    ``outcome_periods`` are pre-treatment periods of the data."""
+    key = _where(contract, "[evaluation.synth] predictors")
+    for col in s.predictors:
+        if col not in frame.columns:
+            raise SopEvalError(f"{key} names column {col!r}, which is not in the data (columns "
+                               f"{examples(list(map(str, frame.columns)), 10)}); name a column of the panel or "
+                               "remove it.")
+        if col in (unit, time):
+            raise SopEvalError(f"{key} names column {col!r}, the {'area' if col == unit else 'period'} column; "
+                               "name a measured characteristic of the areas (e.g. a deprivation score) or remove it.")
+        values = frame[col]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            shown = pd.unique(values[pd.to_numeric(values, errors="coerce").isna() & values.notna()].astype(str))
+            raise SopEvalError(f"{key}: column {col!r} is not numeric (e.g. {examples(shown, 3)}); a predictor "
+                               "is averaged over the pre-period, so recode it as numbers or remove it.")
+        missing = (periods < s.start) & ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+        if missing.any():
+            areas = pd.unique(frame.loc[missing, unit].astype(str))
+            raise SopEvalError(f"{key}: column {col!r} has {int(missing.sum())} missing value(s) before start "
+                               f"{s.start} (area(s) {examples(areas, 5)}); every area needs a value in every "
+                               "pre-treatment period: fill them or remove the predictor.")
+    pre = [t for t in times if t < s.start]
+    for t in s.outcome_periods:
+        if t not in pre:
+            raise SopEvalError(f"{_where(contract, '[evaluation.synth] outcome_periods')} includes {t}, which is not "
+                               f"a pre-treatment period of the data (before start {s.start}: {examples(pre, 12)}); "
+                               "name periods before start.")
 
 
 def _treated_table(frame: pd.DataFrame, contract: Contract, k: dict[str, Any], column: str) -> pd.DataFrame:
@@ -279,18 +332,23 @@ class SynthDesign:
                                    f"column {k['time']!r} (periods {examples(k['times'], 12)}).")
             effect = fit_area_contract(panel, list(k["treated"]), s.start, unit=k["unit"], time=k["time"],
                                        outcome=k["outcome"], method=self.method, level=ev.level,
-                                       replications=replications, seed=placebo_seed)
+                                       replications=replications, seed=placebo_seed,
+                                       predictors=s.predictors if self.method == "sc" else (),
+                                       outcome_periods=s.outcome_periods if self.method == "sc" else ())
             fit = AreaFit(effect=effect, method=self.method, unit=k["unit"], time=k["time"],
                           population=k["population"], rate_per=int(s.rate_per), treated=k["treated"], start=s.start,
                           donors=k["donors"], pre_periods=sum(t < s.start for t in k["times"]),
-                          post_periods=tuple(t for t in k["times"] if t >= s.start))
+                          post_periods=tuple(t for t in k["times"] if t >= s.start),
+                          uses_predictors=self.method == "sc" and bool(s.predictors or s.outcome_periods))
         parameters = {
             "seed": int(seed), "as_of": None if as_of is None else str(as_of), "outcome": k["outcome"],
             "design": self.name, "level": ev.level, "risk_draws": int(risk_draws),
             "synth": {"method": self.method, "unit": k["unit"], "time": k["time"], "population": k["population"],
                       "treated": list(s.treated), "start": s.start, "rate_per": int(s.rate_per),
                       "replications": replications if self.method == "sdid" else None,
-                      "placebo_seed": placebo_seed if self.method == "sdid" else None},
+                      "placebo_seed": placebo_seed if self.method == "sdid" else None,
+                      "predictors": list(s.predictors) if self.method == "sc" else None,
+                      "outcome_periods": list(s.outcome_periods) if self.method == "sc" else None},
         }
         state = _State(fit=fit, population=population, outcome_rate=rate, last=last, donors=k["donors"],
                        rate_per=int(s.rate_per), level=ev.level)
@@ -388,6 +446,11 @@ class SynthDesign:
         weights = fit.weights()
         shown = (weights.groupby("treated area", sort=False).head(TOP_DONORS) if "treated area" in weights
                  else weights.head(TOP_DONORS))
+        tables = [("Cohorts", cohorts.table), ("Donor weights (largest first)", shown),
+                  ("Pre-period fit", fit.pre_fit())]
+        if fit.uses_predictors:
+            tables.append(("Predictor weights V (chosen to minimise the pre-period outcome MSPE)",
+                           kit.estimates(fit.predictor_weights())))
         paragraphs = [
             intro,
             f"{fit.donors:,} donor areas, {fit.pre_periods} pre-treatment and {len(fit.post_periods)} post-treatment "
@@ -414,8 +477,7 @@ class SynthDesign:
                                   size=(6.4, 3.4)))
         return [
             kit.section("Areas and synthetic comparison", paragraphs=tuple(paragraphs),
-                        tables=(("Cohorts", cohorts.table), ("Donor weights (largest first)", shown),
-                                ("Pre-period fit", fit.pre_fit()))),
+                        tables=tuple(tables)),
             kit.section("Effect by period and placebo inference", tables=(("Effect by area and period",
                                                                           kit.estimates(cells)),),
                         figures=tuple(figures)),
@@ -426,8 +488,13 @@ class SynthDesign:
         p = evaluation.parameters["synth"]
         per = f"{p['rate_per']:,}"
         inference = INFERENCE[p["method"]].format(replications=p["replications"], seed=p["placebo_seed"])
+        method = METHODS[p["method"]]
+        named = [*(f"{c} (pre-period mean)" for c in p.get("predictors") or ()),
+                 *(f"{evaluation.outcome} in {t}" for t in p.get("outcome_periods") or ())]
+        if named:
+            method = PREDICTOR_METHOD.format(predictors=", ".join(named))
         return (
-            f"Counterfactual: {METHODS[p['method']]}. Treated area(s): {', '.join(map(str, p['treated']))} from "
+            f"Counterfactual: {method}. Treated area(s): {', '.join(map(str, p['treated']))} from "
             f"period {p['start']}; donors: every other area of the panel (one row per {p['unit']} and {p['time']}, "
             "balanced, nothing imputed).",
             f"Inference: {inference}. Intervals are normal, estimate ± z × standard error. {significance}.",

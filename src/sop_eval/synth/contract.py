@@ -64,16 +64,23 @@ class AreaEffect:
 
 def fit_area_contract(panel: pd.DataFrame, treated: Sequence[Any] | Any, start: Any, *, unit: str = "area",
                       time: str = "period", outcome: str = "y", method: str = "sdid", level: float | None = None,
-                      replications: int = 200, seed: int | None = None) -> AreaEffect:
+                      replications: int = 200, seed: int | None = None, predictors: Sequence[str] = (),
+                      outcome_periods: Sequence[Any] = ()) -> AreaEffect:
     """Estimate a contract's effect in its treated area(s) from ``start`` on, per area-period and overall.
 
     ``method="sdid"`` (default): synthetic DiD on all treated areas together (they share ``start``), placebo
     inference with ``replications`` draws (``seed``). ``method="sc"``: a synthetic control per treated area
-    (outcome-only, all pre-periods) with placebo-in-space inference; the overall effect averages the areas and its
-    SE combines theirs as independent. Donors are the areas never treated in ``panel``.
+    with placebo-in-space inference; the overall effect averages the areas and its SE combines theirs as
+    independent. Its predictors are every pre-period outcome, or, given ``predictors`` (panel columns averaged over
+    the pre-period) and/or ``outcome_periods`` (pre-periods whose outcome is a predictor), those, with predictor
+    weights V chosen as R ``Synth`` (:func:`~sop_eval.synth.scm.synthetic_control`). SDID fits outcomes only and
+    refuses them. Donors are the areas never treated in ``panel``.
     """
     if method not in METHODS:
         raise SopEvalError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))}.")
+    if method == "sdid" and (len(predictors) or len(outcome_periods)):
+        raise SopEvalError("predictors/outcome_periods: method='sdid' weights donors on the pre-period outcomes only "
+                           "(no covariate adjustment); use method='sc' for predictors, or leave them out.")
     level = resolve_level(level, None, "fit_area_contract")
     z = stats.norm.ppf(0.5 + level / 2)
     areas = [treated] if isinstance(treated, (str, int, np.integer)) else list(treated)
@@ -91,7 +98,8 @@ def fit_area_contract(panel: pd.DataFrame, treated: Sequence[Any] | Any, start: 
         for a in areas:
             others = [b for b in areas if b != a]
             fits.append(synthetic_control(panel[~panel[unit].isin(others)], unit=unit, time=time, outcome=outcome,
-                                          treated=a, start=start, leave_one_out=False, level=level))
+                                          treated=a, start=start, predictors=predictors,
+                                          outcome_periods=outcome_periods, leave_one_out=False, level=level))
         rows = []
         for f in fits:
             post = f.times[f.T0:]
