@@ -16,6 +16,7 @@ from sop_eval.cli import build_parser, main
 from sop_eval.contract import load_contract
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.errors import SopEvalError
+from sop_eval.evaluation import verify
 from sop_eval.report.effect_plots import plot_effects
 from sop_eval.report.style import money, pct
 
@@ -81,6 +82,31 @@ def test_pdf_holds_the_total_and_each_gate_decision(demo, tmp_path):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["report"])
     assert main(["report", str(tmp_path), "--pdf"]) == 2
+
+
+def test_the_audit_covers_the_pdf_and_verify_re_typesets_it(demo, tmp_path):
+    contract, _ = demo
+    out = tmp_path / "with_pdf"
+    assert main(["run", str(contract), "--out", str(out), "--pdf", "--quiet"]) == 0
+    audit = json.loads((out / "audit.json").read_text())
+    assert audit["outputs"]["report.pdf"] == hashlib.sha256((out / "report.pdf").read_bytes()).hexdigest()
+    assert verify(out).ok
+    pdf = out / "report.pdf"
+    pdf.write_bytes(pdf.read_bytes() + b"\n% edited\n")
+    result = verify(out)
+    assert not result.ok and any(c["check"] == "report.pdf" and not c["ok"] for c in result.checks)
+    # typeset after the run: not in the audit, but checked against a fresh typesetting of the verified report
+    bare = tmp_path / "bare"
+    assert main(["run", str(contract), "--out", str(bare), "--quiet"]) == 0
+    assert "report.pdf" not in json.loads((bare / "audit.json").read_text())["outputs"]
+    assert main(["report", str(bare), "--pdf"]) == 0
+    result = verify(bare)
+    check = next(c for c in result.checks if c["check"] == "report.pdf")
+    assert result.ok and check["ok"] and "typeset after the run" in check["detail"]
+    (bare / "report.pdf").write_bytes((bare / "report.pdf").read_bytes()[:-20])
+    result = verify(bare)
+    check = next(c for c in result.checks if c["check"] == "report.pdf")
+    assert not result.ok and "do not rely on it" in check["detail"]
 
 
 def test_run_log_in_the_bundle_without_person_data(demo):

@@ -69,14 +69,9 @@ def _stage(args: argparse.Namespace, message: str, log: list[str]) -> None:
 
 
 def _finish_bundle(args: argparse.Namespace, out: Path, log: list[str]) -> None:
-    """Write run.log and, with --pdf, report.pdf into a finished bundle."""
+    """Write run.log into a finished bundle."""
     from sop_eval.outputs import write_text_atomic
 
-    if getattr(args, "pdf", False):
-        from sop_eval.report.pdf import write_pdf  # lazy: typst only when a PDF is asked for
-
-        _stage(args, "typesetting report.pdf", log)
-        write_pdf(out)
     _stage(args, f"done: {out}", log)
     write_text_atomic(out / "run.log", "\n".join(log) + "\n")
 
@@ -88,7 +83,10 @@ def _run(args: argparse.Namespace) -> int:
     log: list[str] = []
     _stage(args, f"reading {args.contract} and its data; matching per cohort, bootstrap and payment-risk draws "
            "follow (progress bars at a terminal)", log)
-    evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of, progress=False if args.quiet else None)
+    if args.pdf:
+        _stage(args, "typesetting report.pdf with the report (the audit record covers it)", log)
+    evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of, progress=False if args.quiet else None,
+                     pdf=args.pdf)
     _stage(args, f"evaluated {len(evaluation.cohorts)} cohort(s); report and audit written", log)
     _finish_bundle(args, out, log)
     _print_headline(evaluation, out)

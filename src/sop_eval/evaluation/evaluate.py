@@ -37,6 +37,7 @@ from sop_eval.outputs import atomic_directory, dumps
 from sop_eval.payments import calculate
 from sop_eval.report import evaluation_report
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable
+from sop_eval.report.pdf import PDF, render_pdf
 from sop_eval.seeds import DEFAULT_SEED
 
 __all__ = ["COHORT_COLUMN", "DEFAULT_SEED", "bundle_files", "evaluate", "results_record", "run", "with_extract_date"]
@@ -207,6 +208,7 @@ def run(
     risk_draws: int = 100_000,
     policy: DisclosurePolicy | None = None,
     bundle_inputs: bool = False,
+    pdf: bool = False,
 ) -> Evaluation:
     """Evaluate ``contract`` and write a results bundle into ``out``: ``results.json``, ``results.release.json``,
     ``report.html``, ``figures/`` and ``audit.json``.
@@ -215,8 +217,9 @@ def run(
     file relative to the contract, so the folder holding both can be copied anywhere and verified there.
     With ``bundle_inputs`` the contract and its data files are copied into ``out/contract/`` and ``out/data/``
     (the contract's ``[data]`` paths rewritten to the copies) and the run reads the copies: the bundle is
-    then self-contained. Everything is built in a temporary directory next to ``out`` and moved into place
-    only when the whole run has succeeded; a run never writes over its own inputs.
+    then self-contained. With ``pdf`` the report is also typeset as ``report.pdf``, which the audit record
+    covers like every other output. Everything is built in a temporary directory next to ``out`` and moved
+    into place only when the whole run has succeeded; a run never writes over its own inputs.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -235,6 +238,8 @@ def run(
         evaluation = evaluate(contract_path, seed=seed, as_of=as_of, progress=progress, risk_draws=risk_draws)
         run_time = utc_now()
         files, protected = bundle_files(evaluation, policy, contract_path.name, run_time)
+        if pdf:
+            files[PDF] = render_pdf(files["report.html"].decode("utf-8"))
         for name, content in files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_bytes(content)

@@ -25,6 +25,7 @@ from sop_eval.evaluation.audit import check_audit, column_digests, environment, 
 from sop_eval.evaluation.evaluate import bundle_files, evaluate
 from sop_eval.outputs import ShortRepr
 from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy
+from sop_eval.report.pdf import PDF, render_pdf
 from sop_eval.report.style import money
 
 FLOAT_RTOL = 1e-9
@@ -438,6 +439,7 @@ def verify(
         if not (out_dir / name).is_file():
             check["detail"] = "deleted since the run"
         outputs[name] = check
+    typeset_later = (out_dir / PDF).is_file() and PDF not in recorded_outputs
     figures = out_dir / "figures"
     if figures.is_dir():
         for path in sorted(figures.iterdir()):
@@ -467,6 +469,15 @@ def verify(
         return Verification(str(out_dir), tuple(checks), (), rerun=False, reason=f"the re-run failed: {exc}",
                             audit_problems=problems, bottom_line=bottom_line(stored, None), environment=env)
 
+    if PDF in recorded_outputs or typeset_later:
+        files[PDF] = render_pdf(files["report.html"].decode("utf-8"))
+    if typeset_later:
+        same = sha256_bytes(files.pop(PDF)) == sha256_bytes((out_dir / PDF).read_bytes())
+        outputs[PDF] = _check("output", PDF, same, (
+            "not in the audit record (typeset after the run), and identical to a fresh typesetting of the verified "
+            "report.html" if same else "not in the audit record (typeset after the run), and it differs from a "
+            "fresh typesetting of the verified report.html: do not rely on it; re-typeset it with "
+            "`sop-eval report BUNDLE --pdf`"))
     for name in sorted(set(files) | set(recorded_outputs)):
         check = outputs.setdefault(name, _check("output", name, True, "unchanged"))
         if name not in files:

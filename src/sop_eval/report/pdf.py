@@ -161,6 +161,7 @@ def typst_source(html: str, images: Path) -> str:
     if not reader.sections:
         raise SopEvalError("the report has no sections; give the report.html that `sop-eval run` wrote.")
     lines = [
+        "#set document(date: none)",  # no typesetting time: the PDF is a function of report.html alone
         '#set page(paper: "a4", margin: (x: 14mm, y: 16mm), numbering: "1 / 1")',
         '#set text(size: 9.5pt, lang: "en")',
         "#set par(justify: false)",
@@ -199,8 +200,13 @@ def typst_source(html: str, images: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+PDF = "report.pdf"
+"""The typeset report's name in a results bundle."""
+
+
 def render_pdf(html: str) -> bytes:
-    """Typeset the report ``html`` as PDF bytes."""
+    """Typeset the report ``html`` as PDF bytes: the same bytes for the same ``html`` and Typst version (no
+    typesetting date is embedded), so ``verify`` can re-typeset a verified report.html and compare."""
     with tempfile.TemporaryDirectory(prefix="sop-eval-pdf-") as tmp:
         root = Path(tmp)
         (root / "report.typ").write_text(typst_source(html, root), encoding="utf-8")
@@ -213,4 +219,4 @@ def write_pdf(bundle: str | Path) -> Path:
     source = bundle / "report.html"
     if not source.is_file():
         raise SopEvalError(f"'{bundle}' holds no report.html; give a directory written by `sop-eval run`.")
-    return write_bytes_atomic(bundle / "report.pdf", render_pdf(source.read_text(encoding="utf-8")))
+    return write_bytes_atomic(bundle / PDF, render_pdf(source.read_text(encoding="utf-8")))
