@@ -235,8 +235,10 @@ def _pooled_entry(
         return e
     e.decision = gate_of(pooled, f"{o.name} / pooled").evaluate_pooled(ests, pooled=given)  # type: ignore[arg-type]
     e.units = sum((units_of(est, o) for est in ests), Decimal(0))  # type: ignore[arg-type]
-    due_all = DECIMAL.round(
-        sum((units_of(est, o) * members[n].price for n, est in zip(names, ests, strict=False)), Decimal(0))  # type: ignore[arg-type,operator]
+    # each cohort's part rounded to the penny as its own line is, so equal results never leave a 1p catch-up
+    due_all = sum(
+        (DECIMAL.round(units_of(est, o) * members[n].price) for n, est in zip(names, ests, strict=False)),  # type: ignore[arg-type,operator]
+        Decimal(0),
     )
     e.note = f"due in all {due_all} less paid on {', '.join(names)}"
     if not pooled.catch_up:
