@@ -27,6 +27,7 @@ Conventions:
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +37,11 @@ import pandas as pd
 from scipy.stats import norm
 
 from sop_eval.contract import Cohort, Contract
+from sop_eval.contract.timing import owned_periods
 from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
-from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 from sop_eval.outputs import json_safe
 from sop_eval.stats.estimate import interval_label
 from sop_eval.synth import AreaEffect, SdidResult, SynthResult, fit_area_contract
@@ -163,6 +165,7 @@ class _State:
     donors: int
     rate_per: int
     level: float
+    periods: dict[str, list[int]]  # each cohort's periods, a period shared by two spans given to one ([timing] overlap)
 
 
 def _where(contract: Contract, key: str) -> str:
@@ -292,8 +295,9 @@ class SynthDesign:
                       "replications": replications if self.method == "sdid" else None,
                       "placebo_seed": placebo_seed if self.method == "sdid" else None},
         }
+        _warn_unpaid_periods(contract)
         state = _State(fit=fit, population=population, outcome_rate=rate, last=last, donors=k["donors"],
-                       rate_per=int(s.rate_per), level=ev.level)
+                       rate_per=int(s.rate_per), level=ev.level, periods=cohort_periods(contract))
         return Prepared(outcome=k["outcome"], parameters=parameters, fit=fit, state=state)
 
     def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
@@ -302,7 +306,8 @@ class SynthDesign:
         st: _State = prepared.state
         first, last = cohort.first_period, cohort.last_period
         assert first is not None and last is not None  # prepare() checks
-        periods = [int(t) for t in st.population.columns if first <= int(t) <= last]
+        owned = st.periods[cohort.name]
+        periods = [int(t) for t in st.population.columns if int(t) in owned]
         info: dict[str, Any] = {"first_period": first, "last_period": last, "periods": len(periods),
                                 "areas": len(st.population), "rate_per": st.rate_per,
                                 "per": f"person and period (the rate per {st.rate_per:,} divided by {st.rate_per:,})"}
@@ -327,8 +332,7 @@ class SynthDesign:
         total = float(sum(c.n_treated for c in cohorts))
         weights = st.population * 0.0
         for c in cohorts:
-            first, last = c.details["first_period"], c.details["last_period"]
-            periods = [t for t in st.population.columns if first <= int(t) <= last]
+            periods = [t for t in st.population.columns if int(t) in st.periods[c.name]]
             pop = st.population[periods]
             weights[periods] += (c.n_treated / total) * pop / float(pop.to_numpy().sum())
         info: dict[str, Any] = {"cohorts": [c.name for c in cohorts], "areas": len(st.population),
@@ -438,6 +442,32 @@ class SynthDesign:
             f"Disclosure control: {policy}. The data are area-level; areas are shown by their labels as given, and "
             "no person-level rows appear.",
         )
+
+
+def cohort_periods(contract: Contract) -> dict[str, list[int]]:
+    """Each cohort's periods: its span, less any period ``[timing] overlap`` gives to another cohort."""
+    return {c.name: owned_periods(c, contract.cohorts, contract.overlap) for c in contract.cohorts
+            if c.first_period is not None}
+
+
+def unpaid_periods(contract: Contract) -> list[int]:
+    """Treated periods from ``start`` to the last cohort's last period that lie in no cohort (never paid for)."""
+    ev = contract.evaluation
+    spans = [c for c in contract.cohorts if c.first_period is not None and c.last_period is not None]
+    if ev is None or not spans:
+        return []
+    covered = {t for c in spans for t in range(c.first_period, c.last_period + 1)}  # type: ignore[arg-type]
+    end = max(int(c.last_period) for c in spans)  # type: ignore[arg-type]
+    return [t for t in range(ev.synth.start, end + 1) if t not in covered]
+
+
+def _warn_unpaid_periods(contract: Contract) -> None:
+    gaps = unpaid_periods(contract)
+    if gaps:
+        warnings.warn(f"{_where(contract, '[[cohorts]]')}: treated period(s) {examples(gaps, 10)} (from "
+                      f"[evaluation.synth] start = {contract.evaluation.synth.start} on) lie in no cohort's "  # type: ignore[union-attr]
+                      "first_period to last_period, so they are never paid for; extend a cohort's span over them "
+                      "if the contract pays for them.", SopEvalWarning, stacklevel=3)
 
 
 def _weighted(fit: AreaFit, weights: pd.DataFrame) -> tuple[float, float]:

@@ -92,7 +92,10 @@ def evaluate(
         results = tuple(design.measure(cohort, prepared, seed=seed + index) for index, cohort in enumerate(bar))
         measured = [c.effect for c in results if c.effect is not None]
         pooled = _pooled_result(contract, design, prepared, results)
-        schedule = calculate(contract, estimates=measured or None, as_of=as_of)  # nothing measured yet: no lines
+        pending = {c.name: c.first_measurable or f"on {c.window_closes}" for c in results
+                   if c.status == "not yet measurable"}
+        schedule = calculate(contract, estimates=measured or None, as_of=as_of,  # nothing measured yet: no lines
+                             pending=pending)
     found = _reissue(caught)
     return Evaluation(
         contract=contract, data=prepared.data, outcome=prepared.outcome, cohorts=results, pooled=pooled,

@@ -50,18 +50,22 @@ def calculate(
     estimates: EstimatesInput = None,
     claims: str | Path | pd.DataFrame | None = None,
     as_of: dt.date | str | None = None,
+    *,
+    pending: Mapping[str, str] | None = None,
 ) -> PaymentSchedule:
     """Every payment the contract makes for ``estimates`` (per cohort) and ``claims`` (rate cards) ``as_of`` a date.
 
     ``contract`` is a :class:`Contract` or a TOML path; ``estimates`` a JSON path or a sequence of
     :class:`EffectEstimate` (or records); ``claims`` a CSV path or DataFrame. Returns a
-    :class:`PaymentSchedule` with one :class:`PaymentLine` per cohort, pooled catch-up and claim.
+    :class:`PaymentSchedule` with one :class:`PaymentLine` per cohort, pooled catch-up and claim. ``pending``
+    names the cohorts the evaluation found not yet measurable, each with when it will be (e.g. "when period
+    2026 is in the data"): their lines, and a pooled line over them, are "not yet measurable".
     """
     if not isinstance(contract, Contract):
         contract = load_contract(contract)
     day = _as_date(as_of)
     ests = read_estimates(estimates) if estimates is not None else ()
-    entries, notes = estimate_entries(contract, ests, day)
+    entries, notes = estimate_entries(contract, ests, day, pending=pending)
     if claims is not None:
         claim_list, claim_notes = claim_entries(contract, read_claims(claims), day)
         entries += claim_list
@@ -158,7 +162,8 @@ def match_estimates(contract: Contract, estimates: Iterable[EffectEstimate]) -> 
 
 
 def estimate_entries(
-    contract: Contract, estimates: Iterable[EffectEstimate], as_of: dt.date | None
+    contract: Contract, estimates: Iterable[EffectEstimate], as_of: dt.date | None, *,
+    pending: Mapping[str, str] | None = None,
 ) -> tuple[list[Entry], list[str]]:
     """Entries for every cohort line, ladder/scale line and pooled catch-up (exact decimals)."""
     found = match_estimates(contract, estimates)
@@ -182,6 +187,9 @@ def estimate_entries(
             if as_of is not None and when is not None and as_of < when:
                 e.status, e.note = "not yet measurable", f"measurable from {when}; due {e.due}"
                 continue
+            if est is None and pending and name in pending:
+                e.status, e.note = "not yet measurable", _pending_note(pending[name], e.due)
+                continue
             if est is None:
                 e.status, e.note = "no estimate", f"no estimate given for {o.name!r}, {name!r}"
                 continue
@@ -203,13 +211,13 @@ def estimate_entries(
             if not met or (e.decision and not e.decision.met):
                 e.status = "gate not met"
         if o.pooled is not None:
-            entries.append(_pooled_entry(contract, o, members, found, as_of, terms))
+            entries.append(_pooled_entry(contract, o, members, found, as_of, terms, pending or {}))
     return entries, notes
 
 
 def _pooled_entry(
     contract: Contract, o: Outcome, members: dict[str, Entry], found: Mapping[tuple[str, str], EffectEstimate],
-    as_of: dt.date | None, terms: dt.timedelta,
+    as_of: dt.date | None, terms: dt.timedelta, pending: Mapping[str, str],
 ) -> Entry:
     pooled = o.pooled
     assert pooled is not None
@@ -224,6 +232,11 @@ def _pooled_entry(
         e.status, e.note = "not yet measurable", f"pooled result measurable from {when}; due {e.due}"
         return e
     missing = [n for n, est in zip(names, ests, strict=False) if est is None]
+    waiting = [n for n in missing if n in pending]
+    if waiting:
+        e.status = "not yet measurable"
+        e.note = "pooled result measurable once " + "; ".join(f"{n!r} is ({pending[n]})" for n in waiting)
+        return e
     if missing:
         e.status, e.note = "no estimate", f"the pooled result needs estimates for {examples(missing)}"
         return e
@@ -240,6 +253,11 @@ def _pooled_entry(
     if not e.decision.met:
         e.status = "gate not met"
     return e
+
+
+def _pending_note(when: str, due: dt.date | None) -> str:
+    """A not-yet-measurable line's note: when it will be measurable, and its due date where the contract gives one."""
+    return f"measurable {when}" + ("" if due is None else f"; due {due}")
 
 
 def _check_design(o: Outcome, est: EffectEstimate) -> None:

@@ -18,6 +18,8 @@ from sop_eval.synth.scm import SynthResult, synthetic_control
 from sop_eval.synth.sdid import SdidResult, fit_matrix
 
 METHODS = ("sdid", "sc")
+ALIASES = {"synthetic_control": "sc"}
+"""The contract's design names (``[evaluation] design``) accepted for the short method names."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,10 +72,13 @@ def fit_area_contract(panel: pd.DataFrame, treated: Sequence[Any] | Any, start: 
     ``method="sdid"`` (default): synthetic DiD on all treated areas together (they share ``start``), placebo
     inference with ``replications`` draws (``seed``). ``method="sc"``: a synthetic control per treated area
     (outcome-only, all pre-periods) with placebo-in-space inference; the overall effect averages the areas and its
-    SE combines theirs as independent. Donors are the areas never treated in ``panel``.
+    SE combines theirs as independent. Donors are the areas never treated in ``panel``. The contract's design
+    name ``"synthetic_control"`` is accepted for ``"sc"``.
     """
+    method = ALIASES.get(method, method)
     if method not in METHODS:
-        raise SopEvalError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))}.")
+        names = (*METHODS, *ALIASES)
+        raise SopEvalError(f"method={method!r} is not one of {', '.join(map(repr, names))}.")
     level = resolve_level(level, None, "fit_area_contract")
     z = stats.norm.ppf(0.5 + level / 2)
     areas = [treated] if isinstance(treated, (str, int, np.integer)) else list(treated)
