@@ -220,6 +220,13 @@ def _refuse_shared_periods(cohorts: tuple[Cohort, ...], overlap: str | None, sou
             "cohort, or say which cohort owns the shared periods: under [timing] add overlap = \"earlier\" (the "
             "earlier-starting cohort) or overlap = \"later\"."
         )
+    for c in cohorts:
+        if c.first_period is not None and not tm.owned_periods(c, cohorts, overlap):
+            raise SopEvalError(
+                f"{source}: [[cohorts]] {c.name!r} (first_period {c.first_period} to last_period {c.last_period}) "
+                f"keeps no period of its own: [timing] overlap = {overlap!r} gives every one to another cohort. "
+                "Narrow the other cohorts' spans or remove this cohort."
+            )
 
 
 def _refuse_staggered_start(synth_t: Table) -> None:
