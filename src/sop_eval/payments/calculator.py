@@ -74,6 +74,7 @@ def calculate(
         notes.append("no claims given: rate-card outcomes pay nothing in this schedule.")
     if estimates is None and any(o.mechanism != "rate_card" for o in contract.outcomes):
         notes.append("no estimates given: cohort outcomes pay nothing in this schedule.")
+    notes += _undated_periods_note(contract, entries)
     entries = order_entries(entries)
     capped = apply_caps(entries, contract, DECIMAL)
     lines = tuple(_line(i + 1, e, c, contract) for i, (e, c) in enumerate(zip(entries, capped, strict=False)))
@@ -253,6 +254,18 @@ def _pooled_entry(
     if not e.decision.met:
         e.status = "gate not met"
     return e
+
+
+def _undated_periods_note(contract: Contract, entries: list[Entry]) -> list[str]:
+    """Why cohorts of periods have no due date: they are dated only by ``data_available``."""
+    undated = sorted({e.cohort for e in entries if e.kind in ("cohort", "ladder", "sliding scale") and e.cohort
+                      and e.due is None
+                      and contract.cohort(e.cohort).first_period is not None})
+    if not undated:
+        return []
+    return [f"no due date for cohort(s) {examples(undated)}: a cohort of periods is dated by the day its last "
+            "period's data are published; add data_available = YYYY-MM-DD to its [[cohorts]] table (due "
+            f"payment_terms_days = {contract.payment_terms_days} days after, plus any [timing] analysis_months)."]
 
 
 def _pending_note(when: str, due: dt.date | None) -> str:
