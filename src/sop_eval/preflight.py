@@ -8,7 +8,9 @@ each cohort (:func:`sop_eval.power.mde`) and the chance that the gate pays when 
 (:func:`sop_eval.power.gate_pay_probability`). Where the design has a ``check_cohort`` (matched cohorts: the
 propensity model fitted on the covariates alone), each measurable cohort's treatment model is checked by
 the same rule a run applies: what would stop the run (perfect separation) is a problem, what it would warn
-of (near-separation) a warning, in the run's words.
+of (near-separation) a warning, in the run's words. A design with a ``check_data`` hook (the area designs)
+checks the contract and data itself, fitting nothing, and its :class:`~sop_eval.designs.base.DesignCheck`
+is reported as found.
 """
 
 from __future__ import annotations
