@@ -524,11 +524,12 @@ def cohort_periods(contract: Contract) -> dict[str, list[int]]:
 def unpaid_periods(contract: Contract) -> list[int]:
     """Treated periods from ``start`` to the last cohort's last period that lie in no cohort (never paid for)."""
     ev = contract.evaluation
-    spans = [c for c in contract.cohorts if c.first_period is not None and c.last_period is not None]
+    spans = [(c.first_period, c.last_period) for c in contract.cohorts
+             if c.first_period is not None and c.last_period is not None]
     if ev is None or not spans:
         return []
-    covered = {t for c in spans for t in range(c.first_period, c.last_period + 1)}  # type: ignore[arg-type]
-    end = max(int(c.last_period) for c in spans)  # type: ignore[arg-type]
+    covered = {t for first, last in spans for t in range(first, last + 1)}
+    end = max(last for _, last in spans)
     return [t for t in range(ev.synth.start, end + 1) if t not in covered]
 
 
