@@ -18,6 +18,8 @@ PANEL = FIXTURES / "area_panel.parquet"
 TRUE_EFFECT = -4.0  # per 10,000 children a year (make_area_panel(seed=4))
 TOLERANCE = 1.0  # a cohort's point estimate lies within 1 per 10,000 of the true effect
 CONTRACTS = {"sdid": "area_sdid.toml", "synthetic_control": "area_synthetic_control.toml"}
+LATER = {"first_period = 2023\nlast_period = 2024": "first_period = 2027\nlast_period = 2027"}
+"""'years 3-4' moved beyond the data, so that 'years 1-2' may cover 2021-2024 alone."""
 
 
 @pytest.fixture(scope="module", params=sorted(CONTRACTS))
@@ -84,7 +86,7 @@ def test_pooled_over_every_post_period_is_the_overall_fit(tmp_path):
     ev = evaluate(path, risk_draws=0)
     whole = _contract(tmp_path / "whole", "sdid", **{"replications = 200": "replications = 40",
                                                       "first_period = 2021\nlast_period = 2022":
-                                                      "first_period = 2021\nlast_period = 2024"})
+                                                      "first_period = 2021\nlast_period = 2024", **LATER})
     one = evaluate(whole, risk_draws=0).cohort("years 1-2")
     assert ev.pooled.estimate == pytest.approx(one.effect.estimate, rel=1e-12)
     assert ev.pooled.se == pytest.approx(one.effect.se, rel=1e-9)
@@ -93,7 +95,7 @@ def test_pooled_over_every_post_period_is_the_overall_fit(tmp_path):
 def test_a_cohort_over_every_post_period_is_the_overall_fit(tmp_path):
     for design in CONTRACTS:
         path = _contract(tmp_path / design, design, **{"first_period = 2021\nlast_period = 2022":
-                                                        "first_period = 2021\nlast_period = 2024"},
+                                                        "first_period = 2021\nlast_period = 2024", **LATER},
                          **({"replications = 200": "replications = 40"} if design == "sdid" else {}))
         ev = evaluate(path, risk_draws=0)
         c = ev.cohort("years 1-2")
@@ -155,11 +157,12 @@ def test_sdid_report_draws_its_counterfactual(tmp_path):
 
 def test_start_after_the_data_measures_nothing_yet(tmp_path):
     path = _contract(tmp_path, **{"start = 2021": "start = 2025",
-                                  "first_period = 2021\nlast_period = 2022": "first_period = 2025",
-                                  "first_period = 2023\nlast_period = 2024": "first_period = 2026"})
+                                  "first_period = 2021\nlast_period = 2022": "first_period = 2027",
+                                  "first_period = 2023\nlast_period = 2024": "first_period = 2028"})
     out = tmp_path / "out"
     ev = run(path, out, risk_draws=0)
     assert ev.fit is None and all(c.status == "not yet measurable" for c in ev.cohorts)
+    assert {ln.status for ln in ev.schedule.lines} == {"not yet measurable"}
     assert "is not yet in the data" in (out / "report.html").read_text()
 
 

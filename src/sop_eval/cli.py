@@ -248,11 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate a contract and its data without estimating anything",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  sop-eval check contract.toml\n\n"
-               "Checks the schema, columns, dates, cohort windows and who falls in each (counts under the\n"
-               "disclosure policy), sizes against the Justice Data Lab minimum of 60, the minimum detectable\n"
-               "reduction per cohort and the chance the gate pays when the service has no effect, and fits each\n"
-               "measurable cohort's propensity model on the covariates (no outcomes): separation that would stop\n"
-               "`run` is a problem, near-separation it would warn of a warning, in the words `run` uses.\n"
+               "Checks the schema, the columns and what the design needs before it runs; problems would stop `run`,\n"
+               "warnings are what `run` would warn of, in its words.\n"
+               "Matched cohorts (psm): cohort windows and who falls in each (counts under the disclosure policy),\n"
+               "sizes against the Justice Data Lab minimum of 60, the minimum detectable reduction and the chance\n"
+               "the gate pays with no effect, and each measurable cohort's propensity model fitted on the\n"
+               "covariates (no outcomes): separation is a problem, near-separation a warning.\n"
+               "Area designs (sdid, synthetic_control): treated areas, donors, periods before and from the start,\n"
+               "each cohort's periods, whether they are in the data yet and its payment due date, treated periods\n"
+               "in no cohort; nothing is fitted.\n"
                "exit codes: 0 ready to run, 1 a rule fails (e.g. a cohort below 60), 2 contract or data error")
     check.add_argument("contract", help="contract terms (TOML) with [data] and [evaluation] sections")
     check.set_defaults(handler=_check)

@@ -8,7 +8,9 @@ each cohort (:func:`sop_eval.power.mde`) and the chance that the gate pays when 
 (:func:`sop_eval.power.gate_pay_probability`). Where the design has a ``check_cohort`` (matched cohorts: the
 propensity model fitted on the covariates alone), each measurable cohort's treatment model is checked by
 the same rule a run applies: what would stop the run (perfect separation) is a problem, what it would warn
-of (near-separation) a warning, in the run's words.
+of (near-separation) a warning, in the run's words. A design with a ``check_data`` hook (the area designs)
+checks the contract and data itself, fitting nothing, and its :class:`~sop_eval.designs.base.DesignCheck`
+is reported as found.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sop_eval.contract import Cohort, Contract, load_contract
 from sop_eval.data import load_contract_data, read_table
 from sop_eval.data.dates import parse_dates
 from sop_eval.designs import DESIGNS, Prepared
+from sop_eval.designs.base import DesignCheck
 from sop_eval.designs.psm import assign_cohorts
 from sop_eval.effects.matched import infer_kind
 from sop_eval.errors import SopEvalError, SopEvalWarning
@@ -202,6 +205,19 @@ def _check_treatment_model(design: Any, cohort: Cohort, prepared: Prepared, resu
     result.warnings += [str(w.message) for w in caught if issubclass(w.category, SopEvalWarning)]
 
 
+def _design_check(check_data: Any, contract: Contract, frame: pd.DataFrame) -> CheckResult:
+    """A design's own check of the contract and data (``check_data``; area designs): its refusal of the data
+    becomes a problem, its warnings are kept with the run's wording."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SopEvalWarning)
+        try:
+            found: DesignCheck = check_data(contract, frame)
+        except SopEvalError as exc:
+            found = DesignCheck(pd.DataFrame(), problems=(str(exc),))
+    return CheckResult(found.cohorts, problems=list(found.problems), notes=list(found.notes),
+                       warnings=[str(w.message) for w in caught if issubclass(w.category, SopEvalWarning)])
+
+
 def check(contract: str | Path | Contract, policy: DisclosurePolicy = DEFAULT_POLICY) -> CheckResult:
     """Validate ``contract`` and its data without estimating anything (see the module docstring)."""
     c = contract if isinstance(contract, Contract) else load_contract(contract)
@@ -215,6 +231,9 @@ def check(contract: str | Path | Contract, policy: DisclosurePolicy = DEFAULT_PO
             "date the data were extracted. Add `extract_date = YYYY-MM-DD` to [evaluation] (or pass --as-of to "
             "`sop-eval run`)."])
     frame, _ = load_contract_data(c)
+    check_data = getattr(design, "check_data", None)
+    if check_data is not None:
+        return _design_check(check_data, c, frame)
     prepared = design.prepare(c, frame, seed=0, as_of=None, risk_draws=0)
     result = CheckResult(pd.DataFrame())
     data = prepared.data

@@ -166,6 +166,7 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
             "either. Correct the windows, or say which cohort owns those days: under [timing] add "
             "overlap = \"earlier\" (the earlier-starting cohort) or overlap = \"later\"."
         )
+    _refuse_shared_periods(cohorts, overlap, source)
     names = tuple(c.name for c in cohorts)
     outcomes = tuple(_outcome(t, names) for t in top["outcomes"])
     _unique([o.name for o in outcomes], "outcomes", source)
@@ -204,6 +205,39 @@ def parse_contract(text: str, *, source: str = "<contract>", base_dir: str | Pat
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), overlap=overlap,
         report=ReportSettings(**read(top["report"] or _empty("report", source), s.REPORT)),
     )
+
+
+def _refuse_shared_periods(cohorts: tuple[Cohort, ...], overlap: str | None, source: str) -> None:
+    """Refuse cohorts whose period spans share periods (each would pay for them) unless ``[timing] overlap``
+    says which cohort owns them, as for overlapping entry windows."""
+    clashes = tm.overlapping_spans(cohorts)
+    if clashes and overlap is None:
+        a, b, shared = clashes[0]
+        raise SopEvalError(
+            f"{source}: [[cohorts]] {a.name!r} (first_period {a.first_period} to last_period {a.last_period}) and "
+            f"{b.name!r} ({b.first_period} to {b.last_period}) both cover period(s) {examples(shared, 10)}, so "
+            "those periods would be paid for twice. Correct first_period/last_period so each period is in one "
+            "cohort, or say which cohort owns the shared periods: under [timing] add overlap = \"earlier\" (the "
+            "earlier-starting cohort) or overlap = \"later\"."
+        )
+    for c in cohorts:
+        if c.first_period is not None and not tm.owned_periods(c, cohorts, overlap):
+            raise SopEvalError(
+                f"{source}: [[cohorts]] {c.name!r} (first_period {c.first_period} to last_period {c.last_period}) "
+                f"keeps no period of its own: [timing] overlap = {overlap!r} gives every one to another cohort. "
+                "Narrow the other cohorts' spans or remove this cohort."
+            )
+
+
+def _refuse_staggered_start(synth_t: Table) -> None:
+    """A list or table of starts (staggered adoption) is not an area contract's ``start``: say what is."""
+    value = synth_t.data.get("start")
+    if isinstance(value, (list, dict)):
+        raise synth_t.fail("start", value, "an area-level contract has one start period, shared by every treated "
+                           "area (the fit compares the periods before it with those from it on). For areas that start "
+                           "in different periods, write one contract per start period (each naming the areas that "
+                           "start then), or use design = \"did\" under [evaluation] for staggered adoption (a "
+                           "cohort per first treated period).")
 
 
 def _outcome_design(evaluation: EvaluationSettings, outcomes: tuple[Outcome, ...] | list[Outcome],
@@ -260,7 +294,23 @@ def _cohort(t: Table, timing: dict[str, int], payment_terms_days: int) -> Cohort
                          f"plus {months} months of follow-up, court lag and analysis and {payment_terms_days} days of "
                          "payment terms lies beyond the calendar (year 9999); correct the date or the months."
                          ) from None
+    _check_data_available(t, c, payment_terms_days)
     return c
+
+
+def _check_data_available(t: Table, c: Cohort, payment_terms_days: int) -> None:
+    """``data_available`` dates a cohort of periods: refuse it on an entry-window cohort or past the calendar."""
+    if c.data_available is None:
+        return
+    if c.first_period is None or c.entry_end is not None:
+        raise t.fail("data_available", c.data_available, "data_available dates a cohort of periods (first_period to "
+                     "last_period, area designs); an entry-window cohort is measurable from entry_end plus the "
+                     "[timing] months: remove data_available or the entry window.")
+    try:
+        tm.published_measurable_from(c.data_available, c) + dt.timedelta(days=payment_terms_days)
+    except (SopEvalError, OverflowError):
+        raise t.fail("data_available", c.data_available, f"plus {c.analysis_months} analysis months and "
+                     f"{payment_terms_days} days of payment terms lies beyond the calendar (year 9999).") from None
 
 
 def _gate(t: Table, keys: Sequence[s.Key], default_measure: str, **defaults: Any) -> dict[str, Any]:
@@ -413,6 +463,7 @@ def _evaluation(t: Table) -> EvaluationSettings:
             raise SopEvalError(f"{t.source}: design {design!r} needs an [evaluation.synth] table naming the treated "
                                "area(s), the first treated period and the outcome's rate base, e.g. treated = "
                                "[\"LA-001\"], start = 2021, rate_per = 10000.")
+        _refuse_staggered_start(synth_t)
         kw["synth"] = _synth(synth_t, design)
     return EvaluationSettings(design=design, **kw)
 

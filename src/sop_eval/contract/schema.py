@@ -69,6 +69,8 @@ COHORT = (
     Key("group", "integer", low=1, note="first treated period (difference-in-differences)"),
     Key("first_period", "integer", note="first period of the panel the cohort covers (synthetic control, SDID)"),
     Key("last_period", "integer", note="last period the cohort covers, inclusive (default: first_period)"),
+    Key("data_available", "date", note="the date the data for last_period are published (synthetic control, SDID): "
+        "measurable then plus [timing] analysis_months, due payment_terms_days later"),
     *(Key(k, "integer", SET_BY_PARSER, high=v.MAX_MONTHS, what="a hundred years at most", note="default: [timing]")
       for k in TIMING_KEYS),
 )

@@ -25,6 +25,8 @@ class Cohort:
 
     ``measurable_from`` = ``entry_end`` + follow-up + court/data lag + analysis months: the last entrant's
     outcome window closes, lagged data arrive, and the analysis is done (:mod:`sop_eval.contract.timing`).
+    A cohort of periods (``first_period`` to ``last_period``) is measurable from ``data_available``, the date
+    its last period's data are published, plus ``analysis_months``.
     ``size`` is the number of people the contract expects in the cohort; data validation warns when the
     data hold a different number of people served in it.
     """
@@ -39,11 +41,16 @@ class Cohort:
     group: int | None = None
     first_period: int | None = None
     last_period: int | None = None
+    data_available: dt.date | None = None
 
     @property
     def measurable_from(self) -> dt.date | None:
-        """First date the cohort's result can be measured (None when no entry window is stated)."""
-        return None if self.entry_end is None else timing.measurable_from(self.entry_end, self)
+        """First date the cohort's result can be measured (None when neither an entry window nor, for a span of
+        periods, the date its data are published is stated)."""
+        if self.entry_end is None:
+            return None if self.data_available is None else timing.published_measurable_from(self.data_available,
+                                                                                              self)
+        return timing.measurable_from(self.entry_end, self)
 
     @property
     def window_closes(self) -> dt.date | None:

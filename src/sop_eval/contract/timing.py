@@ -57,6 +57,11 @@ def measurable_from(last_entry: D, timing: Timing) -> D:
     return add_months(last_entry, timing.follow_up_months + timing.court_lag_months + timing.analysis_months)
 
 
+def published_measurable_from(published: D, timing: Timing) -> D:
+    """A cohort of periods (area designs): measurable ``analysis_months`` after its data are published."""
+    return add_months(published, timing.analysis_months)
+
+
 @dataclass(frozen=True)
 class WindowTiming:
     """Timing terms on their own (for data without a contract cohort)."""
@@ -83,3 +88,28 @@ def assignment_order(cohorts: Sequence[Any], overlap: str | None) -> list[Any]:
     windows = [c for c in cohorts if c.entry_start is not None and c.entry_end is not None]
     ordered = sorted(windows, key=lambda c: (c.entry_start, c.entry_end))
     return ordered[::-1] if overlap == "earlier" else ordered
+
+
+def overlapping_spans(cohorts: Sequence[Any]) -> list[tuple[Any, Any, list[int]]]:
+    """Pairs of cohorts whose period spans (``first_period`` to ``last_period``, both included) share periods,
+    with the shared periods."""
+    spans = [c for c in cohorts if c.first_period is not None and c.last_period is not None]
+    out = []
+    for i, a in enumerate(spans):
+        for b in spans[i + 1:]:
+            low, high = max(a.first_period, b.first_period), min(a.last_period, b.last_period)
+            if low <= high:
+                out.append((a, b, list(range(low, high + 1))))
+    return out
+
+
+def owned_periods(cohort: Any, cohorts: Sequence[Any], overlap: str | None) -> list[int]:
+    """The periods of ``cohort``'s span that belong to it: a period inside two cohorts' spans goes to the cohort
+    ``overlap`` names (``"later"``: the span that starts later; ``"earlier"``: the one that starts earlier), the
+    rule :func:`assignment_order` applies to entry days. Without overlapping spans: its whole span."""
+    spans = sorted((c for c in cohorts if c.first_period is not None and c.last_period is not None),
+                   key=lambda c: (c.first_period, c.last_period))
+    owner: dict[int, str] = {}
+    for c in spans[::-1] if overlap == "earlier" else spans:
+        owner.update(dict.fromkeys(range(c.first_period, c.last_period + 1), c.name))
+    return [t for t in range(cohort.first_period, cohort.last_period + 1) if owner.get(t, cohort.name) == cohort.name]

@@ -143,6 +143,19 @@ class Prepared:
     state: Any = None
 
 
+@dataclass(frozen=True)
+class DesignCheck:
+    """What a design's own check of a contract and its data found, estimating nothing (``sop-eval check``).
+
+    ``cohorts``: a row per contract cohort; ``problems``: what would stop a run; ``notes``: what a commissioner
+    should know before running. Warnings are issued as :class:`~sop_eval.errors.SopEvalWarning`.
+    """
+
+    cohorts: pd.DataFrame
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 class ReportKit(Protocol):
     """What the report lends a design to build its sections (the report sits above the designs).
 

@@ -27,6 +27,7 @@ Conventions:
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,13 +38,14 @@ from scipy.stats import norm
 
 from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.plan import SynthSettings
+from sop_eval.contract.timing import owned_periods
 from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
-from sop_eval.designs.base import CohortResult, Prepared, ReportKit
+from sop_eval.designs.base import CohortResult, DesignCheck, Prepared, ReportKit
 from sop_eval.effects.estimate import EffectEstimate
-from sop_eval.errors import SopEvalError, examples, require_columns
+from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
 from sop_eval.outputs import json_safe
 from sop_eval.stats.estimate import interval_label
-from sop_eval.synth import AreaEffect, SdidResult, SynthResult, fit_area_contract
+from sop_eval.synth import AreaEffect, SdidResult, SynthResult, area_matrix, fit_area_contract
 
 DEFAULT_REPLICATIONS = 200
 """SDID placebo replications when ``[evaluation.synth] replications`` is not given (as R ``synthdid``)."""
@@ -183,6 +185,7 @@ class _State:
     donors: int
     rate_per: int
     level: float
+    periods: dict[str, list[int]]  # each cohort's periods, a period shared by two spans given to one ([timing] overlap)
 
 
 def _where(contract: Contract, key: str) -> str:
@@ -350,9 +353,16 @@ class SynthDesign:
                       "predictors": list(s.predictors) if self.method == "sc" else None,
                       "outcome_periods": list(s.outcome_periods) if self.method == "sc" else None},
         }
+        _warn_unpaid_periods(contract)
         state = _State(fit=fit, population=population, outcome_rate=rate, last=last, donors=k["donors"],
-                       rate_per=int(s.rate_per), level=ev.level)
+                       rate_per=int(s.rate_per), level=ev.level, periods=cohort_periods(contract))
         return Prepared(outcome=k["outcome"], parameters=parameters, fit=fit, state=state)
+
+    def check_data(self, contract: Contract, frame: pd.DataFrame) -> DesignCheck:
+        """What a run would meet, fitting nothing: the panel checked as :meth:`prepare` checks it, the treated
+        areas, donors and periods, and each cohort's periods, whether they are in the data, and its due date.
+        Treated periods in no cohort are warned of as a run warns."""
+        return check_area_contract(contract, frame, self.name)
 
     def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
         """The cohort's periods: the population-weighted effect over its treated area-periods, once all are in
@@ -360,7 +370,8 @@ class SynthDesign:
         st: _State = prepared.state
         first, last = cohort.first_period, cohort.last_period
         assert first is not None and last is not None  # prepare() checks
-        periods = [int(t) for t in st.population.columns if first <= int(t) <= last]
+        owned = st.periods[cohort.name]
+        periods = [int(t) for t in st.population.columns if int(t) in owned]
         info: dict[str, Any] = {"first_period": first, "last_period": last, "periods": len(periods),
                                 "areas": len(st.population), "rate_per": st.rate_per,
                                 "per": f"person and period (the rate per {st.rate_per:,} divided by {st.rate_per:,})"}
@@ -387,8 +398,7 @@ class SynthDesign:
         weights = st.population * 0.0
         own = []
         for c in cohorts:
-            first, last = c.details["first_period"], c.details["last_period"]
-            periods = [t for t in st.population.columns if first <= int(t) <= last]
+            periods = [t for t in st.population.columns if int(t) in st.periods[c.name]]
             pop = st.population[periods]
             share = (st.population * 0.0).astype(float)
             share[periods] = pop / float(pop.to_numpy().sum())
@@ -513,6 +523,98 @@ class SynthDesign:
             f"Disclosure control: {policy}. The data are area-level; areas are shown by their labels as given, and "
             "no person-level rows appear.",
         )
+
+
+def check_area_contract(contract: Contract, frame: pd.DataFrame, design: str) -> DesignCheck:
+    """The check behind :meth:`SynthDesign.check_data` (see there); a refusal of the data raises as a run would."""
+    ev = contract.evaluation
+    assert ev is not None
+    s = ev.synth
+    k = _settings(contract, frame, design)
+    panel = frame.assign(**{k["time"]: pd.to_numeric(frame[k["time"]]).round().astype("int64")})
+    for column in (k["population"], k["outcome"]):
+        _treated_table(panel, contract, k, column)
+    times = k["times"]
+    last = times[-1]
+    pre = [t for t in times if t < s.start]
+    post = [t for t in times if t >= s.start]
+    problems: list[str] = []
+    if s.start <= last:
+        if s.start not in times:
+            problems.append(f"{_where(contract, '[evaluation.synth] start')} = {s.start} is not a period in column "
+                            f"{k['time']!r} (periods {examples(times, 12)}).")
+        else:
+            try:
+                area_matrix(panel, unit=k["unit"], time=k["time"], outcome=k["outcome"], treated=list(k["treated"]),
+                            start=s.start)
+            except SopEvalError as exc:
+                problems.append(str(exc))
+    _warn_unpaid_periods(contract)
+    owned = cohort_periods(contract)
+    terms = dt.timedelta(days=contract.payment_terms_days)
+    rows, waiting = [], []
+    for c in contract.cohorts:
+        assert c.first_period is not None and c.last_period is not None  # _settings checks
+        mine = owned[c.name]
+        shown = f"{c.first_period}–{c.last_period}"
+        span = list(range(c.first_period, c.last_period + 1))
+        if mine != span:
+            shown += f" (paid: {examples(mine, 10)}; [timing] overlap = {contract.overlap!r})"
+        in_data = [t for t in mine if t in times]
+        measurable = c.last_period <= last
+        if not measurable:
+            waiting.append(f"{c.name!r} (first measurable when period {c.last_period} is in the data)")
+        when = c.measurable_from
+        rows.append({"cohort": c.name, "periods": shown, "periods in the data": f"{len(in_data)} of {len(mine)}",
+                     "measurable": "yes" if measurable else f"not yet: when period {c.last_period} is in the data",
+                     "measurable from": "—" if when is None else when.isoformat(),
+                     "payment due": "—" if when is None else (when + terms).isoformat()})
+    treated = ", ".join(str(t) for t in k["treated"])
+    notes = [
+        f"treated areas: {len(k['treated'])} ({treated}), from period {s.start}; donors: {k['donors']} (every other "
+        f"area in the data).",
+        f"periods in the data: {times[0]}–{last}; before the start: {len(pre)}"
+        + (f" ({pre[0]}–{pre[-1]})" if pre else "") + "; from the start on: "
+        + (f"{len(post)} ({post[0]}–{post[-1]})" if post else f"none yet (period {s.start} is not in the data)") + ".",
+    ]
+    if waiting:
+        notes.append("not yet measurable (their payment lines wait): " + "; ".join(waiting) + ".")
+    if any(c.measurable_from is None for c in contract.cohorts):
+        notes.append("no payment due date for cohorts without data_available: an area cohort is dated by the day its "
+                     "last period's data are published; add data_available = YYYY-MM-DD to each [[cohorts]] table "
+                     "(measurable then, plus any [timing] analysis_months; payment due payment_terms_days = "
+                     f"{contract.payment_terms_days} days after).")
+    notes.append("minimum detectable effect: not projected for an area design. Its uncertainty comes from the placebo "
+                 "fits over the donors, which the run makes; the report shows the placebo spread (standard error) "
+                 "and the pre-period fit.")
+    return DesignCheck(cohorts=pd.DataFrame(rows), problems=tuple(problems), notes=tuple(notes))
+
+
+def cohort_periods(contract: Contract) -> dict[str, list[int]]:
+    """Each cohort's periods: its span, less any period ``[timing] overlap`` gives to another cohort."""
+    return {c.name: owned_periods(c, contract.cohorts, contract.overlap) for c in contract.cohorts
+            if c.first_period is not None}
+
+
+def unpaid_periods(contract: Contract) -> list[int]:
+    """Treated periods from ``start`` to the last cohort's last period that lie in no cohort (never paid for)."""
+    ev = contract.evaluation
+    spans = [(c.first_period, c.last_period) for c in contract.cohorts
+             if c.first_period is not None and c.last_period is not None]
+    if ev is None or not spans:
+        return []
+    covered = {t for first, last in spans for t in range(first, last + 1)}
+    end = max(last for _, last in spans)
+    return [t for t in range(ev.synth.start, end + 1) if t not in covered]
+
+
+def _warn_unpaid_periods(contract: Contract) -> None:
+    gaps = unpaid_periods(contract)
+    if gaps:
+        warnings.warn(f"{_where(contract, '[[cohorts]]')}: treated period(s) {examples(gaps, 10)} (from "
+                      f"[evaluation.synth] start = {contract.evaluation.synth.start} on) lie in no cohort's "  # type: ignore[union-attr]
+                      "first_period to last_period, so they are never paid for; extend a cohort's span over them "
+                      "if the contract pays for them.", SopEvalWarning, stacklevel=3)
 
 
 def _weighted(fit: AreaFit, weights: pd.DataFrame) -> tuple[float, float]:

@@ -94,7 +94,10 @@ def evaluate(
         measured = [c.effect for c in results if c.effect is not None]
         pooled = _pooled_result(contract, design, prepared, results)
         together = [pooled] if pooled is not None else []
-        schedule = calculate(contract, estimates=measured or None, as_of=as_of, pooled=together)
+        pending = {c.name: c.first_measurable or f"on {c.window_closes}" for c in results
+                   if c.status == "not yet measurable"}
+        schedule = calculate(contract, estimates=measured or None, as_of=as_of, pooled=together,
+                             pending=pending)  # nothing measured yet: no lines
     found = _reissue(caught)
     return Evaluation(
         contract=contract, data=prepared.data, outcome=prepared.outcome, cohorts=results, pooled=pooled,

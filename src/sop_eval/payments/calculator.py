@@ -51,20 +51,24 @@ def calculate(
     claims: str | Path | pd.DataFrame | None = None,
     as_of: dt.date | str | None = None,
     pooled: Iterable[EffectEstimate] = (),
+    *,
+    pending: Mapping[str, str] | None = None,
 ) -> PaymentSchedule:
     """Every payment the contract makes for ``estimates`` (per cohort) and ``claims`` (rate cards) ``as_of`` a date.
 
     ``contract`` is a :class:`Contract` or a TOML path; ``estimates`` a JSON path or a sequence of
     :class:`EffectEstimate` (or records); ``claims`` a CSV path or DataFrame. ``pooled``: pooled results a
     design computed itself (one per outcome), for cohorts that share a fit: the pooled gate tests their
-    standard error instead of treating the cohorts as independent. Returns a :class:`PaymentSchedule` with
-    one :class:`PaymentLine` per cohort, pooled catch-up and claim.
+    standard error instead of treating the cohorts as independent. ``pending`` names the cohorts the
+    evaluation found not yet measurable, each with when it will be (e.g. "when period 2026 is in the data"):
+    their lines, and a pooled line over them, are "not yet measurable". Returns a :class:`PaymentSchedule`
+    with one :class:`PaymentLine` per cohort, pooled catch-up and claim.
     """
     if not isinstance(contract, Contract):
         contract = load_contract(contract)
     day = _as_date(as_of)
     ests = read_estimates(estimates) if estimates is not None else ()
-    entries, notes = estimate_entries(contract, ests, day, pooled)
+    entries, notes = estimate_entries(contract, ests, day, pooled, pending=pending)
     if claims is not None:
         claim_list, claim_notes = claim_entries(contract, read_claims(claims), day)
         entries += claim_list
@@ -73,6 +77,7 @@ def calculate(
         notes.append("no claims given: rate-card outcomes pay nothing in this schedule.")
     if estimates is None and any(o.mechanism != "rate_card" for o in contract.outcomes):
         notes.append("no estimates given: cohort outcomes pay nothing in this schedule.")
+    notes += _undated_periods_note(contract, entries)
     entries = order_entries(entries)
     capped = apply_caps(entries, contract, DECIMAL)
     lines = tuple(_line(i + 1, e, c, contract) for i, (e, c) in enumerate(zip(entries, capped, strict=False)))
@@ -162,7 +167,8 @@ def match_estimates(contract: Contract, estimates: Iterable[EffectEstimate]) -> 
 
 def estimate_entries(
     contract: Contract, estimates: Iterable[EffectEstimate], as_of: dt.date | None,
-    pooled: Iterable[EffectEstimate] = (),
+    pooled: Iterable[EffectEstimate] = (), *,
+    pending: Mapping[str, str] | None = None,
 ) -> tuple[list[Entry], list[str]]:
     """Entries for every cohort line, ladder/scale line and pooled catch-up (exact decimals); ``pooled`` as
     :func:`calculate`."""
@@ -188,6 +194,9 @@ def estimate_entries(
             if as_of is not None and when is not None and as_of < when:
                 e.status, e.note = "not yet measurable", f"measurable from {when}; due {e.due}"
                 continue
+            if est is None and pending and name in pending:
+                e.status, e.note = "not yet measurable", _pending_note(pending[name], e.due)
+                continue
             if est is None:
                 e.status, e.note = "no estimate", f"no estimate given for {o.name!r}, {name!r}"
                 continue
@@ -209,13 +218,13 @@ def estimate_entries(
             if not met or (e.decision and not e.decision.met):
                 e.status = "gate not met"
         if o.pooled is not None:
-            entries.append(_pooled_entry(contract, o, members, found, as_of, terms, given.get(o.name)))
+            entries.append(_pooled_entry(contract, o, members, found, as_of, terms, pending or {}, given.get(o.name)))
     return entries, notes
 
 
 def _pooled_entry(
     contract: Contract, o: Outcome, members: dict[str, Entry], found: Mapping[tuple[str, str], EffectEstimate],
-    as_of: dt.date | None, terms: dt.timedelta, given: EffectEstimate | None = None,
+    as_of: dt.date | None, terms: dt.timedelta, pending: Mapping[str, str], given: EffectEstimate | None = None,
 ) -> Entry:
     pooled = o.pooled
     assert pooled is not None
@@ -230,6 +239,11 @@ def _pooled_entry(
         e.status, e.note = "not yet measurable", f"pooled result measurable from {when}; due {e.due}"
         return e
     missing = [n for n, est in zip(names, ests, strict=False) if est is None]
+    waiting = [n for n in missing if n in pending]
+    if waiting:
+        e.status = "not yet measurable"
+        e.note = "pooled result measurable once " + "; ".join(f"{n!r} is ({pending[n]})" for n in waiting)
+        return e
     if missing:
         e.status, e.note = "no estimate", f"the pooled result needs estimates for {examples(missing)}"
         return e
@@ -248,6 +262,23 @@ def _pooled_entry(
     if not e.decision.met:
         e.status = "gate not met"
     return e
+
+
+def _undated_periods_note(contract: Contract, entries: list[Entry]) -> list[str]:
+    """Why cohorts of periods have no due date: they are dated only by ``data_available``."""
+    undated = sorted({e.cohort for e in entries if e.kind in ("cohort", "ladder", "sliding scale") and e.cohort
+                      and e.due is None
+                      and contract.cohort(e.cohort).first_period is not None})
+    if not undated:
+        return []
+    return [f"no due date for cohort(s) {examples(undated)}: a cohort of periods is dated by the day its last "
+            "period's data are published; add data_available = YYYY-MM-DD to its [[cohorts]] table (due "
+            f"payment_terms_days = {contract.payment_terms_days} days after, plus any [timing] analysis_months)."]
+
+
+def _pending_note(when: str, due: dt.date | None) -> str:
+    """A not-yet-measurable line's note: when it will be measurable, and its due date where the contract gives one."""
+    return f"measurable {when}" + ("" if due is None else f"; due {due}")
 
 
 def _check_design(o: Outcome, est: EffectEstimate) -> None:

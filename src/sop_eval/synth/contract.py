@@ -18,6 +18,8 @@ from sop_eval.synth.scm import SynthResult, synthetic_control
 from sop_eval.synth.sdid import SdidResult, fit_matrix
 
 METHODS = ("sdid", "sc")
+ALIASES = {"synthetic_control": "sc"}
+"""The contract's design names (``[evaluation] design``) accepted for the short method names."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,10 +76,13 @@ def fit_area_contract(panel: pd.DataFrame, treated: Sequence[Any] | Any, start: 
     independent. Its predictors are every pre-period outcome, or, given ``predictors`` (panel columns averaged over
     the pre-period) and/or ``outcome_periods`` (pre-periods whose outcome is a predictor), those, with predictor
     weights V chosen as R ``Synth`` (:func:`~sop_eval.synth.scm.synthetic_control`). SDID fits outcomes only and
-    refuses them. Donors are the areas never treated in ``panel``.
+    refuses them. Donors are the areas never treated in ``panel``. The contract's design name
+    ``"synthetic_control"`` is accepted for ``"sc"``.
     """
+    method = ALIASES.get(method, method)
     if method not in METHODS:
-        raise SopEvalError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))}.")
+        names = (*METHODS, *ALIASES)
+        raise SopEvalError(f"method={method!r} is not one of {', '.join(map(repr, names))}.")
     if method == "sdid" and (len(predictors) or len(outcome_periods)):
         raise SopEvalError("predictors/outcome_periods: method='sdid' weights donors on the pre-period outcomes only "
                            "(no covariate adjustment); use method='sc' for predictors, or leave them out.")
