@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tomllib
 import warnings
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -76,13 +77,32 @@ def _finish_bundle(args: argparse.Namespace, out: Path, log: list[str]) -> None:
     write_text_atomic(out / "run.log", "\n".join(log) + "\n")
 
 
+STAGES = {
+    "psm": "matching per cohort, bootstrap and payment-risk draws",
+    "did": "group-time effects per cohort, their standard errors and payment-risk draws",
+    "synthetic_control": "the synthetic-control fit, placebo fits of the donor areas and payment-risk draws",
+    "sdid": "the synthetic difference-in-differences fit, placebo draws and payment-risk draws",
+}
+"""The work an evaluation run does, by ``[evaluation] design``, as the run's first stage message says it."""
+
+
+def _work_ahead(contract: str) -> str:
+    """What the run of ``contract`` does next, by its design (read leniently: the run itself reports bad input)."""
+    try:
+        doc = tomllib.loads(Path(contract).read_text(encoding="utf-8"))
+        design = doc.get("evaluation", {}).get("design", "psm")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+        design = None
+    return STAGES.get(design if isinstance(design, str) else "", "estimation per cohort and payment-risk draws")
+
+
 def _run(args: argparse.Namespace) -> int:
     from sop_eval.evaluation import run  # lazy: fast --help (module docstring)
 
     out = Path(args.out)
     log: list[str] = []
-    _stage(args, f"reading {args.contract} and its data; matching per cohort, bootstrap and payment-risk draws "
-           "follow (progress bars at a terminal)", log)
+    _stage(args, f"reading {args.contract} and its data; {_work_ahead(args.contract)} follow (progress bars at a "
+           "terminal)", log)
     if args.pdf:
         _stage(args, "typesetting report.pdf with the report (the audit record covers it)", log)
     evaluation = run(args.contract, out, seed=args.seed, as_of=args.as_of, progress=False if args.quiet else None,
@@ -186,6 +206,7 @@ def _seed(text: str) -> int:
     return value
 
 
+SIGPIPE_EXIT = 128 + 13  # the shell's exit status of a process ended by SIGPIPE
 MAX_SEED = 2**32 - 1 - 10_000  # cohort i runs with seed + i
 
 
@@ -287,7 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Every failure prints one line on stderr (``sop-eval: error: …``) and returns 2: input errors name the
     file, key or column; anything unexpected says so and asks for a bug report (``SOP_EVAL_DEBUG=1`` shows
     the traceback instead). Warnings print one line each (``sop-eval: warning: …``). Control characters in
-    anything printed (a cohort name, a path) are shown escaped, never sent to the terminal.
+    anything printed (a cohort name, a path) are shown escaped, never sent to the terminal. When the reader
+    of stdout goes away (``sop-eval verify BUNDLE | head -5``) the command ends silently with exit 141, as a
+    process ended by SIGPIPE does.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -302,7 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("always", SopEvalWarning)
             warnings.formatwarning = _format_warning  # type: ignore[assignment]
             warnings.showwarning = _show_warning
-            return handler(args)
+            code = handler(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return code
+    except BrokenPipeError:
+        return _pipe_closed(stdout)
     except SopEvalError as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -320,6 +347,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "the command you ran (run again with SOP_EVAL_DEBUG=1 to see the traceback).")
     finally:
         sys.stdout, warnings.formatwarning = stdout, formatwarning
+
+
+def _pipe_closed(stdout: TextIO) -> int:
+    """The reader of stdout went away (``sop-eval verify B | head``): end quietly with the SIGPIPE exit, 141.
+
+    Whatever is still buffered goes to the null device, so the exit flush raises nothing.
+    """
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stdout.fileno())
+    except (OSError, ValueError):  # a stream with no file descriptor has nothing left to flush
+        pass
+    return SIGPIPE_EXIT
 
 
 def _fail(message: str) -> int:

@@ -230,6 +230,17 @@ class EffectEstimate(ShortRepr):
             return "population-periods"
         return "area-periods" if self.design == "did" else "people served"
 
+    @property
+    def scales_with_n(self) -> bool:
+        """Whether the standard error shrinks as ``1/sqrt(n_treated)``, so :meth:`n_needed` means something.
+
+        Not for area-level designs: difference-in-differences and rates per population
+        (``details["rate_per"]``: synthetic control, SDID), whose standard error comes from area clusters or
+        placebo fits and does not shrink with the population counted.
+        """
+        area = self.design in ("did", "synthetic_control", "sdid") or isinstance(self.details.get("rate_per"), int)
+        return not area
+
     def n_needed(self, power: float = 0.8) -> float:
         """Treated units (:attr:`counted`) needed to detect an effect of this size with ``power`` at ``level``.
 
@@ -258,9 +269,9 @@ class EffectEstimate(ShortRepr):
                 )
         return None
 
-    def _units(self) -> tuple[float, str, str]:
-        """Scale, what is measured and its unit in the plain sentence."""
-        what = self.outcome or "the outcome"
+    def _units(self, outcome: str | None = None) -> tuple[float, str, str]:
+        """Scale, what is measured and its unit in the plain sentence (``outcome`` names it in words)."""
+        what = outcome or self.outcome or "the outcome"
         rate_per = self.details.get("rate_per")
         if isinstance(rate_per, int) and rate_per > 1:  # area-level designs carry rates per person and period
             return float(rate_per), f"{what} per {rate_per:,} population per period", "events"
@@ -273,18 +284,20 @@ class EffectEstimate(ShortRepr):
             return 1.0, f"the restricted mean of {what}{span.replace('within', 'up to')}", "time units"
         return 1.0, f"the average {what} per person", "units"
 
-    def describe(self) -> str:
+    def describe(self, outcome: str | None = None) -> str:
         """A plain-language sentence on the effect (Justice Data Lab wording), with its evidence strength.
 
         Binary and count outcomes are stated per 100 people; time to event as restricted mean time;
-        continuous outcomes per person. When the interval straddles zero the sentence says how many
-        treated people would be needed to tell the direction (:meth:`n_needed`, 80% power).
+        continuous outcomes per person; area-level rates per ``rate_per`` population per period. ``outcome``
+        names the outcome in words (default: its column name). When the interval straddles zero the sentence
+        says how many treated people would be needed to tell the direction (:meth:`n_needed`, 80% power),
+        for person-level designs only (:attr:`scales_with_n`).
         """
         prefix = f"{self.label}: " if self.label else ""
         refused = self.headline_refused()
         if refused:
-            return f"{prefix}no headline for {self.outcome or 'this outcome'}: {refused}."
-        scale, what, _ = self._units()
+            return f"{prefix}no headline for {outcome or self.outcome or 'this outcome'}: {refused}."
+        scale, what, _ = self._units(outcome)
         lo, hi = (scale * v for v in self.conf_int())
         pct = f"{100 * self.level:g}% confidence interval"
         if lo > 0 or hi < 0:
@@ -297,13 +310,14 @@ class EffectEstimate(ShortRepr):
         else:
             needed = self.n_needed()
             tell = (
-                f"about {needed:,.0f} treated people would be needed to tell"
+                "" if not self.scales_with_n
+                else f"; about {needed:,.0f} treated people would be needed to tell (80% power)"
                 if math.isfinite(needed)
-                else "no number of people would tell (the estimate is zero)"
+                else "; no number of people would tell (the estimate is zero) (80% power)"
             )
             text = (
                 f"{prefix}{what} could be lower by as many as {abs(lo):.1f} or higher by as many as {abs(hi):.1f} "
-                f"({pct}; p = {self.p_value:.3g}, not significant); {tell} (80% power)."
+                f"({pct}; p = {self.p_value:.3g}, not significant){tell}."
             )
         if self.weaker_evidence:
             text += (" The counterfactual is a historical baseline or an assumed rate: weaker evidence than a "

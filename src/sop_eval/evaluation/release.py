@@ -2,8 +2,10 @@
 
 ``results.json`` holds every figure unrounded, for verification; it is not for release. The export holds
 the headline a reader needs — per cohort and pooled: status, people counted, outcome rates, the reduction
-with its interval, the gate and the payment — with every count passed through the same disclosure policy
-as the report (:mod:`sop_eval.report.disclosure`) and rates and percentages rounded to one decimal.
+with its interval, the gate and the payment — with every count of people passed through the same disclosure policy
+as the report (:mod:`sop_eval.report.disclosure`; the counts of areas and population-periods of area-level
+designs are exact, as there) and rates and percentages rounded to one decimal; ``level`` is the confidence
+level of its intervals.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ from typing import Any
 
 import pandas as pd
 
-from sop_eval.report.disclosure import DisclosurePolicy, ProtectedTable, protect
+from sop_eval.report.disclosure import AREA_DESIGNS, DisclosurePolicy, ProtectedTable, count_columns, protect
+from sop_eval.stats.estimate import DEFAULT_LEVEL
 
 #: The mark ``results.json`` carries at its top level.
 NOT_FOR_RELEASE = ("not for release: unrounded figures and small counts, kept for verification; "
                    "publish report.html or results.release.json")
 #: The mark ``results.release.json`` carries at its top level.
 RELEASE_SAFE = "release-safe: every count under the disclosure policy named here; rates rounded to 0.1"
+#: The mark of the export of an area-level design, whose counts are areas and population totals, not people.
+RELEASE_SAFE_AREAS = ("release-safe: counts of areas and population-periods are exact (not counts of people); "
+                      "rates rounded to 0.1")
 
 _COUNTS = ("n_treated", "n_comparison")
 
@@ -69,7 +75,8 @@ def release_record(evaluation: Any, policy: DisclosurePolicy) -> tuple[dict[str,
         # the pooled row adds up the cohorts it pools: a total that could reveal a suppressed cohort
         total = "pooled" if "pooled" in frame.index and len(parts) > 1 and \
             (parts.sum() == frame.loc["pooled"]).all() else None
-        table = protect(frame, list(_COUNTS), name="release: people per cohort", policy=policy, total_row=total)
+        table = protect(frame, count_columns(ev.design, _COUNTS), name="release: people per cohort", policy=policy,
+                        total_row=total)
         protected.append(table)
         for r in measured:
             for key in _COUNTS:
@@ -78,12 +85,13 @@ def release_record(evaluation: Any, policy: DisclosurePolicy) -> tuple[dict[str,
     if ev.data is not None:
         sizes = ev.data.to_dict()
         frame = pd.DataFrame([{"n_treated": sizes["n_treated"], "n_pool": sizes["n_pool"]}])
-        table = protect(frame, ["n_treated", "n_pool"], name="release: people in the data", policy=policy)
+        table = protect(frame, count_columns(ev.design, ["n_treated", "n_pool"]), name="release: people in the data",
+                        policy=policy)
         protected.append(table)
         data = {k: _json_cell(table.table.iloc[0][k]) for k in ("n_treated", "n_pool")}
     s = ev.schedule
     record = {
-        "release": RELEASE_SAFE,
+        "release": RELEASE_SAFE_AREAS if ev.design in AREA_DESIGNS else RELEASE_SAFE,
         "disclosure_policy": policy.to_dict(),
         "contract": {"name": c.name, "version": c.version, "currency": c.currency, "sha256": c.sha256},
         "design": ev.design,
@@ -91,6 +99,7 @@ def release_record(evaluation: Any, policy: DisclosurePolicy) -> tuple[dict[str,
         "extract_date": ev.parameters.get("extract_date"),
         "as_of": ev.parameters.get("as_of"),
         "data": data,
+        "level": float(ev.parameters.get("level", DEFAULT_LEVEL)),
         "cohorts": rows,
         "payments": {"total": _round(s.total, 2),
                      "by_payer": {name: _round(v, 2) for name, v in s.by_payer.items()}},

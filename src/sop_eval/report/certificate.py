@@ -77,8 +77,8 @@ def effect_sentence(name: str, est: Any, what: str) -> str:
         best = f"{f(red)} fewer" if red > 0 else f"{f(red)} more" if red < 0 else "no change"
         needed = est.n_needed()
         more = (f"; about {needed:,.0f} {est.counted} would be needed to determine the direction" if
-                math.isfinite(needed) else "")
-        change = (f"changed {what} by between {f(red_lo)} fewer and {f(red_hi)} more (best estimate {best}; "
+                getattr(est, "scales_with_n", True) and math.isfinite(needed) else "")
+        change = (f"changed {what} by between {f(red_hi)} fewer and {f(red_lo)} more (best estimate {best}; "
                   f"{label}){more}")
     rlo, rhi = est.relative_conf_int()
     means = (f"{scale * est.treated_mean:,.{digits}f} against {scale * est.comparison_mean:,.{digits}f} in the "

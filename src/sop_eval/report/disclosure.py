@@ -3,6 +3,11 @@
 The default policy follows the OpenSAFELY convention: counts of 1 to 7 are suppressed, every other
 count is rounded to the nearest 5, and further cells are suppressed (secondary suppression) wherever a
 hidden cell could be recovered from a published total.
+
+The policy protects person-level counts (people served, comparison people). Area-level designs
+(:data:`AREA_DESIGNS`: synthetic control, SDID, difference-in-differences) count areas, area-periods and
+population-periods instead: these are not person-level small counts, so their tables publish them exactly
+(:func:`count_columns`).
 """
 
 from __future__ import annotations
@@ -68,6 +73,16 @@ class DisclosurePolicy:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record of the policy."""
         return {"name": self.name, "threshold": self.threshold, "rounding": self.rounding, "secondary": self.secondary}
+
+
+AREA_DESIGNS = ("synthetic_control", "sdid", "did")
+"""Designs whose counts are areas, area-periods or population totals rather than people."""
+
+
+def count_columns(design: str, counts: Sequence[str]) -> list[str]:
+    """The columns of ``counts`` that disclosure control applies to under ``design``: all of them for
+    person-level designs, none for :data:`AREA_DESIGNS` (areas and population totals are shown exactly)."""
+    return [] if design in AREA_DESIGNS else list(counts)
 
 
 DEFAULT_POLICY = DisclosurePolicy()

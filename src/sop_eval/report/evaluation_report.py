@@ -18,7 +18,15 @@ from sop_eval.outputs import dumps
 from sop_eval.report.balance_plots import love_plot, propensity_overlap
 from sop_eval.report.certificate import SAMPLING_NOTE, build_certificate
 from sop_eval.report.did_plots import event_study_plot, parallel_trends_plot
-from sop_eval.report.disclosure import DEFAULT_POLICY, DisclosurePolicy, ProtectedTable, protect, protect_text
+from sop_eval.report.disclosure import (
+    AREA_DESIGNS,
+    DEFAULT_POLICY,
+    DisclosurePolicy,
+    ProtectedTable,
+    count_columns,
+    protect,
+    protect_text,
+)
 from sop_eval.report.effect_plots import plot_effects
 from sop_eval.report.html import Figure, Section, figure_png, render_report
 from sop_eval.report.jdl import jdl_sections
@@ -132,11 +140,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
     ))
 
     # contract
-    cohorts = pd.DataFrame(
-        [{"cohort": k.name, "entry from": k.entry_start, "entry to": k.entry_end,
-          "follow-up (months)": k.follow_up_months, "court lag (months)": k.court_lag_months,
-          "measurable from": k.measurable_from} for k in c.cohorts]
-    )
+    cohorts = _cohort_terms(c.cohorts)
     outcomes = pd.DataFrame(
         [{"outcome": outcome_metric(c, o.name), "mechanism": o.mechanism.replace("_", " "), "design": o.design,
           "unit": o.unit, "price": None if o.price is None else float(o.price),
@@ -178,8 +182,8 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
     if ev.pooled is not None:
         gate_list.append(float(pooled_terms.threshold) if pooled_terms else None)
     effect_figs = []
-    effect_table = (protect(ev.summary(), ["n_treated", "n_comparison"], name="effect estimates", policy=policy)
-                    if ests else None)
+    effect_table = (protect(ev.summary(), count_columns(ev.design, ["n_treated", "n_comparison"]),
+                            name="effect estimates", policy=policy) if ests else None)
     if effect_table is not None:
         protected.append(effect_table)
     if ests:
@@ -206,12 +210,12 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
                                                  "n_treated": counted.pop() if len(counted) == 1 else "treated",
                                                  "comparison_mean": f"comparison: {what} {per}",
                                                  "ci_low": f"difference {interval_label(level)} from",
-                                                 "ci_high": "to",
+                                                 "ci_high": "difference to",
                                                  "reduction from": f"reduction {interval_label(level)} from",
-                                                 "reduction to": "to"})
+                                                 "reduction to": "reduction to"})
     sections.append(Section(
         "Effects",
-        paragraphs=(f"Outcome: {outcome_metric(c, ev.outcome)}.", *(sentence(e.describe()) for e in ests)),
+        paragraphs=(f"Outcome: {outcome_metric(c, ev.outcome)}.", *(sentence(e.describe(what)) for e in ests)),
         tables=(("Effect estimates (Justice Data Lab layout)", effect_rows),) if effect_rows is not None else (),
         figures=effect_figs,
     ))
@@ -278,7 +282,9 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
     significance = (ests[0].significance_rule if ests and hasattr(ests[0], "significance_rule")
                     else "significant when p < 0.05")
     policy_text = (f"policy '{policy.name}': counts of 1 to {policy.threshold} suppressed, others rounded to the "
-                   f"nearest {policy.rounding}{', with secondary suppression' if policy.secondary else ''}")
+                   f"nearest {policy.rounding}{', with secondary suppression' if policy.secondary else ''}"
+                   + ("; it applies to counts of people, so the counts of areas, area-periods and population-periods "
+                      "of this area-level design are shown exactly" if ev.design in AREA_DESIGNS else ""))
     methods = design.methods(ev, significance=significance[:1].upper() + significance[1:], policy=policy_text)
     sections.append(Section("Methods and conventions", paragraphs=tuple(sentence(m) for m in methods)))
 
@@ -287,6 +293,29 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
                          f"Contract version {c.version} · outcome: {outcome_metric(c, ev.outcome)} · seed "
                          f"{params.get('seed')}", sections)
     return html, figures, protected
+
+
+def _cohort_terms(cohorts: Sequence[Any]) -> pd.DataFrame:
+    """The contract's cohorts: the panel periods of those that cover periods (area designs), the first treated
+    period of adoption groups, and the entry window, follow-up and lag only when some cohort has an entry window."""
+    spans = any(k.first_period is not None for k in cohorts)
+    groups = any(k.group is not None for k in cohorts)
+    windows = any(k.entry_start is not None or k.entry_end is not None for k in cohorts)
+    rows = []
+    for k in cohorts:
+        row: dict[str, Any] = {"cohort": k.name}
+        if spans:
+            last = k.first_period if k.last_period is None else k.last_period
+            row["periods"] = (None if k.first_period is None else str(k.first_period) if last == k.first_period
+                              else f"{k.first_period}–{last}")
+        if groups:
+            row["first treated period"] = None if k.group is None else str(k.group)
+        if windows or not (spans or groups):
+            row.update({"entry from": k.entry_start, "entry to": k.entry_end,
+                        "follow-up (months)": k.follow_up_months, "court lag (months)": k.court_lag_months,
+                        "measurable from": k.measurable_from})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _layout(contract: Any) -> str:

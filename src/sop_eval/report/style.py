@@ -36,8 +36,8 @@ HEADERS: dict[str, str] = {
 }
 MONEY = {"amount", "gross", "payment", "price", "cap", "expected_total", "total", "paid", "due amount"}
 MONEY_PREFIXES = ("paid_by_", "paid by ")
-PERCENT = {"relative", "relative_ci_low", "relative_ci_high", "reduction", "gate", "share", "cohort gate",
-           "pooled gate", "minimum detectable reduction"}
+PERCENT = {"relative", "relative_ci_low", "relative_ci_high", "reduction", "reduction from", "reduction to", "gate",
+           "share", "cohort gate", "pooled gate", "minimum detectable reduction"}
 
 
 def symbol(currency: str) -> str:
@@ -115,12 +115,37 @@ def header(name: str) -> str:
     return name.replace("_", " ")
 
 
+_PREPOSITIONS = ("in", "of", "for", "at", "per", "on", "with")
+
+
+def plural(unit: str) -> str:
+    """``unit`` made plural: its head noun, the last word before any preposition (in, of, for, at, per, on, with).
+
+    ``"care admission"`` → ``"care admissions"``, ``"child-year in care"`` → ``"child-years in care"``,
+    ``"night of accommodation"`` → ``"nights of accommodation"``. A head noun ending in "s" is taken as
+    plural already (``"reconviction events"`` is kept); one ending in a consonant and "y" takes "ies", one
+    ending in "x", "z", "ch" or "sh" takes "es", any other takes "s".
+    """
+    words = unit.split(" ")
+    cut = next((i for i, w in enumerate(words) if i > 0 and w.lower() in _PREPOSITIONS), len(words))
+    head = words[cut - 1]
+    if not head or head.endswith("s"):
+        return unit
+    if head.endswith("y") and len(head) > 1 and head[-2].lower() not in "aeiou":
+        head = head[:-1] + "ies"
+    elif head.endswith(("x", "z", "ch", "sh")):
+        head += "es"
+    else:
+        head += "s"
+    return " ".join([*words[:cut - 1], head, *words[cut:]])
+
+
 def outcome_label(contract: Contract | None, name: str) -> str:
-    """What an outcome counts, in words, from the contract: its unit made plural, else its name in words."""
+    """What an outcome counts, in words, from the contract: its unit made plural (:func:`plural`), else its name
+    in words."""
     terms = None if contract is None else next((o for o in contract.outcomes if o.name == name), None)
     if terms is not None and terms.unit:
-        unit = terms.unit
-        return unit if unit.endswith("s") else unit + "s"
+        return plural(terms.unit)
     return name.replace("_", " ")
 
 
@@ -153,11 +178,13 @@ def styled(frame: pd.DataFrame, currency: str, rename: Mapping[str, str] | None 
     """``frame`` as text cells in the one style, with human headers (``rename`` overrides them)."""
     if frame.empty and not len(frame.columns):
         return frame
-    out = pd.DataFrame({
-        (rename or {}).get(str(c), header(str(c))): [cell(v, str(c), currency) for v in frame[c].tolist()]
-        for c in frame.columns
-    })
-    return out
+    headers = [(rename or {}).get(str(c), header(str(c))) for c in frame.columns]
+    twice = sorted({h for h in headers if headers.count(h) > 1})
+    if twice:  # one header for two columns would drop one and shift the rest
+        raise ValueError(f"table headers {twice} name more than one column of {[str(c) for c in frame.columns]}; "
+                         "give each column its own header.")
+    return pd.DataFrame({h: [cell(v, str(c), currency) for v in frame[c].tolist()]
+                         for h, c in zip(headers, frame.columns, strict=True)})
 
 
 def sentence(text: str) -> str:
