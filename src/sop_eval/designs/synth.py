@@ -445,8 +445,7 @@ class SynthDesign:
         cohorts = kit.protect(pd.DataFrame(rows), [], name="area cohorts")
         treated = ", ".join(str(t) for t in p["treated"])
         intro = (f"Treated area(s): {treated}, from period {p['start']}; donors: every other area in the data "
-                 "(areas, not people). Outcome: "
-                 f"{evaluation.outcome} {per} of {p['population']} per period.")
+                 f"(areas, not people). Outcome: {_outcome_words(evaluation, per, p['population'])}.")
         if fit is None:
             return [kit.section("Areas and synthetic comparison", paragraphs=(
                 intro, f"Period {p['start']} is not yet in the data: nothing is estimated yet."),
@@ -518,8 +517,11 @@ class SynthDesign:
             "The relative change is the effect over the counterfactual rate (treated rate minus effect).",
             "Gates: each gate is decided on the unrounded point estimate; the statistical test is shown beside it "
             "and decides nothing unless the contract requires significance.",
-            "Payment risk: effects are drawn from each estimate's normal sampling distribution and passed through "
-            "the contract's gates, caps and payer shares.",
+            "Pooled result: the cohorts share one fit, so they are not independent; the pooled effect is the "
+            "population-period-weighted mean of the cohorts' effects and its standard error the spread of that same "
+            "mean over the placebo fits. The pooled gate is tested on it.",
+            "Payment risk: the cohorts' effects are drawn jointly from a normal distribution with their covariance "
+            "over the placebo fits, and passed through the contract's gates, caps and payer shares.",
             f"Disclosure control: {policy}. The data are area-level; areas are shown by their labels as given, and "
             "no person-level rows appear.",
         )
@@ -615,6 +617,17 @@ def _warn_unpaid_periods(contract: Contract) -> None:
                       f"[evaluation.synth] start = {contract.evaluation.synth.start} on) lie in no cohort's "  # type: ignore[union-attr]
                       "first_period to last_period, so they are never paid for; extend a cohort's span over them "
                       "if the contract pays for them.", SopEvalWarning, stacklevel=3)
+
+
+def _outcome_words(evaluation: Any, per: str, population: str) -> str:
+    """The outcome as the contract words it (its metric), else its label and the population's, per period."""
+    contract = evaluation.contract
+    metric = next((o.metric for o in contract.outcomes if o.name == evaluation.outcome and o.metric), None)
+    if metric:
+        return str(metric)
+    data = contract.data
+    name = data.label if data is not None else (lambda c: str(c).replace("_", " "))
+    return f"{name(evaluation.outcome)} {per} of {name(population)} per period"
 
 
 def _weighted(fit: AreaFit, weights: pd.DataFrame) -> tuple[float, float]:
