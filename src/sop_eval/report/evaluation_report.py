@@ -267,9 +267,10 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
         risk_figs.append(_fig("payment_risk.png",
                               "Distribution of the total payment over the sampling uncertainty of the effects",
                               lambda ax: payment_risk_plot(r.totals, float(ev.schedule.total), c.currency, ax=ax)))
-        risk_tables.append(("Payment risk", r.summary()))
+        risk_tables.append(("Payment risk", _risk_table(r, c, cur)))
         risk_par.append(f"Expected payment {money(r.expected_total, cur)} over {r.n_draws:,} draws; "
-                        + "; ".join(f"P({g} met) = {p:.0%}" for g, p in r.prob_gate_met.items()) + ".")
+                        + "; ".join(f"P(gate met: {_gate_words(g, c)}) = {p:.0%}" for g, p in r.prob_gate_met.items())
+                        + ".")
         risk_par.append(SAMPLING_NOTE)
     figures += risk_figs
     sections.append(Section("Sensitivity and payment risk", paragraphs=tuple(risk_par),
@@ -321,6 +322,27 @@ def _cohort_terms(cohorts: Sequence[Any]) -> pd.DataFrame:
 def _layout(contract: Any) -> str:
     report = getattr(contract, "report", None)
     return getattr(report, "layout", "standard") if report is not None else "standard"
+
+
+def _gate_words(gate: str, contract: Any) -> str:
+    """A gate's name (``outcome / cohort``) in the contract's words: ``reconviction events, cohort 1``."""
+    outcome, _, rest = gate.partition(" / ")
+    return f"{outcome_label(contract, outcome)}, {rest}" if rest else outcome_label(contract, outcome)
+
+
+def _risk_table(risk: Any, contract: Any, currency: str) -> pd.DataFrame:
+    """The payment-risk figures as shown: money in the house style, probabilities as percentages."""
+    rows = []
+    for figure, value in risk.summary().itertuples(index=False):
+        text = str(figure)
+        if text.startswith("P(gate met): "):
+            label, shown = f"P(gate met: {_gate_words(text[len('P(gate met): '):], contract)})", pct(float(value))
+        elif text.startswith("P("):
+            label, shown = text, pct(float(value))
+        else:
+            label, shown = text, money(float(value), currency)
+        rows.append({"figure": label, "value": shown})
+    return pd.DataFrame(rows)
 
 
 def _gate_frame(rows: list[dict[str, Any]], currency: str) -> pd.DataFrame:
