@@ -8,6 +8,7 @@ import re
 from html import unescape
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import pypdf
 import pytest
 
@@ -168,6 +169,22 @@ def test_init_writes_a_skeleton_that_check_reads(tmp_path, capsys):
     contract = load_contract(skeleton)
     assert contract.data is not None and "release_date" == contract.data.columns["index_date"]
     assert main(["init", "--data", str(data), "--out", str(skeleton)]) == 2  # exists, no --force
+    capsys.readouterr()
+
+
+def test_init_finds_a_yes_no_treatment_column_across_the_pool(tmp_path, capsys):
+    frame = pd.read_csv(FIXTURES / "reoffending_small.csv")
+    frame = frame.rename(columns={"treated": "in_programme"})
+    frame["in_programme"] = frame["in_programme"].map({1: "Y", 0: "N"})
+    served, pool = tmp_path / "served.csv", tmp_path / "pool.csv"
+    frame[frame["in_programme"] == "Y"].to_csv(served, index=False)
+    frame[frame["in_programme"] == "N"].to_csv(pool, index=False)
+    skeleton = tmp_path / "contract.toml"
+    assert main(["init", "--data", str(served), "--pool", str(pool), "--out", str(skeleton)]) == 0
+    text = skeleton.read_text()
+    assert 'treatment = "in_programme"' in text and 'treated_values = ["Y"]  # GUESS' in text
+    assert list(load_contract(skeleton).data.columns["treated_values"]) == ["Y"]
+    assert "in_programme" not in text.split("covariates = ")[1].split("\n")[0]
     capsys.readouterr()
 
 

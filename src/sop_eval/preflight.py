@@ -40,9 +40,24 @@ from sop_eval.report.style import pct
 JDL_MIN_TREATED = 60
 
 _ID = re.compile(r"(^|_)(id|pnc|ref|reference|identifier)$|^person|^participant_id", re.I)
-_TREAT = re.compile(r"^(treated|treatment|treat|served|participant|intervention|in_service)$", re.I)
+_TREAT = re.compile(r"^(treated|treatment|treat|served|participant|intervention|in_service)$|treat|served|"
+                    r"programme|program$|intervention|participat|enrol", re.I)
+_YES = re.compile(r"^(y|yes|true|t|treated|served|participant|in|1)$", re.I)
 _DATE = re.compile(r"date|_on$|_at$|release|start", re.I)
 _OUTCOME = re.compile(r"reconv|reoff|outcome|days_to|^time_to|employ|housed|readmi|re_?arrest", re.I)
+
+
+def _treated_values(column: pd.Series) -> list[str]:
+    """A ``treated_values`` line when the treatment column is not coded 0/1 (a guess, marked, when one of its two
+    values reads as yes; otherwise a line asking for it)."""
+    values = sorted({str(v) for v in column.dropna().unique()})
+    if set(values) <= {"0", "1", "0.0", "1.0", "True", "False"}:
+        return []
+    yes = [v for v in values if _YES.match(v.strip())]
+    if len(values) == 2 and len(yes) == 1:
+        return [f'treated_values = ["{yes[0]}"]  # GUESS: check; the value that marks the people served '
+                f"(values found: {', '.join(values)})"]
+    return [f"# treated_values = [\"...\"]   # name the value(s) of '{column.name}' that mark the people served"]
 
 
 def _guess(frame: pd.DataFrame) -> dict[str, Any]:
@@ -156,6 +171,13 @@ def contract_skeleton(data: str | Path, pool: str | Path | None = None, *, contr
         if key in roles:
             why = roles["why"].get(roles[key])
             out.append(f'{key} = "{roles[key]}"' + (f"{guess}: {why}" if why else ""))
+            if key == "treatment":
+                column = frame[roles[key]]
+                if pool is not None:
+                    other = read_table(pool)
+                    if roles[key] in other.columns:
+                        column = pd.concat([column, other[roles[key]]], ignore_index=True)
+                out += _treated_values(column)
         elif key == "treatment" and pool is None:
             out.append('treatment = "treated"  # name the 0/1 column that marks the people served')
     for key in ("outcomes", "counts", "allow_missing", "categorical", "covariates"):
