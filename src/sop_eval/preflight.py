@@ -292,7 +292,8 @@ def check(contract: str | Path | Contract, policy: DisclosurePolicy = DEFAULT_PO
                         "ratio": max(1.0, min(float(ratio), len(pool) / max(len(treated), 1))), "kind": kind,
                         "dispersion": dispersion_from_pilot(values) if kind == "count" and len(values) > 1 else 1.0}
             found = mde(**scenario)
-            row["minimum detectable reduction (80% power)"] = pct(found) if math.isfinite(found) else "none"
+            shown_mde = pct(found) if math.isfinite(found) else "none"
+            row["projected minimum detectable reduction (before matching, 80% power)"] = shown_mde
             if gate is not None:
                 row["gate pays with no effect"] = pct(gate_pay_probability(gate, 0.0, **scenario), 1)
         rows.append(row)

@@ -260,7 +260,7 @@ def build_report(evaluation: Any, policy: DisclosurePolicy = DEFAULT_POLICY, *, 
         ros, ev_ = k.sensitivity.get("rosenbaum", {}), k.sensitivity.get("e_value", {})
         sens_rows.append({"cohort": k.name, "critical Γ (Rosenbaum)": ros.get("critical_gamma"),
                           "E-value": ev_.get("e_value"), "E-value (CI limit)": ev_.get("e_value_ci"),
-                          "minimum detectable reduction": k.mde})
+                          "minimum detectable reduction (matched, 80% power)": k.mde})
     risk_figs, risk_tables, risk_par = [], [], []
     if ev.payment_risk is not None:
         r = ev.payment_risk

@@ -37,7 +37,8 @@ HEADERS: dict[str, str] = {
 MONEY = {"amount", "gross", "payment", "price", "cap", "expected_total", "total", "paid", "due amount"}
 MONEY_PREFIXES = ("paid_by_", "paid by ")
 PERCENT = {"relative", "relative_ci_low", "relative_ci_high", "reduction", "reduction from", "reduction to", "gate",
-           "share", "cohort gate", "pooled gate", "minimum detectable reduction"}
+           "share", "cohort gate", "pooled gate", "minimum detectable reduction",
+           "minimum detectable reduction (matched, 80% power)"}
 
 
 def symbol(currency: str) -> str:
