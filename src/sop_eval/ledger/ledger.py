@@ -41,6 +41,7 @@ from sop_eval.ledger.store import (
     is_url,
     read_entries,
 )
+from sop_eval.ledger.terms import changed_terms
 from sop_eval.outputs import write_json_atomic
 from sop_eval.payments import Contract, parse_contract, read_claims
 
@@ -191,6 +192,16 @@ class Ledger:
                                    f"({state.base_contract.name!r}); give each contract its own --db.")
             if state.base_contract is not None and state.base_contract.sha256 == contract.sha256:
                 return 0
+            if state.base_contract is not None and state.base_contract.version == contract.version:
+                changed = changed_terms(state.base_contract, contract)
+                if changed:
+                    raise SopEvalError(
+                        f"{source}: version {contract.version} of contract {contract.name!r} is already recorded "
+                        f"with other money terms ({'; '.join(changed)}); restating it would re-price every claim "
+                        "back to the first. Record a price change as a variation from the day it takes effect "
+                        f"(`sop-eval ledger variation --db {self.store.where} --version NEW --effective YYYY-MM-DD "
+                        "--reason WHY --price OUTCOME=PRICE`), or give the restated contract a new version. "
+                        "Metadata such as organisation ids may be restated at the same version.")
             body = {"name": contract.name, "version": contract.version, "effective": contract.effective.isoformat(),
                     "reason": reason, "toml": text, "sha256": contract.sha256, "source": Path(source).name,
                     "ledger_id": state.ledger_id or uuid.uuid4().hex, "recorded_at": _now()}
