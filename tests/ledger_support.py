@@ -19,6 +19,7 @@ name = "Ledger test rate card"
 version = "1.0"
 effective = 2024-01-01
 currency = "GBP"
+provider = "Ledger test provider"
 
 [[outcomes]]
 name = "housed"

@@ -2,10 +2,12 @@
 
 import pytest
 
+import sop_eval.ledger.ledger as ledger_module
 from ledger_support import contract_text, write_claims
-from sop_eval.cli import main
 from sop_eval.errors import SopEvalError
 from sop_eval.ledger import Ledger
+from sop_eval.ledger.ledger import run_body as old_run_body
+from sop_eval.payments import calculate
 
 ROWS = [("p1", "housed", "2024-02-01", "true"), ("p2", "employed", "2024-03-01", "true")]
 
@@ -49,3 +51,31 @@ def test_restating_metadata_at_the_same_version_is_recorded(made):
     assert ledger.record_contract(restated.read_text(), str(restated), "organisation identifiers") > 0
     assert ledger.contract.provider_organisation_id == "GB-COH-1"
     assert ledger.pay("2024-07-31").total == 0 and ledger.verify().ok
+
+
+def test_a_run_pays_only_claims_due_by_its_period_end_as_pay_states(tmp_path):
+    contract = tmp_path / "c.toml"
+    contract.write_text(contract_text().replace('currency = "GBP"', 'currency = "GBP"\npayment_terms_days = 30'))
+    claims = write_claims(tmp_path / "claims.csv", [("p1", "housed", "2024-03-20", "true")])
+    schedule = calculate(contract, claims=claims, as_of="2024-03-31")
+    assert [ln.due.isoformat() for ln in schedule.lines] == ["2024-04-19"]
+    with Ledger.init(tmp_path / "c.ledger.sqlite", contract) as ledger:
+        ledger.import_claims(claims)
+        assert ledger.pay("2024-03-31").total == 0
+        assert ledger.pay("2024-04-18").total == 0
+        assert ledger.pay("2024-04-19").total == 1000
+        assert ledger.runs()[-1].lines[0]["council paid now"] == 800
+        assert ledger.verify().ok
+
+
+def test_runs_recorded_before_the_due_date_rule_still_verify(tmp_path, monkeypatch):
+    contract = tmp_path / "c.toml"
+    contract.write_text(contract_text().replace('currency = "GBP"', 'currency = "GBP"\npayment_terms_days = 30'))
+    claims = write_claims(tmp_path / "claims.csv", [("p1", "housed", "2024-03-20", "true")])
+    with Ledger.init(tmp_path / "c.ledger.sqlite", contract) as ledger:
+        ledger.import_claims(claims)
+        monkeypatch.setattr(ledger_module, "run_body", lambda state, end: old_run_body(state, end, by_due=False))
+        assert ledger.pay("2024-03-31").total == 1000  # as runs were recorded before
+        monkeypatch.undo()
+        assert ledger.verify().ok
+        assert ledger.pay("2024-04-30").total == 0 and ledger.verify().ok

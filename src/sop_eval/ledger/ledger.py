@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.ledger.chain import canonical, chain_rows, chain_texts, first_break, quote
-from sop_eval.ledger.due import Due, cumulative_due, versions
+from sop_eval.ledger.due import DUE_RULE, Due, cumulative_due, paid_by_due, versions
 from sop_eval.ledger.indigo import contract_toml_from_indigo, export_project
 from sop_eval.ledger.pence import to_money, to_pence
 from sop_eval.ledger.sampling import RULE, ErrorRate, draw, estimate
@@ -588,7 +588,8 @@ class Ledger:
                     if e.kind in ("payment_run", "clawback"):
                         body = e.body
                         if e.kind == "payment_run":
-                            again = run_body(state, dt.date.fromisoformat(body["period_end"]))
+                            again = run_body(state, dt.date.fromisoformat(body["period_end"]),
+                                             by_due=body.get("rule") == DUE_RULE)
                         else:
                             again = clawback_body(state, body["claims"], body["reason"])
                         if _figures(again) != _figures(body):
@@ -607,10 +608,12 @@ class Ledger:
             write_json_atomic(out, project)
         return project
 
-    def statement(self, payer: str) -> Statement:
-        """``payer``'s statement: its payment runs, clawbacks, adjustments, what it paid, what is due and the
-        balance (render it with :func:`sop_eval.report.statement.write_statement`, as HTML or PDF)."""
-        return statement(self.state(), payer)
+    def statement(self, payer: str, issued: dt.date | str | None = None) -> Statement:
+        """``payer``'s statement, issued on ``issued`` (default today): the provider, its payment runs, clawbacks
+        and adjustments with the day each was recorded, what it paid, what is due and the balance (render it
+        with :func:`sop_eval.report.statement.write_statement`, as HTML or PDF)."""
+        day = None if issued is None else _day(issued, "statement issue date")
+        return statement(self.state(), payer, day)
 
     # -- internals ----------------------------------------------------------------------------------
 
@@ -663,9 +666,9 @@ def _lines(payers: list[str], before: Mapping[str, list[int]], after: Mapping[st
     return lines
 
 
-def run_body(state: State, end: dt.date) -> dict[str, Any]:
+def run_body(state: State, end: dt.date, by_due: bool = True) -> dict[str, Any]:
     """The content of a payment run up to ``end``: due (after caps) less settled, by group and payer."""
-    due = cumulative_due(state, end)
+    due = cumulative_due(state, end, by_due)
     payers = due.payers
     settled = dict(state.settled)
     after = {g: list(v) for g, v in due.groups.items()}
@@ -675,13 +678,14 @@ def run_body(state: State, end: dt.date) -> dict[str, Any]:
     paid = [sum(line["paid_now"][i] for line in lines) for i in range(len(payers))]
     return {"period_end": end.isoformat(), "payers": payers, "lines": lines, "paid": paid,
             "top_up": sum(paid[1:]), "caps": dict(sorted(due.caps.items())),
-            "settled": {line["group"]: line["due"] for line in lines}, "recorded_at": _now()}
+            "settled": {line["group"]: line["due"] for line in lines}, "recorded_at": _now(),
+            **({"rule": DUE_RULE} if by_due else {})}
 
 
 def clawback_body(state: State, claims: list[int], reason: str) -> dict[str, Any]:
     """The content of a clawback: claims withdrawn and, per group and payer, what was paid beyond what is now due."""
     after_state = _withdrawn(state, claims)
-    due = cumulative_due(after_state, state.last_period_end)
+    due = cumulative_due(after_state, state.last_period_end, paid_by_due(state))
     payers = due.payers
     new = {g: [min(s, d) for s, d in zip(v, due.groups.get(g, [0] * len(payers)), strict=True)]
            for g, v in state.settled.items()}
