@@ -19,7 +19,6 @@ name = "Ledger test rate card"
 version = "1.0"
 effective = 2024-01-01
 currency = "GBP"
-provider = "Ledger test provider"
 
 [[outcomes]]
 name = "housed"

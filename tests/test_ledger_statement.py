@@ -163,7 +163,11 @@ def test_statement_object_and_unknown_payer(made):
 
 def test_statement_names_the_provider_its_issue_date_and_the_day_of_each_run(made, tmp_path):
     db, runs, *_ = made
+    restated = tmp_path / "named.toml"
+    restated.write_text(contract_text(per_person="3000").replace('currency = "GBP"',
+                                                                 'currency = "GBP"\nprovider = "Ledger test provider"'))
     with Ledger(db) as ledger:
+        ledger.record_contract(restated.read_text(), str(restated), "provider named")
         st = ledger.statement("council", issued="2025-01-15")
     assert st.issued.isoformat() == "2025-01-15" and st.to_dict()["issued"] == "2025-01-15"
     assert st.provider == "Ledger test provider" and st.to_dict()["provider"] == "Ledger test provider"

@@ -4,7 +4,7 @@ import pytest
 
 import sop_eval.ledger.ledger as ledger_module
 from ledger_support import contract_text, write_claims
-from sop_eval.errors import SopEvalError
+from sop_eval.errors import SopEvalError, SopEvalWarning
 from sop_eval.ledger import Ledger
 from sop_eval.ledger.ledger import run_body as old_run_body
 from sop_eval.payments import calculate
@@ -79,3 +79,33 @@ def test_runs_recorded_before_the_due_date_rule_still_verify(tmp_path, monkeypat
         monkeypatch.undo()
         assert ledger.verify().ok
         assert ledger.pay("2024-04-30").total == 0 and ledger.verify().ok
+
+
+@pytest.mark.parametrize(("date", "what"), [("2023-12-31", "before the contract took effect on 2024-01-01"),
+                                            ("2099-01-01", "after today")])
+def test_claims_achieved_before_the_contract_or_in_the_future_are_refused_naming_rows(made, date, what):
+    ledger, _, tmp = made
+    path = write_claims(tmp / "odd.csv", [("p7", "housed", "2024-05-01", "true"), ("p8", "housed", date, "true")])
+    before = ledger.state().last_seq
+    with pytest.raises(SopEvalError, match=rf"row\(s\) 2 were achieved {what}") as err:
+        ledger.import_claims(path)
+    assert "p8" not in str(err.value) and "Correct their date or leave those rows out" in str(err.value)
+    assert ledger.state().last_seq == before
+
+
+def test_a_claim_repeating_an_outcome_on_another_date_is_flagged_as_pay_labels_it(made):
+    ledger, contract, tmp = made
+    rows = [("p5", "housed", "2024-04-01", "true"), ("p5", "housed", "2024-05-01", "true"),
+            ("p5", "housed", "2024-04-01", "true"), ("p1", "housed", "2024-04-10", "true")]
+    path = write_claims(tmp / "dup.csv", rows, evidence=False)
+    labelled = [ln.claim_row for ln in calculate(contract, claims=path).lines if ln.status == "duplicate"]
+    with pytest.warns(SopEvalWarning, match=r"row\(s\) 2, 4 claim an outcome .*claim 3 in the ledger, row 1.*clawback"):
+        r = ledger.import_claims(path)
+    assert labelled == [3, 2]  # pay: row 3 repeats row 1 exactly, row 2 is a later claim of the same outcome
+    assert (r.added, r.repeated, r.already, r.duplicates) == (3, 1, 0, (2, 4))
+    assert ledger.pay("2024-06-30").total == 1000 and ledger.verify().ok
+    again = ledger.import_claims(path)
+    assert (again.added, again.repeated, again.already, again.duplicates) == (0, 1, 3, ())
+    claim = {b: s for s, b in zip(ledger.state().claim_seq, ledger.state().claim_row, strict=True)}
+    ledger.clawback([3], "wrong person")  # p1's first claim withdrawn: its flagged repeat still pays nothing
+    assert ledger.state().claim_status[ledger.state().claim_pos[claim[4]]] == "duplicate"

@@ -44,7 +44,9 @@ def _claims_import(args: argparse.Namespace) -> int:
     with _ledger(args) as ledger:
         for path in args.files:
             r = ledger.import_claims(path)
-            print(f"{r.file}: {r.rows} rows, {r.added} claims added, {r.already} already recorded")
+            flagged = f" (rows {', '.join(map(str, r.duplicates))} as duplicates that pay nothing)" if r.duplicates else ""
+            print(f"{r.file}: {r.rows} rows, {r.added} claims added{flagged}, {r.repeated} repeating an earlier row "
+                  f"of the file, {r.already} already in the ledger")
     return 0
 
 

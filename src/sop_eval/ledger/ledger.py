@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from sop_eval.errors import SopEvalError, examples
+from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 from sop_eval.ledger.chain import canonical, chain_rows, chain_texts, first_break, quote
 from sop_eval.ledger.due import DUE_RULE, Due, cumulative_due, paid_by_due, versions
 from sop_eval.ledger.indigo import contract_toml_from_indigo, export_project
@@ -44,6 +45,7 @@ from sop_eval.ledger.store import (
 from sop_eval.ledger.terms import changed_terms
 from sop_eval.outputs import write_json_atomic
 from sop_eval.payments import Contract, parse_contract, read_claims
+from sop_eval.payments.ratecard import repeat_numbers
 
 #: Called inside a write transaction just before it commits (tests use it to hold a run open).
 BeforeCommit = Callable[[], None]
@@ -70,12 +72,15 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What a claims import did: the file, its rows, the claims added and those already recorded."""
+    """What a claims import did: the file, its rows, the claims added, the rows that repeat an earlier row of
+    the same file, the claims already in the ledger, and the rows added as duplicates (pay nothing)."""
 
     file: str
     rows: int
     added: int
     already: int
+    repeated: int = 0
+    duplicates: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -269,7 +274,11 @@ class Ledger:
         """Record the claims of a CSV file (person, outcome, date, validated; optional claim_id, evidence).
 
         Idempotent: a claim already recorded with the same content adds nothing; one recorded with other
-        content is refused, naming its row. Person references are stored only as keyed hashes.
+        content is refused, naming its row. Claims achieved before the contract took effect or after today are
+        refused. A validated claim beyond what a person may earn for its outcome (the rule of
+        :func:`sop_eval.payments.ratecard.repeat_numbers`; claims already recorded keep their place) is
+        recorded as ``duplicate``, pays nothing and is named in a warning. Person references are stored only as
+        keyed hashes.
         """
         p = Path(path)
         if not p.is_file():
@@ -284,7 +293,9 @@ class Ledger:
             raise SopEvalError(f"{where}: {exc}") from None
         evidence = frame["evidence"].astype(str).to_numpy() if "evidence" in frame.columns else np.full(len(frame), "")
         with self.store.writing() as conn, bulk():
-            state = replay_terms(read_entries(conn, skip=("claim",)))
+            terms = list(read_entries(conn, skip=("claim",)))
+            state = replay_terms(terms)
+            _check_dates(where, claims, state.contract.effective, dt.date.today())
             cards = {o.name for o in state.contract.outcomes if o.mechanism == "rate_card"}
             bad = ~claims["outcome"].isin(cards)
             if bad.any():
@@ -303,7 +314,7 @@ class Ledger:
             known = existing_keys(conn, "claim")
             seen: dict[str, tuple[int, tuple[str, ...]]] = {}
             new = []
-            already = 0
+            already = repeated = 0
             contents = zip(persons, claims["outcome"].tolist(), dates, [str(e) for e in evidence], status.tolist(),
                            strict=True)
             for row, (key, content) in enumerate(zip(keys, contents, strict=True), start=1):
@@ -312,13 +323,14 @@ class Ledger:
                     if before != content:
                         raise SopEvalError(f"{where}: row {row} is the same claim as row {first} with different "
                                            "content; keep one of them.")
-                    already += 1
+                    repeated += 1
                     continue
                 seen[key] = (row, content)
                 if key in known:
                     seq, body = known[key]
                     b = json.loads(body)
-                    if (b["person"], b["outcome"], b["achieved"], b["evidence"], b["status"]) != content:
+                    recorded = "claimed" if b["status"] == "duplicate" else b["status"]
+                    if (b["person"], b["outcome"], b["achieved"], b["evidence"], recorded) != content:
                         raise SopEvalError(
                             f"{where}: row {row} conflicts with claim {seq} already recorded (row {b['row']} of an "
                             "earlier import) with other content; a recorded claim changes only through findings or "
@@ -326,8 +338,9 @@ class Ledger:
                     already += 1
                     continue
                 new.append((key, row, content))
+            new, flagged = _flag_duplicates(where, state.contract, new, known, terms)
             if not new:
-                return ImportResult(p.name, len(claims), 0, already)
+                return ImportResult(p.name, len(claims), 0, already, repeated)
             seq0, prev = head(conn)
             import_seq = seq0 + 1
             header = canonical({"file": p.name, "sha256": file_sha, "rows": len(claims), "added": len(new),
@@ -338,7 +351,7 @@ class Ledger:
                       for key, row, c in new))
             rows, _ = chain_texts(import_seq, prev, itertools.chain([("claims_import", None, header)], texts))
             append_rows(conn, rows)
-            return ImportResult(p.name, len(claims), len(new), already)
+            return ImportResult(p.name, len(claims), len(new), already, repeated, flagged)
 
     # -- verification samples -----------------------------------------------------------------------
 
@@ -641,6 +654,59 @@ class Ledger:
 
 def _figures(body: Mapping[str, Any]) -> str:
     return canonical({k: v for k, v in body.items() if k != "recorded_at"})
+
+
+def _check_dates(where: str, claims: pd.DataFrame, effective: dt.date, today: dt.date) -> None:
+    """Refuse claims achieved before the contract took effect or after ``today``, naming their rows."""
+    for bad, what in ((claims["date"] < effective, f"before the contract took effect on {effective}"),
+                      (claims["date"] > today, f"after today ({today})")):
+        if bad.any():
+            rows = claims.loc[bad, "row"].tolist()
+            raise SopEvalError(f"{where}: row(s) {examples(rows)} were achieved {what}; a claim is paid only for an "
+                               "outcome achieved while the contract is in force and already achieved. Correct their "
+                               "date or leave those rows out, and import the file again.")
+
+
+def _flag_duplicates(where: str, contract: Contract, new: list[tuple[str, int, tuple[str, ...]]],
+                     known: Mapping[str, tuple[int, str]],
+                     terms: Sequence[Any]) -> tuple[list[tuple[str, int, tuple[str, ...]]], tuple[int, ...]]:
+    """``new`` claims with those beyond what a person may earn marked ``duplicate`` (the rule of
+    :func:`repeat_numbers`; recorded claims that still pay keep their place, new ones follow in date order),
+    and their rows. Warns naming the rows, the claims they repeat and the fix."""
+    claimed = [(key, row, c) for key, row, c in new if c[4] == "claimed"]
+    if not claimed:
+        return new, ()
+    withdrawn = {c for e in terms if e.kind == "clawback" for c in e.body["claims"]}
+    withdrawn |= {c for e in terms if e.kind == "findings" for c, f in e.body["findings"] if f == "invalid"}
+    wanted = {(c[0], c[1]) for _, _, c in claimed}
+    taken: dict[tuple[str, str], int] = {}
+    holders: dict[tuple[str, str], list[str]] = {}
+    for seq, body in known.values():
+        b = json.loads(body)
+        pair = (b["person"], b["outcome"])
+        if pair in wanted and b["status"] in ELIGIBLE and seq not in withdrawn:
+            taken[pair] = taken.get(pair, 0) + 1
+            holders.setdefault(pair, []).append(f"claim {seq} in the ledger")
+    ordered = sorted(claimed, key=lambda x: (x[2][2], x[1]))
+    numbers = repeat_numbers(contract, [c[0] for _, _, c in ordered], [c[1] for _, _, c in ordered], taken)
+    flagged = {}
+    for (_, row, c), (_, duplicate) in zip(ordered, numbers, strict=True):
+        pair = (c[0], c[1])
+        if duplicate:
+            flagged[row] = holders.get(pair, [])[:]
+        else:
+            holders.setdefault(pair, []).append(f"row {row}")
+    if not flagged:
+        return new, ()
+    rows = sorted(flagged)
+    firsts = sorted({h for r in rows for h in flagged[r]}, key=lambda h: (h.startswith("row"), int(h.split()[1])))
+    warnings.warn(f"{where}: row(s) {examples(rows)} claim an outcome the same person already claimed on another "
+                  f"date as often as the contract pays it ({', '.join(firsts[:5])}); they are recorded as "
+                  "duplicate and pay nothing (as `sop-eval pay --claims` labels them). If a row is a repeat, nothing "
+                  "more is needed; if it corrects the earlier claim, withdraw that one with `sop-eval ledger "
+                  "clawback CLAIM --reason ...`.", SopEvalWarning, stacklevel=3)
+    out = [(key, row, (*c[:4], "duplicate") if row in flagged else c) for key, row, c in new]
+    return out, tuple(rows)
 
 
 def _contract_text(contract: str | Path) -> tuple[str, str]:
