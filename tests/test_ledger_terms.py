@@ -1,9 +1,12 @@
 """Restated terms, claim dates and duplicates at import, due dates of runs, the chain head and the CLI help."""
 
+import shutil
+
 import pytest
 
 import sop_eval.ledger.ledger as ledger_module
 from ledger_support import contract_text, write_claims
+from sop_eval.cli import main
 from sop_eval.errors import SopEvalError, SopEvalWarning
 from sop_eval.ledger import Ledger
 from sop_eval.ledger.ledger import run_body as old_run_body
@@ -109,3 +112,37 @@ def test_a_claim_repeating_an_outcome_on_another_date_is_flagged_as_pay_labels_i
     claim = {b: s for s, b in zip(ledger.state().claim_seq, ledger.state().claim_row, strict=True)}
     ledger.clawback([3], "wrong person")  # p1's first claim withdrawn: its flagged repeat still pays nothing
     assert ledger.state().claim_status[ledger.state().claim_pos[claim[4]]] == "duplicate"
+
+
+def test_verify_prints_the_head_and_finds_an_old_copy_or_a_cut_end_against_it(made, capsys):
+    ledger, _, tmp = made
+    db = str(tmp / "c.ledger.sqlite")
+    old = tmp / "old.sqlite"
+    ledger.close()
+    shutil.copy(db, old)  # an old copy, taken before the next run
+    with Ledger(db) as again:
+        again.pay("2024-09-30")
+        v = again.verify()
+    assert v.ok and v.head == f"{v.last_seq}:{v.last_hash}" and len(v.last_hash) == 64
+    assert main(["ledger", "verify", "--db", db]) == 0
+    assert f"chain head: {v.head}" in capsys.readouterr().out
+    for recorded in (v.head, str(v.last_seq), v.last_hash[:16]):
+        assert main(["ledger", "verify", "--db", db, "--expect-head", recorded]) == 0
+        assert main(["ledger", "verify", "--db", str(old), "--expect-head", recorded]) == 1
+        assert "entries were removed from its end or an older copy was restored" in capsys.readouterr().out
+    with Ledger(old) as restored:
+        assert restored.verify().ok  # on its own, the old copy is a whole chain
+        earlier = restored.verify().head
+    assert main(["ledger", "verify", "--db", db, "--expect-head", earlier]) == 0  # later entries extend it
+    assert main(["ledger", "verify", "--db", db, "--expect-head", "12:xyz"]) == 2
+
+
+@pytest.mark.parametrize("command", [
+    ["init"], ["claims"], ["claims", "import"], ["sample"], ["findings"], ["evaluation"], ["evaluation", "add"],
+    ["variation"], ["index"], ["pay"], ["clawback"], ["adjust"], ["reconcile"], ["statement"], ["verify"], ["export"]])
+def test_every_ledger_subcommand_help_has_examples_and_exit_codes(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["ledger", *command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert f"examples:\n  sop-eval ledger {' '.join(command)}" in out and "exit codes: 0" in out

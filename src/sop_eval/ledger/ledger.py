@@ -135,11 +135,20 @@ class Reconciliation:
 
 @dataclass(frozen=True)
 class Verification:
-    """The result of :meth:`Ledger.verify`: entries walked, the first break (if any) and figures that differ."""
+    """The result of :meth:`Ledger.verify`: entries walked, the first break (if any), figures that differ, and
+    the chain head (last entry number and hash) to record — a ledger cut short at the end or restored from an
+    old copy is still a whole chain, so only a head recorded elsewhere (``expect_head``) can show it."""
 
     entries: int
     broken: str | None
     differences: tuple[str, ...]
+    last_seq: int = 0
+    last_hash: str = ""
+
+    @property
+    def head(self) -> str:
+        """``ENTRY:HASH`` of the last entry (give it back as ``expect_head`` to check nothing was cut off)."""
+        return f"{self.last_seq}:{self.last_hash}"
 
     @property
     def ok(self) -> bool:
@@ -580,21 +589,38 @@ class Ledger:
         done = [(r["seq"], r) for r in state.runs] + [(c["seq"], c) for c in state.clawbacks]
         return [run_result(seq, body, state.payers) for seq, body in sorted(done, key=lambda x: x[0])]
 
-    def verify(self) -> Verification:
-        """Re-walk the hash chain, then recompute every payment run and clawback from the entries before it."""
+    def verify(self, expect_head: str | None = None) -> Verification:
+        """Re-walk the hash chain, then recompute every payment run and clawback from the entries before it.
+
+        ``expect_head`` — a head recorded earlier (``ENTRY:HASH``, ``ENTRY`` or ``HASH``, e.g. in a payment
+        run's minutes) — must still be in the chain: entry ENTRY exists and has hash HASH.
+        """
+        want_seq, want_hash = _parse_head(expect_head)
         with self.store.reading() as conn:
             count = 0
+            last = (0, "")
+            found: int | None = None
 
             def counted() -> Iterable[Any]:
-                nonlocal count
+                nonlocal count, last, found
                 for e in read_entries(conn):
                     count += 1
+                    last = (e.seq, e.hash)
+                    if want_hash and e.hash.startswith(want_hash) and want_seq in (None, e.seq):
+                        found = e.seq
                     yield e
 
             broken = next((str(b) for b in first_break(counted())), None)
             if broken is not None:
-                return Verification(count, broken, ())
+                return Verification(count, broken, (), *last)
             differences: list[str] = []
+            if expect_head is not None:
+                cut = (want_seq is not None and want_seq > last[0]) or (want_hash and found is None)
+                if cut:
+                    differences.append(
+                        f"the recorded head {expect_head} is not in this ledger, which ends at {last[0]}:{last[1]}; "
+                        "entries were removed from its end or an older copy was restored. Restore the ledger from "
+                        "the copy whose head matches the one recorded.")
             state = State()
             for e in read_entries(conn):
                 try:
@@ -612,7 +638,7 @@ class Ledger:
                 except (KeyError, ValueError, TypeError, SopEvalError) as exc:
                     differences.append(f"entry {e.seq} ({e.kind}): cannot be replayed ({exc})")
                     break
-        return Verification(count, None, tuple(differences))
+        return Verification(count, None, tuple(differences), *last)
 
     def export_indigo(self, out: str | Path | None = None) -> dict[str, Any]:
         """The contract's terms and payments in the INDIGO data standard's JSON (written atomically to ``out``)."""
@@ -654,6 +680,21 @@ class Ledger:
 
 def _figures(body: Mapping[str, Any]) -> str:
     return canonical({k: v for k, v in body.items() if k != "recorded_at"})
+
+
+def _parse_head(value: str | None) -> tuple[int | None, str]:
+    """``(entry, hash)`` of a recorded head given as ``ENTRY:HASH``, ``ENTRY`` or ``HASH``."""
+    if value is None:
+        return None, ""
+    seq, _, digest = value.strip().rpartition(":") if ":" in value else ("", "", value.strip())
+    if not seq and digest.isdigit() and len(digest) < 12:
+        seq, digest = digest, ""
+    digest = digest.lower()
+    if (seq and not seq.isdigit()) or (digest and (len(digest) < 12 or any(ch not in "0123456789abcdef"
+                                                                             for ch in digest))):
+        raise SopEvalError(f"expected head {value!r} is not ENTRY:HASH (e.g. 218:3f9a0c2e71b4, as `sop-eval ledger "
+                           "verify` prints it), an entry number, or a hash of at least 12 hex digits.")
+    return (int(seq) if seq else None), digest
 
 
 def _check_dates(where: str, claims: pd.DataFrame, effective: dt.date, today: dt.date) -> None:
