@@ -146,3 +146,12 @@ def test_every_ledger_subcommand_help_has_examples_and_exit_codes(command, capsy
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert f"examples:\n  sop-eval ledger {' '.join(command)}" in out and "exit codes: 0" in out
+
+
+def test_claims_after_the_day_the_file_was_received_are_refused(made):
+    ledger, _, tmp = made
+    path = write_claims(tmp / "late.csv", [("p7", "housed", "2024-06-30", "true"),
+                                           ("p8", "housed", "2024-07-01", "true")])
+    with pytest.raises(SopEvalError, match=r"row\(s\) 2 were achieved after the file was received \(2024-06-30\)"):
+        ledger.import_claims(path, received="2024-06-30")
+    assert ledger.import_claims(path, received="2024-07-01").added == 2

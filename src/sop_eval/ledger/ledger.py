@@ -279,19 +279,20 @@ class Ledger:
 
     # -- claims -------------------------------------------------------------------------------------
 
-    def import_claims(self, path: str | Path) -> ImportResult:
+    def import_claims(self, path: str | Path, received: dt.date | str | None = None) -> ImportResult:
         """Record the claims of a CSV file (person, outcome, date, validated; optional claim_id, evidence).
 
         Idempotent: a claim already recorded with the same content adds nothing; one recorded with other
-        content is refused, naming its row. Claims achieved before the contract took effect or after today are
-        refused. A validated claim beyond what a person may earn for its outcome (the rule of
-        :func:`sop_eval.payments.ratecard.repeat_numbers`; claims already recorded keep their place) is
-        recorded as ``duplicate``, pays nothing and is named in a warning. Person references are stored only as
-        keyed hashes.
+        content is refused, naming its row. Claims achieved before the contract took effect or after the day
+        the file was ``received`` (default today) are refused. A validated claim beyond what a person may
+        earn for its outcome (the rule of :func:`sop_eval.payments.ratecard.repeat_numbers`; claims already
+        recorded keep their place) is recorded as ``duplicate``, pays nothing and is named in a warning.
+        Person references are stored only as keyed hashes.
         """
         p = Path(path)
         if not p.is_file():
             raise SopEvalError(f"claims file {str(p)!r} does not exist; check the path.")
+        day = dt.date.today() if received is None else _day(received, "claims received date")
         raw = p.read_bytes()
         file_sha = hashlib.sha256(raw).hexdigest()
         frame = pd.read_csv(p, dtype=str, keep_default_na=False)
@@ -304,7 +305,7 @@ class Ledger:
         with self.store.writing() as conn, bulk():
             terms = list(read_entries(conn, skip=("claim",)))
             state = replay_terms(terms)
-            _check_dates(where, claims, state.contract.effective, dt.date.today())
+            _check_dates(where, claims, state.contract.effective, day, received is None)
             cards = {o.name for o in state.contract.outcomes if o.mechanism == "rate_card"}
             bad = ~claims["outcome"].isin(cards)
             if bad.any():
@@ -353,7 +354,7 @@ class Ledger:
             seq0, prev = head(conn)
             import_seq = seq0 + 1
             header = canonical({"file": p.name, "sha256": file_sha, "rows": len(claims), "added": len(new),
-                                "recorded_at": _now()})
+                                "received": day.isoformat(), "recorded_at": _now()})
             # claim bodies written straight as canonical JSON (sorted keys); verify re-checks the form
             texts = ((("claim", key, f'{{"achieved":"{c[2]}","evidence":{quote(c[3])},"import":{import_seq},'
                        f'"outcome":{quote(c[1])},"person":"{c[0]}","row":{row},"status":"{c[4]}"}}')
@@ -697,10 +698,11 @@ def _parse_head(value: str | None) -> tuple[int | None, str]:
     return (int(seq) if seq else None), digest
 
 
-def _check_dates(where: str, claims: pd.DataFrame, effective: dt.date, today: dt.date) -> None:
-    """Refuse claims achieved before the contract took effect or after ``today``, naming their rows."""
+def _check_dates(where: str, claims: pd.DataFrame, effective: dt.date, received: dt.date, today: bool) -> None:
+    """Refuse claims achieved before the contract took effect or after the file was received, naming rows."""
+    after = f"after today ({received})" if today else f"after the file was received ({received})"
     for bad, what in ((claims["date"] < effective, f"before the contract took effect on {effective}"),
-                      (claims["date"] > today, f"after today ({today})")):
+                      (claims["date"] > received, after)):
         if bad.any():
             rows = claims.loc[bad, "row"].tolist()
             raise SopEvalError(f"{where}: row(s) {examples(rows)} were achieved {what}; a claim is paid only for an "
