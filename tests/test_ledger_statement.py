@@ -101,8 +101,8 @@ def test_pdf_statement_holds_payer_paid_each_run_and_balance_and_fits_the_page(m
     assert f"Paid (net of recoveries): {money(paid, 'GBP')}" in text
     amounts = [money(r.by_payer["council"], "GBP") for r in runs]
     assert len(set(amounts)) == 3  # three different runs, so each must be found on its own
-    for run, amount in zip(runs, amounts, strict=True):
-        assert f"{run.seq} payment run to {run.period_end.isoformat()} {amount}" in text
+    for run, amount, line in zip(runs, amounts, st.lines, strict=False):
+        assert f"{run.seq} {line.date} payment run to {run.period_end.isoformat()} {amount}" in text
     side = "owed to the provider" if st.balance > 0 else "owed back by the provider"
     assert f"Balance {side}: {money(abs(st.balance), 'GBP')}" in text
     assert money(clawback.by_payer["council"], "GBP") in text  # a recovery shows as a negative amount
@@ -117,7 +117,7 @@ def test_pdf_statement_holds_payer_paid_each_run_and_balance_and_fits_the_page(m
     # each table cell ends before the next column begins (columns: where the header cells start)
     header = next(y for *_, piece, y in pieces if piece.strip() == "what")
     columns = sorted(left for _, left, _, _, y in pieces if abs(y - header) < 0.5)
-    assert len(columns) == 3
+    assert len(columns) == 4
     cells = 0
     for _, left, right, piece, _ in pieces:
         at = [k for k, c in enumerate(columns[:-1]) if abs(left - c) < 0.5]
@@ -159,3 +159,19 @@ def test_statement_object_and_unknown_payer(made):
     assert st.summary()["amount"].tolist() == [x.amount for x in st.lines]
     assert st.to_dict()["balance"] == str(st.balance) and "central fund" in repr(st)
     assert st.role == "co-funder (top-up)" and st.share == Decimal("0.2")
+
+
+def test_statement_names_the_provider_its_issue_date_and_the_day_of_each_run(made, tmp_path):
+    db, runs, *_ = made
+    restated = tmp_path / "named.toml"
+    restated.write_text(contract_text(per_person="3000").replace('currency = "GBP"',
+                                                                 'currency = "GBP"\nprovider = "Ledger test provider"'))
+    with Ledger(db) as ledger:
+        ledger.record_contract(restated.read_text(), str(restated), "provider named")
+        st = ledger.statement("council", issued="2025-01-15")
+    assert st.issued.isoformat() == "2025-01-15" and st.to_dict()["issued"] == "2025-01-15"
+    assert st.provider == "Ledger test provider" and st.to_dict()["provider"] == "Ledger test provider"
+    assert all(len(x.date) == 10 and x.date[:2] == "20" for x in st.lines)
+    html = statement_module.statement_html(st)
+    assert "Paid to Ledger test provider" in html and "Issued 2025-01-15" in html
+    assert f"<td>{runs[0].seq}</td><td>{st.lines[0].date}</td><td>payment run to" in html

@@ -9,6 +9,11 @@ claim was not itself sampled; rounded to the penny (half away from zero) once. E
 ``claimed`` (validated by the provider) or ``verified`` by a sample; ``not validated``, ``invalid`` and
 ``clawed back`` claims pay nothing.
 
+A payment run (or reconciliation) as of a date covers the claims *due* by that date: achieved at least
+``payment_terms_days`` before it (:func:`sop_eval.payments.ratecard.claim_due`, the due date ``sop-eval pay``
+shows); a claim achieved later is paid by the first run on or after its due date. (Runs recorded before this
+rule, which carry no ``rule`` key, covered the claims achieved by their period end, and are recomputed so.)
+
 Caps are those of :mod:`sop_eval.payments.caps`, over the whole life and in the same order — volume cap,
 per-person cap, outcome cap, contract cap, then the payer split (largest remainder, whole pence) and each
 payer's own cap — applied first to the latest evaluation's payment lines (already capped by the payment
@@ -31,8 +36,18 @@ import pandas as pd
 
 from sop_eval.ledger.pence import share_numerators, split_one, split_pence, to_pence
 from sop_eval.ledger.state import ELIGIBLE, State
+from sop_eval.payments.ratecard import claim_due, repeat_numbers
 
 _ONE = Decimal(1)
+
+#: The ``rule`` a payment run records: it pays the claims whose due date (achievement + payment terms) is on or
+#: before its period end (runs without it paid every claim achieved by then).
+DUE_RULE = "claims due by the period end"
+
+
+def paid_by_due(state: State) -> bool:
+    """Whether the last payment run paid claims by due date (the rule of every run recorded now)."""
+    return not state.runs or state.runs[-1].get("rule") == DUE_RULE
 
 
 @dataclass
@@ -71,16 +86,21 @@ def versions(state: State,
     return np.asarray(starts, dtype="datetime64[D]"), names, prices
 
 
-def claim_gross(state: State, as_of: dt.date | None) -> pd.DataFrame:
-    """Every eligible claim dated up to ``as_of`` with its price, version, uplift, adjustment and gross pence,
+def claim_gross(state: State, as_of: dt.date | None, by_due: bool = True) -> pd.DataFrame:
+    """Every eligible claim due by ``as_of`` (achieved at least ``payment_terms_days`` before it) with its
+    price, version, uplift, adjustment and gross pence,
     in processing order (achievement date, then ledger entry)."""
     arr = state.claims_array()
     frame = pd.DataFrame({k: arr[k] for k in ("seq", "person", "outcome", "date", "status")})
-    if as_of is not None:
+    c = state.contract
+    if as_of is not None and not by_due:  # runs recorded before runs paid by due date
         frame = frame[frame["date"] <= np.datetime64(as_of, "D")]
+    elif as_of is not None:
+        days = np.unique(arr["date"])
+        due_by = days[np.asarray([claim_due(c, d.astype(dt.date)) <= as_of for d in days], dtype=bool)]
+        frame = frame[np.isin(frame["date"].to_numpy(dtype="datetime64[D]"), due_by)]
     frame = frame[frame["status"].isin(ELIGIBLE)]
     frame = frame.sort_values(["date", "seq"], kind="stable").reset_index(drop=True)
-    c = state.contract
     outcome_names = sorted(set(frame["outcome"]))
     starts, names, prices = versions(state, outcome_names)
     dates = frame["date"].to_numpy(dtype="datetime64[D]")
@@ -88,9 +108,9 @@ def claim_gross(state: State, as_of: dt.date | None) -> pd.DataFrame:
     v = np.maximum(v, 0)
     frame["version_index"] = v
     frame["version"] = np.asarray(names, dtype=object)[v] if len(v) else np.asarray([], dtype=object)
-    frame["k"] = frame.groupby(["person", "outcome"], sort=False).cumcount().to_numpy() + 1
-    max_k = frame["outcome"].map({o: c.outcome(o).max_per_person for o in outcome_names})
-    frame = frame[frame["k"] <= max_k.astype("int64")].reset_index(drop=True)
+    numbers = repeat_numbers(c, frame["person"], frame["outcome"])
+    frame["k"] = np.asarray([k for k, _ in numbers], dtype=np.int64)
+    frame = frame[~np.asarray([d for _, d in numbers], dtype=bool)].reset_index(drop=True)
     # price of each claim: tier price, else the version's price
     tiers = {o: c.outcome(o).tier_prices for o in outcome_names}
     frame["price"] = np.asarray([tiers[o][k - 1] if tiers[o] else prices[(o, vi)]
@@ -142,7 +162,7 @@ def _adjustment(state: State, frame: pd.DataFrame) -> list[Decimal]:
     return list(keep)
 
 
-def cumulative_due(state: State, as_of: dt.date | None) -> Due:
+def cumulative_due(state: State, as_of: dt.date | None, by_due: bool = True) -> Due:
     """Everything due over the whole life up to ``as_of``, after caps, by group and payer (see module doc)."""
     c = state.contract
     payers = [p.name for p in c.payers]
@@ -161,7 +181,7 @@ def cumulative_due(state: State, as_of: dt.date | None) -> Due:
             by_outcome[line["outcome"]] += amount
             total += amount
             by_payer = [a + b for a, b in zip(by_payer, line_parts, strict=True)]
-    frame = claim_gross(state, as_of)
+    frame = claim_gross(state, as_of, by_due)
     amounts, parts = _cap_pass(frame, state, by_outcome, by_payer, total, caps)
     frame["amount"] = amounts
     for i, p in enumerate(payers):

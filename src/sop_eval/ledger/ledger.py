@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass
@@ -23,9 +24,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from sop_eval.errors import SopEvalError, examples
+from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 from sop_eval.ledger.chain import canonical, chain_rows, chain_texts, first_break, quote
-from sop_eval.ledger.due import Due, cumulative_due, versions
+from sop_eval.ledger.due import DUE_RULE, Due, cumulative_due, paid_by_due, versions
 from sop_eval.ledger.indigo import contract_toml_from_indigo, export_project
 from sop_eval.ledger.pence import to_money, to_pence
 from sop_eval.ledger.sampling import RULE, ErrorRate, draw, estimate
@@ -41,8 +42,10 @@ from sop_eval.ledger.store import (
     is_url,
     read_entries,
 )
+from sop_eval.ledger.terms import changed_terms
 from sop_eval.outputs import write_json_atomic
 from sop_eval.payments import Contract, parse_contract, read_claims
+from sop_eval.payments.ratecard import repeat_numbers
 
 #: Called inside a write transaction just before it commits (tests use it to hold a run open).
 BeforeCommit = Callable[[], None]
@@ -69,12 +72,15 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What a claims import did: the file, its rows, the claims added and those already recorded."""
+    """What a claims import did: the file, its rows, the claims added, the rows that repeat an earlier row of
+    the same file, the claims already in the ledger, and the rows added as duplicates (pay nothing)."""
 
     file: str
     rows: int
     added: int
     already: int
+    repeated: int = 0
+    duplicates: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,11 +135,20 @@ class Reconciliation:
 
 @dataclass(frozen=True)
 class Verification:
-    """The result of :meth:`Ledger.verify`: entries walked, the first break (if any) and figures that differ."""
+    """The result of :meth:`Ledger.verify`: entries walked, the first break (if any), figures that differ, and
+    the chain head (last entry number and hash) to record — a ledger cut short at the end or restored from an
+    old copy is still a whole chain, so only a head recorded elsewhere (``expect_head``) can show it."""
 
     entries: int
     broken: str | None
     differences: tuple[str, ...]
+    last_seq: int = 0
+    last_hash: str = ""
+
+    @property
+    def head(self) -> str:
+        """``ENTRY:HASH`` of the last entry (give it back as ``expect_head`` to check nothing was cut off)."""
+        return f"{self.last_seq}:{self.last_hash}"
 
     @property
     def ok(self) -> bool:
@@ -191,6 +206,16 @@ class Ledger:
                                    f"({state.base_contract.name!r}); give each contract its own --db.")
             if state.base_contract is not None and state.base_contract.sha256 == contract.sha256:
                 return 0
+            if state.base_contract is not None and state.base_contract.version == contract.version:
+                changed = changed_terms(state.base_contract, contract)
+                if changed:
+                    raise SopEvalError(
+                        f"{source}: version {contract.version} of contract {contract.name!r} is already recorded "
+                        f"with other money terms ({'; '.join(changed)}); restating it would re-price every claim "
+                        "back to the first. Record a price change as a variation from the day it takes effect "
+                        f"(`sop-eval ledger variation --db {self.store.where} --version NEW --effective YYYY-MM-DD "
+                        "--reason WHY --price OUTCOME=PRICE`), or give the restated contract a new version. "
+                        "Metadata such as organisation ids may be restated at the same version.")
             body = {"name": contract.name, "version": contract.version, "effective": contract.effective.isoformat(),
                     "reason": reason, "toml": text, "sha256": contract.sha256, "source": Path(source).name,
                     "ledger_id": state.ledger_id or uuid.uuid4().hex, "recorded_at": _now()}
@@ -254,15 +279,20 @@ class Ledger:
 
     # -- claims -------------------------------------------------------------------------------------
 
-    def import_claims(self, path: str | Path) -> ImportResult:
+    def import_claims(self, path: str | Path, received: dt.date | str | None = None) -> ImportResult:
         """Record the claims of a CSV file (person, outcome, date, validated; optional claim_id, evidence).
 
         Idempotent: a claim already recorded with the same content adds nothing; one recorded with other
-        content is refused, naming its row. Person references are stored only as keyed hashes.
+        content is refused, naming its row. Claims achieved before the contract took effect or after the day
+        the file was ``received`` (default today) are refused. A validated claim beyond what a person may
+        earn for its outcome (the rule of :func:`sop_eval.payments.ratecard.repeat_numbers`; claims already
+        recorded keep their place) is recorded as ``duplicate``, pays nothing and is named in a warning.
+        Person references are stored only as keyed hashes.
         """
         p = Path(path)
         if not p.is_file():
             raise SopEvalError(f"claims file {str(p)!r} does not exist; check the path.")
+        day = dt.date.today() if received is None else _day(received, "claims received date")
         raw = p.read_bytes()
         file_sha = hashlib.sha256(raw).hexdigest()
         frame = pd.read_csv(p, dtype=str, keep_default_na=False)
@@ -273,7 +303,9 @@ class Ledger:
             raise SopEvalError(f"{where}: {exc}") from None
         evidence = frame["evidence"].astype(str).to_numpy() if "evidence" in frame.columns else np.full(len(frame), "")
         with self.store.writing() as conn, bulk():
-            state = replay_terms(read_entries(conn, skip=("claim",)))
+            terms = list(read_entries(conn, skip=("claim",)))
+            state = replay_terms(terms)
+            _check_dates(where, claims, state.contract.effective, day, received is None)
             cards = {o.name for o in state.contract.outcomes if o.mechanism == "rate_card"}
             bad = ~claims["outcome"].isin(cards)
             if bad.any():
@@ -292,7 +324,7 @@ class Ledger:
             known = existing_keys(conn, "claim")
             seen: dict[str, tuple[int, tuple[str, ...]]] = {}
             new = []
-            already = 0
+            already = repeated = 0
             contents = zip(persons, claims["outcome"].tolist(), dates, [str(e) for e in evidence], status.tolist(),
                            strict=True)
             for row, (key, content) in enumerate(zip(keys, contents, strict=True), start=1):
@@ -301,13 +333,14 @@ class Ledger:
                     if before != content:
                         raise SopEvalError(f"{where}: row {row} is the same claim as row {first} with different "
                                            "content; keep one of them.")
-                    already += 1
+                    repeated += 1
                     continue
                 seen[key] = (row, content)
                 if key in known:
                     seq, body = known[key]
                     b = json.loads(body)
-                    if (b["person"], b["outcome"], b["achieved"], b["evidence"], b["status"]) != content:
+                    recorded = "claimed" if b["status"] == "duplicate" else b["status"]
+                    if (b["person"], b["outcome"], b["achieved"], b["evidence"], recorded) != content:
                         raise SopEvalError(
                             f"{where}: row {row} conflicts with claim {seq} already recorded (row {b['row']} of an "
                             "earlier import) with other content; a recorded claim changes only through findings or "
@@ -315,19 +348,20 @@ class Ledger:
                     already += 1
                     continue
                 new.append((key, row, content))
+            new, flagged = _flag_duplicates(where, state.contract, new, known, terms)
             if not new:
-                return ImportResult(p.name, len(claims), 0, already)
+                return ImportResult(p.name, len(claims), 0, already, repeated)
             seq0, prev = head(conn)
             import_seq = seq0 + 1
             header = canonical({"file": p.name, "sha256": file_sha, "rows": len(claims), "added": len(new),
-                                "recorded_at": _now()})
+                                "received": day.isoformat(), "recorded_at": _now()})
             # claim bodies written straight as canonical JSON (sorted keys); verify re-checks the form
             texts = ((("claim", key, f'{{"achieved":"{c[2]}","evidence":{quote(c[3])},"import":{import_seq},'
                        f'"outcome":{quote(c[1])},"person":"{c[0]}","row":{row},"status":"{c[4]}"}}')
                       for key, row, c in new))
             rows, _ = chain_texts(import_seq, prev, itertools.chain([("claims_import", None, header)], texts))
             append_rows(conn, rows)
-            return ImportResult(p.name, len(claims), len(new), already)
+            return ImportResult(p.name, len(claims), len(new), already, repeated, flagged)
 
     # -- verification samples -----------------------------------------------------------------------
 
@@ -556,28 +590,46 @@ class Ledger:
         done = [(r["seq"], r) for r in state.runs] + [(c["seq"], c) for c in state.clawbacks]
         return [run_result(seq, body, state.payers) for seq, body in sorted(done, key=lambda x: x[0])]
 
-    def verify(self) -> Verification:
-        """Re-walk the hash chain, then recompute every payment run and clawback from the entries before it."""
+    def verify(self, expect_head: str | None = None) -> Verification:
+        """Re-walk the hash chain, then recompute every payment run and clawback from the entries before it.
+
+        ``expect_head`` — a head recorded earlier (``ENTRY:HASH``, ``ENTRY`` or ``HASH``, e.g. in a payment
+        run's minutes) — must still be in the chain: entry ENTRY exists and has hash HASH.
+        """
+        want_seq, want_hash = _parse_head(expect_head)
         with self.store.reading() as conn:
             count = 0
+            last = (0, "")
+            found: int | None = None
 
             def counted() -> Iterable[Any]:
-                nonlocal count
+                nonlocal count, last, found
                 for e in read_entries(conn):
                     count += 1
+                    last = (e.seq, e.hash)
+                    if want_hash and e.hash.startswith(want_hash) and want_seq in (None, e.seq):
+                        found = e.seq
                     yield e
 
             broken = next((str(b) for b in first_break(counted())), None)
             if broken is not None:
-                return Verification(count, broken, ())
+                return Verification(count, broken, (), *last)
             differences: list[str] = []
+            if expect_head is not None:
+                cut = (want_seq is not None and want_seq > last[0]) or (want_hash and found is None)
+                if cut:
+                    differences.append(
+                        f"the recorded head {expect_head} is not in this ledger, which ends at {last[0]}:{last[1]}; "
+                        "entries were removed from its end or an older copy was restored. Restore the ledger from "
+                        "the copy whose head matches the one recorded.")
             state = State()
             for e in read_entries(conn):
                 try:
                     if e.kind in ("payment_run", "clawback"):
                         body = e.body
                         if e.kind == "payment_run":
-                            again = run_body(state, dt.date.fromisoformat(body["period_end"]))
+                            again = run_body(state, dt.date.fromisoformat(body["period_end"]),
+                                             by_due=body.get("rule") == DUE_RULE)
                         else:
                             again = clawback_body(state, body["claims"], body["reason"])
                         if _figures(again) != _figures(body):
@@ -587,7 +639,7 @@ class Ledger:
                 except (KeyError, ValueError, TypeError, SopEvalError) as exc:
                     differences.append(f"entry {e.seq} ({e.kind}): cannot be replayed ({exc})")
                     break
-        return Verification(count, None, tuple(differences))
+        return Verification(count, None, tuple(differences), *last)
 
     def export_indigo(self, out: str | Path | None = None) -> dict[str, Any]:
         """The contract's terms and payments in the INDIGO data standard's JSON (written atomically to ``out``)."""
@@ -596,10 +648,12 @@ class Ledger:
             write_json_atomic(out, project)
         return project
 
-    def statement(self, payer: str) -> Statement:
-        """``payer``'s statement: its payment runs, clawbacks, adjustments, what it paid, what is due and the
-        balance (render it with :func:`sop_eval.report.statement.write_statement`, as HTML or PDF)."""
-        return statement(self.state(), payer)
+    def statement(self, payer: str, issued: dt.date | str | None = None) -> Statement:
+        """``payer``'s statement, issued on ``issued`` (default today): the provider, its payment runs, clawbacks
+        and adjustments with the day each was recorded, what it paid, what is due and the balance (render it
+        with :func:`sop_eval.report.statement.write_statement`, as HTML or PDF)."""
+        day = None if issued is None else _day(issued, "statement issue date")
+        return statement(self.state(), payer, day)
 
     # -- internals ----------------------------------------------------------------------------------
 
@@ -629,6 +683,75 @@ def _figures(body: Mapping[str, Any]) -> str:
     return canonical({k: v for k, v in body.items() if k != "recorded_at"})
 
 
+def _parse_head(value: str | None) -> tuple[int | None, str]:
+    """``(entry, hash)`` of a recorded head given as ``ENTRY:HASH``, ``ENTRY`` or ``HASH``."""
+    if value is None:
+        return None, ""
+    seq, _, digest = value.strip().rpartition(":") if ":" in value else ("", "", value.strip())
+    if not seq and digest.isdigit() and len(digest) < 12:
+        seq, digest = digest, ""
+    digest = digest.lower()
+    if (seq and not seq.isdigit()) or (digest and (len(digest) < 12 or any(ch not in "0123456789abcdef"
+                                                                             for ch in digest))):
+        raise SopEvalError(f"expected head {value!r} is not ENTRY:HASH (e.g. 218:3f9a0c2e71b4, as `sop-eval ledger "
+                           "verify` prints it), an entry number, or a hash of at least 12 hex digits.")
+    return (int(seq) if seq else None), digest
+
+
+def _check_dates(where: str, claims: pd.DataFrame, effective: dt.date, received: dt.date, today: bool) -> None:
+    """Refuse claims achieved before the contract took effect or after the file was received, naming rows."""
+    after = f"after today ({received})" if today else f"after the file was received ({received})"
+    for bad, what in ((claims["date"] < effective, f"before the contract took effect on {effective}"),
+                      (claims["date"] > received, after)):
+        if bad.any():
+            rows = claims.loc[bad, "row"].tolist()
+            raise SopEvalError(f"{where}: row(s) {examples(rows)} were achieved {what}; a claim is paid only for an "
+                               "outcome achieved while the contract is in force and already achieved. Correct their "
+                               "date or leave those rows out, and import the file again.")
+
+
+def _flag_duplicates(where: str, contract: Contract, new: list[tuple[str, int, tuple[str, ...]]],
+                     known: Mapping[str, tuple[int, str]],
+                     terms: Sequence[Any]) -> tuple[list[tuple[str, int, tuple[str, ...]]], tuple[int, ...]]:
+    """``new`` claims with those beyond what a person may earn marked ``duplicate`` (the rule of
+    :func:`repeat_numbers`; recorded claims that still pay keep their place, new ones follow in date order),
+    and their rows. Warns naming the rows, the claims they repeat and the fix."""
+    claimed = [(key, row, c) for key, row, c in new if c[4] == "claimed"]
+    if not claimed:
+        return new, ()
+    withdrawn = {c for e in terms if e.kind == "clawback" for c in e.body["claims"]}
+    withdrawn |= {c for e in terms if e.kind == "findings" for c, f in e.body["findings"] if f == "invalid"}
+    wanted = {(c[0], c[1]) for _, _, c in claimed}
+    taken: dict[tuple[str, str], int] = {}
+    holders: dict[tuple[str, str], list[str]] = {}
+    for seq, body in known.values():
+        b = json.loads(body)
+        pair = (b["person"], b["outcome"])
+        if pair in wanted and b["status"] in ELIGIBLE and seq not in withdrawn:
+            taken[pair] = taken.get(pair, 0) + 1
+            holders.setdefault(pair, []).append(f"claim {seq} in the ledger")
+    ordered = sorted(claimed, key=lambda x: (x[2][2], x[1]))
+    numbers = repeat_numbers(contract, [c[0] for _, _, c in ordered], [c[1] for _, _, c in ordered], taken)
+    flagged = {}
+    for (_, row, c), (_, duplicate) in zip(ordered, numbers, strict=True):
+        pair = (c[0], c[1])
+        if duplicate:
+            flagged[row] = holders.get(pair, [])[:]
+        else:
+            holders.setdefault(pair, []).append(f"row {row}")
+    if not flagged:
+        return new, ()
+    rows = sorted(flagged)
+    firsts = sorted({h for r in rows for h in flagged[r]}, key=lambda h: (h.startswith("row"), int(h.split()[1])))
+    warnings.warn(f"{where}: row(s) {examples(rows)} claim an outcome the same person already claimed on another "
+                  f"date as often as the contract pays it ({', '.join(firsts[:5])}); they are recorded as "
+                  "duplicate and pay nothing (as `sop-eval pay --claims` labels them). If a row is a repeat, nothing "
+                  "more is needed; if it corrects the earlier claim, withdraw that one with `sop-eval ledger "
+                  "clawback CLAIM --reason ...`.", SopEvalWarning, stacklevel=3)
+    out = [(key, row, (*c[:4], "duplicate") if row in flagged else c) for key, row, c in new]
+    return out, tuple(rows)
+
+
 def _contract_text(contract: str | Path) -> tuple[str, str]:
     p = Path(contract)
     if not p.is_file():
@@ -652,9 +775,9 @@ def _lines(payers: list[str], before: Mapping[str, list[int]], after: Mapping[st
     return lines
 
 
-def run_body(state: State, end: dt.date) -> dict[str, Any]:
+def run_body(state: State, end: dt.date, by_due: bool = True) -> dict[str, Any]:
     """The content of a payment run up to ``end``: due (after caps) less settled, by group and payer."""
-    due = cumulative_due(state, end)
+    due = cumulative_due(state, end, by_due)
     payers = due.payers
     settled = dict(state.settled)
     after = {g: list(v) for g, v in due.groups.items()}
@@ -664,13 +787,14 @@ def run_body(state: State, end: dt.date) -> dict[str, Any]:
     paid = [sum(line["paid_now"][i] for line in lines) for i in range(len(payers))]
     return {"period_end": end.isoformat(), "payers": payers, "lines": lines, "paid": paid,
             "top_up": sum(paid[1:]), "caps": dict(sorted(due.caps.items())),
-            "settled": {line["group"]: line["due"] for line in lines}, "recorded_at": _now()}
+            "settled": {line["group"]: line["due"] for line in lines}, "recorded_at": _now(),
+            **({"rule": DUE_RULE} if by_due else {})}
 
 
 def clawback_body(state: State, claims: list[int], reason: str) -> dict[str, Any]:
     """The content of a clawback: claims withdrawn and, per group and payer, what was paid beyond what is now due."""
     after_state = _withdrawn(state, claims)
-    due = cumulative_due(after_state, state.last_period_end)
+    due = cumulative_due(after_state, state.last_period_end, paid_by_due(state))
     payers = due.payers
     new = {g: [min(s, d) for s, d in zip(v, due.groups.get(g, [0] * len(payers)), strict=True)]
            for g, v in state.settled.items()}

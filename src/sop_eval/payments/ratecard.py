@@ -10,6 +10,7 @@ other caps are applied afterwards by :func:`sop_eval.payments.caps.apply_caps`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,27 @@ import pandas as pd
 from sop_eval.contract import Contract
 from sop_eval.errors import SopEvalError, examples
 from sop_eval.payments.caps import Entry
+
+
+def claim_due(contract: Contract, achieved: dt.date) -> dt.date:
+    """The day a claim achieved on ``achieved`` falls due: ``payment_terms_days`` later."""
+    return achieved + dt.timedelta(days=contract.payment_terms_days)
+
+
+def repeat_numbers(contract: Contract, persons: Iterable[str], outcomes: Iterable[str],
+                   taken: Mapping[tuple[str, str], int] | None = None) -> list[tuple[int, bool]]:
+    """``(k, duplicate)`` of each validated claim given in processing order (date, then file order): it is the
+    k-th of its outcome for its person, counting ``taken`` claims already paid for, and a duplicate (pays
+    nothing) when k exceeds the outcome's ``max_per_person``."""
+    limit = {o.name: o.max_per_person for o in contract.outcomes}
+    seen = dict(taken or {})
+    out = []
+    for person, outcome in zip(persons, outcomes, strict=True):
+        key = (str(person), str(outcome))
+        k = seen.get(key, 0) + 1
+        seen[key] = k
+        out.append((k, k > limit[outcome]))
+    return out
 
 
 def claim_entries(contract: Contract, claims: pd.DataFrame, as_of: dt.date | None) -> tuple[list[Entry], list[str]]:
@@ -37,7 +59,8 @@ def claim_entries(contract: Contract, claims: pd.DataFrame, as_of: dt.date | Non
         if later.any():
             notes.append(f"{int(later.sum())} claim(s) dated after {as_of} are not included.")
         ordered = ordered.loc[~later]
-    seen: dict[tuple[str, str], int] = {}
+    valid = ordered.loc[ordered["validated"].astype(bool)]
+    numbers = iter(repeat_numbers(contract, valid["person"].astype(str), valid["outcome"]))
     entries = []
     claim: Any
     for claim in ordered.itertuples(index=False):
@@ -47,15 +70,13 @@ def claim_entries(contract: Contract, claims: pd.DataFrame, as_of: dt.date | Non
         entry = Entry(
             outcome=outcome, kind="rate card", person=str(claim.person), claim_row=int(claim.row),
             version=version, units=None, gross=price * 0, measurable_from=claim.date,
-            due=claim.date + dt.timedelta(days=contract.payment_terms_days),
+            due=claim_due(contract, claim.date),
         )
         if not claim.validated:
             entry.status, entry.note = "not validated", "claim not validated: pays nothing until validated"
         else:
-            key = (str(claim.person), claim.outcome)
-            k = seen.get(key, 0) + 1
-            seen[key] = k
-            if k > outcome.max_per_person:
+            k, duplicate = next(numbers)
+            if duplicate:
                 entry.status = "duplicate"
                 entry.note = f"already paid {outcome.max_per_person} time(s) for this person: pays nothing"
             else:

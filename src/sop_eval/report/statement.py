@@ -24,13 +24,16 @@ def statement_html(st: Statement) -> str:
 
     cap = "" if st.cap is None else f", cap {money(st.cap, st.currency)}"
     org = f"organisation {st.organisation_id}" if st.organisation_id else "no organisation identifier recorded"
+    provider = st.provider or "provider not named in the contract"
+    if st.provider_organisation_id:
+        provider += f" (organisation {st.provider_organisation_id})"
     subtitle = (f"{st.contract} — {st.role}, share {pct(st.share)}{cap}; {org}. "
-                f"Ledger entries up to {st.last_entry}.")
+                f"Paid to {provider}. Issued {st.issued.isoformat()}; ledger entries up to {st.last_entry}.")
     side = "owed to the provider" if st.balance >= 0 else "owed back by the provider"
-    rows = "".join(f"<tr><td>{x.entry}</td><td>{escape(x.what)}</td><td class=n>{m(x.amount)}</td></tr>"
-                   for x in st.lines)
+    rows = "".join(f"<tr><td>{x.entry}</td><td>{escape(x.date)}</td><td>{escape(x.what)}</td>"
+                   f"<td class=n>{m(x.amount)}</td></tr>" for x in st.lines)
     if not rows:
-        rows = "<tr><td>—</td><td>no payment run, clawback or adjustment yet</td><td class=n>—</td></tr>"
+        rows = "<tr><td>—</td><td>—</td><td>no payment run, clawback or adjustment yet</td><td class=n>—</td></tr>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Statement: {escape(st.payer)}</title>
 <style>{_STYLE}</style></head><body>
@@ -45,7 +48,7 @@ def statement_html(st: Statement) -> str:
 </section>
 <section data-section="Ledger entries"><h2>Ledger entries</h2>
 <h3>Payment runs, clawbacks and adjustments</h3>
-<table><thead><tr><th>entry</th><th>what</th><th class=n>amount</th></tr></thead><tbody>
+<table><thead><tr><th>entry</th><th>recorded</th><th>what</th><th class=n>amount</th></tr></thead><tbody>
 {rows}
 </tbody></table>
 <p>Paid (net of recoveries): <b>{m(st.paid)}</b>. Due to date: <b>{m(st.due)}</b>.
