@@ -141,3 +141,15 @@ def test_export_without_any_id_warns_for_each_payer(tmp_path):
     with Ledger.init(tmp_path / "l.sqlite", contract) as ledger, pytest.warns(SopEvalWarning) as caught:
         ledger.export_indigo()
     assert sorted(str(w.message).split("'")[1] for w in caught) == ["central fund", "council"]
+
+
+def test_an_export_without_payer_caps_imports_back_with_its_shares(tmp_path):
+    contract = tmp_path / "c.toml"
+    contract.write_text(with_ids(contract_text(), fund="GB-GOR-PB1"))
+    with Ledger.init(tmp_path / "l.sqlite", contract) as ledger:
+        project = ledger.export_indigo(tmp_path / "indigo.json")
+    assert all("maximum_potential_outcome_payment" not in c for c in project["outcome_payment_commitments"])
+    with Ledger.init(tmp_path / "again.sqlite", tmp_path / "indigo.json") as ledger:
+        c = ledger.contract
+    assert [(p.name, p.share, p.cap) for p in c.payers] == [("council", Decimal("0.8"), None),
+                                                             ("central fund", Decimal("0.2"), None)]

@@ -7,7 +7,8 @@ paid, variations as alterations) and
 ``outcome_payments`` (one per payment run or clawback, outcome and payer, type ``Actual``). Values use the
 standard's ``{"value": …}`` objects. Imported: a rate-card contract's terms from the same sections (the
 first pricing of each metric is the base price, later ones become amendments when their description names
-a version and date as this export writes them; payer shares are the commitments' maxima in proportion).
+a version and date as this export writes them; payer shares are those the commitments' notes state, as
+this export writes them, else the commitments' maxima in proportion).
 
 Organisations are referenced by their org-id.guide identifiers (``GB-LAE-KIR``), as the standard asks of
 real-world identifiers: each payer's ``organisation_id`` ([[payers]] in the contract) in its commitment
@@ -37,6 +38,7 @@ from sop_eval.ledger.state import State
 _VERSION = re.compile(r"^version (?P<version>\S+) from (?P<date>\d{4}-\d{2}-\d{2})")
 #: org-id.guide form: a list code (country or XI/XM, then the list) and the identifier in that list
 ORG_ID = re.compile(r"^[A-Z]{2}-[A-Z0-9]+-\S+$")
+_SHARE = re.compile(r": share (?P<share>[0-9.]+) of every outcome payment$")
 _NAMED = re.compile(r"^(?P<name>.+): (share \S+ of every outcome payment|the service provider)$", re.DOTALL)
 
 
@@ -207,14 +209,17 @@ def contract_toml_from_indigo(path: str | Path) -> str:
         currency = currency or _value(pr, "currency")
         found = _VERSION.match(_value(pr, "price_description") or "")
         prices[metric].append((found["version"] if found else "1.0", found["date"] if found else "", amount))
+    commitments = doc.get("outcome_payment_commitments", [])
     payers = [(_organisation(p.name, f"outcome_payment_commitments[{i}]", c),
                _value(c, "maximum_potential_outcome_payment", "amount"))
-              for i, c in enumerate(doc.get("outcome_payment_commitments", []))]
-    if not payers or any(m is None or o[0] is None for o, m in payers):
+              for i, c in enumerate(commitments)]
+    stated = [_SHARE.search(str(c.get("notes") or "")) for c in commitments]
+    by_notes = bool(stated) and all(stated)
+    if not payers or any(o[0] is None for o, _ in payers) or (
+            not by_notes and any(m is None for _, m in payers)):
         raise SopEvalError(f"INDIGO file {p.name!r}: every outcome_payment_commitments entry needs "
-                           "organisation_id and maximum_potential_outcome_payment.amount "
-                           "(payer shares come from them).")
-    total = sum(Decimal(str(m)) for _, m in payers)
+                           "organisation_id, and either maximum_potential_outcome_payment.amount (payer shares in "
+                           "proportion) or notes stating its share as this export writes them.")
     base = {m: v[0] for m, v in prices.items()}
     effective = next((d for _, d, _ in base.values() if d), "2000-01-01")
     lines = ["[contract]", f"name = {json.dumps(name)}", f'version = "{next(iter(base.values()))[0]}"',
@@ -232,10 +237,15 @@ def contract_toml_from_indigo(path: str | Path) -> str:
             raise SopEvalError(f"INDIGO file {p.name!r}: outcome metric {m!r} has no pricing.")
         lines += ["[[outcomes]]", f"name = {json.dumps(m)}", 'mechanism = "rate_card"', 'design = "assumed_rate"',
                   f"price = {base[m][2]}", ""]
-    shares = [Decimal(str(cap)) / total for _, cap in payers]
-    shares[-1] = Decimal(1) - sum(shares[:-1])
+    if by_notes:
+        shares = [Decimal(found["share"]) for found in stated if found is not None]
+    else:
+        total = sum(Decimal(str(m)) for _, m in payers)
+        shares = [Decimal(str(cap)) / total for _, cap in payers]
+        shares[-1] = Decimal(1) - sum(shares[:-1])
     for ((payer, org_id), cap), share in zip(payers, shares, strict=True):
-        lines += ["[[payers]]", f"name = {json.dumps(payer)}", f"share = {share}", f"cap = {cap}"]
+        lines += ["[[payers]]", f"name = {json.dumps(payer)}", f"share = {share}"]
+        lines += [f"cap = {cap}"] if cap is not None else []
         lines += [f"organisation_id = {json.dumps(org_id)}", ""] if org_id else [""]
     later = sorted({(d, v) for rows in prices.values() for v, d, _ in rows[1:] if d})
     for date, version in later:
