@@ -148,9 +148,8 @@ def test_check_predicts_the_separation_a_run_refuses(tmp_path, capsys):
 
 def test_a_strong_but_imperfect_binary_covariate_is_not_called_separation(tmp_path, capsys):
     frame = small()
-    rng = np.random.default_rng(3)
-    u = rng.random(len(frame))
-    frame["hub_referral"] = np.where(frame["treated"] == 1, u < 0.95, u < 0.02).astype(int)
+    u = np.random.default_rng(0).random(len(frame))
+    frame["hub_referral"] = np.where(frame["treated"] == 1, u < 0.98, u < 0.01).astype(int)
     for _, cohort in frame.groupby("cohort"):  # both groups have both values in each cohort
         assert set(pd.crosstab(cohort["treated"], cohort["hub_referral"]).to_numpy().ravel() > 0) == {True}
     contract = contract_with(tmp_path / "c", frame, **{
