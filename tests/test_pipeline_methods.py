@@ -42,7 +42,8 @@ def test_contract_runs_each_method(method, tmp_path):
     assert set(SETTINGS) == set(EVALUATION_MATCH_METHODS)
     stated = {'design = "psm"\nmetric': 'design = "weighting"\nmetric'} if method in ("weighting", "ebal") else {}
     contract = copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet",
-                             **{BLOCK: "allow_small = true\n\n[evaluation.matching]\n" + SETTINGS[method]}, **stated)
+                             **{BLOCK: "allow_small = true\n\n[evaluation.matching]\n" + SETTINGS[method],
+                                'se = "cluster"\n': ""}, **stated)
     if method == "exact":  # seven covariates, some continuous: no two people agree on all, and the engine says so
         with pytest.raises(SopEvalError, match="exact matching found no matches. Use method='cem'"):
             evaluate(contract, risk_draws=200)
@@ -53,7 +54,15 @@ def test_contract_runs_each_method(method, tmp_path):
     measured = [c for c in evaluation.cohorts if c.matched is not None]
     assert measured and all(c.matched.method == method for c in measured)
     assert evaluation.parameters["matching"]["method"] == method
+    assert evaluation.parameters["se"] == ("cluster" if method in ("nearest", "optimal", "full") else "robust")
     text = " ".join(PsmDesign().methods(evaluation, significance="", policy=""))
     assert {"nearest": "Mahalanobis distance of age", "optimal": "optimal 1:1", "full": "optimal full matching",
             "cem": "coarsened exact", "subclass": "subclassification into 5", "exact": "exact matching",
             "weighting": "propensity score weighting", "ebal": "entropy balancing"}[method] in text
+
+
+def test_subclassification_refuses_a_standard_error_clustered_on_its_few_subclasses(tmp_path):
+    contract = copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet",
+                             **{BLOCK: "allow_small = true\n\n[evaluation.matching]\n" + SETTINGS["subclass"]})
+    with pytest.raises(SopEvalError, match=r"evaluation.se = 'cluster'.*method = 'subclass'.*Remove se.*HC3"):
+        evaluate(contract, risk_draws=0)
