@@ -10,7 +10,7 @@ from contract_copies import FIXTURES, copy_contract
 from sop_eval import SopEvalError, SopEvalWarning
 from sop_eval.contract.vocabulary import EVALUATION_MATCH_METHODS
 from sop_eval.designs.psm import PsmDesign
-from sop_eval.pipeline import evaluate
+from sop_eval.pipeline import evaluate, run
 
 BLOCK = """[evaluation.matching]
 method = "nearest"
@@ -66,3 +66,16 @@ def test_subclassification_refuses_a_standard_error_clustered_on_its_few_subclas
                              **{BLOCK: "allow_small = true\n\n[evaluation.matching]\n" + SETTINGS["subclass"]})
     with pytest.raises(SopEvalError, match=r"evaluation.se = 'cluster'.*method = 'subclass'.*Remove se.*HC3"):
         evaluate(contract, risk_draws=0)
+
+
+@pytest.mark.parametrize("method", ["cem", "weighting"])
+def test_a_run_and_its_report_raise_no_numpy_warnings(method, tmp_path):
+    stated = {'design = "psm"\nmetric': 'design = "weighting"\nmetric'} if method == "weighting" else {}
+    contract = copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet",
+                             **{BLOCK: "allow_small = true\n\n[evaluation.matching]\n" + SETTINGS[method],
+                                'se = "cluster"\n': ""}, **stated)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SopEvalWarning)
+        warnings.simplefilter("error", RuntimeWarning)  # All-NaN slice, invalid value in divide
+        run(contract, tmp_path / "out", risk_draws=50)
+    assert (tmp_path / "out" / "report.html").exists()

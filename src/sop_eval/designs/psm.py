@@ -683,9 +683,10 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
         figures.append(kit.figure(f"love_{slug}.png",
                                   f"{k.name}: standardised mean differences before and after {after} (Love plot)",
                                   "love_plot", balance, size=(6.4, 4.2), labels=label))
-        figures.append(kit.figure(f"overlap_{slug}.png",
-                                  f"{k.name}: propensity score overlap before and after {after}",
-                                  "propensity_overlap", k.matched, policy=kit.policy))
+        if np.isfinite(k.matched.propensity.to_numpy(float)).any():  # CEM, exact, Mahalanobis: no score to show
+            figures.append(kit.figure(f"overlap_{slug}.png",
+                                      f"{k.name}: propensity score overlap before and after {after}",
+                                      "propensity_overlap", k.matched, policy=kit.policy))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
 
 
