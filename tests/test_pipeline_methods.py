@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
+import pandas as pd
 import pytest
 
 from contract_copies import FIXTURES, copy_contract
 from sop_eval import SopEvalError, SopEvalWarning
 from sop_eval.contract.vocabulary import EVALUATION_MATCH_METHODS
-from sop_eval.designs.psm import PsmDesign
+from sop_eval.designs.psm import PsmDesign, _warn_dropped_risk
 from sop_eval.pipeline import evaluate, run
 
 BLOCK = """[evaluation.matching]
@@ -79,3 +81,33 @@ def test_a_run_and_its_report_raise_no_numpy_warnings(method, tmp_path):
         warnings.simplefilter("error", RuntimeWarning)  # All-NaN slice, invalid value in divide
         run(contract, tmp_path / "out", risk_draws=50)
     assert (tmp_path / "out" / "report.html").exists()
+
+
+def _profile(n_in: int, n_out: int, risk_in: float, risk_out: float) -> pd.DataFrame:
+    frame = pd.DataFrame({"matched": [n_in, risk_in], "unmatched": [n_out, risk_out]},
+                         index=["n", "risk: expected reoffences"])
+    frame.attrs["group"] = "treated"
+    return frame
+
+
+def test_a_few_people_left_out_of_much_higher_risk_are_warned_of():
+    # 91 of 2,043 (4.5%, under the 5% head-count warning) expected 7.1 reoffences against 1.6 for those kept
+    with pytest.warns(SopEvalWarning, match=r"cohort 'c1': the 91 of 2043 people served left out.*7\.1 against 1\.6"
+                                            r".*moves the group's mean risk by 13\.3%.*coarser cut points"):
+        _warn_dropped_risk("c1", _profile(1952, 91, 1.6, 7.1), "cem")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SopEvalWarning)
+        _warn_dropped_risk("c1", _profile(1952, 91, 1.6, 1.9), "cem")  # 0.8% shift: not material
+        _warn_dropped_risk("c1", _profile(2043, 0, 1.6, float("nan")), "cem")
+
+
+def test_a_run_warns_when_those_left_out_differ_in_baseline_risk(tmp_path):
+    contract = copy_contract("demo.toml", tmp_path, FIXTURES / "reoffending_small.parquet",
+                             **{BLOCK: "allow_small = true\n\n[evaluation.matching]\n" + SETTINGS["cem"],
+                                'se = "cluster"\n': ""})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SopEvalWarning)
+        run(contract, tmp_path / "out", risk_draws=0)
+    said = json.loads((tmp_path / "out" / "results.json").read_text())["warnings"]
+    risk = [w for w in said if "mean baseline risk" in w]
+    assert len(risk) == 2 and all("coarser cut points" in w for w in risk)
