@@ -214,7 +214,8 @@ def test_weighting_clustered_on_singletons_says_each_person_is_their_own_cluster
     m = sop_eval.match(df, "treated", ["age", "prior_convictions"], method="weighting")
     clustered = m.effect("reconviction_events", se="cluster")
     robust = m.effect("reconviction_events", se="robust")
-    assert clustered.summary()["se_clusters_on"].iloc[0] == "nothing: each person is their own cluster (no matched sets)"
+    said = clustered.summary()["se_clusters_on"].iloc[0]
+    assert said == "nothing: each person is their own cluster (no matched sets)"
     assert clustered.se == pytest.approx(robust.se, rel=1e-9)  # CR1 on singletons is HC1
     for model in ("linear",):
         g = m.effect("reconviction_events", se="cluster", model=model)

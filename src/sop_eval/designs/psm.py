@@ -540,10 +540,10 @@ def _warn_dropped_risk(name: str, dropped: pd.DataFrame, method: str) -> None:
     :data:`WARN_DROPPED_RISK` of its mean: ``share left out x |risk left out - risk matched| / |mean risk of all|``,
     however few they are by head count (a few people of much higher risk can matter more than many like the rest)."""
     risk = [term for term in dropped.index if str(term).startswith("risk: ")]
-    n_in, n_out = dropped.loc["n", "matched"], dropped.loc["n", "unmatched"]
+    n_in, n_out = dropped.loc["n", ["matched", "unmatched"]].to_numpy(dtype=float)
     if not risk or not n_out or not n_in:
         return
-    kept, out = float(dropped.loc[risk[0], "matched"]), float(dropped.loc[risk[0], "unmatched"])
+    kept, out = dropped.loc[risk[0], ["matched", "unmatched"]].to_numpy(dtype=float)
     share = n_out / (n_in + n_out)
     overall = kept + share * (out - kept)
     if not np.isfinite(overall) or overall == 0 or share * abs(out - kept) / abs(overall) <= WARN_DROPPED_RISK:
