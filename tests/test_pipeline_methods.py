@@ -98,6 +98,7 @@ def test_a_few_people_left_out_of_much_higher_risk_are_warned_of():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SopEvalWarning)
         _warn_dropped_risk("c1", _profile(1952, 91, 1.6, 1.9), "cem")  # 0.8% shift: not material
+        _warn_dropped_risk("c1", _profile(995, 5, 1.98, 12.4), "nearest")  # 2.6%: under half a 10% gate
         _warn_dropped_risk("c1", _profile(2043, 0, 1.6, float("nan")), "cem")
 
 

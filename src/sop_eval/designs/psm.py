@@ -492,8 +492,8 @@ def _extra_measures(name: str, matched: MatchedCohort, outcome: str, effect: Eff
 #: Warn when more than this share of the people served is left out of the match (the README's promise).
 WARN_DROPPED = 0.05
 #: Warn when the people left out of the match shift their group's mean baseline risk by more than this share
-#: (a fifth of a 10% reduction gate: enough to move a payment).
-WARN_DROPPED_RISK = 0.02
+#: (half of a 10% reduction gate: enough to move a payment; the share left out is warned of separately).
+WARN_DROPPED_RISK = 0.05
 #: Warn when more than this share of the matched people served had an equally near control not chosen.
 WARN_TIES = 0.10
 #: Propensity scores beyond this distance from 0 or 1 count as near-separation.
