@@ -207,3 +207,16 @@ def test_unmatched_treated_are_counted_per_cohort(reoffending):
     assert all(e.n_treated + e.details["n_treated_unmatched"] == 300 for e in by.values())
     with pytest.raises(SopEvalError, match="kind='binary'"):
         m.effect("reconviction_events", kind="binary")
+
+
+def test_weighting_clustered_on_singletons_says_each_person_is_their_own_cluster():
+    df = make_reoffending(n_per_cohort=150, n_cohorts=1, pool_size=600, seed=4)
+    m = sop_eval.match(df, "treated", ["age", "prior_convictions"], method="weighting")
+    clustered = m.effect("reconviction_events", se="cluster")
+    robust = m.effect("reconviction_events", se="robust")
+    said = clustered.summary()["se_clusters_on"].iloc[0]
+    assert said == "nothing: each person is their own cluster (no matched sets)"
+    assert clustered.se == pytest.approx(robust.se, rel=1e-9)  # CR1 on singletons is HC1
+    for model in ("linear",):
+        g = m.effect("reconviction_events", se="cluster", model=model)
+        assert g.summary()["se_clusters_on"].iloc[0].startswith("nothing: each person is their own cluster")

@@ -146,6 +146,20 @@ def test_check_predicts_the_separation_a_run_refuses(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_strong_but_imperfect_binary_covariate_is_not_called_separation(tmp_path, capsys):
+    frame = small()
+    u = np.random.default_rng(0).random(len(frame))
+    frame["hub_referral"] = np.where(frame["treated"] == 1, u < 0.98, u < 0.01).astype(int)
+    for _, cohort in frame.groupby("cohort"):  # both groups have both values in each cohort
+        assert set(pd.crosstab(cohort["treated"], cohort["hub_referral"]).to_numpy().ravel() > 0) == {True}
+    contract = contract_with(tmp_path / "c", frame, **{
+        '"drug_misuse", "no_fixed_abode"]': '"drug_misuse", "no_fixed_abode", "hub_referral"]'})
+    assert main(["check", str(contract)]) == 0
+    assert "separation" not in capsys.readouterr().out
+    assert main(["run", str(contract), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert "perfect separation" not in capsys.readouterr().err
+
+
 def test_check_warns_of_near_separation_as_the_run_does(tmp_path, capsys):
     frame = small()
     rng = np.random.default_rng(5)

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 
 import sop_eval
 from sop_eval import SopEvalError, SopEvalWarning
@@ -142,6 +143,34 @@ def test_separation_by_a_combination_names_the_strongest_terms():
     frame = pd.DataFrame({"t": (x1 + x2 > 0).astype(int), "x1": x1, "x2": x2, "x3": x3})
     with pytest.raises(SopEvalError, match=r"perfect separation.*'x[12]', 'x[12]'"):
         sop_eval.match(frame, "t", ["x1", "x2", "x3"])
+
+
+def _hub_frame(served_share: float, pool_share: float, seed: int = 3) -> pd.DataFrame:
+    """2,000 people served and 17,000 in the pool; ``hub`` is 1 for ``served_share`` and ``pool_share`` of them."""
+    rng = np.random.default_rng(seed)
+    t = np.r_[np.ones(2000, int), np.zeros(17000, int)]
+    u = rng.random(len(t))
+    return pd.DataFrame({"t": t, "hub": np.where(t == 1, u < served_share, u < pool_share).astype(int),
+                         "age": rng.integers(18, 70, len(t)).astype(float)})
+
+
+@pytest.mark.parametrize(("served", "pool"), [(0.98, 0.01), (0.90, 0.05)])
+def test_a_strong_but_imperfect_predictor_is_fitted_not_called_separation(served, pool):
+    frame = _hub_frame(served, pool)
+    assert set(pd.crosstab(frame["t"], frame["hub"]).to_numpy().ravel() > 0) == {True}  # both groups, both values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SopEvalWarning)  # near-separation may be warned of; it is not refused
+        m = sop_eval.match(frame, "t", ["hub", "age"])
+    ref = sm.Logit(frame["t"], sm.add_constant(frame[["hub", "age"]].astype(float))).fit(disp=0)
+    np.testing.assert_allclose(m.coefficients.to_numpy(), ref.params.to_numpy(), rtol=1e-6)
+
+
+def test_quasi_complete_separation_names_only_the_term_responsible():
+    frame = _hub_frame(0.5, 0.05)
+    frame["flagged"] = np.where(frame["t"] == 1, np.arange(len(frame)) % 4 == 0, 0).astype(int)  # served only
+    with pytest.raises(SopEvalError, match=r"perfect separation: covariate term\(s\) 'flagged' predict") as info:
+        sop_eval.match(frame, "t", ["hub", "age", "flagged"])
+    assert "'hub'" not in str(info.value) and "'age'" not in str(info.value)
 
 
 def test_no_controls_left_reason():

@@ -32,7 +32,8 @@ SUBCLASS = 'allow_small = true\n\n[evaluation.matching]\nmethod = "subclass"\nsu
 
 
 def _contract(tmp, settings: str, **more: str):
-    return copy_contract("demo.toml", tmp, FIXTURES / "reoffending_small.parquet", **{BLOCK: settings}, **more)
+    return copy_contract("demo.toml", tmp, FIXTURES / "reoffending_small.parquet",
+                         **{BLOCK: settings, 'se = "cluster"\n': ""}, **more)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from sop_eval.stats.bootstrap import cluster_bootstrap_wls, multiplier_bootstrap
 from sop_eval.stats.design import collinear_terms, design_matrix
 from sop_eval.stats.influence import analytic_se, influence_covariance, logit_influence, wls_influence
 from sop_eval.stats.logit import newton_logit
+from sop_eval.stats.separation import separating_columns
 from sop_eval.stats.wls import (
     SingularDesign,
     cluster_vcov,
@@ -189,6 +190,30 @@ def test_separation_is_flagged_or_singular():
     except np.linalg.LinAlgError:
         return
     assert fit.perfect_prediction
+
+
+def test_newton_logit_halves_steps_that_overshoot_a_strong_predictor():
+    rng = np.random.default_rng(3)
+    y = np.r_[np.ones(2000), np.zeros(17000)]
+    x = np.where(y == 1, rng.random(len(y)) < 0.98, rng.random(len(y)) < 0.01).astype(float)
+    X = np.column_stack([np.ones(len(y)), x])
+    fit = newton_logit(X, y)
+    assert fit.converged and not fit.perfect_prediction
+    np.testing.assert_allclose(fit.coef, sm.Logit(y, X).fit(disp=0).params, rtol=1e-8)
+    assert separating_columns(X, y) == []
+
+
+def test_separating_columns_finds_complete_and_quasi_complete_separation_only():
+    rng = np.random.default_rng(1)
+    n = 300
+    y = (rng.random(n) < 0.4).astype(float)
+    noise = rng.normal(size=n) / 4
+    complete = np.where(y == 1, 0.5, -0.5) + rng.uniform(-0.1, 0.1, n)
+    quasi = np.where((y == 1) & (rng.random(n) < 0.3), 1.0, 0.0)
+    X = np.column_stack([np.ones(n), noise, complete])
+    assert separating_columns(X, y) == [2]
+    assert separating_columns(np.column_stack([np.ones(n), noise, quasi]), y) == [2]
+    assert separating_columns(np.column_stack([np.ones(n), noise]), y) == []
 
 
 def test_logit_influence_gives_the_statsmodels_hc0_covariance(binary):

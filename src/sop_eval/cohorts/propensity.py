@@ -13,7 +13,8 @@ from scipy.special import expit
 from sop_eval.contract.vocabulary import PROPENSITY_DISTANCES as _BUILTIN
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples
 from sop_eval.stats.design import collinear_terms
-from sop_eval.stats.logit import newton_logit
+from sop_eval.stats.logit import LogitFit, newton_logit
+from sop_eval.stats.separation import separating_columns
 
 
 @dataclass(frozen=True)
@@ -29,17 +30,6 @@ class PropensityFit:
     distance: np.ndarray
     kind: str
     coefficients: pd.Series
-
-
-def _separating_terms(X: pd.DataFrame, treat: np.ndarray) -> list[str]:
-    """Terms that alone separate the groups completely (ranges that do not overlap)."""
-    out = []
-    for name in X.columns:
-        x = X[name].to_numpy()
-        t, c = x[treat], x[~treat]
-        if t.min() > c.max() or t.max() < c.min():
-            out.append(str(name))
-    return out
 
 
 def _separation_error(terms: list[str]) -> SopEvalError:
@@ -61,12 +51,12 @@ def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Maximum-likelihood logistic regression of ``treat`` on ``X`` plus an intercept (Newton–Raphson,
     :func:`sop_eval.stats.logit.newton_logit`).
 
-    Returns the fitted probabilities, the linear predictor and the coefficients. Complete separation
-    and collinear terms raise :class:`SopEvalError` naming the terms.
+    Returns the fitted probabilities, the linear predictor and the coefficients. Collinear terms, and
+    separation (complete or quasi-complete: the maximum-likelihood estimate does not exist), raise
+    :class:`SopEvalError` naming the terms responsible. Separation is diagnosed by one rule,
+    :func:`sop_eval.stats.separation.separating_columns`, whenever Newton's iteration does not end at a finite
+    maximum; a strong but imperfect predictor fits (near-separation is warned of, not refused).
     """
-    separating = _separating_terms(X, treat)
-    if separating:
-        raise _separation_error(separating)
     values = X.to_numpy(dtype=float)
     # scale columns so Newton steps are well conditioned; coefficients are unscaled afterwards
     scale = np.r_[1.0, np.maximum(values.max(axis=0), -values.min(axis=0))]
@@ -85,15 +75,21 @@ def fit_logit(X: pd.DataFrame, treat: np.ndarray) -> tuple[np.ndarray, np.ndarra
             "linear combinations of the other covariates; remove them from covariates."
         )
     try:
-        fit = newton_logit(design, y)
+        fit: LogitFit | None = newton_logit(design, y)
     except np.linalg.LinAlgError:
-        raise _separation_error(list(map(str, X.columns))) from None
+        fit = None
+    if fit is None or not fit.converged or fit.perfect_prediction or not np.all(np.isfinite(fit.coef)):
+        separating = separating_columns(design, y)
+        if separating:
+            raise _separation_error([str(X.columns[j - 1]) for j in separating])
+        raise SopEvalError(
+            "the propensity model did not converge although no covariate term separates treated from comparison "
+            f"people (covariate terms {examples(list(map(str, X.columns)), 8)}); rescale or drop covariates with "
+            "extreme values, or coarsen them."
+        )
     params = fit.coef / scale
     lp = fit.linear_predictor
     score = expit(lp)
-    separated = lp[treat].min() > lp[~treat].max() or lp[treat].max() < lp[~treat].min()
-    if separated or fit.perfect_prediction or not np.all(np.isfinite(params)):
-        raise _separation_error(_strongest_terms(X, params))
     extreme = int(np.count_nonzero((score < 1e-8) | (score > 1 - 1e-8)))
     if extreme:
         worst = _strongest_terms(X, params)

@@ -438,6 +438,13 @@ def _evaluation(t: Table) -> EvaluationSettings:
                                   "shared between people served); add replace = true or remove ties.")
         _check_std_caliper(matching_t, m)
         kw["matching"] = MatchingSettings(**m)
+        if kw["se"] is None:
+            kw["se"] = v.DEFAULT_SE[m["method"]]
+        elif str(kw["se"]).lower() == "cluster" and m["method"] in v.FEW_CLUSTERS_SE:
+            raise t.fail("se", kw["se"], "a cluster-robust standard error needs many clusters, and "
+                         f"[evaluation.matching] method = {m['method']!r} forms only a few subclasses (strata, not "
+                         "matched sets). Remove se to use the default 'robust' (HC1), or set se = \"HC3\" (MatchIt's "
+                         "advice after subclassification).")
         try:
             kw["se"] = check_se(kw["se"], "psm", replace=bool(m["replace"]), ratio=int(m["ratio"])).name
         except SopEvalError:
@@ -465,6 +472,8 @@ def _evaluation(t: Table) -> EvaluationSettings:
                                "[\"LA-001\"], start = 2021, rate_per = 10000.")
         _refuse_staggered_start(synth_t)
         kw["synth"] = _synth(synth_t, design)
+    if kw.get("se", "") is None:
+        del kw["se"]
     return EvaluationSettings(design=design, **kw)
 
 

@@ -200,8 +200,10 @@ EVALUATION = (
         "`sop-eval pay --estimates`"),
     Key("outcome", "text"),
     Key("extract_date", "date", note="psm only"),
-    Key("se", "text", "cluster",
-        note="psm only, a name of the SE registry (vocabulary.MATCHED_SE); DiD: [evaluation.did] se"),
+    Key("se", "text", SET_BY_PARSER,
+        note="psm only, a name of the SE registry (vocabulary.MATCHED_SE); default by [evaluation.matching] method "
+        "(vocabulary.DEFAULT_SE): 'cluster' after nearest, optimal and full matching, else 'robust'; DiD: "
+        "[evaluation.did] se"),
     Key("level", "number", Decimal("0.95"), what="a confidence level such as 0.95"),
     Key("allow_small", "flag", False, note="psm only: estimate cohorts below the Justice Data Lab minimum of 60"),
     Key("matching", "table", note="psm only"),

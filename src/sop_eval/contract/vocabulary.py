@@ -43,6 +43,14 @@ MATCH_METHODS = ("nearest", "optimal", "full", "cem", "subclass", "exact", "weig
 EVALUATION_MATCH_METHODS = ("nearest", "optimal", "full", "cem", "subclass", "exact", "weighting", "ebal")
 """``[evaluation.matching] method``: the methods ``evaluate()`` runs (propensity weighting and entropy balancing
 with the keys ``estimand``, ``trim``, ``trim_rule``, ``moments``)."""
+DEFAULT_SE = {"nearest": "cluster", "optimal": "cluster", "full": "cluster", "cem": "robust", "subclass": "robust",
+              "exact": "robust", "weighting": "robust", "ebal": "robust"}
+"""``[evaluation] se`` when the contract gives none, by ``[evaluation.matching] method`` (MatchIt's guidance on
+estimating effects): clustered on the matched set after pair and full matching, whose sets are the units of
+dependence; robust (HC1, one row per person) after subclassification, coarsened exact and exact matching, whose
+strata are few and not matched sets, and after weighting, which forms no sets."""
+FEW_CLUSTERS_SE = ("subclass",)
+"""Methods whose strata are too few to cluster a standard error on (``subclass``: 6 by default)."""
 WEIGHTING_ESTIMANDS = ("ATT", "ATC", "ATE", "ATO")
 """``[evaluation.matching] estimand`` for ``method = "weighting"`` (``"ebal"``: all but ATO; nearest: ATT)."""
 TRIM_RULES = ("truncate", "drop")

@@ -387,13 +387,15 @@ def _measure(name: str, rows: pd.DataFrame, roles: ColumnRoles, outcome: str, s:
     effect = estimate_effect(matched, outcome, kind=kind, se=ev.se, level=ev.level, seed=seed, label=name,
                              allow_small=ev.allow_small)
     risk_score = prognostic_score(rows, outcome, covariates, roles.treatment, kind=kind)
+    dropped = matched.dropped_profile(risk_score)
+    _warn_dropped_risk(name, dropped, m.method)
     details: dict[str, Any] = {"tie_share": ties_share}
     if matched.method == "subclass":
         details["subclass_balance"] = subclass_balance(matched)
     return CohortResult(
         name=name, status="measured", window_closes=closes, n_treated=n_t,
         n_pool=int((rows[roles.treatment] == 0).sum()), matched=matched, effect=effect,
-        risk=matched.compare_risk(risk_score), dropped=matched.dropped_profile(risk_score),
+        risk=matched.compare_risk(risk_score), dropped=dropped,
         sensitivity=_sensitivity(matched, outcome, effect), mde=_mde(effect, rows, outcome, roles, kind),
         details=details, measures=_extra_measures(name, matched, outcome, effect, s),
     )
@@ -489,6 +491,9 @@ def _extra_measures(name: str, matched: MatchedCohort, outcome: str, effect: Eff
 
 #: Warn when more than this share of the people served is left out of the match (the README's promise).
 WARN_DROPPED = 0.05
+#: Warn when the people left out of the match shift their group's mean baseline risk by more than this share
+#: (half of a 10% reduction gate: enough to move a payment; the share left out is warned of separately).
+WARN_DROPPED_RISK = 0.05
 #: Warn when more than this share of the matched people served had an equally near control not chosen.
 WARN_TIES = 0.10
 #: Propensity scores beyond this distance from 0 or 1 count as near-separation.
@@ -528,6 +533,34 @@ def _warn_matching(name: str, matched: MatchedCohort, ties_share: float, ties: b
             "replace = true) to keep every tied comparison person and remove the arbitrariness.",
             SopEvalWarning, stacklevel=3,
         )
+
+
+def _warn_dropped_risk(name: str, dropped: pd.DataFrame, method: str) -> None:
+    """Warn when leaving people out moves the baseline risk of the group they belong to by more than
+    :data:`WARN_DROPPED_RISK` of its mean: ``share left out x |risk left out - risk matched| / |mean risk of all|``,
+    however few they are by head count (a few people of much higher risk can matter more than many like the rest)."""
+    risk = [term for term in dropped.index if str(term).startswith("risk: ")]
+    n_in, n_out = dropped.loc["n", ["matched", "unmatched"]].to_numpy(dtype=float)
+    if not risk or not n_out or not n_in:
+        return
+    kept, out = dropped.loc[risk[0], ["matched", "unmatched"]].to_numpy(dtype=float)
+    share = n_out / (n_in + n_out)
+    overall = kept + share * (out - kept)
+    if not np.isfinite(overall) or overall == 0 or share * abs(out - kept) / abs(overall) <= WARN_DROPPED_RISK:
+        return
+    who = "comparison people" if dropped.attrs.get("group") == "control" else "people served"
+    fix = {"nearest": "widen the caliper (or drop it)", "optimal": "widen the caliper", "full": "widen the caliper",
+           "cem": "use coarser cut points (fewer, wider bins under cutpoints)", "exact": "use method = \"cem\" with "
+           "coarse cut points", "subclass": "use fewer subclasses or a smaller min_n"}.get(method, "widen the match")
+    warnings.warn(
+        f"cohort {name!r}: the {int(n_out)} of {int(n_in + n_out)} {who} left out of the match ({share:.1%}) had a "
+        f"mean baseline risk (expected outcome without the service) of {out:.3g} against {kept:.3g} for those "
+        f"matched, which moves the group's mean risk by {share * abs(out - kept) / abs(overall):.1%}: the effect and "
+        f"the payment describe a group of {'higher' if out < kept else 'lower'} risk than all {who}. Under "
+        f"[evaluation.matching], {fix} so that fewer are left out, and see the report's cohort flow and baseline "
+        "risk.",
+        SopEvalWarning, stacklevel=3,
+    )
 
 
 def _warn_separation(name: str, score: np.ndarray) -> None:
@@ -683,9 +716,10 @@ def _balance_section(ev: Any, kit: ReportKit) -> Any:
         figures.append(kit.figure(f"love_{slug}.png",
                                   f"{k.name}: standardised mean differences before and after {after} (Love plot)",
                                   "love_plot", balance, size=(6.4, 4.2), labels=label))
-        figures.append(kit.figure(f"overlap_{slug}.png",
-                                  f"{k.name}: propensity score overlap before and after {after}",
-                                  "propensity_overlap", k.matched, policy=kit.policy))
+        if np.isfinite(k.matched.propensity.to_numpy(float)).any():  # CEM, exact, Mahalanobis: no score to show
+            figures.append(kit.figure(f"overlap_{slug}.png",
+                                      f"{k.name}: propensity score overlap before and after {after}",
+                                      "propensity_overlap", k.matched, policy=kit.policy))
     return kit.section("Balance and baseline risk", tables=tables, figures=figures, notes=notes)
 
 

@@ -175,7 +175,8 @@ def gcomp(y: np.ndarray, treat: np.ndarray, weights: np.ndarray, X: np.ndarray, 
         fit, alpha = fit_outcome_model(y, D, w, model)
         if person is None:
             sandwich = cluster_vcov(fit, cluster)
-            details["clusters_on"] = "matched set"
+            details["clusters_on"] = "nothing: each person is their own cluster (no matched sets)" \
+                if len(np.unique(cluster)) == len(y) else "matched set"
         else:
             sandwich = twoway_cluster_vcov(fit, cluster, person, small_sample="each")
             details["clusters_on"] = "matched set and person (two-way)"

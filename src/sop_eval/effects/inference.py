@@ -168,7 +168,9 @@ def sandwich_vcov(design: WLSDesign, kind: str) -> tuple[np.ndarray, np.ndarray,
     if details["n_clusters"] < 2:
         raise SopEvalError("se='cluster' needs at least 2 matched sets; use se='robust'.")
     if design.person is None:
-        details["clusters_on"] = "matched set"
+        singletons = details["n_clusters"] == len(design.y)
+        details["clusters_on"] = "nothing: each person is their own cluster (no matched sets)" if singletons else \
+            "matched set"
         return fit.beta, cluster_vcov(fit, design.cluster).vcov, details
     # R sandwich::vcovCL(cluster = ~subclass + id): each term its own G/(G-1)
     sandwich = twoway_cluster_vcov(fit, design.cluster, design.person, small_sample="each")

@@ -150,10 +150,12 @@ def pair_differences(cohort: Any, outcome: str) -> np.ndarray:
     y = sample.frame[outcome].to_numpy(dtype=float)
     g, w, t = sample.cluster, sample.weights, sample.treat
     n = int(g.max()) + 1
-    sums = [np.bincount(g[m], weights=(w * y)[m], minlength=n) / np.bincount(g[m], weights=w[m], minlength=n)
-            for m in (t, ~t)]
     with_both = (np.bincount(g[t], minlength=n) > 0) & (np.bincount(g[~t], minlength=n) > 0)
-    return (sums[0] - sums[1])[with_both]
+    means = []
+    for m in (t, ~t):  # sets without both groups (every set after weighting) have no mean to take
+        total = np.bincount(g[m], weights=w[m], minlength=n)[with_both]
+        means.append(np.bincount(g[m], weights=(w * y)[m], minlength=n)[with_both] / total)
+    return means[0] - means[1]
 
 
 @dataclass(frozen=True, repr=False)

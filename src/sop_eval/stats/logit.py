@@ -6,8 +6,10 @@ design) than the handful of Newton steps take. The estimates are the maximum-lik
 R ``glm(family = binomial)`` give; tests pin them to statsmodels.
 
 Conventions: the first column of ``X`` is the intercept (Newton starts from the intercept-only fit, the
-weighted log-odds of ``y``); a step solves ``(X' W P(1-P) X) step = X' W (y - P)``; iteration stops when
-``max|step| < tol * (1 + max|beta|)`` or after ``max_iter`` steps. Perfect prediction is flagged as
+weighted log-odds of ``y``); a step solves ``(X' W P(1-P) X) step = X' W (y - P)`` and is halved while it
+lowers the log-likelihood (a full step from the intercept-only fit overshoots when a covariate is strongly, but
+not perfectly, predictive); iteration stops when ``max|step| < tol * (1 + max|beta|)`` or after ``max_iter``
+steps. Perfect prediction is flagged as
 statsmodels does (every fitted probability within 1e-8 of its 0/1 outcome at some step); the caller decides
 what to do with it (a matching propensity model refuses, a DiD cell is left out).
 
@@ -41,6 +43,8 @@ class LogitFit:
 
 
 CHUNK_ROWS = 65_536
+#: A Newton step is halved at most this many times while it lowers the log-likelihood.
+MAX_HALVINGS = 30
 WARM_START_ROWS = 1_000_000
 
 
@@ -53,11 +57,11 @@ def _blocks(n: int) -> list[slice]:
 
 
 def _pass(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray, eta: np.ndarray,
-          pool: ThreadPoolExecutor | None) -> tuple[np.ndarray, np.ndarray, bool]:
-    """One pass at ``beta``: fills ``eta``; returns the information ``X'WVX``, the score ``X'W(y-p)`` and whether
-    every probability is within 1e-8 of its outcome."""
+          pool: ThreadPoolExecutor | None) -> tuple[np.ndarray, np.ndarray, bool, float]:
+    """One pass at ``beta``: fills ``eta``; returns the information ``X'WVX``, the score ``X'W(y-p)``, whether
+    every probability is within 1e-8 of its outcome, and the log-likelihood."""
 
-    def block(rows: slice) -> tuple[np.ndarray, np.ndarray, bool]:
+    def block(rows: slice) -> tuple[np.ndarray, np.ndarray, bool, float]:
         Xb = X[rows]
         e = Xb[:, 0] * beta[0]
         for j in range(1, len(beta)):  # column by column: equal rows get equal linear predictors, bit for bit
@@ -66,27 +70,33 @@ def _pass(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray, 
         p = 1.0 / (1.0 + np.exp(-e))
         r = y[rows] - p
         close = bool(np.all(np.abs(r) <= 1e-8))
+        ll = y[rows] * e - np.logaddexp(0.0, e)
         v = p * (1 - p)
         if w is not None:
-            r, v = w[rows] * r, w[rows] * v
-        return (Xb * v[:, None]).T @ Xb, Xb.T @ r, close
+            r, v, ll = w[rows] * r, w[rows] * v, w[rows] * ll
+        return (Xb * v[:, None]).T @ Xb, Xb.T @ r, close, float(np.sum(ll))
 
     parts = list(pool.map(block, _blocks(len(y)))) if pool is not None else [block(b) for b in _blocks(len(y))]
     info = np.sum([p[0] for p in parts], axis=0)
     score = np.sum([p[1] for p in parts], axis=0)
-    return info, score, all(p[2] for p in parts)
+    return info, score, all(p[2] for p in parts), float(np.sum([p[3] for p in parts]))
 
 
 def _newton(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray, tol: float, max_iter: int,
             pool: ThreadPoolExecutor | None) -> LogitFit:
     eta = np.empty(len(y))
     perfect, converged, n_iter = False, False, 0
-    info, score, close = _pass(X, y, w, beta, eta, pool)
+    info, score, close, ll = _pass(X, y, w, beta, eta, pool)
     while n_iter < max_iter:
         n_iter += 1
         step = np.linalg.solve(info, score)
+        for halvings in range(MAX_HALVINGS + 1):
+            new = _pass(X, y, w, beta + step, eta, pool)
+            if halvings == MAX_HALVINGS or (np.isfinite(new[3]) and new[3] >= ll - 1e-10 * (1 + abs(ll))):
+                break
+            step = step / 2
         beta = beta + step
-        info, score, close = _pass(X, y, w, beta, eta, pool)
+        info, score, close, ll = new
         perfect = perfect or close
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             converged = True
