@@ -134,6 +134,7 @@ class _State:
     unit_group: pd.Series
     last: Any
     settings: Any
+    periods: tuple[float, ...] = ()
 
 
 class DidDesign:
@@ -171,11 +172,11 @@ class DidDesign:
                 "differences evaluation each [[cohorts]] names its first treated period, e.g. group = 4."
             )
         d = ev.did
+        unit_group = _adoption_by_area(contract, frame, unit, group)
         fit = att_gt(frame, outcome, unit, time, group, control=d.control, covariates=covariates, method=d.method,
                      anticipation=d.anticipation, base_period=d.base_period, se=d.se, n_boot=d.n_boot, seed=seed,
                      level=ev.level)
         by_group = fit.aggregate("group")
-        unit_group = frame.groupby(unit)[group].first().fillna(0)
         estimated = {int(g): (float(a), float(se))
                      for g, a, se in zip(by_group.labels, by_group.att, by_group.row_se, strict=True)}
         pretrend = fit.pretrend_test() if (fit.time < fit.group).any() else None
@@ -196,7 +197,8 @@ class DidDesign:
                     "honest_mbar": [float(m) for m in d.honest_mbar], "honest_m": [float(m) for m in d.honest_m]},
         }
         state = _State(fit=fit, estimated=estimated, unit_group=unit_group,
-                       last=frame[time].max(), settings=ev)
+                       last=frame[time].max(), settings=ev,
+                       periods=tuple(sorted(float(t) for t in frame[time].dropna().unique())))
         return Prepared(outcome=outcome, parameters=parameters, fit=design_fit, state=state)
 
     def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
@@ -205,12 +207,10 @@ class DidDesign:
         d = s.settings.did
         assert cohort.group is not None  # prepare() refuses cohorts without a group
         g = int(cohort.group)
-        n_units = int((s.unit_group == g).sum())
+        n_units = int((s.unit_group == g).sum())  # at least one: prepare() refuses a group no area adopts in
         comparison = (s.unit_group == 0) | ((s.unit_group > g) if d.control == "not_yet" else False)
         n_comp = int(comparison.sum())
         info: dict[str, Any] = {"group": g, "areas": n_units}
-        if n_units == 0:
-            return CohortResult(cohort.name, "no treated people", None, 0, n_comp, design="did", details=info)
         if g > s.last:
             return CohortResult(cohort.name, "not yet measurable", None, n_units, n_comp, design="did", details=info,
                                 first_measurable=f"when period {g} is in the data")
@@ -233,6 +233,35 @@ class DidDesign:
         )
         return CohortResult(cohort.name, "measured", None, n_units * periods, n_comp, effect=effect, design="did",
                             details=info)
+
+    def check_panel(self, contract: Contract, prepared: Prepared, policy: Any) -> tuple[pd.DataFrame, list[str]]:
+        """What ``sop-eval check`` shows of the panel, estimating nothing: per cohort its first treated period,
+        areas adopting then, comparison areas, periods before adoption (less anticipation) and after; and a note
+        on the never-treated areas and the periods in the data. Area counts follow the disclosure ``policy``."""
+        s: _State = prepared.state
+        d = s.settings.did
+
+        def shown(n: int) -> str:
+            if n == 0:
+                return "0"
+            return f"fewer than {policy.threshold + 1}" if n <= policy.threshold else f"{policy.round_count(n):,}"
+
+        rows = []
+        for c in contract.cohorts:
+            g = float(c.group) if c.group is not None else math.nan
+            comparison = (s.unit_group == 0) | ((s.unit_group > g) if d.control == "not_yet" else False)
+            rows.append({
+                "cohort": c.name, "first treated period": f"{g:g}", "areas": shown(int((s.unit_group == g).sum())),
+                "comparison areas": shown(int(comparison.sum())),
+                "pre-treatment periods": sum(t < g - d.anticipation for t in s.periods),
+                "post-treatment periods": sum(t >= g for t in s.periods),
+            })
+        never = int((s.unit_group == 0).sum())
+        span = f"{s.periods[0]:g} to {s.periods[-1]:g}" if s.periods else "none"
+        notes = [f"{shown(never)} never-treated area(s); {len(s.periods)} periods in the data ({span})"
+                 + (f"; the {d.anticipation} period(s) before each adoption are anticipation, not pre-treatment"
+                    if d.anticipation else "") + "."]
+        return pd.DataFrame(rows), notes
 
     def pool(self, cohorts: Sequence[CohortResult], prepared: Prepared, *, label: str) -> EffectEstimate:
         """All ``cohorts`` together: the ``n_treated``-weighted mean of their group effects (as
@@ -304,6 +333,42 @@ class DidDesign:
             restrictions="; ".join(HONEST_WORDS[k] for k in dict.fromkeys(r.restriction for r in honest)),
         ) if honest else ""
         return tuple(p.format(did=did, significance=significance, policy=policy, honest=words) for p in METHODS)
+
+
+def _periods(values: Any) -> str:
+    """Periods in words: "4 and 7", "2, 4 and 7"."""
+    shown = [f"{v:g}" for v in values]
+    return " and ".join([", ".join(shown[:-1]), shown[-1]]) if len(shown) > 1 else "".join(shown)
+
+
+def _adoption_by_area(contract: Contract, frame: pd.DataFrame, unit: str, group: str) -> pd.Series:
+    """Each area's first treated period (0: never treated), after refusing a cohort whose ``group`` no area adopts
+    in and warning of blank adoption periods and of adoption periods in no cohort."""
+    first = frame.groupby(unit)[group].first()
+    blank = int(first.isna().sum())
+    if blank:
+        warnings.warn(
+            f"{blank} area(s) have a blank {group!r} on every row and count as never treated (comparison areas); "
+            f"if they did adopt the service, fill in their first treated period, or write 0 to mark never treated.",
+            SopEvalWarning, stacklevel=3)
+    first = first.fillna(0)
+    present = sorted(float(v) for v in first[first > 0].unique())
+    for c in contract.cohorts:
+        if c.group is not None and float(c.group) not in present:
+            raise SopEvalError(
+                f"contract '{contract.source}': cohort {c.name!r} has [[cohorts]] group = {c.group:g}, but no area "
+                f"in column {group!r} first adopts in period {c.group:g}; the adoption periods in the data are "
+                f"{_periods(present) or 'none'}. Set the cohort's `group` to one of them."
+            )
+    named = {float(c.group) for c in contract.cohorts if c.group is not None}
+    for p in present:
+        if p not in named:
+            n = int((first == p).sum())
+            warnings.warn(
+                f"{n} area(s) first adopt in period {p:g}, which no [[cohorts]] group names: they are estimated "
+                f"but belong to no cohort and are not paid for; add a cohort with group = {p:g} if they should be.",
+                SopEvalWarning, stacklevel=3)
+    return first
 
 
 def _number(x: float) -> str:
