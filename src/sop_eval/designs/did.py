@@ -24,7 +24,7 @@ from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.did import att_gt, raw_means
-from sop_eval.did.honest import HonestResult, event_study_inputs, honest_did
+from sop_eval.did.honest import HonestResult, event_study_inputs, honest_did, post_weights
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
@@ -53,13 +53,15 @@ ESTIMATORS = {"dr": "doubly robust", "ipw": "inverse probability weighting", "re
 HONEST_METHODS = (
     " Sensitivity to parallel trends (HonestDiD, Rambachan and Roth 2023, as the R package HonestDiD): robust "
     "confidence sets for the event study's {targets} when post-treatment departures from parallel trends are "
-    "bounded — {restrictions}. The breakdown value is the smallest bound at which the robust set includes zero."
+    "bounded — {restrictions}. The breakdown value is the smallest bound at which the robust set includes zero, "
+    "searched on a grid whose step the report states."
 )
 HONEST_WORDS = {
     "relative_magnitudes": "by relative magnitudes (each post-treatment change in the departure at most Mbar times "
                            "the largest change between consecutive pre-treatment periods; conditional least-favourable "
                            "hybrid sets)",
-    "smoothness": "by smoothness (the departure's slope changes by at most M per period; fixed-length intervals)",
+    "smoothness": "by smoothness (the departure's slope changes by at most M from one period to the next, M in "
+                  "outcome units per period squared; fixed-length intervals)",
 }
 
 
@@ -73,6 +75,7 @@ def honest_sensitivity_of(dynamic: Any, settings: Any, level: float) -> tuple[tu
         b, V, n_pre, n_post = event_study_inputs(dynamic)
         if n_post < 1:
             raise SopEvalError("the event study has no post-treatment estimate yet.")
+        post_weights(dynamic, "average")  # refuses an event study with anticipation periods only
     except SopEvalError as exc:
         return (), f"HonestDiD sensitivity is not available: {exc}"
     restrictions = ("relative_magnitudes", "smoothness") if settings.honest == "both" else (settings.honest,)
@@ -83,10 +86,11 @@ def honest_sensitivity_of(dynamic: Any, settings: Any, level: float) -> tuple[tu
         bounds = settings.honest_mbar if restriction == "relative_magnitudes" else settings.honest_m
         grid = sorted({float(m) for m in bounds}) or None
         for target in targets:
+            weights, label = post_weights(dynamic, target)  # anticipation periods: post-treatment, no weight
             with warnings.catch_warnings():  # a set open at the grid's end is marked in the report's table instead
                 warnings.filterwarnings("ignore", "HonestDiD: the robust set is open", SopEvalWarning)
-                out.append(honest_did(b, V, n_pre, n_post, restriction=restriction, grid=grid, target=target,
-                                      level=level))
+                out.append(honest_did(b, V, n_pre, n_post, restriction=restriction, grid=grid, target=weights,
+                                      level=level, target_label=label))
     return tuple(out), None
 
 
@@ -386,26 +390,37 @@ def _bound(x: float, end: float) -> str:
     return f"{x:.4f}"
 
 
+def _at_step(x: float, r: HonestResult) -> str:
+    """A bound as the table shows it where it is a grid value, else to the breakdown search's resolution."""
+    if np.any(np.isclose(r.grid, x, rtol=0, atol=1e-12)) or not np.isfinite(r.breakdown_step):
+        return _number(x)
+    return f"{x:.{max(0, -math.floor(math.log10(r.breakdown_step)))}f}"
+
+
 def _breakdown_sentence(r: HonestResult) -> str:
-    """The breakdown value in one sentence saying what it means."""
-    what = r.target
+    """The breakdown value (the smallest bound whose robust set includes zero) in sentences saying what it means."""
+    what, p = r.target, r.parameter
     if r.restriction == "relative_magnitudes":
-        bound = "post-treatment departures from parallel trends are at most {} times the largest change between " \
+        bound = "post-treatment departures from parallel trends are {} {} times the largest change between " \
                 "consecutive pre-treatment periods"
+        unit = "Mbar is a ratio, without units"
     else:
-        bound = "the slope of the departure from a linear pre-trend changes by at most {} per period"
+        bound = "the slope of the departure from a linear pre-trend changes by {} {} outcome units per period from " \
+                "one period to the next"
+        unit = "M is in outcome units per period squared"
     if r.breakdown == 0:
-        return (f"Breakdown {r.parameter} = 0: the robust {percent(r.level)} set for the {what} includes zero even "
-                f"under exact parallel trends ({r.parameter} = 0), so the data do not establish an effect on this "
-                "measure.")
+        return (f"Breakdown {p} = 0: the robust {percent(r.level)} set for the {what} includes zero even "
+                f"under exact parallel trends ({p} = 0), so the data do not establish an effect on this measure.")
     if not np.isfinite(r.breakdown):
         top = 4 * float(max(r.grid.max(), 0)) if r.grid.size else math.nan
-        return (f"No breakdown up to {r.parameter} = {_number(top)}: the robust {percent(r.level)} set for the "
+        return (f"No breakdown up to {p} = {_number(top)}: the robust {percent(r.level)} set for the "
                 f"{what} excludes zero for every bound searched, so the conclusion that there is an effect holds "
-                f"even when {bound.format(_number(top))}.")
-    return (f"Breakdown {r.parameter} = {_number(r.breakdown)}: the robust {percent(r.level)} set for the {what} "
-            f"excludes zero as long as {bound.format(_number(r.breakdown))}; allowing larger departures, the data "
-            "no longer rule out no effect.")
+                f"even when {bound.format('at most', _number(top))} ({unit}).")
+    step = f", searching in steps of {r.breakdown_step:g}" if np.isfinite(r.breakdown_step) else ""
+    shown = _at_step(r.breakdown, r)
+    return (f"Breakdown {p} = {shown}: the smallest {p}{step}, at which the robust {percent(r.level)} set for the "
+            f"{what} includes zero ({unit}). For every smaller {p} the set excludes zero: the conclusion that "
+            f"there is an effect holds as long as {bound.format('less than', shown)}.")
 
 
 def _honest_section(did: DidEvaluation, kit: ReportKit) -> Any:
