@@ -271,14 +271,17 @@ class EffectEstimate(ShortRepr):
             horizon = self.details.get("horizon")
             span = f" within {horizon:g}" if isinstance(horizon, (int, float)) else ""
             return 1.0, f"the restricted mean of {what}{span.replace('within', 'up to')}", "time units"
+        if self.design == "did":  # effects per treated area and period after adoption
+            return 1.0, f"the average {what} per area and period", "units"
         return 1.0, f"the average {what} per person", "units"
 
     def describe(self) -> str:
         """A plain-language sentence on the effect (Justice Data Lab wording), with its evidence strength.
 
         Binary and count outcomes are stated per 100 people; time to event as restricted mean time;
-        continuous outcomes per person. When the interval straddles zero the sentence says how many
-        treated people would be needed to tell the direction (:meth:`n_needed`, 80% power).
+        continuous outcomes per person (per area and period for difference-in-differences). When the interval
+        straddles zero the sentence says how many treated people (area-periods) would be needed to tell the
+        direction (:meth:`n_needed`, 80% power).
         """
         prefix = f"{self.label}: " if self.label else ""
         refused = self.headline_refused()
@@ -296,10 +299,11 @@ class EffectEstimate(ShortRepr):
             )
         else:
             needed = self.n_needed()
+            who = "treated area-periods" if self.design == "did" else "treated people"
             tell = (
-                f"about {needed:,.0f} treated people would be needed to tell"
+                f"about {needed:,.0f} {who} would be needed to tell"
                 if math.isfinite(needed)
-                else "no number of people would tell (the estimate is zero)"
+                else f"no number of {who.split()[-1]} would tell (the estimate is zero)"
             )
             text = (
                 f"{prefix}{what} could be lower by as many as {abs(lo):.1f} or higher by as many as {abs(hi):.1f} "

@@ -434,6 +434,11 @@ def _honest_section(did: DidEvaluation, kit: ReportKit) -> Any:
         "exactly. A bound marked ≤ or ≥ is the end of the range searched (20 standard errors either side of "
         "zero): the set extends beyond it."
     ]
+    if did.att_gt.base_period == "varying":
+        paragraphs.append(
+            "The event study uses a varying base period (each pre-treatment estimate compares consecutive periods); "
+            "HonestDiD's authors recommend a universal base period (every estimate against the period before "
+            "adoption) for the event study HonestDiD reads: set base_period = \"universal\" in [evaluation.did].")
     tables, figures = [], []
     for r in did.honest:
         paragraphs.append(_breakdown_sentence(r))
@@ -443,7 +448,9 @@ def _honest_section(did: DidEvaluation, kit: ReportKit) -> Any:
         end = 20 * r.se * (1 - 1e-9) if r.restriction == "relative_magnitudes" else math.inf
         shown = pd.DataFrame({
             r.parameter: ["parallel trends"] + [_number(g) for g in r.grid],
-            "lower": [_bound(x, -end) for x in rows["lb"]], "upper": [_bound(x, end) for x in rows["ub"]],
+            # the first row, the usual interval, is not searched on the grid: no end to reach
+            "lower": [_bound(x, -end if i else -math.inf) for i, x in enumerate(rows["lb"])],
+            "upper": [_bound(x, end if i else math.inf) for i, x in enumerate(rows["ub"])],
             "method": rows["method"].tolist(),
         })
         name = "relative magnitudes" if r.restriction == "relative_magnitudes" else "smoothness"
