@@ -1,6 +1,7 @@
 """The evaluation end to end for a staggered roll-out evaluated by difference-in-differences."""
 
 import json
+from html import unescape
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from sop_eval import SopEvalError
 from sop_eval.audit import verify
 from sop_eval.contract.plan import DidSettings
 from sop_eval.datasets import make_staggered_panel
-from sop_eval.designs.did import honest_sensitivity_of
+from sop_eval.designs.did import _at_step, _breakdown_sentence, honest_sensitivity_of
 from sop_eval.did.honest import event_study_inputs, honest_did
 from sop_eval.pipeline import evaluate, run
 from sop_eval.preflight import check
@@ -215,3 +216,53 @@ def test_pooled_se_accounts_for_the_shared_comparison_areas(evaluation):
     assert pooled.estimate == pytest.approx(float(w @ [c.effect.estimate for c in waves]), rel=1e-12)
     assert pooled.se == pytest.approx(expected, rel=1e-6)
     assert abs(pooled.se - independent) > 1e-3 * independent  # the waves' estimates are correlated
+
+
+def test_breakdown_sentence_says_what_the_table_shows(evaluation):
+    """The sentence names the smallest bound whose set includes zero, its search step and M's units; every table row
+    below it excludes zero and every row at or above it includes zero."""
+    for r in evaluation.did.honest:
+        covers = (r.lb <= 0) & (r.ub >= 0)
+        assert covers.tolist() == (r.grid >= r.breakdown).tolist()
+        text = _breakdown_sentence(r)
+        assert f"the smallest {r.parameter}, searching in steps of {r.breakdown_step:g}, at which the robust 95% set" \
+               in text and "includes zero" in text and f"less than {_at_step(r.breakdown, r)}" in text
+        unit = "outcome units per period squared" if r.parameter == "M" else "a ratio, without units"
+        assert unit in text
+
+
+def test_anticipation_periods_are_not_pre_periods(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sop_eval.report.did_plots import event_study_plot
+
+    contract = contract_for(tmp_path, **{"n_boot = 999": 'n_boot = 99\nanticipation = 1\nhonest = "smoothness"'})
+    did = evaluate(contract, risk_draws=0).did
+    assert did.dynamic.anticipation == 1
+    b, V, n_pre, n_post = event_study_inputs(did.dynamic)
+    labels = did.dynamic.labels[np.isfinite(did.dynamic.att) & (np.diag(did.dynamic.vcov) > 0)]
+    assert n_pre == int((labels < -1).sum()) and n_post == int((labels >= -1).sum())
+    (r,) = did.honest
+    assert r.n_pre == n_pre and r.l_vec[0] == 0 and r.l_vec[1:] == pytest.approx(1 / (n_post - 1))
+    assert r.target == "average of post-period effects"
+    ax = event_study_plot(did.dynamic)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["uniform band", "pre-treatment", "anticipation",
+                                                                   "post-treatment"]
+    plt.close(ax.figure)
+
+
+def test_base_period_note_and_wording(tmp_path, evaluation):
+    out = tmp_path / "out"
+    run(contract_for(tmp_path / "c", **{"n_boot = 999": "n_boot = 99"}), out, risk_draws=0)
+    html = unescape((out / "report.html").read_text())
+    assert 'recommend a universal base period (every estimate against the period before adoption) for the event ' \
+           'study HonestDiD reads: set base_period = "universal" in [evaluation.did].' in html
+    universal = tmp_path / "u"
+    run(contract_for(tmp_path / "cu", **{"n_boot = 999": 'n_boot = 99\nbase_period = "universal"'}), universal,
+        risk_draws=0)
+    assert "recommend a universal base period" not in (universal / "report.html").read_text()
+    effect = evaluation.cohort("wave 1").effect
+    assert "the average care_days per area and period was" in effect.describe()
+    assert effect.counted == "area-periods"
