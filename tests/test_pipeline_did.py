@@ -1,8 +1,8 @@
 """The evaluation end to end for a staggered roll-out evaluated by difference-in-differences."""
 
 import json
-from html import unescape
 import warnings
+from html import unescape
 from pathlib import Path
 from types import SimpleNamespace
 

@@ -695,7 +695,7 @@ def event_study_inputs(result: Any) -> tuple[np.ndarray, np.ndarray, int, int]:
     return beta, V, n_pre, int((labels >= -lead).sum())
 
 
-def post_weights(result: Any, target: int | str) -> tuple[np.ndarray | int | str, str | None]:
+def post_weights(result: Any, target: int | str) -> tuple[int | str | list[float], str | None]:
     """``target`` (``"average"`` or an event time from 0) as weights on the post-period block of
     :func:`event_study_inputs`, where that block starts with the anticipation periods: they count as
     post-treatment (departures from parallel trends may begin there) but carry no weight in the effect. Returns
@@ -710,10 +710,10 @@ def post_weights(result: Any, target: int | str) -> tuple[np.ndarray | int | str
     if not after.any():
         raise SopEvalError("the event study has no estimate after adoption yet.")
     if target == "average":
-        return np.where(after, 1.0 / after.sum(), 0.0), "average of post-period effects"
+        return np.where(after, 1.0 / after.sum(), 0.0).tolist(), "average of post-period effects"
     if not (post == float(target)).any():
         raise SopEvalError(f"target={target} is not an event time of the post-period estimates 0..{post.max():g}.")
-    return np.where(post == float(target), 1.0, 0.0), f"post-period effect {int(target)} (event time {int(target)})"
+    return np.where(post == float(target), 1.0, 0.0).tolist(), f"post-period effect {int(target)} (event time {int(target)})"
 
 
 def honest_sensitivity(result: Any, **options: Any) -> HonestResult:

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def event_study_plot(result: Any, ax: Axes | None = None, uniform: bool = True) -> Axes:
     """Effects by event time with pointwise intervals (error bars) and, with ``uniform``, the simultaneous band
     (shaded). Pre-treatment points are grey, anticipation periods (``result.anticipation``) orange,
-    post-treatment points blue; the dashed line marks zero and the dotted line the start of treatment. Takes a dynamic aggregate or an event-study result."""
+    post-treatment points blue; the dashed line marks zero and the dotted line the start of treatment. Takes a
+    dynamic aggregate or an event-study result."""
     rows = result.summary()
     rows = rows[rows["term"] == "event_time"]
     if rows.empty:
