@@ -713,7 +713,8 @@ def post_weights(result: Any, target: int | str) -> tuple[int | str | list[float
         return np.where(after, 1.0 / after.sum(), 0.0).tolist(), "average of post-period effects"
     if not (post == float(target)).any():
         raise SopEvalError(f"target={target} is not an event time of the post-period estimates 0..{post.max():g}.")
-    return np.where(post == float(target), 1.0, 0.0).tolist(), f"post-period effect {int(target)} (event time {int(target)})"
+    weights = np.where(post == float(target), 1.0, 0.0).tolist()
+    return weights, f"post-period effect {int(target)} (event time {int(target)})"
 
 
 def honest_sensitivity(result: Any, **options: Any) -> HonestResult:
