@@ -79,3 +79,18 @@ def test_inputs_are_checked():
         honest_did(B, S[:-1, :-1], NPRE)
     with pytest.raises(SopEvalError, match="target"):
         honest_did(B, S, NPRE, target=9)
+
+
+@pytest.mark.parametrize("grid", [[0.0, 0.2, 0.4], list(np.linspace(0, 0.4, 7))])
+def test_breakdown_agrees_with_the_grid_rows(grid):
+    """The breakdown is the smallest bound (on a power-of-ten step, never past a grid row) whose set includes zero:
+    the grid rows below it exclude zero, those at or above include it, and one step below it excludes zero."""
+    r = honest_did(B, S, NPRE, NPOST, restriction="smoothness", grid=grid, target=0)
+    covers = (r.lb <= 0) & (r.ub >= 0)
+    assert covers.any() and not covers.all()
+    assert covers.tolist() == (r.grid >= r.breakdown).tolist()
+    assert r.breakdown_step == 0.001
+    assert r.breakdown in r.grid or r.breakdown / r.breakdown_step == pytest.approx(round(r.breakdown / 0.001))
+    below = honest_did(B, S, NPRE, NPOST, restriction="smoothness", grid=[r.breakdown - r.breakdown_step], target=0,
+                       breakdown=False)
+    assert below.lb[0] > 0 or below.ub[0] < 0

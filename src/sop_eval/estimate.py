@@ -282,16 +282,19 @@ class EffectEstimate(ShortRepr):
             horizon = self.details.get("horizon")
             span = f" within {horizon:g}" if isinstance(horizon, (int, float)) else ""
             return 1.0, f"the restricted mean of {what}{span.replace('within', 'up to')}", "time units"
+        if self.design == "did":  # effects per treated area and period after adoption
+            return 1.0, f"the average {what} per area and period", "units"
         return 1.0, f"the average {what} per person", "units"
 
     def describe(self, outcome: str | None = None) -> str:
         """A plain-language sentence on the effect (Justice Data Lab wording), with its evidence strength.
 
         Binary and count outcomes are stated per 100 people; time to event as restricted mean time;
-        continuous outcomes per person; area-level rates per ``rate_per`` population per period. ``outcome``
-        names the outcome in words (default: its column name). When the interval straddles zero the sentence
-        says how many treated people would be needed to tell the direction (:meth:`n_needed`, 80% power),
-        for person-level designs only (:attr:`scales_with_n`).
+        continuous outcomes per person (per area and period for difference-in-differences); area-level rates per
+        ``rate_per`` population per period. ``outcome`` names the outcome in words (default: its column name).
+        When the interval straddles zero the sentence says how many treated people would be needed to tell the
+        direction (:meth:`n_needed`, 80% power), for designs whose standard error shrinks with their size only
+        (:attr:`scales_with_n`).
         """
         prefix = f"{self.label}: " if self.label else ""
         refused = self.headline_refused()
@@ -309,11 +312,12 @@ class EffectEstimate(ShortRepr):
             )
         else:
             needed = self.n_needed()
+            who = "treated area-periods" if self.design == "did" else "treated people"
             tell = (
                 "" if not self.scales_with_n
-                else f"; about {needed:,.0f} treated people would be needed to tell (80% power)"
+                else f"; about {needed:,.0f} {who} would be needed to tell (80% power)"
                 if math.isfinite(needed)
-                else "; no number of people would tell (the estimate is zero) (80% power)"
+                else f"; no number of {who.split()[-1]} would tell (the estimate is zero) (80% power)"
             )
             text = (
                 f"{prefix}{what} could be lower by as many as {abs(lo):.1f} or higher by as many as {abs(hi):.1f} "

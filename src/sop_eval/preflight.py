@@ -256,9 +256,17 @@ def check(contract: str | Path | Contract, policy: DisclosurePolicy = DEFAULT_PO
     check_data = getattr(design, "check_data", None)
     if check_data is not None:
         return _design_check(check_data, c, frame)
-    prepared = design.prepare(c, frame, seed=0, as_of=None, risk_draws=0)
-    result = CheckResult(pd.DataFrame())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SopEvalWarning)
+        prepared = design.prepare(c, frame, seed=0, as_of=None, risk_draws=0)
+    result = CheckResult(pd.DataFrame(), warnings=[str(w.message) for w in caught
+                                                   if issubclass(w.category, SopEvalWarning)])
     data = prepared.data
+    check_panel = getattr(design, "check_panel", None)
+    if data is None and check_panel is not None:
+        result.cohorts, notes = check_panel(c, prepared, policy)
+        result.notes += notes
+        return result
     if data is None:
         result.notes.append(f"design {c.evaluation.design}: the panel is read and checked; per-cohort counts are not "
                             "shown for this design.")

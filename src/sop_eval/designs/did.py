@@ -24,7 +24,7 @@ from sop_eval.contract import Cohort, Contract
 from sop_eval.contract.vocabulary import EVALUATION_DESIGNS
 from sop_eval.designs.base import CohortResult, Prepared, ReportKit
 from sop_eval.did import att_gt, raw_means
-from sop_eval.did.honest import HonestResult, event_study_inputs, honest_did
+from sop_eval.did.honest import HonestResult, event_study_inputs, honest_did, post_weights
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.pooling import pool_cohorts
 from sop_eval.errors import SopEvalError, SopEvalWarning, examples, require_columns
@@ -53,13 +53,15 @@ ESTIMATORS = {"dr": "doubly robust", "ipw": "inverse probability weighting", "re
 HONEST_METHODS = (
     " Sensitivity to parallel trends (HonestDiD, Rambachan and Roth 2023, as the R package HonestDiD): robust "
     "confidence sets for the event study's {targets} when post-treatment departures from parallel trends are "
-    "bounded — {restrictions}. The breakdown value is the smallest bound at which the robust set includes zero."
+    "bounded — {restrictions}. The breakdown value is the smallest bound at which the robust set includes zero, "
+    "searched on a grid whose step the report states."
 )
 HONEST_WORDS = {
     "relative_magnitudes": "by relative magnitudes (each post-treatment change in the departure at most Mbar times "
                            "the largest change between consecutive pre-treatment periods; conditional least-favourable "
                            "hybrid sets)",
-    "smoothness": "by smoothness (the departure's slope changes by at most M per period; fixed-length intervals)",
+    "smoothness": "by smoothness (the departure's slope changes by at most M from one period to the next, M in "
+                  "outcome units per period squared; fixed-length intervals)",
 }
 
 
@@ -73,6 +75,7 @@ def honest_sensitivity_of(dynamic: Any, settings: Any, level: float) -> tuple[tu
         b, V, n_pre, n_post = event_study_inputs(dynamic)
         if n_post < 1:
             raise SopEvalError("the event study has no post-treatment estimate yet.")
+        post_weights(dynamic, "average")  # refuses an event study with anticipation periods only
     except SopEvalError as exc:
         return (), f"HonestDiD sensitivity is not available: {exc}"
     restrictions = ("relative_magnitudes", "smoothness") if settings.honest == "both" else (settings.honest,)
@@ -83,10 +86,11 @@ def honest_sensitivity_of(dynamic: Any, settings: Any, level: float) -> tuple[tu
         bounds = settings.honest_mbar if restriction == "relative_magnitudes" else settings.honest_m
         grid = sorted({float(m) for m in bounds}) or None
         for target in targets:
+            weights, label = post_weights(dynamic, target)  # anticipation periods: post-treatment, no weight
             with warnings.catch_warnings():  # a set open at the grid's end is marked in the report's table instead
                 warnings.filterwarnings("ignore", "HonestDiD: the robust set is open", SopEvalWarning)
-                out.append(honest_did(b, V, n_pre, n_post, restriction=restriction, grid=grid, target=target,
-                                      level=level))
+                out.append(honest_did(b, V, n_pre, n_post, restriction=restriction, grid=grid, target=weights,
+                                      level=level, target_label=label))
     return tuple(out), None
 
 
@@ -134,6 +138,7 @@ class _State:
     unit_group: pd.Series
     last: Any
     settings: Any
+    periods: tuple[float, ...] = ()
 
 
 class DidDesign:
@@ -171,11 +176,11 @@ class DidDesign:
                 "differences evaluation each [[cohorts]] names its first treated period, e.g. group = 4."
             )
         d = ev.did
+        unit_group = _adoption_by_area(contract, frame, unit, group)
         fit = att_gt(frame, outcome, unit, time, group, control=d.control, covariates=covariates, method=d.method,
                      anticipation=d.anticipation, base_period=d.base_period, se=d.se, n_boot=d.n_boot, seed=seed,
                      level=ev.level)
         by_group = fit.aggregate("group")
-        unit_group = frame.groupby(unit)[group].first().fillna(0)
         estimated = {int(g): (float(a), float(se))
                      for g, a, se in zip(by_group.labels, by_group.att, by_group.row_se, strict=True)}
         pretrend = fit.pretrend_test() if (fit.time < fit.group).any() else None
@@ -196,7 +201,8 @@ class DidDesign:
                     "honest_mbar": [float(m) for m in d.honest_mbar], "honest_m": [float(m) for m in d.honest_m]},
         }
         state = _State(fit=fit, estimated=estimated, unit_group=unit_group,
-                       last=frame[time].max(), settings=ev)
+                       last=frame[time].max(), settings=ev,
+                       periods=tuple(sorted(float(t) for t in frame[time].dropna().unique())))
         return Prepared(outcome=outcome, parameters=parameters, fit=design_fit, state=state)
 
     def measure(self, cohort: Cohort, prepared: Prepared, *, seed: int) -> CohortResult:
@@ -205,12 +211,10 @@ class DidDesign:
         d = s.settings.did
         assert cohort.group is not None  # prepare() refuses cohorts without a group
         g = int(cohort.group)
-        n_units = int((s.unit_group == g).sum())
+        n_units = int((s.unit_group == g).sum())  # at least one: prepare() refuses a group no area adopts in
         comparison = (s.unit_group == 0) | ((s.unit_group > g) if d.control == "not_yet" else False)
         n_comp = int(comparison.sum())
         info: dict[str, Any] = {"group": g, "areas": n_units}
-        if n_units == 0:
-            return CohortResult(cohort.name, "no treated people", None, 0, n_comp, design="did", details=info)
         if g > s.last:
             return CohortResult(cohort.name, "not yet measurable", None, n_units, n_comp, design="did", details=info,
                                 first_measurable=f"when period {g} is in the data")
@@ -233,6 +237,35 @@ class DidDesign:
         )
         return CohortResult(cohort.name, "measured", None, n_units * periods, n_comp, effect=effect, design="did",
                             details=info)
+
+    def check_panel(self, contract: Contract, prepared: Prepared, policy: Any) -> tuple[pd.DataFrame, list[str]]:
+        """What ``sop-eval check`` shows of the panel, estimating nothing: per cohort its first treated period,
+        areas adopting then, comparison areas, periods before adoption (less anticipation) and after; and a note
+        on the never-treated areas and the periods in the data. Area counts follow the disclosure ``policy``."""
+        s: _State = prepared.state
+        d = s.settings.did
+
+        def shown(n: int) -> str:
+            if n == 0:
+                return "0"
+            return f"fewer than {policy.threshold + 1}" if n <= policy.threshold else f"{policy.round_count(n):,}"
+
+        rows = []
+        for c in contract.cohorts:
+            g = float(c.group) if c.group is not None else math.nan
+            comparison = (s.unit_group == 0) | ((s.unit_group > g) if d.control == "not_yet" else False)
+            rows.append({
+                "cohort": c.name, "first treated period": f"{g:g}", "areas": shown(int((s.unit_group == g).sum())),
+                "comparison areas": shown(int(comparison.sum())),
+                "pre-treatment periods": sum(t < g - d.anticipation for t in s.periods),
+                "post-treatment periods": sum(t >= g for t in s.periods),
+            })
+        never = int((s.unit_group == 0).sum())
+        span = f"{s.periods[0]:g} to {s.periods[-1]:g}" if s.periods else "none"
+        notes = [f"{shown(never)} never-treated area(s); {len(s.periods)} periods in the data ({span})"
+                 + (f"; the {d.anticipation} period(s) before each adoption are anticipation, not pre-treatment"
+                    if d.anticipation else "") + "."]
+        return pd.DataFrame(rows), notes
 
     def pool(self, cohorts: Sequence[CohortResult], prepared: Prepared, *, label: str) -> EffectEstimate:
         """All ``cohorts`` together: the ``n_treated``-weighted mean of their group effects (as
@@ -306,6 +339,42 @@ class DidDesign:
         return tuple(p.format(did=did, significance=significance, policy=policy, honest=words) for p in METHODS)
 
 
+def _periods(values: Any) -> str:
+    """Periods in words: "4 and 7", "2, 4 and 7"."""
+    shown = [f"{v:g}" for v in values]
+    return " and ".join([", ".join(shown[:-1]), shown[-1]]) if len(shown) > 1 else "".join(shown)
+
+
+def _adoption_by_area(contract: Contract, frame: pd.DataFrame, unit: str, group: str) -> pd.Series:
+    """Each area's first treated period (0: never treated), after refusing a cohort whose ``group`` no area adopts
+    in and warning of blank adoption periods and of adoption periods in no cohort."""
+    first = frame.groupby(unit)[group].first()
+    blank = int(first.isna().sum())
+    if blank:
+        warnings.warn(
+            f"{blank} area(s) have a blank {group!r} on every row and count as never treated (comparison areas); "
+            f"if they did adopt the service, fill in their first treated period, or write 0 to mark never treated.",
+            SopEvalWarning, stacklevel=3)
+    first = first.fillna(0)
+    present = sorted(float(v) for v in first[first > 0].unique())
+    for c in contract.cohorts:
+        if c.group is not None and float(c.group) not in present:
+            raise SopEvalError(
+                f"contract '{contract.source}': cohort {c.name!r} has [[cohorts]] group = {c.group:g}, but no area "
+                f"in column {group!r} first adopts in period {c.group:g}; the adoption periods in the data are "
+                f"{_periods(present) or 'none'}. Set the cohort's `group` to one of them."
+            )
+    named = {float(c.group) for c in contract.cohorts if c.group is not None}
+    for p in present:
+        if p not in named:
+            n = int((first == p).sum())
+            warnings.warn(
+                f"{n} area(s) first adopt in period {p:g}, which no [[cohorts]] group names: they are estimated "
+                f"but belong to no cohort and are not paid for; add a cohort with group = {p:g} if they should be.",
+                SopEvalWarning, stacklevel=3)
+    return first
+
+
 def _number(x: float) -> str:
     return f"{x:.3g}"
 
@@ -321,26 +390,37 @@ def _bound(x: float, end: float) -> str:
     return f"{x:.4f}"
 
 
+def _at_step(x: float, r: HonestResult) -> str:
+    """A bound as the table shows it where it is a grid value, else to the breakdown search's resolution."""
+    if np.any(np.isclose(r.grid, x, rtol=0, atol=1e-12)) or not np.isfinite(r.breakdown_step):
+        return _number(x)
+    return f"{x:.{max(0, -math.floor(math.log10(r.breakdown_step)))}f}"
+
+
 def _breakdown_sentence(r: HonestResult) -> str:
-    """The breakdown value in one sentence saying what it means."""
-    what = r.target
+    """The breakdown value (the smallest bound whose robust set includes zero) in sentences saying what it means."""
+    what, p = r.target, r.parameter
     if r.restriction == "relative_magnitudes":
-        bound = "post-treatment departures from parallel trends are at most {} times the largest change between " \
+        bound = "post-treatment departures from parallel trends are {} {} times the largest change between " \
                 "consecutive pre-treatment periods"
+        unit = "Mbar is a ratio, without units"
     else:
-        bound = "the slope of the departure from a linear pre-trend changes by at most {} per period"
+        bound = "the slope of the departure from a linear pre-trend changes by {} {} outcome units per period from " \
+                "one period to the next"
+        unit = "M is in outcome units per period squared"
     if r.breakdown == 0:
-        return (f"Breakdown {r.parameter} = 0: the robust {percent(r.level)} set for the {what} includes zero even "
-                f"under exact parallel trends ({r.parameter} = 0), so the data do not establish an effect on this "
-                "measure.")
+        return (f"Breakdown {p} = 0: the robust {percent(r.level)} set for the {what} includes zero even "
+                f"under exact parallel trends ({p} = 0), so the data do not establish an effect on this measure.")
     if not np.isfinite(r.breakdown):
         top = 4 * float(max(r.grid.max(), 0)) if r.grid.size else math.nan
-        return (f"No breakdown up to {r.parameter} = {_number(top)}: the robust {percent(r.level)} set for the "
+        return (f"No breakdown up to {p} = {_number(top)}: the robust {percent(r.level)} set for the "
                 f"{what} excludes zero for every bound searched, so the conclusion that there is an effect holds "
-                f"even when {bound.format(_number(top))}.")
-    return (f"Breakdown {r.parameter} = {_number(r.breakdown)}: the robust {percent(r.level)} set for the {what} "
-            f"excludes zero as long as {bound.format(_number(r.breakdown))}; allowing larger departures, the data "
-            "no longer rule out no effect.")
+                f"even when {bound.format('at most', _number(top))} ({unit}).")
+    step = f", searching in steps of {r.breakdown_step:g}" if np.isfinite(r.breakdown_step) else ""
+    shown = _at_step(r.breakdown, r)
+    return (f"Breakdown {p} = {shown}: the smallest {p}{step}, at which the robust {percent(r.level)} set for the "
+            f"{what} includes zero ({unit}). For every smaller {p} the set excludes zero: the conclusion that "
+            f"there is an effect holds as long as {bound.format('less than', shown)}.")
 
 
 def _honest_section(did: DidEvaluation, kit: ReportKit) -> Any:
@@ -354,6 +434,11 @@ def _honest_section(did: DidEvaluation, kit: ReportKit) -> Any:
         "exactly. A bound marked ≤ or ≥ is the end of the range searched (20 standard errors either side of "
         "zero): the set extends beyond it."
     ]
+    if did.att_gt.base_period == "varying":
+        paragraphs.append(
+            "The event study uses a varying base period (each pre-treatment estimate compares consecutive periods); "
+            "HonestDiD's authors recommend a universal base period (every estimate against the period before "
+            "adoption) for the event study HonestDiD reads: set base_period = \"universal\" in [evaluation.did].")
     tables, figures = [], []
     for r in did.honest:
         paragraphs.append(_breakdown_sentence(r))
@@ -363,7 +448,9 @@ def _honest_section(did: DidEvaluation, kit: ReportKit) -> Any:
         end = 20 * r.se * (1 - 1e-9) if r.restriction == "relative_magnitudes" else math.inf
         shown = pd.DataFrame({
             r.parameter: ["parallel trends"] + [_number(g) for g in r.grid],
-            "lower": [_bound(x, -end) for x in rows["lb"]], "upper": [_bound(x, end) for x in rows["ub"]],
+            # the first row, the usual interval, is not searched on the grid: no end to reach
+            "lower": [_bound(x, -end if i else -math.inf) for i, x in enumerate(rows["lb"])],
+            "upper": [_bound(x, end if i else math.inf) for i, x in enumerate(rows["ub"])],
             "method": rows["method"].tolist(),
         })
         name = "relative magnitudes" if r.restriction == "relative_magnitudes" else "smoothness"

@@ -68,6 +68,8 @@ class AggregateResult(ShortRepr):
     treated_mean: float
     balance_e: int | None = None
     row_vcov: np.ndarray | None = None
+    anticipation: int = 0
+    """Periods before adoption in which the fit allows effects (event times ``-anticipation`` to -1)."""
 
     @property
     def vcov(self) -> np.ndarray:
@@ -256,4 +258,5 @@ def aggregate(res: AttGtResult, kind: str = "simple", *, balance_e: int | None =
         n_comparison=int((G == 0).sum()) if res.control == "never" else int((~treated).sum()),
         overall_influence=overall_if, treated_mean=float(cell_w @ res.treated_mean[ok]), balance_e=balance_e,
         row_vcov=influence_covariance(row_if, res.unit_cluster) / res.n_units if row_if.shape[1] else None,
+        anticipation=int(res.anticipation),
     )

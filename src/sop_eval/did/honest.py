@@ -23,7 +23,8 @@ post-period effects (``l`` = 1/T_post each). Two kinds of restriction on the pos
 
 These conventions are those of R ``HonestDiD`` and the Python ``honestdid`` package, which the tests reproduce
 on the same inputs (``tests/results/did/honest/``). LPs use scipy's ``linprog`` (HiGHS). The **breakdown value**
-is the smallest ``Mbar`` (or ``M``) at which the robust set includes zero, found by bisection to ``tol``.
+is the smallest ``Mbar`` (or ``M``) at which the robust set includes zero, found by bisection on multiples of a
+power of ten (``breakdown_step``) between the grid values that bracket it, so that it agrees with the grid's rows.
 """
 
 from __future__ import annotations
@@ -550,6 +551,8 @@ class HonestResult:
     method: str
     n_pre: int
     n_post: int
+    breakdown_step: float = math.nan
+    """The resolution of the breakdown search: the breakdown value is a multiple of it (or a grid value)."""
 
     def __repr__(self) -> str:
         name = "Mbar" if self.restriction == "relative_magnitudes" else "M"
@@ -580,7 +583,8 @@ class HonestResult:
         """JSON-safe record."""
         return json_safe({"estimator": "honestdid", "restriction": self.restriction, "target": self.target,
                           "l_vec": self.l_vec.tolist(), "estimate": self.estimate, "se": self.se, "level": self.level,
-                          "method": self.method, "breakdown": self.breakdown, "n_pre": self.n_pre,
+                          "method": self.method, "breakdown": self.breakdown,
+                          "breakdown_step": self.breakdown_step, "n_pre": self.n_pre,
                           "n_post": self.n_post, "rows": self.summary().to_dict(orient="records")})
 
 
@@ -598,7 +602,11 @@ def _set_at(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: 
 
 
 def _breakdown(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_post: int, lvec: np.ndarray,
-               alpha: float, upper: float, tol: float) -> float:
+               alpha: float, upper: float, step: float, grid: np.ndarray, bounds: Sequence[tuple[float, float]]
+               ) -> float:
+    """The smallest multiple of ``step`` (or grid value) whose robust set includes zero; 0 when the set at 0 does,
+    ``inf`` when none up to ``upper`` does. The rows already computed on ``grid`` bracket the search, so every
+    grid value below the result excludes zero and the first at or above it includes zero."""
     def covers_zero(m: float) -> bool:
         if restriction == "relative_magnitudes":
             sd = float(np.sqrt(lvec @ s[n_pre:, n_pre:] @ lvec))
@@ -608,29 +616,39 @@ def _breakdown(restriction: str, b: np.ndarray, s: np.ndarray, n_pre: int, n_pos
             lo, hi = _set_at(restriction, b, s, n_pre, n_post, lvec, m, alpha)
         return not (lo > 0 or hi < 0)
 
-    if covers_zero(0.0):
+    below, first_cover = 0.0, None
+    for m, (lo_m, hi_m) in sorted(zip(grid.tolist(), bounds, strict=True)):
+        if np.isfinite(lo_m) and lo_m <= 0 <= hi_m:
+            first_cover = m
+            break
+        below = max(below, m)
+    if (first_cover is not None and first_cover <= 0) or (0.0 not in grid and covers_zero(0.0)):
         return 0.0
-    if not covers_zero(upper):
+    if first_cover is None and not covers_zero(upper):
         return math.inf
-    lo, hi = 0.0, upper
-    while hi - lo > tol:
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if covers_zero(mid) else (mid, hi)
-    return hi
+    k_lo, k_hi = math.floor(below / step), math.ceil((upper if first_cover is None else first_cover) / step)
+    while k_hi - k_lo > 1:
+        mid = (k_lo + k_hi) // 2
+        k_lo, k_hi = (k_lo, mid) if covers_zero(mid * step) else (mid, k_hi)
+    found = k_hi * step
+    return found if first_cover is None else min(found, first_cover)
 
 
 def honest_did(betahat: Any, sigma: Any, n_pre: int, n_post: int | None = None, *,
                restriction: str = "relative_magnitudes", grid: Sequence[float] | None = None,
                target: int | str | Sequence[float] = 0, level: float | None = None,
-               breakdown: bool = True, breakdown_tol: float | None = None) -> HonestResult:
+               breakdown: bool = True, breakdown_tol: float | None = None,
+               target_label: str | None = None) -> HonestResult:
     """HonestDiD sensitivity of an event study (see the module docstring for the methods).
 
     ``betahat``/``sigma``: the event-study estimates with the pre-periods first (``n_pre`` of them) and their
     covariance, reference period left out. ``restriction``: ``"relative_magnitudes"`` (grid of ``Mbar``, default
     0, 0.25, …, 2) or ``"smoothness"`` (grid of ``M``, default 10 points from 0 to the sd of the first post-period
-    estimate). ``target``: a post-period index (0 = the first post-period), ``"average"`` or weights.
-    ``breakdown``: also find the smallest ``Mbar``/``M`` whose set includes zero (to ``breakdown_tol``, default 1% of
-    the grid's top; ``inf`` if none up to 4 × the top).
+    estimate). ``target``: a post-period index (0 = the first post-period), ``"average"`` or weights
+    (``target_label``: the target in words, when weights stand for a named one).
+    ``breakdown``: also find the smallest ``Mbar``/``M`` whose set includes zero, searched on multiples of a power of
+    ten no larger than ``breakdown_tol`` (default 1% of the grid's top; the step is ``breakdown_step``) and never above
+    the first ``grid`` value whose set includes zero; ``inf`` if none up to 4 × the top.
     """
     b, s, n_post = _check_inputs(betahat, sigma, n_pre, n_post)
     if restriction not in ("relative_magnitudes", "smoothness"):
@@ -638,6 +656,7 @@ def honest_did(betahat: Any, sigma: Any, n_pre: int, n_post: int | None = None, 
     level = resolve_level(level, None, "honest_did")
     alpha = alpha_of(level)
     lvec, label = _l_vector(target, n_post)
+    label = target_label or label
     est = float(lvec @ b[n_pre:])
     se = float(np.sqrt(lvec @ s[n_pre:, n_pre:] @ lvec))
     if grid is None:
@@ -646,11 +665,13 @@ def honest_did(betahat: Any, sigma: Any, n_pre: int, n_post: int | None = None, 
         g = np.asarray(grid, dtype=float)
     bounds = [_set_at(restriction, b, s, n_pre, n_post, lvec, float(m), alpha) for m in g]
     top = float(g.max()) if g.size and g.max() > 0 else 1.0
-    bd = _breakdown(restriction, b, s, n_pre, n_post, lvec, alpha, 4 * top, breakdown_tol or top / 100) \
+    step = 10.0 ** math.floor(math.log10(breakdown_tol or top / 100))
+    bd = _breakdown(restriction, b, s, n_pre, n_post, lvec, alpha, 4 * top, step, g, bounds) \
         if breakdown else math.nan
     return HonestResult(restriction=restriction, target=label, l_vec=lvec, estimate=est, se=se, level=level, grid=g,
                         lb=np.array([x[0] for x in bounds]), ub=np.array([x[1] for x in bounds]), breakdown=bd,
-                        method="C-LF" if restriction == "relative_magnitudes" else "FLCI", n_pre=n_pre, n_post=n_post)
+                        method="C-LF" if restriction == "relative_magnitudes" else "FLCI", n_pre=n_pre, n_post=n_post,
+                        breakdown_step=step if breakdown else math.nan)
 
 
 def event_study_inputs(result: Any) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -665,17 +686,47 @@ def event_study_inputs(result: Any) -> tuple[np.ndarray, np.ndarray, int, int]:
     V = np.asarray(V, dtype=float)
     keep = np.isfinite(beta) & (np.diag(V) > 0)
     labels, beta, V = labels[keep], beta[keep], V[np.ix_(keep, keep)]
-    n_pre = int((labels < 0).sum())
+    lead = int(getattr(result, "anticipation", 0) or 0)
+    n_pre = int((labels < -lead).sum())
     if n_pre < 1:
-        raise SopEvalError("the event study has no pre-treatment estimate; HonestDiD needs at least one.")
-    return beta, V, n_pre, int((labels >= 0).sum())
+        raise SopEvalError("the event study has no pre-treatment estimate"
+                           + (f" before its {lead} anticipation period(s)" if lead else "")
+                           + "; HonestDiD needs at least one.")
+    return beta, V, n_pre, int((labels >= -lead).sum())
+
+
+def post_weights(result: Any, target: int | str) -> tuple[int | str | list[float], str | None]:
+    """``target`` (``"average"`` or an event time from 0) as weights on the post-period block of
+    :func:`event_study_inputs`, where that block starts with the anticipation periods: they count as
+    post-treatment (departures from parallel trends may begin there) but carry no weight in the effect. Returns
+    the weights and the target in words (``None``: :func:`honest_did`'s own)."""
+    lead = int(getattr(result, "anticipation", 0) or 0)
+    if not lead:
+        return target, None
+    labels = np.asarray(result.labels, dtype=float)
+    keep = np.isfinite(np.asarray(result.att, dtype=float)) & (np.diag(np.asarray(result.vcov, dtype=float)) > 0)
+    post = labels[keep][labels[keep] >= -lead]
+    after = post >= 0
+    if not after.any():
+        raise SopEvalError("the event study has no estimate after adoption yet.")
+    if target == "average":
+        return np.where(after, 1.0 / after.sum(), 0.0).tolist(), "average of post-period effects"
+    if not (post == float(target)).any():
+        raise SopEvalError(f"target={target} is not an event time of the post-period estimates 0..{post.max():g}.")
+    weights = np.where(post == float(target), 1.0, 0.0).tolist()
+    return weights, f"post-period effect {int(target)} (event time {int(target)})"
 
 
 def honest_sensitivity(result: Any, **options: Any) -> HonestResult:
     """:func:`honest_did` on an event study result: ``att_gt(...).aggregate("dynamic")`` or ``event_study(...)``
-    (``options`` as :func:`honest_did`: ``restriction``, ``grid``, ``target``, ``level``, ``breakdown``)."""
+    (``options`` as :func:`honest_did`: ``restriction``, ``grid``, ``target``, ``level``, ``breakdown``).
+    Anticipation periods of the fit are not pre-periods (see :func:`post_weights`)."""
     b, V, n_pre, n_post = event_study_inputs(result)
+    target = options.get("target", 0)
+    if isinstance(target, (str, int, np.integer)):
+        options["target"], label = post_weights(result, target)
+        options.setdefault("target_label", label)
     return honest_did(b, V, n_pre, n_post, **options)
 
 
-__all__ = ["honest_did", "honest_sensitivity", "HonestResult", "event_study_inputs"]
+__all__ = ["honest_did", "honest_sensitivity", "HonestResult", "event_study_inputs", "post_weights"]

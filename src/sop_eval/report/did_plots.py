@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 def event_study_plot(result: Any, ax: Axes | None = None, uniform: bool = True) -> Axes:
     """Effects by event time with pointwise intervals (error bars) and, with ``uniform``, the simultaneous band
-    (shaded). Pre-treatment points are grey, post-treatment points blue; the dashed line marks zero and the
-    dotted line the start of treatment. Takes a dynamic aggregate or an event-study result."""
+    (shaded). Pre-treatment points are grey, anticipation periods (``result.anticipation``) orange,
+    post-treatment points blue; the dashed line marks zero and the dotted line the start of treatment. Takes a
+    dynamic aggregate or an event-study result."""
     rows = result.summary()
     rows = rows[rows["term"] == "event_time"]
     if rows.empty:
@@ -32,8 +33,12 @@ def event_study_plot(result: Any, ax: Axes | None = None, uniform: bool = True) 
     if uniform:
         ax.fill_between(e, rows["band_low"].to_numpy(float), rows["band_high"].to_numpy(float), color="tab:blue",
                         alpha=0.15, step=None, label="uniform band")
-    pre = e < 0
-    for mask, colour, name in ((pre, "tab:grey", "pre-treatment"), (~pre, "tab:blue", "post-treatment")):
+    lead = int(getattr(result, "anticipation", 0) or 0)
+    pre, ahead = e < -lead, (e >= -lead) & (e < 0)
+    for mask, colour, name in ((pre, "tab:grey", "pre-treatment"), (ahead, "tab:orange", "anticipation"),
+                               (e >= 0, "tab:blue", "post-treatment")):
+        if not mask.any():
+            continue
         ax.errorbar(e[mask], att[mask], yerr=[att[mask] - rows["ci_low"].to_numpy(float)[mask],
                                              rows["ci_high"].to_numpy(float)[mask] - att[mask]],
                     fmt="o", color=colour, capsize=3, label=name)
