@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sop_eval.contract.vocabulary import DEFAULT_SE
 from sop_eval.effects.estimate import EffectEstimate
 from sop_eval.effects.gcomp import gcomp
 from sop_eval.effects.inference import Inference, point_estimate
@@ -130,7 +131,7 @@ def estimate_effect(
     outcome: str,
     *,
     kind: str | None = None,
-    se: str = "cluster",
+    se: str | None = None,
     covariates: Sequence[str] | bool | None = None,
     level: float = 0.95,
     seed: int | None = None,
@@ -154,9 +155,12 @@ def estimate_effect(
     :mod:`sop_eval.effects.survival`; there ``"robust"`` clusters on the person, ``"cluster"`` on the set).
 
     ``se`` names the standard error (declared in :mod:`sop_eval.stats.registry`); it never changes
-    the point estimate. ``"cluster"`` clusters on matched set, and with replacement on matched set and
-    person (two-way), so a comparison person serving several sets is counted; ``"robust"``/``"HC0"``–
-    ``"HC3"`` cluster on nothing (one row per person, MatchIt's ``match.data()`` form);
+    the point estimate. Without it, the method's default applies, as in a contract
+    (:data:`sop_eval.contract.vocabulary.DEFAULT_SE`): ``"cluster"`` after nearest, optimal and full matching,
+    ``"robust"`` after subclassification, CEM, exact matching and weighting. ``"cluster"`` clusters on matched
+    set, and with replacement on matched set and person (two-way), so a comparison person serving several sets is
+    counted; ``"robust"``/``"HC0"``–``"HC3"`` cluster on nothing (one row per person, MatchIt's ``match.data()``
+    form);
     ``"abadie-imbens"`` (matching with replacement only) is the Abadie–Imbens variance of the matches as
     made, each comparison person's outcome variance estimated from its ``ratio`` nearest comparison
     people on the matching distance (within exact strata); ``"bootstrap"`` (``n_boot`` replicates of
@@ -174,6 +178,8 @@ def estimate_effect(
     person under treatment and control averaged, delta-method SEs from the ``se`` sandwich
     (:mod:`sop_eval.effects.gcomp`); ``details`` then hold the rate ratio and relative reduction with intervals.
     """
+    if se is None:
+        se = DEFAULT_SE.get(str(getattr(cohort, "method", "nearest")), "cluster")
     if model is not None:
         return _gcomp_estimate(cohort, matched_sample(cohort), outcome, model=model, kind=kind, se=se,
                                covariates=covariates, level=level, min_treated=min_treated, allow_small=allow_small,
