@@ -76,8 +76,10 @@ INFERENCE = {
             "(seed {seed}) donors chosen at random play the treated area(s) and the estimator is refitted; the "
             "standard error is the standard deviation of the placebo estimates",
     "sc": "placebo-in-space: every donor in turn is treated as if served, fitted from the other donors; the "
-          "standard error is the standard deviation of the placebo areas' effects and the permutation p-value "
-          "ranks the treated area's post/pre-period RMSPE ratio among the placebos'",
+          "standard error is the standard deviation of the placebo areas' effects, and the intervals, p-values and "
+          "gates of the cohorts use it with the normal approximation; the permutation p-value shown per treated "
+          "area is a separate check that ranks its post/pre-period RMSPE ratio among the placebos' and decides "
+          "nothing",
 }
 
 
