@@ -8,6 +8,7 @@ import warnings
 import pandas as pd
 import pytest
 
+import sop_eval
 from contract_copies import FIXTURES, copy_contract
 from sop_eval import SopEvalError, SopEvalWarning
 from sop_eval.contract.vocabulary import EVALUATION_MATCH_METHODS
@@ -112,3 +113,15 @@ def test_a_run_warns_when_those_left_out_differ_in_baseline_risk(tmp_path):
     said = json.loads((tmp_path / "out" / "results.json").read_text())["warnings"]
     risk = [w for w in said if "mean baseline risk" in w]
     assert len(risk) == 2 and all("coarser cut points" in w for w in risk)
+
+
+def test_the_python_effect_defaults_to_the_methods_standard_error():
+    df = sop_eval.datasets.load_lalonde()
+    covs = ["age", "educ", "married", "nodegree", "re74", "re75"]
+    sub = sop_eval.match(df, "treat", covs, method="subclass", subclass=6)
+    near = sop_eval.match(df, "treat", covs)
+    assert sub.effect("re78", allow_small=True).se == pytest.approx(
+        sub.effect("re78", se="robust", allow_small=True).se)
+    assert sub.effect("re78", allow_small=True).se != pytest.approx(
+        sub.effect("re78", se="cluster", allow_small=True).se)
+    assert near.effect("re78").se == pytest.approx(near.effect("re78", se="cluster").se)
