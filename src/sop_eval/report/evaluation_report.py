@@ -331,18 +331,14 @@ def _gate_words(gate: str, contract: Any) -> str:
 
 
 def _risk_table(risk: Any, contract: Any, currency: str) -> pd.DataFrame:
-    """The payment-risk figures as shown: money in the house style, probabilities as percentages."""
-    rows = []
-    for figure, value in risk.summary().itertuples(index=False):
-        text = str(figure)
-        if text.startswith("P(gate met): "):
-            label, shown = f"P(gate met: {_gate_words(text[len('P(gate met): '):], contract)})", pct(float(value))
-        elif text.startswith("P("):
-            label, shown = text, pct(float(value))
-        else:
-            label, shown = text, money(float(value), currency)
-        rows.append({"figure": label, "value": shown})
-    return pd.DataFrame(rows)
+    """The payment-risk figures (the rows of ``PaymentRisk.summary()``, from its fields) as shown: money in the
+    house style, probabilities as percentages, gates in the contract's words."""
+    rows = [("expected total", money(risk.expected_total, currency)), ("sd of total", money(risk.sd_total, currency))]
+    rows += [(f"total, {int(100 * q)}th percentile", money(v, currency)) for q, v in risk.quantiles.items()]
+    rows += [("P(any payment)", pct(risk.prob_any_payment))]
+    rows += [(f"P(gate met: {_gate_words(g, contract)})", pct(v)) for g, v in risk.prob_gate_met.items()]
+    rows += [(f"expected, {k}", money(v, currency)) for k, v in risk.expected_by_payer.items()]
+    return pd.DataFrame(rows, columns=["figure", "value"])
 
 
 def _gate_frame(rows: list[dict[str, Any]], currency: str) -> pd.DataFrame:
